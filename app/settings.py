@@ -1,0 +1,66 @@
+"""Runtime configuration: one pydantic-settings class, environment prefix ``ORDERCENTER_``."""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Known to everyone who reads this file: fine on a laptop, refused in production.
+DEVELOPMENT_JWT_SECRET = "ordercenter-development-secret-do-not-use-in-production"  # noqa: S105
+
+log = logging.getLogger("ordercenter")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ORDERCENTER_", extra="ignore")
+
+    env: Literal["development", "production", "test"] = Field(
+        default="development", description="Deployment mode; production refuses unsafe defaults."
+    )
+    database_url: str = Field(
+        default="sqlite:///./ordercenter.db",
+        description="SQLite file (aiosqlite) or PostgreSQL (asyncpg) URL.",
+    )
+    db_pool_size: int = Field(default=10, ge=1, description="PostgreSQL connection pool size.")
+    jwt_secret: str = Field(
+        default=DEVELOPMENT_JWT_SECRET, description="HS256 secret that signs bearer tokens."
+    )
+    jwt_ttl_seconds: int = Field(
+        default=30 * 24 * 3600, ge=60, description="Lifetime of tokens from `ordercenter token`."
+    )
+    max_page_size: int = Field(
+        default=100, ge=1, le=1000, description="Largest `first`/`last` a connection accepts."
+    )
+    default_page_size: int = Field(
+        default=20, ge=1, description="Page size when neither `first` nor `last` is given."
+    )
+    graphiql: bool = Field(default=True, description="Serve GraphiQL to browsers at /graphql.")
+    host: str = Field(default="127.0.0.1", description="Address `ordercenter serve` binds.")
+    port: int = Field(default=8000, ge=0, le=65535, description="Port `ordercenter serve` binds.")
+    log_level: str = Field(default="info", description="Python logging level name.")
+
+    @property
+    def uses_development_secret(self) -> bool:
+        return self.jwt_secret == DEVELOPMENT_JWT_SECRET
+
+    def check(self) -> None:
+        """Refuse unsafe configurations before serving; warn loudly about weak ones."""
+        if self.uses_development_secret:
+            if self.env == "production":
+                raise ValueError(
+                    "ORDERCENTER_JWT_SECRET must be set in production: "
+                    "the built-in development secret is public"
+                )
+            log.warning(
+                "USING THE BUILT-IN DEVELOPMENT JWT SECRET: anyone can mint tokens. "
+                "Set ORDERCENTER_JWT_SECRET before exposing this server."
+            )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

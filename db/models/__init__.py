@@ -1,0 +1,30 @@
+"""Every table of the Order Center, importable from one place.
+
+Tables carry no ORM relationships on purpose: relations are resolved by
+per-request batched loaders, so nothing lazy-loads behind a resolver's back.
+"""
+
+from db.models.activity import ProductView, Recommendation, TaggedItem
+from db.models.catalog import Product, Shop, User
+from db.models.orders import Order, OrderEvent, OrderItem, Shipment, ShipmentEvent
+from db.models.payments import Payment, PaymentMethod
+from sqlmodel import SQLModel
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "Order",
+    "OrderEvent",
+    "OrderItem",
+    "Payment",
+    "PaymentMethod",
+    "Product",
+    "ProductView",
+    "Recommendation",
+    "Shipment",
+    "ShipmentEvent",
+    "Shop",
+    "TaggedItem",
+    "User",
+    "metadata",
+]

@@ -1,0 +1,178 @@
+"""The order state machine: statuses, buyer tabs, actions and who may take them.
+
+Pure: every rule here is a table, so the mutations, ``availableActions`` and the
+tests all read the same truth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class OrderStatus(str, Enum):
+    UNPAID = "UNPAID"
+    AWAITING_SHIPMENT = "AWAITING_SHIPMENT"
+    AWAITING_COLLECTION = "AWAITING_COLLECTION"
+    IN_TRANSIT = "IN_TRANSIT"
+    DELIVERED = "DELIVERED"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+
+
+class OrderTab(str, Enum):
+    TO_PAY = "TO_PAY"
+    TO_SHIP = "TO_SHIP"
+    SHIPPED = "SHIPPED"
+    DELIVERED = "DELIVERED"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+
+
+class OrderAction(str, Enum):
+    PAY = "PAY"
+    CANCEL = "CANCEL"
+    CONFIRM_RECEIPT = "CONFIRM_RECEIPT"
+    SHIP = "SHIP"
+    MARK_IN_TRANSIT = "MARK_IN_TRANSIT"
+    MARK_DELIVERED = "MARK_DELIVERED"
+
+
+class Actor(str, Enum):
+    """Who takes an action; stored on every order event."""
+
+    BUYER = "BUYER"
+    SELLER = "SELLER"
+    CARRIER = "CARRIER"
+    SYSTEM = "SYSTEM"
+
+
+class OrderPaymentStatus(str, Enum):
+    UNPAID = "UNPAID"
+    PAID = "PAID"
+    REFUNDED = "REFUNDED"
+
+
+class CancelReason(str, Enum):
+    CUSTOMER = "CUSTOMER"
+    SELLER = "SELLER"
+    OUT_OF_STOCK = "OUT_OF_STOCK"
+    PAYMENT_FAILED = "PAYMENT_FAILED"
+    OTHER = "OTHER"
+
+
+TAB_OF_STATUS: dict[OrderStatus, OrderTab] = {
+    OrderStatus.UNPAID: OrderTab.TO_PAY,
+    OrderStatus.AWAITING_SHIPMENT: OrderTab.TO_SHIP,
+    OrderStatus.AWAITING_COLLECTION: OrderTab.TO_SHIP,
+    OrderStatus.IN_TRANSIT: OrderTab.SHIPPED,
+    OrderStatus.DELIVERED: OrderTab.DELIVERED,
+    OrderStatus.COMPLETED: OrderTab.COMPLETED,
+    OrderStatus.CANCELLED: OrderTab.CANCELLED,
+}
+
+
+def tab_of(status: OrderStatus) -> OrderTab:
+    """The buyer's Order Center tab an order in ``status`` is listed under."""
+    return TAB_OF_STATUS[status]
+
+
+def statuses_of_tab(tab: OrderTab) -> tuple[OrderStatus, ...]:
+    """Every status listed under ``tab``, in lifecycle order."""
+    return tuple(s for s in OrderStatus if TAB_OF_STATUS[s] is tab)
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    action: OrderAction
+    source: OrderStatus
+    target: OrderStatus
+    actors: frozenset[Actor]
+
+
+_B = frozenset({Actor.BUYER})
+_S = frozenset({Actor.SELLER})
+_SYS = frozenset({Actor.SYSTEM})
+
+# The whole lifecycle. The seller (of the order's shop) also acts for the carrier;
+# the system cancels unpaid orders after a timeout and completes delivered ones
+# after the confirmation window.
+TRANSITIONS: tuple[Transition, ...] = (
+    Transition(OrderAction.PAY, OrderStatus.UNPAID, OrderStatus.AWAITING_SHIPMENT, _B),
+    Transition(OrderAction.CANCEL, OrderStatus.UNPAID, OrderStatus.CANCELLED, _B | _S | _SYS),
+    Transition(
+        OrderAction.CANCEL, OrderStatus.AWAITING_SHIPMENT, OrderStatus.CANCELLED, _B | _S
+    ),
+    Transition(
+        OrderAction.SHIP, OrderStatus.AWAITING_SHIPMENT, OrderStatus.AWAITING_COLLECTION, _S
+    ),
+    Transition(
+        OrderAction.MARK_IN_TRANSIT,
+        OrderStatus.AWAITING_COLLECTION,
+        OrderStatus.IN_TRANSIT,
+        _S | frozenset({Actor.CARRIER}),
+    ),
+    Transition(
+        OrderAction.MARK_DELIVERED,
+        OrderStatus.IN_TRANSIT,
+        OrderStatus.DELIVERED,
+        _S | frozenset({Actor.CARRIER}),
+    ),
+    Transition(
+        OrderAction.CONFIRM_RECEIPT, OrderStatus.DELIVERED, OrderStatus.COMPLETED, _B | _SYS
+    ),
+)
+
+_BY_ACTION_AND_SOURCE: dict[tuple[OrderAction, OrderStatus], Transition] = {
+    (t.action, t.source): t for t in TRANSITIONS
+}
+
+
+class InvalidTransition(Exception):
+    """The state machine refuses an action; carries why, for a typed user error."""
+
+    def __init__(self, action: OrderAction, status: OrderStatus, actor: Actor, reason: str):
+        super().__init__(reason)
+        self.action = action
+        self.status = status
+        self.actor = actor
+        self.reason = reason
+
+
+def next_status(status: OrderStatus, action: OrderAction, actor: Actor) -> OrderStatus:
+    """The status after ``actor`` takes ``action`` on an order in ``status``.
+
+    Raises InvalidTransition when the action does not apply to the status or the
+    actor may not take it.
+    """
+    transition = _BY_ACTION_AND_SOURCE.get((action, status))
+    if transition is None:
+        raise InvalidTransition(
+            action, status, actor, f"An order that is {status.value} cannot {action.value}."
+        )
+    if actor not in transition.actors:
+        raise InvalidTransition(
+            action,
+            status,
+            actor,
+            f"{actor.value.lower()} may not {action.value} an order that is {status.value}.",
+        )
+    return transition.target
+
+
+def available_actions(status: OrderStatus, actors: frozenset[Actor]) -> list[OrderAction]:
+    """The actions any of ``actors`` may take now, in a stable order."""
+    return [
+        t.action
+        for t in TRANSITIONS
+        if t.source is status and t.actors & actors
+    ]
+
+
+def payment_status_after(status: OrderStatus, paid: bool) -> OrderPaymentStatus:
+    """The order's payment status, given whether money was ever captured for it."""
+    if not paid:
+        return OrderPaymentStatus.UNPAID
+    if status is OrderStatus.CANCELLED:
+        return OrderPaymentStatus.REFUNDED
+    return OrderPaymentStatus.PAID
