@@ -61,9 +61,7 @@ class BearerTokenBackend(AuthenticationBackend):
     def __init__(self, secret: str) -> None:
         self._secret = secret
 
-    async def authenticate(
-        self, conn: HTTPConnection
-    ) -> tuple[AuthCredentials, BaseUser] | None:
+    async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         token = bearer_token(conn.headers.get("authorization"))
         if token is None:
             return None

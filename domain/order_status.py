@@ -7,10 +7,10 @@ tests all read the same truth.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class OrderStatus(str, Enum):
+class OrderStatus(StrEnum):
     UNPAID = "UNPAID"
     AWAITING_SHIPMENT = "AWAITING_SHIPMENT"
     AWAITING_COLLECTION = "AWAITING_COLLECTION"
@@ -20,7 +20,7 @@ class OrderStatus(str, Enum):
     CANCELLED = "CANCELLED"
 
 
-class OrderTab(str, Enum):
+class OrderTab(StrEnum):
     TO_PAY = "TO_PAY"
     TO_SHIP = "TO_SHIP"
     SHIPPED = "SHIPPED"
@@ -29,7 +29,7 @@ class OrderTab(str, Enum):
     CANCELLED = "CANCELLED"
 
 
-class OrderAction(str, Enum):
+class OrderAction(StrEnum):
     PAY = "PAY"
     CANCEL = "CANCEL"
     CONFIRM_RECEIPT = "CONFIRM_RECEIPT"
@@ -38,7 +38,7 @@ class OrderAction(str, Enum):
     MARK_DELIVERED = "MARK_DELIVERED"
 
 
-class Actor(str, Enum):
+class Actor(StrEnum):
     """Who takes an action; stored on every order event."""
 
     BUYER = "BUYER"
@@ -47,13 +47,13 @@ class Actor(str, Enum):
     SYSTEM = "SYSTEM"
 
 
-class OrderPaymentStatus(str, Enum):
+class OrderPaymentStatus(StrEnum):
     UNPAID = "UNPAID"
     PAID = "PAID"
     REFUNDED = "REFUNDED"
 
 
-class CancelReason(str, Enum):
+class CancelReason(StrEnum):
     CUSTOMER = "CUSTOMER"
     SELLER = "SELLER"
     OUT_OF_STOCK = "OUT_OF_STOCK"
@@ -100,9 +100,7 @@ _SYS = frozenset({Actor.SYSTEM})
 TRANSITIONS: tuple[Transition, ...] = (
     Transition(OrderAction.PAY, OrderStatus.UNPAID, OrderStatus.AWAITING_SHIPMENT, _B),
     Transition(OrderAction.CANCEL, OrderStatus.UNPAID, OrderStatus.CANCELLED, _B | _S | _SYS),
-    Transition(
-        OrderAction.CANCEL, OrderStatus.AWAITING_SHIPMENT, OrderStatus.CANCELLED, _B | _S
-    ),
+    Transition(OrderAction.CANCEL, OrderStatus.AWAITING_SHIPMENT, OrderStatus.CANCELLED, _B | _S),
     Transition(
         OrderAction.SHIP, OrderStatus.AWAITING_SHIPMENT, OrderStatus.AWAITING_COLLECTION, _S
     ),
@@ -162,11 +160,7 @@ def next_status(status: OrderStatus, action: OrderAction, actor: Actor) -> Order
 
 def available_actions(status: OrderStatus, actors: frozenset[Actor]) -> list[OrderAction]:
     """The actions any of ``actors`` may take now, in a stable order."""
-    return [
-        t.action
-        for t in TRANSITIONS
-        if t.source is status and t.actors & actors
-    ]
+    return [t.action for t in TRANSITIONS if t.source is status and t.actors & actors]
 
 
 def payment_status_after(status: OrderStatus, paid: bool) -> OrderPaymentStatus:

@@ -1,1 +1,4 @@
-"""resolvers"""
+"""Everything that resolves data: loaders, pagination and the use-cases behind the API.
+
+Returns table rows and raises domain errors; knows nothing of Strawberry types.
+"""

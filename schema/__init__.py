@@ -1,1 +1,1 @@
-"""schema"""
+"""The GraphQL surface: Strawberry types that turn rows into API objects."""

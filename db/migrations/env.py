@@ -26,7 +26,9 @@ def _configure(connection: Any) -> None:
 
 
 async def _run_async() -> None:
-    engine = create_async_engine(config.get_main_option("sqlalchemy.url") or "", poolclass=pool.NullPool)
+    engine = create_async_engine(
+        config.get_main_option("sqlalchemy.url") or "", poolclass=pool.NullPool
+    )
     async with engine.begin() as conn:
         await conn.run_sync(_configure)
     await engine.dispose()

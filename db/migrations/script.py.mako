@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from alembic import op
 ${imports if imports else ""}
 
-import sqlmodel
 
 import db.types
 

@@ -4,11 +4,12 @@ Tables carry no ORM relationships on purpose: relations are resolved by
 per-request batched loaders, so nothing lazy-loads behind a resolver's back.
 """
 
+from sqlmodel import SQLModel
+
 from db.models.activity import ProductView, Recommendation, TaggedItem
 from db.models.catalog import Product, Shop, User
 from db.models.orders import Order, OrderEvent, OrderItem, Shipment, ShipmentEvent
 from db.models.payments import Payment, PaymentMethod
-from sqlmodel import SQLModel
 
 metadata = SQLModel.metadata
 

@@ -54,7 +54,9 @@ class OrderItem(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     order_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True)
+        sa_column=Column(
+            Integer, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True
+        )
     )
     product_id: int = Field(foreign_key="products.id", index=True)
     # Snapshots taken when the order was placed; the product may change later.

@@ -1,0 +1,201 @@
+"""``ordercenter``: migrate, seed, serve, mint demo tokens, export the schema."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import uvicorn
+from sqlalchemy import select
+from sqlmodel import col
+
+from app.auth import issue_token
+from app.settings import Settings, get_settings
+from db.engine import create_engine
+from db.migrate import upgrade
+from db.models import User
+
+log = logging.getLogger("ordercenter")
+DEMO_HANDLE = "demo"
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Order Center: the GraphQL API behind a social-commerce app's Order Center.
+
+    Configuration comes from ORDERCENTER_* environment variables (see the README).
+    """
+    _configure_logging(get_settings())
+
+
+@main.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    settings = get_settings()
+    upgrade(settings.database_url)
+    click.echo("database is up to date")
+
+
+@main.command()
+@click.option("--users", default=50, show_default=True, help="How many users to create.")
+@click.option("--orders-per-user", default=50, show_default=True, help="Average orders per buyer.")
+@click.option("--seed", "rng_seed", default=7, show_default=True, help="Random seed.")
+@click.option("--reset", is_flag=True, help="Delete all existing data first.")
+@click.option("--if-empty", is_flag=True, help="Do nothing (successfully) on a non-empty DB.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+def seed(
+    users: int, orders_per_user: int, rng_seed: int, reset: bool, if_empty: bool, no_progress: bool
+) -> None:
+    """Fill the database with deterministic, realistic demo data."""
+    from db.seed import DatabaseNotEmpty, SeedSize, seed_database
+
+    if users < 2 or orders_per_user < 1:
+        raise click.BadParameter("need at least 2 users and 1 order per user")
+    settings = get_settings()
+    upgrade(settings.database_url)
+
+    async def run() -> Any:
+        engine = create_engine(settings.database_url)
+        bars: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if no_progress:
+                return
+            from tqdm import tqdm
+
+            bar = bars.get(stage)
+            if bar is None:
+                bar = bars[stage] = tqdm(total=total, desc=f"{stage:>16}", unit="row", leave=True)
+            bar.update(done - bar.n)
+            if done >= total:
+                bar.close()
+
+        try:
+            return await seed_database(
+                engine,
+                size=SeedSize(users=users, orders_per_user=orders_per_user),
+                rng_seed=rng_seed,
+                reset=reset,
+                progress=progress,
+            )
+        finally:
+            for bar in bars.values():
+                bar.close()
+            await engine.dispose()
+
+    try:
+        report = asyncio.run(run())
+    except DatabaseNotEmpty as error:
+        if if_empty:
+            click.echo("database already has data; not seeding")
+            return
+        raise click.ClickException(f"{error} (pass --reset to replace it)") from None
+    click.echo(
+        f"seeded {report.users} users, {report.shops} shops, {report.products} products, "
+        f"{report.orders} orders ({report.order_items} items, {report.order_events} events)"
+    )
+
+
+async def _user_id(settings: Settings, handle: str) -> int | None:
+    engine = create_engine(settings.database_url)
+    try:
+        async with engine.connect() as conn:
+            found = (
+                await conn.execute(select(col(User.id)).where(col(User.handle) == handle))
+            ).first()
+    finally:
+        await engine.dispose()
+    return None if found is None or found[0] is None else int(found[0])
+
+
+def _token_for(settings: Settings, handle: str) -> str:
+    user_id = asyncio.run(_user_id(settings, handle))
+    if user_id is None:
+        raise click.ClickException(f"no user with handle {handle!r}; run `ordercenter seed` first")
+    return issue_token(user_id, secret=settings.jwt_secret, ttl_seconds=settings.jwt_ttl_seconds)
+
+
+@main.command()
+@click.argument("handle")
+def token(handle: str) -> None:
+    """Print a bearer token for the user HANDLE (signed with the configured secret)."""
+    click.echo(_token_for(get_settings(), handle))
+
+
+@main.command("export-schema")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("schema.graphql"),
+    show_default=True,
+)
+def export_schema(output: Path) -> None:
+    """Write the GraphQL SDL (the committed schema.graphql)."""
+    from schema.definition import schema
+
+    output.write_text(schema.as_str() + "\n", encoding="utf-8")
+    click.echo(f"wrote {output}")
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    uvicorn.run(
+        "app.main:app_factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        proxy_headers=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@main.command()
+@click.option("--host", default=None, help="Bind address [default: ORDERCENTER_HOST].")
+@click.option("--port", default=None, type=int, help="Port [default: ORDERCENTER_PORT].")
+@click.option("--workers", default=1, show_default=True, help="Worker processes.")
+@click.option("--no-migrate", is_flag=True, help="Do not migrate the database on start.")
+def serve(host: str | None, port: int | None, workers: int, no_migrate: bool) -> None:
+    """Serve the API (HTTP and WebSocket at /graphql)."""
+    settings = get_settings()
+    try:
+        settings.check()
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    if not no_migrate:
+        upgrade(settings.database_url)
+    _serve(settings, host or settings.host, port or settings.port, workers)
+
+
+@main.command()
+@click.option("--host", default=None, help="Bind address [default: ORDERCENTER_HOST].")
+@click.option("--port", default=None, type=int, help="Port [default: ORDERCENTER_PORT].")
+@click.pass_context
+def demo(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Migrate, seed an empty database, print a demo token, and serve (`make run`)."""
+    settings = get_settings()
+    upgrade(settings.database_url)
+    ctx.invoke(seed, if_empty=True)
+    host, port = host or settings.host, port or settings.port
+    demo_token = _token_for(settings, DEMO_HANDLE)
+    url = f"http://{host}:{port}/graphql"
+    click.echo(
+        "\n"
+        f"  Order Center demo at {url}  (open it in a browser for GraphiQL)\n"
+        f"  Demo token for @{DEMO_HANDLE}; paste this into GraphiQL's Headers tab:\n\n"
+        f'  {{"Authorization": "Bearer {demo_token}"}}\n'
+    )
+    sys.stdout.flush()
+    _serve(settings, host, port, 1)

@@ -1,0 +1,273 @@
+"""GraphQL over HTTP, as the spec (graphql-over-http) describes it.
+
+Written over Strawberry's ``Schema.execute`` rather than its ASGI view because the
+spec's media-type negotiation and status codes need control the view does not give:
+``application/graphql-response+json`` answers 400 with no ``data`` when a request
+never reached execution, while ``application/json`` keeps answering 200.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+from uuid import uuid4
+
+import orjson
+from graphql import GraphQLError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from strawberry.exceptions import MissingQueryError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.execution import PreExecutionError
+from strawberry.types.graphql import OperationType
+
+from app.graphiql import graphiql_html
+from app.settings import Settings
+from resolvers.context import Context
+from schema.definition import OrderCenterSchema, is_expected
+
+log = logging.getLogger("ordercenter.http")
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+MAX_BODY_BYTES = 1_048_576
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class RequestError(Exception):
+    """The HTTP request itself is unusable; no GraphQL execution happens."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+def negotiate(accept: str | None) -> str | None:
+    """The response media type for an Accept header; None when we offer nothing it takes.
+
+    No header, ``*/*`` or ``application/*`` get ``application/json``, as the spec
+    advises for legacy clients; a client naming both types equally gets the new one.
+    """
+    if not accept or not accept.strip():
+        return JSON
+    best: dict[str, tuple[int, float]] = {}  # offered type -> (specificity, quality)
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        media = media.lower()
+        for offered in (GRAPHQL_RESPONSE, JSON):
+            specificity = {offered: 2, "application/*": 1, "*/*": 0}.get(media)
+            if specificity is not None and specificity >= best.get(offered, (-1, 0.0))[0]:
+                best[offered] = (specificity, quality)
+    ranked = sorted(
+        ((q, spec, (o == GRAPHQL_RESPONSE) == (spec == 2), o) for o, (spec, q) in best.items()),
+        reverse=True,
+    )
+    if not ranked or ranked[0][0] <= 0:
+        return None
+    return ranked[0][3]
+
+
+def wants_graphiql(request: Request) -> bool:
+    if request.method != "GET" or "query" in request.query_params:
+        return False
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept
+
+
+class GraphQLHTTPHandler:
+    def __init__(self, schema: OrderCenterSchema, settings: Settings) -> None:
+        self.schema = schema
+        self.settings = settings
+
+    def context_for(self, request: Request, request_id: str) -> Context:
+        user = request.user if "user" in request.scope else None
+        viewer_id = getattr(user, "user_id", None)
+        sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
+        return Context.for_request(
+            viewer_id=viewer_id,
+            sessions=sessions,
+            max_page_size=self.settings.max_page_size,
+            default_page_size=self.settings.default_page_size,
+            request_id=request_id,
+        )
+
+    async def handle(self, request: Request) -> Response:
+        supplied = request.headers.get("x-request-id", "")
+        request_id = supplied if _REQUEST_ID.match(supplied) else uuid4().hex
+        if wants_graphiql(request):
+            if not self.settings.graphiql:
+                return _plain(404, "Not Found", request_id)
+            return HTMLResponse(graphiql_html(str(request.url.path)), headers=_id(request_id))
+        media_type = negotiate(request.headers.get("accept"))
+        if media_type is None:
+            return _plain(
+                406, f"Acceptable response types: {GRAPHQL_RESPONSE}, {JSON}.", request_id
+            )
+        try:
+            params = await _read_params(request)
+            result = await self._execute(request, params, request_id)
+        except RequestError as error:
+            return _errors_response(
+                error.status,
+                [{"message": error.message}],
+                media_type,
+                request_id,
+                error.headers,
+            )
+        return self._result_response(result, media_type, request_id)
+
+    async def _execute(
+        self, request: Request, params: dict[str, Any], request_id: str
+    ) -> ExecutionResult:
+        allowed = (
+            {OperationType.QUERY}
+            if request.method == "GET"
+            else {
+                OperationType.QUERY,
+                OperationType.MUTATION,
+            }
+        )
+        try:
+            return await self.schema.execute(
+                params["query"],
+                variable_values=params.get("variables"),
+                context_value=self.context_for(request, request_id),
+                operation_name=params.get("operationName"),
+                allowed_operation_types=allowed,
+                operation_extensions=params.get("extensions"),
+            )
+        except InvalidOperationTypeError as error:
+            if request.method == "GET":
+                raise RequestError(
+                    405,
+                    "Only queries run over GET; send mutations with POST.",
+                    {"Allow": "POST"},
+                ) from error
+            raise RequestError(400, "Subscriptions run over WebSocket at /graphql.") from error
+        except CannotGetOperationTypeError as error:
+            raise RequestError(400, error.as_http_error_reason()) from error
+        except MissingQueryError as error:
+            raise RequestError(400, "No GraphQL query found in the request.") from error
+
+    def _result_response(
+        self, result: ExecutionResult, media_type: str, request_id: str
+    ) -> Response:
+        errors = [_format_error(e, request_id) for e in result.errors or []]
+        # A request that never reached execution (syntax, validation, variable
+        # coercion) has no `data` entry at all.
+        not_executed = isinstance(result, PreExecutionError) or (
+            result.data is None
+            and bool(result.errors)
+            and all(e.path is None for e in result.errors or [])
+        )
+        body: dict[str, Any] = {}
+        if errors:
+            body["errors"] = errors
+        if not not_executed:
+            body["data"] = result.data
+        if result.extensions:
+            body["extensions"] = result.extensions
+        status = 400 if not_executed and media_type == GRAPHQL_RESPONSE else 200
+        return _json(status, body, media_type, request_id)
+
+
+async def _read_params(request: Request) -> dict[str, Any]:
+    params: Any
+    if request.method == "GET":
+        query = request.query_params
+        params = {
+            "query": query.get("query"),
+            "operationName": query.get("operationName"),
+        }
+        for name in ("variables", "extensions"):
+            raw = query.get(name)
+            if raw:
+                try:
+                    params[name] = orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    raise RequestError(400, f"`{name}` is not valid JSON.") from None
+    else:
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != JSON:
+            raise RequestError(415, "Send GraphQL requests as application/json.")
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            raise RequestError(413, f"Request bodies are limited to {MAX_BODY_BYTES} bytes.")
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                raise RequestError(413, f"Request bodies are limited to {MAX_BODY_BYTES} bytes.")
+        try:
+            params = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise RequestError(400, "The request body is not valid JSON.") from None
+        if isinstance(params, list):
+            raise RequestError(400, "Batched requests are not supported; send one operation.")
+        if not isinstance(params, dict):
+            raise RequestError(400, "The request body must be a JSON object.")
+    if not isinstance(params.get("query"), str) or not params["query"].strip():
+        raise RequestError(400, "`query` must be a non-empty string.")
+    for name in ("variables", "extensions"):
+        if params.get(name) is not None and not isinstance(params[name], dict):
+            raise RequestError(400, f"`{name}` must be a JSON object.")
+    if params.get("operationName") is not None and not isinstance(params["operationName"], str):
+        raise RequestError(400, "`operationName` must be a string.")
+    checked: dict[str, Any] = params
+    return checked
+
+
+def _format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
+    if is_expected(error):
+        return dict(error.formatted)
+    masked: dict[str, Any] = {
+        "message": "Internal server error",
+        "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+    }
+    if error.locations:
+        masked["locations"] = [loc._asdict() for loc in error.locations]
+    if error.path:
+        masked["path"] = error.path
+    return masked
+
+
+def _id(request_id: str) -> dict[str, str]:
+    return {"X-Request-ID": request_id}
+
+
+def _json(status: int, body: dict[str, Any], media_type: str, request_id: str) -> Response:
+    return Response(
+        orjson.dumps(body),
+        status_code=status,
+        media_type=f"{media_type}; charset=utf-8",
+        headers=_id(request_id),
+    )
+
+
+def _errors_response(
+    status: int,
+    errors: list[dict[str, Any]],
+    media_type: str,
+    request_id: str,
+    headers: dict[str, str],
+) -> Response:
+    response = _json(status, {"errors": errors}, media_type, request_id)
+    response.headers.update(headers)
+    return response
+
+
+def _plain(status: int, message: str, request_id: str) -> Response:
+    return Response(message, status_code=status, media_type="text/plain", headers=_id(request_id))

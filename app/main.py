@@ -1,0 +1,82 @@
+"""The ASGI application: routes, middleware and the lifespan that owns the engine."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+
+from app.auth import BearerTokenBackend
+from app.graphiql import STATIC_URL_PREFIX, static_app
+from app.graphql_http import GraphQLHTTPHandler
+from app.settings import Settings, get_settings
+from db.engine import create_engine, create_session_factory
+from schema.definition import schema
+
+log = logging.getLogger("ordercenter")
+
+
+async def healthz(request: Request) -> Response:
+    engine: AsyncEngine = request.app.state.engine
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception:
+        log.exception("health check: database unreachable")
+        return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
+    return JSONResponse({"status": "ok"})
+
+
+async def root(_: Request) -> Response:
+    return RedirectResponse("/graphql")
+
+
+def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None = None) -> Starlette:
+    """The application. Pass ``engine`` to share one (tests); otherwise it is made at start-up."""
+    settings = settings or get_settings()
+    settings.check()
+    owns_engine = engine is None
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if owns_engine:
+            app.state.engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+            app.state.sessions = create_session_factory(app.state.engine)
+        try:
+            yield
+        finally:
+            if owns_engine:
+                await app.state.engine.dispose()
+
+    graphql = GraphQLHTTPHandler(schema, settings)
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql.handle, methods=["GET", "POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/", root, methods=["GET"]),
+            Mount(STATIC_URL_PREFIX, app=static_app(), name="graphiql-static"),
+        ],
+        middleware=[
+            Middleware(AuthenticationMiddleware, backend=BearerTokenBackend(settings.jwt_secret))
+        ],
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    if engine is not None:
+        app.state.engine = engine
+        app.state.sessions = create_session_factory(engine)
+    return app
+
+
+def app_factory() -> Starlette:
+    """Entry point for ``uvicorn --factory app.main:app_factory`` (and ``ordercenter serve``)."""
+    return create_app()

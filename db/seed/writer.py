@@ -1,0 +1,96 @@
+"""Database side of the seed: the emptiness guard, the reset, and chunked bulk inserts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from db.models import metadata
+
+Row = dict[str, Any]
+Progress = Callable[[str, int, int], None]
+
+# Large enough to amortise statement overhead, small enough to keep asyncpg's
+# 32,767-parameter limit and progress updates comfortable.
+CHUNK_ROWS = 5_000
+
+
+class DatabaseNotEmpty(Exception):
+    """The target database already holds data and a reset was not asked for."""
+
+
+def table(name: str) -> Table:
+    return metadata.tables[name]
+
+
+async def guard_or_reset(conn: AsyncConnection, *, reset: bool) -> None:
+    """Refuse to seed over existing users, or wipe every table when ``reset`` is set."""
+    if reset:
+        await _wipe(conn)
+        return
+    users = await conn.scalar(select(func.count()).select_from(table("users")))
+    if users:
+        raise DatabaseNotEmpty(
+            f"the database already has {users} user(s); refusing to seed over existing data "
+            "(reset=True deletes every row first)"
+        )
+
+
+async def _wipe(conn: AsyncConnection) -> None:
+    tables = list(reversed(metadata.sorted_tables))
+    if conn.dialect.name == "postgresql":
+        preparer = conn.dialect.identifier_preparer
+        names = ", ".join(preparer.format_table(t) for t in tables)
+        # One statement so foreign keys never see a half-emptied schema, and the
+        # identity sequences start over so seeded ids are reproducible.
+        await conn.execute(text(f"TRUNCATE TABLE {names} RESTART IDENTITY CASCADE"))
+        return
+    for t in tables:
+        await conn.execute(t.delete())
+
+
+async def fix_sequences(conn: AsyncConnection) -> None:
+    """Move PostgreSQL id sequences past the ids the seed assigned itself."""
+    if conn.dialect.name != "postgresql":
+        return
+    for t in metadata.sorted_tables:
+        if "id" not in t.c:
+            continue
+        highest = select(func.max(t.c.id)).scalar_subquery()
+        # is_called=false when empty, so the first insert still gets id 1.
+        await conn.execute(
+            select(
+                func.setval(
+                    func.pg_get_serial_sequence(t.name, "id"),
+                    func.coalesce(highest, 1),
+                    highest.is_not(None),
+                )
+            )
+        )
+
+
+class BulkWriter:
+    """Inserts prepared rows in chunks and counts what went in, per table."""
+
+    def __init__(self, conn: AsyncConnection, progress: Progress | None) -> None:
+        self._conn = conn
+        self._progress = progress
+        self.counts: dict[str, int] = {t.name: 0 for t in metadata.sorted_tables}
+
+    async def insert(self, name: str, rows: Sequence[Row], *, report: bool = True) -> None:
+        """Insert ``rows`` into table ``name``; every row must carry every column."""
+        target = table(name)
+        total = len(rows)
+        for start in range(0, total, CHUNK_ROWS):
+            chunk = rows[start : start + CHUNK_ROWS]
+            await self._conn.execute(insert(target), list(chunk))
+            self.counts[name] += len(chunk)
+            if report and self._progress is not None:
+                self._progress(name, min(start + CHUNK_ROWS, total), total)
+
+    def report(self, stage: str, done: int, total: int) -> None:
+        if self._progress is not None:
+            self._progress(stage, done, total)

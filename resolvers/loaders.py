@@ -1,0 +1,233 @@
+"""Per-request DataLoaders: one ``IN (...)`` query per batch, results in key order.
+
+Named ``<Target>By<Key>Loader`` as in Saleor. A fresh ``Loaders`` is built for every
+request (and every subscription event), so nothing is cached across viewers.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel, col
+
+from db.models import (
+    Order,
+    OrderEvent,
+    OrderItem,
+    Payment,
+    PaymentMethod,
+    Product,
+    Recommendation,
+    Shipment,
+    ShipmentEvent,
+    Shop,
+    TaggedItem,
+    User,
+)
+from resolvers.batching import BatchScheduler, DeferredQueryLoader, ScheduledLoader
+
+M = TypeVar("M", bound=SQLModel)
+SessionFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+
+# Well under every driver's bind-parameter limit (SQLite 32,766; asyncpg 32,767).
+_CHUNK = 5_000
+
+
+def _chunks(keys: Sequence[int]) -> Iterable[Sequence[int]]:
+    for start in range(0, len(keys), _CHUNK):
+        yield keys[start : start + _CHUNK]
+
+
+async def _fetch(
+    sessions: SessionFactory, model: type[M], column: Any, keys: Sequence[int], *order: Any
+) -> list[M]:
+    rows: list[M] = []
+    async with sessions() as session:
+        for chunk in _chunks(sorted(set(keys))):
+            statement = select(model).where(column.in_(chunk))
+            if order:
+                statement = statement.order_by(*order)
+            rows.extend((await session.execute(statement)).scalars().all())
+    return rows
+
+
+class RowByIdLoader(ScheduledLoader):
+    """Rows of one table by primary key; None for ids that do not exist."""
+
+    model: type[SQLModel]
+
+    def __init__(self, sessions: SessionFactory, scheduler: BatchScheduler) -> None:
+        super().__init__(scheduler)
+        self._sessions = sessions
+
+    async def batch_load_fn(self, keys: Sequence[int]) -> list[Any]:
+        model: Any = self.model
+        rows = await _fetch(self._sessions, model, model.id, keys)
+        by_id = {row.id: row for row in rows}
+        return [by_id.get(k) for k in keys]
+
+
+class UserByIdLoader(RowByIdLoader):
+    model = User
+
+
+class ShopByIdLoader(RowByIdLoader):
+    model = Shop
+
+
+class ProductByIdLoader(RowByIdLoader):
+    model = Product
+
+
+class OrderByIdLoader(RowByIdLoader):
+    model = Order
+
+
+class PaymentByIdLoader(RowByIdLoader):
+    model = Payment
+
+
+class PaymentMethodByIdLoader(RowByIdLoader):
+    model = PaymentMethod
+
+
+class OrderItemByIdLoader(RowByIdLoader):
+    model = OrderItem
+
+
+class OrderEventByIdLoader(RowByIdLoader):
+    model = OrderEvent
+
+
+class TaggedItemByIdLoader(RowByIdLoader):
+    model = TaggedItem
+
+
+class RecommendationByIdLoader(RowByIdLoader):
+    model = Recommendation
+
+
+class RowsByParentLoader(ScheduledLoader):
+    """One-to-many: the rows whose ``parent_column`` is each key, in ``order`` order.
+
+    Primes ``prime`` (the by-id loader of the same table) with what it fetched, so a
+    later lookup by id costs no query.
+    """
+
+    model: type[SQLModel]
+    parent: str
+    order: tuple[str, ...] = ("id",)
+
+    def __init__(
+        self, sessions: SessionFactory, scheduler: BatchScheduler, prime: RowByIdLoader | None
+    ) -> None:
+        super().__init__(scheduler)
+        self._sessions = sessions
+        self._prime = prime
+
+    async def batch_load_fn(self, keys: Sequence[int]) -> list[list[Any]]:
+        model: Any = self.model
+        parent_column = getattr(model, self.parent)
+        rows = await _fetch(
+            self._sessions, model, parent_column, keys, *(getattr(model, c) for c in self.order)
+        )
+        grouped: dict[int, list[Any]] = defaultdict(list)
+        for row in rows:
+            grouped[getattr(row, self.parent)].append(row)
+            if self._prime is not None:
+                self._prime.prime(row.id, row)
+        return [grouped.get(k, []) for k in keys]
+
+
+class ItemsByOrderIdLoader(RowsByParentLoader):
+    model = OrderItem
+    parent = "order_id"
+
+
+class PaymentsByOrderIdLoader(RowsByParentLoader):
+    model = Payment
+    parent = "order_id"
+    order = ("created_at", "id")
+
+
+class EventsByOrderIdLoader(RowsByParentLoader):
+    """An order's timeline, oldest first."""
+
+    model = OrderEvent
+    parent = "order_id"
+
+
+class ShipmentEventsByShipmentIdLoader(RowsByParentLoader):
+    """Carrier scans, oldest first."""
+
+    model = ShipmentEvent
+    parent = "shipment_id"
+    order = ("happened_at", "id")
+
+
+class ShipmentByOrderIdLoader(ScheduledLoader):
+    """An order's shipment, or None before it ships."""
+
+    def __init__(self, sessions: SessionFactory, scheduler: BatchScheduler) -> None:
+        super().__init__(scheduler)
+        self._sessions = sessions
+
+    async def batch_load_fn(self, keys: Sequence[int]) -> list[Shipment | None]:
+        rows = await _fetch(self._sessions, Shipment, Shipment.order_id, keys)
+        by_order = {row.order_id: row for row in rows}
+        return [by_order.get(k) for k in keys]
+
+
+class ViewerTaggedProductLoader(ScheduledLoader):
+    """Whether the viewer has tagged each product id; False for anonymous callers."""
+
+    def __init__(
+        self, sessions: SessionFactory, scheduler: BatchScheduler, viewer_id: int | None
+    ) -> None:
+        super().__init__(scheduler)
+        self._sessions = sessions
+        self._viewer_id = viewer_id
+
+    async def batch_load_fn(self, keys: Sequence[int]) -> list[bool]:
+        if self._viewer_id is None:
+            return [False for _ in keys]
+        tagged: set[int] = set()
+        async with self._sessions() as session:
+            for chunk in _chunks(sorted(set(keys))):
+                statement = select(col(TaggedItem.product_id)).where(
+                    col(TaggedItem.user_id) == self._viewer_id,
+                    col(TaggedItem.product_id).in_(chunk),
+                )
+                tagged.update((await session.execute(statement)).scalars().all())
+        return [k in tagged for k in keys]
+
+
+class Loaders:
+    """Every loader of one request. Build a new one per request; never share it."""
+
+    def __init__(
+        self, sessions: SessionFactory, viewer_id: int | None, scheduler: BatchScheduler
+    ) -> None:
+        s, b = sessions, scheduler
+        self.deferred = DeferredQueryLoader(b)
+        self.user_by_id = UserByIdLoader(s, b)
+        self.shop_by_id = ShopByIdLoader(s, b)
+        self.product_by_id = ProductByIdLoader(s, b)
+        self.order_by_id = OrderByIdLoader(s, b)
+        self.payment_by_id = PaymentByIdLoader(s, b)
+        self.payment_method_by_id = PaymentMethodByIdLoader(s, b)
+        self.order_item_by_id = OrderItemByIdLoader(s, b)
+        self.order_event_by_id = OrderEventByIdLoader(s, b)
+        self.tagged_item_by_id = TaggedItemByIdLoader(s, b)
+        self.recommendation_by_id = RecommendationByIdLoader(s, b)
+        self.items_by_order_id = ItemsByOrderIdLoader(s, b, self.order_item_by_id)
+        self.payments_by_order_id = PaymentsByOrderIdLoader(s, b, self.payment_by_id)
+        self.events_by_order_id = EventsByOrderIdLoader(s, b, self.order_event_by_id)
+        self.shipment_by_order_id = ShipmentByOrderIdLoader(s, b)
+        self.shipment_events_by_shipment_id = ShipmentEventsByShipmentIdLoader(s, b, None)
+        self.viewer_tagged_product = ViewerTaggedProductLoader(s, b, viewer_id)

@@ -1,0 +1,131 @@
+"""Reading a buyer's orders: the filtered, keyset-paginated list, tabs and lookups."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.sql import ColumnElement
+from sqlmodel import col, select
+
+from db.models import Order, OrderItem, Shipment, Shop
+from domain.order_status import OrderStatus, OrderTab, statuses_of_tab, tab_of
+from resolvers.context import Context
+from resolvers.errors import InvalidArgument
+from resolvers.pagination import Page, PageArgs, paginate
+
+ORDERS_LIST = "orders"
+MAX_SEARCH_LENGTH = 100
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFilter:
+    tab: OrderTab | None = None
+    statuses: Sequence[OrderStatus] = field(default_factory=tuple)
+    placed_after: datetime | None = None
+    placed_before: datetime | None = None
+    search: str | None = None
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _conditions(user_id: int, flt: OrderFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [col(Order.user_id) == user_id]
+    statuses: set[OrderStatus] | None = None
+    if flt.tab is not None:
+        statuses = set(statuses_of_tab(flt.tab))
+    if flt.statuses:
+        wanted = set(flt.statuses)
+        statuses = wanted if statuses is None else statuses & wanted
+    if statuses is not None:
+        conditions.append(col(Order.status).in_(sorted(s.value for s in statuses)))
+    for name, value in (("placedAfter", flt.placed_after), ("placedBefore", flt.placed_before)):
+        if value is not None and value.tzinfo is None:
+            raise InvalidArgument(f"`{name}` needs a UTC offset.", argument=f"filter.{name}")
+    if flt.placed_after is not None:
+        conditions.append(col(Order.placed_at) > flt.placed_after)
+    if flt.placed_before is not None:
+        conditions.append(col(Order.placed_at) < flt.placed_before)
+    if flt.search is not None and flt.search.strip():
+        text = flt.search.strip()
+        if len(text) > MAX_SEARCH_LENGTH:
+            raise InvalidArgument(
+                f"`search` is longer than {MAX_SEARCH_LENGTH} characters.",
+                argument="filter.search",
+            )
+        pattern = _like_pattern(text)
+        conditions.append(
+            sa.or_(
+                col(Order.number).ilike(pattern, escape="\\"),
+                sa.exists().where(
+                    col(OrderItem.order_id) == col(Order.id),
+                    col(OrderItem.title).ilike(pattern, escape="\\"),
+                ),
+                sa.exists().where(
+                    col(Shop.id) == col(Order.shop_id), col(Shop.name).ilike(pattern, escape="\\")
+                ),
+                sa.exists().where(
+                    col(Shipment.order_id) == col(Order.id),
+                    col(Shipment.tracking_number).ilike(pattern, escape="\\"),
+                ),
+            )
+        )
+    return conditions
+
+
+async def orders_page(
+    ctx: Context, *, user_id: int, flt: OrderFilter, args: PageArgs
+) -> Page[Order]:
+    """A page of the buyer's orders, newest first."""
+    page = await paginate(
+        ctx.sessions,
+        ctx.loaders.deferred.run,
+        select(Order).where(*_conditions(user_id, flt)),
+        list_name=ORDERS_LIST,
+        key=col(Order.placed_at),
+        pk=col(Order.id),
+        args=args,
+        key_of=lambda o: o.placed_at,
+        pk_of=lambda o: o.id,
+    )
+    for order in page.rows:
+        ctx.loaders.order_by_id.prime(order.id, order)
+    return page
+
+
+async def order_by_number(ctx: Context, *, user_id: int, number: str) -> Order | None:
+    """The buyer's own order with this number; None for another buyer's or none."""
+    if len(number) > 64:
+        return None
+    statement = select(Order).where(Order.number == number, Order.user_id == user_id)
+
+    async def fetch() -> Order | None:
+        async with ctx.sessions() as session:
+            return (await session.execute(statement)).scalars().first()
+
+    order = await ctx.loaders.deferred.run(fetch)
+    if order is not None:
+        ctx.loaders.order_by_id.prime(order.id, order)
+    return order
+
+
+async def tab_counts(ctx: Context, *, user_id: int) -> list[tuple[OrderTab, int]]:
+    """How many orders sit under each tab, every tab present, in tab order."""
+    statement = (
+        select(Order.status, sa.func.count()).where(Order.user_id == user_id).group_by(Order.status)
+    )
+
+    async def fetch() -> list[tuple[str, int]]:
+        async with ctx.sessions() as session:
+            return [(status, int(n)) for status, n in (await session.execute(statement)).all()]
+
+    rows = await ctx.loaders.deferred.run(fetch)
+    counts = dict.fromkeys(OrderTab, 0)
+    for status, count in rows:
+        counts[tab_of(OrderStatus(status))] += int(count)
+    return list(counts.items())

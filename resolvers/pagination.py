@@ -1,0 +1,174 @@
+"""Keyset (cursor) pagination over ``(sort key, id)`` descending, never OFFSET.
+
+A cursor is opaque to clients: ``base64url(json([list, key, id]))``. The list name
+makes a cursor from one connection useless on another, with a clear error.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Select
+
+from resolvers.errors import InvalidArgument
+
+T = TypeVar("T")
+KeyKind = Literal["datetime", "float"]
+
+
+@dataclass(frozen=True, slots=True)
+class PageArgs:
+    """Validated Relay arguments: a page of ``size`` rows, forwards or backwards."""
+
+    size: int
+    forward: bool
+    cursor: tuple[Any, int] | None
+
+
+def page_args(
+    *,
+    list_name: str,
+    key_kind: KeyKind,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    default_size: int,
+    max_size: int,
+) -> PageArgs:
+    if first is not None and last is not None:
+        raise InvalidArgument("Pass either `first` or `last`, not both.", argument="last")
+    if after is not None and before is not None:
+        raise InvalidArgument("Pass either `after` or `before`, not both.", argument="before")
+    for name, value in (("first", first), ("last", last)):
+        if value is not None and not 0 <= value <= max_size:
+            raise InvalidArgument(
+                f"`{name}` must be between 0 and {max_size}; got {value}.", argument=name
+            )
+    forward = last is None and before is None
+    requested = first if forward else last
+    size = min(default_size, max_size) if requested is None else requested
+    raw_cursor, argument = (after, "after") if forward else (before, "before")
+    cursor = (
+        None
+        if raw_cursor is None
+        else decode_cursor(raw_cursor, list_name=list_name, key_kind=key_kind, argument=argument)
+    )
+    return PageArgs(size=size, forward=forward, cursor=cursor)
+
+
+def encode_cursor(list_name: str, key: Any, pk: int) -> str:
+    key_json = key.isoformat() if isinstance(key, datetime) else key
+    raw = json.dumps([list_name, key_json, pk], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def decode_cursor(
+    cursor: str, *, list_name: str, key_kind: KeyKind, argument: str
+) -> tuple[Any, int]:
+    invalid = InvalidArgument(f"`{argument}` is not a valid cursor.", argument=argument)
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        name, key, pk = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, TypeError, UnicodeError, binascii.Error):
+        raise invalid from None
+    if not isinstance(name, str) or not isinstance(pk, int) or isinstance(pk, bool):
+        raise invalid
+    if name != list_name:
+        raise InvalidArgument(
+            f"`{argument}` is a cursor of another list ({name}), not of {list_name}.",
+            argument=argument,
+        )
+    try:
+        if key_kind == "datetime":
+            if not isinstance(key, str):
+                raise ValueError(key)
+            parsed_key: Any = datetime.fromisoformat(key)
+            if parsed_key.tzinfo is None:
+                raise ValueError(key)
+        else:
+            if not isinstance(key, int | float) or isinstance(key, bool):
+                raise ValueError(key)
+            parsed_key = float(key)
+    except ValueError:
+        raise invalid from None
+    return parsed_key, pk
+
+
+@dataclass(slots=True)
+class Page(Generic[T]):
+    rows: list[T]
+    cursors: list[str]
+    has_next_page: bool
+    has_previous_page: bool
+    count: Callable[[], Awaitable[int]]
+
+
+async def paginate(
+    session_factory: Callable[[], AbstractAsyncContextManager[AsyncSession]],
+    run: Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]],
+    statement: Select[Any],
+    *,
+    list_name: str,
+    key: Any,
+    pk: Any,
+    args: PageArgs,
+    key_of: Callable[[Any], Any],
+    pk_of: Callable[[Any], int],
+) -> Page[Any]:
+    """One page of ``statement`` ordered by ``(key, pk)`` descending.
+
+    ``statement`` carries the filters only; ordering and the keyset predicate are
+    added here. ``count`` runs the filtered COUNT lazily, only when asked for.
+    """
+    filtered = statement
+    if args.cursor is not None:
+        position = sa.tuple_(key, pk)
+        bound = sa.tuple_(sa.literal(args.cursor[0], key.type), sa.literal(args.cursor[1]))
+        statement = statement.where(position < bound if args.forward else position > bound)
+    if args.forward:
+        statement = statement.order_by(key.desc(), pk.desc())
+    else:
+        statement = statement.order_by(key.asc(), pk.asc())
+    rows: Sequence[Any] = []
+    if args.size > 0:
+        query = statement.limit(args.size + 1)
+
+        async def fetch() -> Sequence[Any]:
+            async with session_factory() as session:
+                found: Sequence[Any] = (await session.execute(query)).scalars().all()
+                return found
+
+        rows = await run(fetch)
+    more = len(rows) > args.size
+    page_rows = list(rows[: args.size])
+    if not args.forward:
+        page_rows.reverse()
+
+    async def count() -> int:
+        count_statement = sa.select(sa.func.count()).select_from(filtered.order_by(None).subquery())
+
+        async def fetch() -> int:
+            async with session_factory() as session:
+                total: int = (await session.execute(count_statement)).scalar_one()
+                return total
+
+        total: int = await run(fetch)
+        return total
+
+    return Page(
+        rows=page_rows,
+        cursors=[encode_cursor(list_name, key_of(r), pk_of(r)) for r in page_rows],
+        has_next_page=more if args.forward else args.cursor is not None,
+        has_previous_page=args.cursor is not None if args.forward else more,
+        count=count,
+    )

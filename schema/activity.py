@@ -1,0 +1,79 @@
+"""Tagged items, recently viewed products and recommendations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from db.models import ProductView as ProductViewRow
+from db.models import Recommendation as RecommendationRow
+from db.models import TaggedItem as TaggedItemRow
+from schema.catalog import Product
+from schema.common import Info, Node, global_id
+from schema.enums import RecommendationReason
+
+
+async def _product(info: Info, product_id: int) -> Product:
+    return Product.from_row(await info.context.loaders.product_by_id.load(product_id))
+
+
+@strawberry.type(description="A product the buyer tagged, usually from a video.")
+class TaggedItem:
+    id: strawberry.ID = strawberry.field(description="The tag's global id.")
+    tagged_at: datetime = strawberry.field(description="When it was tagged.")
+    source_video_id: str | None = strawberry.field(description="The video it was tagged from.")
+    row: strawberry.Private[TaggedItemRow]
+
+    @classmethod
+    def from_row(cls, row: TaggedItemRow) -> TaggedItem:
+        return cls(
+            id=global_id("TaggedItem", row),
+            tagged_at=row.tagged_at,
+            source_video_id=row.source_video_id,
+            row=row,
+        )
+
+    @strawberry.field(description="The tagged product.")
+    async def product(self, info: Info) -> Product:
+        return await _product(info, self.row.product_id)
+
+
+@strawberry.type(description="A product the buyer viewed, with the latest time they did.")
+class ProductView:
+    viewed_at: datetime = strawberry.field(description="When it was last viewed.")
+    row: strawberry.Private[ProductViewRow]
+
+    @classmethod
+    def from_row(cls, row: ProductViewRow) -> ProductView:
+        return cls(viewed_at=row.viewed_at, row=row)
+
+    @strawberry.field(description="The viewed product.")
+    async def product(self, info: Info) -> Product:
+        return await _product(info, self.row.product_id)
+
+
+@strawberry.type(description="A product recommended to the buyer, and why.")
+class Recommendation(Node):
+    score: float = strawberry.field(description="Relevance; higher is better, in (0, 1].")
+    reason: RecommendationReason = strawberry.field(description="Why it is recommended.")
+    row: strawberry.Private[RecommendationRow]
+
+    @classmethod
+    def from_row(cls, row: RecommendationRow) -> Recommendation:
+        return cls(
+            id=global_id("Recommendation", row),
+            score=row.score,
+            reason=RecommendationReason(row.reason),
+            row=row,
+        )
+
+    @strawberry.field(description="The recommended product.")
+    async def product(self, info: Info) -> Product:
+        return await _product(info, self.row.product_id)
+
+    @strawberry.field(description="The product it is based on ('because you bought X').")
+    async def based_on(self, info: Info) -> Product | None:
+        if self.row.based_on_product_id is None:
+            return None
+        return await _product(info, self.row.based_on_product_id)

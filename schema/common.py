@@ -1,0 +1,112 @@
+"""Shared API shapes: Node, Money, Address, PageInfo and generic Relay connections."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Generic, Protocol, TypeVar
+
+import strawberry
+
+from domain.money import Money as DomainMoney
+from resolvers.context import Context
+from resolvers.ids import to_global_id
+from resolvers.pagination import Page
+
+Info = strawberry.Info[Context, None]
+
+T = TypeVar("T")
+
+
+@strawberry.interface(description="An object with a global, opaque id (Relay).")
+class Node:
+    id: strawberry.ID = strawberry.field(description="The object's global, opaque id.")
+
+
+@strawberry.type(description="An amount of money in one currency.")
+class Money:
+    amount: Decimal = strawberry.field(
+        description="The amount in major units, exact, serialized as a string ('19.99')."
+    )
+    currency_code: str = strawberry.field(description="ISO 4217 currency code.")
+
+    @classmethod
+    def of(cls, amount_minor: int, currency: str) -> Money:
+        money = DomainMoney(amount_minor, currency)
+        return cls(amount=money.decimal_amount, currency_code=money.currency)
+
+
+@strawberry.type(description="A postal address.")
+class Address:
+    name: str = strawberry.field(description="Recipient's name.")
+    line1: str = strawberry.field(description="Street address.")
+    line2: str | None = strawberry.field(description="Apartment, suite, unit.")
+    city: str = strawberry.field(description="City or town.")
+    region: str | None = strawberry.field(description="State, province or region.")
+    postal_code: str = strawberry.field(description="Postal or ZIP code.")
+    country_code: str = strawberry.field(description="ISO 3166-1 alpha-2 country code.")
+    phone: str | None = strawberry.field(description="Contact phone for the carrier.")
+
+
+@strawberry.type(description="Where a page sits in its list (Relay).")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="More items follow this page.")
+    has_previous_page: bool = strawberry.field(description="Items precede this page.")
+    start_cursor: str | None = strawberry.field(description="Cursor of the first edge.")
+    end_cursor: str | None = strawberry.field(description="Cursor of the last edge.")
+
+
+@strawberry.type(description="One item of a page and its cursor.")
+class Edge(Generic[T]):
+    cursor: str = strawberry.field(description="Pass as `after`/`before` to page from here.")
+    node: T = strawberry.field(description="The item.")
+
+
+@strawberry.type(description="A page of a list (Relay connection).")
+class Connection(Generic[T]):
+    edges: list[Edge[T]] = strawberry.field(description="The items of this page, in order.")
+    page_info: PageInfo = strawberry.field(description="Where this page sits in the list.")
+    count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="How many items the whole list holds, across pages.")
+    async def total_count(self) -> int:
+        return await self.count()
+
+
+def connection_of(page: Page[object], wrap: Callable[[object], T]) -> Connection[T]:
+    edges = [Edge(cursor=c, node=wrap(r)) for r, c in zip(page.rows, page.cursors, strict=True)]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=page.has_next_page,
+            has_previous_page=page.has_previous_page,
+            start_cursor=page.cursors[0] if page.cursors else None,
+            end_cursor=page.cursors[-1] if page.cursors else None,
+        ),
+        count=page.count,
+    )
+
+
+def page_arguments_doc(list_name: str) -> dict[str, str]:
+    """Argument descriptions shared by every connection field."""
+    return {
+        "first": f"How many {list_name} to return from the start (or after `after`); at most 100.",
+        "after": "Cursor to continue forwards from.",
+        "last": f"How many {list_name} to return from the end (or before `before`); at most 100.",
+        "before": "Cursor to continue backwards from.",
+    }
+
+
+class _HasId(Protocol):
+    id: int | None
+
+
+def pk(row: _HasId) -> int:
+    """A stored row's primary key (never None once it has been read from the database)."""
+    if row.id is None:
+        raise ValueError(f"{type(row).__name__} has not been stored yet")
+    return row.id
+
+
+def global_id(type_name: str, row: _HasId) -> strawberry.ID:
+    return strawberry.ID(to_global_id(type_name, pk(row)))

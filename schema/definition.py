@@ -1,0 +1,62 @@
+"""The Schema object, and what happens to errors on their way out."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.types import ExecutionContext
+
+from resolvers.errors import ClientError
+from schema.activity import Recommendation, TaggedItem
+from schema.catalog import Product, Shop
+from schema.orders import Order, OrderEvent
+from schema.payments import Payment, PaymentMethod
+from schema.query import Query
+from schema.user import User
+
+log = logging.getLogger("ordercenter.graphql")
+
+
+def is_expected(error: GraphQLError) -> bool:
+    """Errors the client caused: syntax, validation, variables, and our ClientErrors."""
+    original = error.original_error
+    return original is None or isinstance(original, ClientError)
+
+
+class OrderCenterSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        request_id = _request_id(execution_context)
+        for error in errors:
+            if not is_expected(error):
+                log.error(
+                    "unexpected error in %s (request %s)",
+                    error.path,
+                    request_id,
+                    exc_info=error.original_error,
+                )
+
+
+def _request_id(execution_context: ExecutionContext | None) -> str | None:
+    context: Any = None if execution_context is None else execution_context.context
+    return getattr(context, "request_id", None)
+
+
+schema = OrderCenterSchema(
+    query=Query,
+    types=[
+        User,
+        Order,
+        OrderEvent,
+        Shop,
+        Product,
+        Payment,
+        PaymentMethod,
+        Recommendation,
+        TaggedItem,
+    ],
+)

@@ -1,0 +1,135 @@
+"""API enums. Values mirror ``domain`` enums one-to-one; descriptions live here."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import strawberry
+
+
+@strawberry.enum(description="Where an order is in its lifecycle.")
+class OrderStatus(Enum):
+    UNPAID = strawberry.enum_value("UNPAID", description="Placed, waiting for payment.")
+    AWAITING_SHIPMENT = strawberry.enum_value(
+        "AWAITING_SHIPMENT", description="Paid; the seller has not handed it to a carrier yet."
+    )
+    AWAITING_COLLECTION = strawberry.enum_value(
+        "AWAITING_COLLECTION", description="Packed and labelled; waiting for the carrier."
+    )
+    IN_TRANSIT = strawberry.enum_value("IN_TRANSIT", description="With the carrier.")
+    DELIVERED = strawberry.enum_value(
+        "DELIVERED", description="Delivered; waiting for the buyer to confirm receipt."
+    )
+    COMPLETED = strawberry.enum_value("COMPLETED", description="Received; the order is done.")
+    CANCELLED = strawberry.enum_value("CANCELLED", description="Cancelled before shipping.")
+
+
+@strawberry.enum(description="The buyer's Order Center tabs, computed from the status.")
+class OrderTab(Enum):
+    TO_PAY = strawberry.enum_value("TO_PAY", description="UNPAID orders.")
+    TO_SHIP = strawberry.enum_value(
+        "TO_SHIP", description="AWAITING_SHIPMENT and AWAITING_COLLECTION orders."
+    )
+    SHIPPED = strawberry.enum_value("SHIPPED", description="IN_TRANSIT orders.")
+    DELIVERED = strawberry.enum_value(
+        "DELIVERED", description="DELIVERED orders awaiting receipt confirmation."
+    )
+    COMPLETED = strawberry.enum_value("COMPLETED", description="COMPLETED orders.")
+    CANCELLED = strawberry.enum_value("CANCELLED", description="CANCELLED orders.")
+
+
+@strawberry.enum(description="Whether money was taken for an order.")
+class OrderPaymentStatus(Enum):
+    UNPAID = strawberry.enum_value("UNPAID", description="Nothing captured yet.")
+    PAID = strawberry.enum_value("PAID", description="The total was captured.")
+    REFUNDED = strawberry.enum_value("REFUNDED", description="Captured, then given back.")
+
+
+@strawberry.enum(description="Why an order was cancelled.")
+class CancelReason(Enum):
+    CUSTOMER = strawberry.enum_value("CUSTOMER", description="The buyer cancelled.")
+    SELLER = strawberry.enum_value("SELLER", description="The seller cancelled.")
+    OUT_OF_STOCK = strawberry.enum_value("OUT_OF_STOCK", description="Not enough stock.")
+    PAYMENT_FAILED = strawberry.enum_value(
+        "PAYMENT_FAILED", description="Payment never succeeded in time."
+    )
+    OTHER = strawberry.enum_value("OTHER", description="Any other reason.")
+
+
+@strawberry.enum(description="Something the viewer may do to an order now.")
+class OrderAction(Enum):
+    PAY = strawberry.enum_value("PAY", description="Pay an unpaid order (buyer).")
+    CANCEL = strawberry.enum_value("CANCEL", description="Cancel before shipping.")
+    CONFIRM_RECEIPT = strawberry.enum_value(
+        "CONFIRM_RECEIPT", description="Confirm a delivered order arrived (buyer)."
+    )
+    SHIP = strawberry.enum_value("SHIP", description="Hand to a carrier (seller).")
+    MARK_IN_TRANSIT = strawberry.enum_value(
+        "MARK_IN_TRANSIT", description="Record the carrier's pick-up (seller or carrier)."
+    )
+    MARK_DELIVERED = strawberry.enum_value(
+        "MARK_DELIVERED", description="Record delivery (seller or carrier)."
+    )
+
+
+@strawberry.enum(description="Who made a status change.")
+class EventActor(Enum):
+    BUYER = strawberry.enum_value("BUYER", description="The buyer.")
+    SELLER = strawberry.enum_value("SELLER", description="The seller of the order's shop.")
+    CARRIER = strawberry.enum_value("CARRIER", description="The shipping carrier.")
+    SYSTEM = strawberry.enum_value("SYSTEM", description="Order Center itself (timeouts).")
+
+
+@strawberry.enum(description="A carrier scan's kind.")
+class ShipmentEventKind(Enum):
+    LABEL_CREATED = strawberry.enum_value("LABEL_CREATED", description="Label printed.")
+    PICKED_UP = strawberry.enum_value("PICKED_UP", description="Collected by the carrier.")
+    IN_TRANSIT = strawberry.enum_value("IN_TRANSIT", description="Moving between facilities.")
+    OUT_FOR_DELIVERY = strawberry.enum_value(
+        "OUT_FOR_DELIVERY", description="On the delivery vehicle."
+    )
+    DELIVERY_ATTEMPTED = strawberry.enum_value(
+        "DELIVERY_ATTEMPTED", description="Delivery tried and failed."
+    )
+    DELAYED = strawberry.enum_value("DELAYED", description="Held up.")
+    DELIVERED = strawberry.enum_value("DELIVERED", description="Handed over.")
+
+
+@strawberry.enum(description="Where a payment attempt stands.")
+class PaymentStatus(Enum):
+    PENDING = strawberry.enum_value("PENDING", description="Sent to the processor.")
+    AUTHORIZED = strawberry.enum_value("AUTHORIZED", description="Funds held, not taken.")
+    CAPTURED = strawberry.enum_value("CAPTURED", description="Funds taken.")
+    FAILED = strawberry.enum_value("FAILED", description="Declined or errored.")
+    REFUNDED = strawberry.enum_value("REFUNDED", description="Funds given back.")
+
+
+@strawberry.enum(description="Why a product is recommended.")
+class RecommendationReason(Enum):
+    BOUGHT_TOGETHER = strawberry.enum_value(
+        "BOUGHT_TOGETHER", description="Often bought with something you bought."
+    )
+    SIMILAR_TO_TAGGED = strawberry.enum_value(
+        "SIMILAR_TO_TAGGED", description="Similar to something you tagged."
+    )
+    SIMILAR_TO_VIEWED = strawberry.enum_value(
+        "SIMILAR_TO_VIEWED", description="Similar to something you viewed."
+    )
+    TRENDING = strawberry.enum_value("TRENDING", description="Popular lately.")
+
+
+@strawberry.enum(description="Why a mutation refused its input.")
+class ErrorCode(Enum):
+    NOT_FOUND = strawberry.enum_value("NOT_FOUND", description="No such object for you.")
+    INVALID = strawberry.enum_value("INVALID", description="The input breaks a rule.")
+    INVALID_TRANSITION = strawberry.enum_value(
+        "INVALID_TRANSITION", description="The order's status does not allow it."
+    )
+    OUT_OF_STOCK = strawberry.enum_value("OUT_OF_STOCK", description="Not enough stock.")
+    PAYMENT_DECLINED = strawberry.enum_value(
+        "PAYMENT_DECLINED", description="The processor declined."
+    )
+    CONFLICT = strawberry.enum_value(
+        "CONFLICT", description="Changed concurrently, or a key reused with other input."
+    )
+    FORBIDDEN = strawberry.enum_value("FORBIDDEN", description="Not yours to change.")

@@ -1,0 +1,162 @@
+"""The signed-in user and everything the Order Center lists for them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+
+from db.models import User as UserRow
+from domain import order_status as rules
+from resolvers import activity, orders
+from resolvers.pagination import KeyKind, PageArgs, page_args
+from schema.activity import ProductView, Recommendation, TaggedItem
+from schema.common import Connection, Info, Node, connection_of, global_id, pk
+from schema.enums import OrderStatus, OrderTab
+from schema.orders import Order
+from schema.payments import Payment, PaymentMethod
+
+First = Annotated[
+    int | None, strawberry.argument(description="Page size from the start; at most 100.")
+]
+After = Annotated[str | None, strawberry.argument(description="Cursor to continue after.")]
+Last = Annotated[
+    int | None, strawberry.argument(description="Page size from the end; at most 100.")
+]
+Before = Annotated[str | None, strawberry.argument(description="Cursor to continue before.")]
+
+
+@strawberry.input(description="Narrows the order list; all given conditions must hold.")
+class OrderFilter:
+    tab: OrderTab | None = strawberry.field(default=None, description="Only this tab's orders.")
+    status: list[OrderStatus] | None = strawberry.field(
+        default=None, description="Only orders in one of these statuses."
+    )
+    placed_after: datetime | None = strawberry.field(
+        default=None, description="Only orders placed after this instant."
+    )
+    placed_before: datetime | None = strawberry.field(
+        default=None, description="Only orders placed before this instant."
+    )
+    search: str | None = strawberry.field(
+        default=None,
+        description="Matches the order number, item titles, shop name and tracking number.",
+    )
+
+    def to_domain(self) -> orders.OrderFilter:
+        return orders.OrderFilter(
+            tab=None if self.tab is None else rules.OrderTab(self.tab.name),
+            statuses=tuple(rules.OrderStatus(s.name) for s in self.status or ()),
+            placed_after=self.placed_after,
+            placed_before=self.placed_before,
+            search=self.search,
+        )
+
+
+@strawberry.type(description="A badge count for one Order Center tab.")
+class OrderTabCount:
+    tab: OrderTab = strawberry.field(description="The tab.")
+    count: int = strawberry.field(description="How many of the viewer's orders it lists.")
+
+
+def _args(
+    info: Info,
+    list_name: str,
+    first: int | None,
+    after: str | None,
+    last: int | None = None,
+    before: str | None = None,
+    key_kind: KeyKind = "datetime",
+) -> PageArgs:
+    return page_args(
+        list_name=list_name,
+        key_kind=key_kind,
+        first=first,
+        after=after,
+        last=last,
+        before=before,
+        default_size=info.context.default_page_size,
+        max_size=info.context.max_page_size,
+    )
+
+
+@strawberry.type(description="A shopper: the signed-in viewer.")
+class User(Node):
+    handle: str = strawberry.field(description="Unique public handle.")
+    display_name: str = strawberry.field(description="Name shown in the app.")
+    row: strawberry.Private[UserRow]
+
+    @classmethod
+    def from_row(cls, row: UserRow) -> User:
+        return cls(
+            id=global_id("User", row), handle=row.handle, display_name=row.display_name, row=row
+        )
+
+    @strawberry.field(description="Orders, newest first, keyset-paginated and filterable.")
+    async def orders(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        filter: Annotated[
+            OrderFilter | None, strawberry.argument(description="Narrows the list.")
+        ] = None,
+    ) -> Connection[Order]:
+        args = _args(info, orders.ORDERS_LIST, first, after, last, before)
+        flt = filter.to_domain() if filter is not None else orders.OrderFilter()
+        page = await orders.orders_page(info.context, user_id=pk(self.row), flt=flt, args=args)
+        return connection_of(page, Order.from_row)  # type: ignore[arg-type]
+
+    @strawberry.field(description="One of the user's orders by its number; null if none.")
+    async def order(
+        self,
+        info: Info,
+        number: Annotated[str, strawberry.argument(description="The order number.")],
+    ) -> Order | None:
+        row = await orders.order_by_number(info.context, user_id=pk(self.row), number=number)
+        return None if row is None else Order.from_row(row)
+
+    @strawberry.field(description="Badge counts for every Order Center tab, in tab order.")
+    async def order_tabs(self, info: Info) -> list[OrderTabCount]:
+        counts = await orders.tab_counts(info.context, user_id=pk(self.row))
+        return [OrderTabCount(tab=OrderTab(tab.value), count=count) for tab, count in counts]
+
+    @strawberry.field(description="Saved payment methods, default first.")
+    async def payment_methods(self, info: Info) -> list[PaymentMethod]:
+        rows = await activity.payment_methods(info.context, user_id=pk(self.row))
+        return [PaymentMethod.from_row(r) for r in rows]
+
+    @strawberry.field(description="Payment attempts and refunds, newest first.")
+    async def payments(
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection[Payment]:
+        args = _args(info, activity.PAYMENTS_LIST, first, after)
+        page = await activity.payments_page(info.context, user_id=pk(self.row), args=args)
+        return connection_of(page, Payment.from_row)  # type: ignore[arg-type]
+
+    @strawberry.field(description="Products the user tagged, newest first.")
+    async def tagged_items(
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection[TaggedItem]:
+        args = _args(info, activity.TAGGED_LIST, first, after)
+        page = await activity.tagged_items_page(info.context, user_id=pk(self.row), args=args)
+        return connection_of(page, TaggedItem.from_row)  # type: ignore[arg-type]
+
+    @strawberry.field(description="Products the user viewed, most recent first.")
+    async def recently_viewed(
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection[ProductView]:
+        args = _args(info, activity.VIEWED_LIST, first, after)
+        page = await activity.recently_viewed_page(info.context, user_id=pk(self.row), args=args)
+        return connection_of(page, ProductView.from_row)  # type: ignore[arg-type]
+
+    @strawberry.field(description="Products recommended to the user, best first.")
+    async def recommendations(
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection[Recommendation]:
+        args = _args(info, activity.RECOMMENDATIONS_LIST, first, after, key_kind="float")
+        page = await activity.recommendations_page(info.context, user_id=pk(self.row), args=args)
+        return connection_of(page, Recommendation.from_row)  # type: ignore[arg-type]

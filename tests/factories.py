@@ -1,0 +1,305 @@
+"""Plain factory functions: each inserts rows and returns them, ids assigned."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from db.engine import SessionFactory
+from db.models import (
+    Order,
+    OrderEvent,
+    OrderItem,
+    Payment,
+    PaymentMethod,
+    Product,
+    ProductView,
+    Recommendation,
+    Shipment,
+    ShipmentEvent,
+    Shop,
+    TaggedItem,
+    User,
+)
+from domain.order_status import Actor, OrderAction, OrderStatus, next_status
+
+_seq = itertools.count(1)
+BASE_TIME = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+# The path through the state machine to reach each status, with who acts.
+PATH: dict[OrderStatus, list[tuple[OrderAction, Actor]]] = {
+    OrderStatus.UNPAID: [],
+    OrderStatus.AWAITING_SHIPMENT: [(OrderAction.PAY, Actor.BUYER)],
+    OrderStatus.AWAITING_COLLECTION: [
+        (OrderAction.PAY, Actor.BUYER),
+        (OrderAction.SHIP, Actor.SELLER),
+    ],
+    OrderStatus.IN_TRANSIT: [
+        (OrderAction.PAY, Actor.BUYER),
+        (OrderAction.SHIP, Actor.SELLER),
+        (OrderAction.MARK_IN_TRANSIT, Actor.CARRIER),
+    ],
+    OrderStatus.DELIVERED: [
+        (OrderAction.PAY, Actor.BUYER),
+        (OrderAction.SHIP, Actor.SELLER),
+        (OrderAction.MARK_IN_TRANSIT, Actor.CARRIER),
+        (OrderAction.MARK_DELIVERED, Actor.CARRIER),
+    ],
+    OrderStatus.COMPLETED: [
+        (OrderAction.PAY, Actor.BUYER),
+        (OrderAction.SHIP, Actor.SELLER),
+        (OrderAction.MARK_IN_TRANSIT, Actor.CARRIER),
+        (OrderAction.MARK_DELIVERED, Actor.CARRIER),
+        (OrderAction.CONFIRM_RECEIPT, Actor.BUYER),
+    ],
+    OrderStatus.CANCELLED: [(OrderAction.CANCEL, Actor.BUYER)],
+}
+
+
+async def _add(sessions: SessionFactory, *rows: object) -> None:
+    async with sessions() as session:
+        session.add_all(rows)
+        await session.commit()
+        for row in rows:
+            await session.refresh(row)
+
+
+async def make_user(
+    sessions: SessionFactory, *, handle: str | None = None, role: str = "buyer"
+) -> User:
+    n = next(_seq)
+    user = User(handle=handle or f"user{n}", display_name=f"User {n}", role=role)
+    await _add(sessions, user)
+    return user
+
+
+async def make_shop(sessions: SessionFactory, *, owner: User | None = None, name: str = "") -> Shop:
+    n = next(_seq)
+    owner = owner or await make_user(sessions, role="seller")
+    assert owner.id is not None
+    shop = Shop(owner_id=owner.id, handle=f"shop{n}", name=name or f"Shop {n}")
+    await _add(sessions, shop)
+    return shop
+
+
+async def make_product(
+    sessions: SessionFactory,
+    *,
+    shop: Shop,
+    title: str = "",
+    price_minor: int = 1999,
+    currency: str = "USD",
+    category: str = "home",
+    stock: int = 10,
+) -> Product:
+    n = next(_seq)
+    assert shop.id is not None
+    product = Product(
+        shop_id=shop.id,
+        title=title or f"Product {n}",
+        description=f"Description {n}",
+        category=category,
+        image_url=f"https://img.example/{n}.jpg",
+        price_minor=price_minor,
+        currency=currency,
+        stock=stock,
+    )
+    await _add(sessions, product)
+    return product
+
+
+async def make_order(
+    sessions: SessionFactory,
+    *,
+    buyer: User,
+    shop: Shop,
+    products: Sequence[Product],
+    status: OrderStatus = OrderStatus.UNPAID,
+    placed_at: datetime | None = None,
+    quantity: int = 1,
+    number: str | None = None,
+    payment_method: PaymentMethod | None = None,
+    tracking_number: str | None = None,
+) -> Order:
+    """An order with items, a consistent timeline, payments and (once shipped) a shipment."""
+    n = next(_seq)
+    placed_at = placed_at or BASE_TIME + timedelta(minutes=n)
+    assert buyer.id is not None
+    assert shop.id is not None
+    subtotal = sum(p.price_minor * quantity for p in products)
+    shipping = 499
+    tax = subtotal * 8 // 100
+    path = PATH[status]
+    order = Order(
+        number=number or f"OC-{n:06d}",
+        user_id=buyer.id,
+        shop_id=shop.id,
+        status=status.value,
+        version=1 + len(path),
+        currency=products[0].currency,
+        subtotal_minor=subtotal,
+        shipping_minor=shipping,
+        tax_minor=tax,
+        total_minor=subtotal + shipping + tax,
+        cancel_reason="CUSTOMER" if status is OrderStatus.CANCELLED else None,
+        ship_name="Ada Buyer",
+        ship_line1="1 Main St",
+        ship_city="Springfield",
+        ship_postal_code="12345",
+        ship_country_code="US",
+        placed_at=placed_at,
+        updated_at=placed_at + timedelta(hours=len(path)),
+    )
+    await _add(sessions, order)
+    assert order.id is not None
+    rows: list[object] = [
+        OrderItem(
+            order_id=order.id,
+            product_id=p.id,
+            title=p.title,
+            unit_price_minor=p.price_minor,
+            currency=p.currency,
+            quantity=quantity,
+            source_video_id=f"vid{n}" if i == 0 else None,
+        )
+        for i, p in enumerate(products)
+    ]
+    current = OrderStatus.UNPAID
+    rows.append(
+        OrderEvent(
+            order_id=order.id,
+            from_status=None,
+            to_status=current.value,
+            order_version=1,
+            actor=Actor.BUYER.value,
+            occurred_at=placed_at,
+        )
+    )
+    for version, (action, actor) in enumerate(path, start=2):
+        target = next_status(current, action, actor if actor is not Actor.CARRIER else Actor.SELLER)
+        rows.append(
+            OrderEvent(
+                order_id=order.id,
+                from_status=current.value,
+                to_status=target.value,
+                order_version=version,
+                actor=actor.value,
+                occurred_at=placed_at + timedelta(hours=version - 1),
+            )
+        )
+        if action is OrderAction.PAY:
+            rows.append(
+                Payment(
+                    order_id=order.id,
+                    user_id=buyer.id,
+                    payment_method_id=None if payment_method is None else payment_method.id,
+                    amount_minor=order.total_minor,
+                    currency=order.currency,
+                    status="CAPTURED",
+                    created_at=placed_at + timedelta(minutes=5),
+                    updated_at=placed_at + timedelta(minutes=5),
+                )
+            )
+        current = target
+    await _add(sessions, *rows)
+    if status in (
+        OrderStatus.AWAITING_COLLECTION,
+        OrderStatus.IN_TRANSIT,
+        OrderStatus.DELIVERED,
+        OrderStatus.COMPLETED,
+    ):
+        shipment = Shipment(
+            order_id=order.id,
+            carrier="UPS",
+            tracking_number=tracking_number or f"1Z{n:010d}",
+            shipped_at=placed_at + timedelta(hours=2),
+        )
+        await _add(sessions, shipment)
+        assert shipment.id is not None
+        await _add(
+            sessions,
+            ShipmentEvent(
+                shipment_id=shipment.id,
+                kind="LABEL_CREATED",
+                location="Memphis, TN",
+                happened_at=placed_at + timedelta(hours=2),
+            ),
+            ShipmentEvent(
+                shipment_id=shipment.id,
+                kind="PICKED_UP",
+                location="Memphis, TN",
+                happened_at=placed_at + timedelta(hours=3),
+            ),
+        )
+    return order
+
+
+async def make_payment_method(
+    sessions: SessionFactory, *, user: User, last4: str = "4242", is_default: bool = True
+) -> PaymentMethod:
+    assert user.id is not None
+    method = PaymentMethod(
+        user_id=user.id,
+        brand="visa",
+        last4=last4,
+        exp_month=12,
+        exp_year=2030,
+        processor_token=f"tok_test_{next(_seq)}",
+        is_default=is_default,
+    )
+    await _add(sessions, method)
+    return method
+
+
+async def make_tag(
+    sessions: SessionFactory, *, user: User, product: Product, tagged_at: datetime | None = None
+) -> TaggedItem:
+    assert user.id is not None
+    assert product.id is not None
+    tag = TaggedItem(
+        user_id=user.id,
+        product_id=product.id,
+        source_video_id="vid_tag",
+        tagged_at=tagged_at or BASE_TIME + timedelta(minutes=next(_seq)),
+    )
+    await _add(sessions, tag)
+    return tag
+
+
+async def make_view(
+    sessions: SessionFactory, *, user: User, product: Product, viewed_at: datetime | None = None
+) -> ProductView:
+    assert user.id is not None
+    assert product.id is not None
+    view = ProductView(
+        user_id=user.id,
+        product_id=product.id,
+        viewed_at=viewed_at or BASE_TIME + timedelta(minutes=next(_seq)),
+    )
+    await _add(sessions, view)
+    return view
+
+
+async def make_recommendation(
+    sessions: SessionFactory,
+    *,
+    user: User,
+    product: Product,
+    score: float,
+    reason: str = "TRENDING",
+    based_on: Product | None = None,
+    dismissed: bool = False,
+) -> Recommendation:
+    assert user.id is not None
+    assert product.id is not None
+    rec = Recommendation(
+        user_id=user.id,
+        product_id=product.id,
+        score=score,
+        reason=reason,
+        based_on_product_id=None if based_on is None else based_on.id,
+        dismissed=dismissed,
+    )
+    await _add(sessions, rec)
+    return rec

@@ -1,0 +1,277 @@
+"""The demo seed: reproducible, refuses to clobber data, and consistent with the domain."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from db.engine import create_engine
+from db.models import metadata
+from db.seed import DatabaseNotEmpty, SeedSize, seed_database
+from domain.money import Money
+from domain.order_status import TRANSITIONS, Actor, OrderStatus
+
+NOW = datetime(2026, 6, 15, 12, tzinfo=UTC)
+SMALL = SeedSize(users=40, orders_per_user=12, shops=6, products_per_shop=40)
+SHIPPED = {"AWAITING_COLLECTION", "IN_TRANSIT", "DELIVERED", "COMPLETED"}
+DELIVERED = {"DELIVERED", "COMPLETED"}
+
+
+async def _new_engine(path: Path) -> AsyncEngine:
+    engine = create_engine(f"sqlite:///{path}")
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    return engine
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = await _new_engine(tmp_path / "seed.db")
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def seeded(engine: AsyncEngine) -> AsyncEngine:
+    await seed_database(engine, size=SMALL, now=NOW)
+    return engine
+
+
+async def _rows(engine: AsyncEngine, table: str) -> list[dict[str, Any]]:
+    async with engine.connect() as conn:
+        result = await conn.execute(select(metadata.tables[table]))
+        return [dict(row) for row in result.mappings()]
+
+
+async def _tuples(engine: AsyncEngine, table: str) -> list[tuple[Any, ...]]:
+    return sorted(tuple(row.values()) for row in await _rows(engine, table))
+
+
+async def test_same_seed_and_now_give_identical_rows(tmp_path: Path) -> None:
+    first = await _new_engine(tmp_path / "a.db")
+    second = await _new_engine(tmp_path / "b.db")
+    other = await _new_engine(tmp_path / "c.db")
+    try:
+        report_a = await seed_database(first, size=SMALL, rng_seed=11, now=NOW)
+        report_b = await seed_database(second, size=SMALL, rng_seed=11, now=NOW)
+        await seed_database(other, size=SMALL, rng_seed=12, now=NOW)
+        assert report_a == report_b
+        for table in metadata.sorted_tables:
+            assert await _tuples(first, table.name) == await _tuples(second, table.name), table
+        assert await _tuples(first, "orders") != await _tuples(other, "orders")
+    finally:
+        for engine in (first, second, other):
+            await engine.dispose()
+
+
+async def test_report_counts_what_was_inserted(engine: AsyncEngine) -> None:
+    stages: dict[str, tuple[int, int]] = {}
+    report = await seed_database(
+        engine, size=SMALL, now=NOW, progress=lambda s, d, t: stages.__setitem__(s, (d, t))
+    )
+    assert report.demo_handle == "demo"
+    assert report.users == SMALL.users == len(await _rows(engine, "users"))
+    assert report.shops == 6
+    assert report.products == 6 * SMALL.products_per_shop
+    assert report.orders == len(await _rows(engine, "orders")) >= SMALL.users * 12
+    assert report.order_items == len(await _rows(engine, "order_items"))
+    assert report.order_events == len(await _rows(engine, "order_events"))
+    assert report.payments == len(await _rows(engine, "payments"))
+    assert report.shipments == len(await _rows(engine, "shipments"))
+    assert report.tagged_items == len(await _rows(engine, "tagged_items"))
+    assert report.product_views == len(await _rows(engine, "product_views"))
+    assert stages["orders"] == (report.orders, report.orders)
+    assert all(done == total for done, total in stages.values())
+
+
+async def test_refuses_a_database_with_users(seeded: AsyncEngine) -> None:
+    before = await _tuples(seeded, "orders")
+    with pytest.raises(DatabaseNotEmpty, match="already has 40 user"):
+        await seed_database(seeded, size=SMALL, now=NOW)
+    assert await _tuples(seeded, "orders") == before
+
+
+async def test_reset_replaces_everything(seeded: AsyncEngine) -> None:
+    original = await _tuples(seeded, "orders")
+    smaller = SeedSize(users=10, orders_per_user=3, products_per_shop=10)
+    report = await seed_database(seeded, size=smaller, now=NOW, reset=True)
+    users = await _rows(seeded, "users")
+    assert len(users) == report.users == 10
+    assert min(u["id"] for u in users) == 1
+    assert len(await _rows(seeded, "orders")) == report.orders
+    # Resetting back to the original parameters reproduces the original rows.
+    await seed_database(seeded, size=SMALL, now=NOW, reset=True)
+    assert await _tuples(seeded, "orders") == original
+
+
+async def test_naive_now_is_rejected(engine: AsyncEngine) -> None:
+    with pytest.raises(ValueError, match="aware"):
+        await seed_database(engine, size=SMALL, now=datetime(2026, 1, 1))
+    assert await _rows(engine, "users") == []
+
+
+async def test_every_event_chain_follows_the_state_machine(seeded: AsyncEngine) -> None:
+    allowed = {(t.source.value, t.target.value): t.actors for t in TRANSITIONS}
+    events: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for event in await _rows(seeded, "order_events"):
+        events[event["order_id"]].append(event)
+    orders = await _rows(seeded, "orders")
+    assert orders
+    for order in orders:
+        chain = sorted(events[order["id"]], key=lambda e: e["id"])
+        first = chain[0]
+        assert (first["from_status"], first["to_status"]) == (None, "UNPAID")
+        assert first["actor"] == "BUYER"
+        assert first["occurred_at"] == order["placed_at"]
+        assert [e["order_version"] for e in chain] == list(range(1, len(chain) + 1))
+        for previous, event in pairwise(chain):
+            assert event["from_status"] == previous["to_status"]
+            actors = allowed[(event["from_status"], event["to_status"])]
+            assert Actor(event["actor"]) in actors, event
+            assert event["occurred_at"] > previous["occurred_at"]
+        last = chain[-1]
+        assert order["status"] == last["to_status"]
+        assert order["version"] == last["order_version"]
+        assert order["updated_at"] == last["occurred_at"]
+        assert last["occurred_at"] <= NOW
+        assert (order["cancel_reason"] is not None) == (order["status"] == "CANCELLED")
+
+
+async def test_money_adds_up(seeded: AsyncEngine) -> None:
+    subtotals: dict[int, int] = defaultdict(int)
+    for item in await _rows(seeded, "order_items"):
+        assert 1 <= item["quantity"] <= 3
+        subtotals[item["order_id"]] += item["unit_price_minor"] * item["quantity"]
+    for order in await _rows(seeded, "orders"):
+        assert order["subtotal_minor"] == subtotals[order["id"]] > 0
+        expected_tax = Money(order["subtotal_minor"], "USD").percent(800).amount_minor
+        assert order["tax_minor"] == expected_tax
+        assert order["shipping_minor"] == (0 if order["subtotal_minor"] >= 5000 else 499)
+        total = order["subtotal_minor"] + order["shipping_minor"] + order["tax_minor"]
+        assert order["total_minor"] == total
+
+
+async def test_orders_come_from_one_shop_and_have_unique_numbers(seeded: AsyncEngine) -> None:
+    shop_of = {p["id"]: p["shop_id"] for p in await _rows(seeded, "products")}
+    orders = {o["id"]: o for o in await _rows(seeded, "orders")}
+    assert len({o["number"] for o in orders.values()}) == len(orders)
+    for item in await _rows(seeded, "order_items"):
+        assert shop_of[item["product_id"]] == orders[item["order_id"]]["shop_id"]
+
+
+async def test_demo_user_has_orders_in_every_status(seeded: AsyncEngine) -> None:
+    users = {u["handle"]: u for u in await _rows(seeded, "users")}
+    demo = users["demo"]
+    assert (demo["id"], demo["display_name"], demo["role"]) == (1, "Demo Shopper", "buyer")
+    statuses = {o["status"] for o in await _rows(seeded, "orders") if o["user_id"] == demo["id"]}
+    assert statuses == {s.value for s in OrderStatus}
+    assert any(t["user_id"] == demo["id"] for t in await _rows(seeded, "tagged_items"))
+    assert any(v["user_id"] == demo["id"] for v in await _rows(seeded, "product_views"))
+
+
+async def test_roles_and_shop_owners(seeded: AsyncEngine) -> None:
+    users = {u["id"]: u for u in await _rows(seeded, "users")}
+    assert [u["handle"] for u in users.values() if u["role"] == "operator"] == ["operator"]
+    assert len({u["handle"] for u in users.values()}) == len(users)
+    for shop in await _rows(seeded, "shops"):
+        assert users[shop["owner_id"]]["role"] == "seller"
+
+
+async def test_shipments_exist_exactly_for_shipped_orders(seeded: AsyncEngine) -> None:
+    orders = {o["id"]: o for o in await _rows(seeded, "orders")}
+    shipments = {s["order_id"]: s for s in await _rows(seeded, "shipments")}
+    shipped = {i for i, o in orders.items() if o["status"] in SHIPPED}
+    assert set(shipments) == shipped
+    scans: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for scan in await _rows(seeded, "shipment_events"):
+        scans[scan["shipment_id"]].append(scan)
+    for order_id, shipment in shipments.items():
+        kinds = [s["kind"] for s in sorted(scans[shipment["id"]], key=lambda s: s["id"])]
+        times = [s["happened_at"] for s in sorted(scans[shipment["id"]], key=lambda s: s["id"])]
+        assert kinds[0] == "LABEL_CREATED"
+        assert times == sorted(times)
+        assert times[-1] <= NOW
+        if orders[order_id]["status"] in DELIVERED:
+            assert kinds[-1] == "DELIVERED"
+            assert shipment["delivered_at"] == times[-1]
+        else:
+            assert "DELIVERED" not in kinds
+            assert shipment["delivered_at"] is None
+
+
+async def test_payments_follow_the_order(seeded: AsyncEngine) -> None:
+    paid = {
+        e["order_id"]
+        for e in await _rows(seeded, "order_events")
+        if e["to_status"] == "AWAITING_SHIPMENT"
+    }
+    by_order: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for payment in await _rows(seeded, "payments"):
+        by_order[payment["order_id"]].append(payment)
+    for order in await _rows(seeded, "orders"):
+        payments = by_order[order["id"]]
+        captured = [p for p in payments if p["status"] == "CAPTURED"]
+        refunded = [p for p in payments if p["status"] == "REFUNDED"]
+        assert len(captured) == (1 if order["id"] in paid else 0)
+        cancelled_after_paying = order["id"] in paid and order["status"] == "CANCELLED"
+        assert len(refunded) == (1 if cancelled_after_paying else 0)
+        for payment in payments:
+            assert payment["amount_minor"] == order["total_minor"]
+            assert payment["user_id"] == order["user_id"]
+
+
+async def test_each_shopper_has_exactly_one_default_card(seeded: AsyncEngine) -> None:
+    cards: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for card in await _rows(seeded, "payment_methods"):
+        assert card["processor_token"].startswith("tok_sandbox_")
+        cards[card["user_id"]].append(card)
+    for user in await _rows(seeded, "users"):
+        if user["role"] == "operator":
+            assert user["id"] not in cards
+            continue
+        assert 1 <= len(cards[user["id"]]) <= 3
+        assert sum(c["is_default"] for c in cards[user["id"]]) == 1
+
+
+async def test_recommendations_never_suggest_what_the_buyer_bought(seeded: AsyncEngine) -> None:
+    buyer_of = {o["id"]: o["user_id"] for o in await _rows(seeded, "orders")}
+    bought = {
+        (buyer_of[i["order_id"]], i["product_id"]) for i in await _rows(seeded, "order_items")
+    }
+    recommendations = await _rows(seeded, "recommendations")
+    assert recommendations
+    for rec in recommendations:
+        assert (rec["user_id"], rec["product_id"]) not in bought
+        assert 0 < rec["score"] <= 1
+        assert (rec["based_on_product_id"] is None) == (rec["reason"] == "TRENDING")
+
+
+async def test_tastes_carry_across_purchases_and_views(seeded: AsyncEngine) -> None:
+    # Recommenders need signal: a buyer's hidden favourite categories drive both
+    # purchases and views, so the categories they buy most also dominate what they
+    # look at (about 0.3 for tastes-free shoppers on this catalog).
+    category = {p["id"]: p["category"] for p in await _rows(seeded, "products")}
+    buyer_of = {o["id"]: o["user_id"] for o in await _rows(seeded, "orders")}
+    bought: dict[int, Counter[str]] = defaultdict(Counter)
+    for item in await _rows(seeded, "order_items"):
+        bought[buyer_of[item["order_id"]]][category[item["product_id"]]] += 1
+    viewed: dict[int, Counter[str]] = defaultdict(Counter)
+    for view in await _rows(seeded, "product_views"):
+        viewed[view["user_id"]][category[view["product_id"]]] += 1
+    shares = []
+    for user_id, counts in bought.items():
+        top = {c for c, _ in counts.most_common(3)}
+        views = viewed[user_id]
+        shares.append(sum(n for c, n in views.items() if c in top) / views.total())
+    assert len(shares) >= 30
+    assert sum(shares) / len(shares) > 0.45
