@@ -30,7 +30,12 @@ class Money:
     def __post_init__(self) -> None:
         if not isinstance(self.amount_minor, int) or isinstance(self.amount_minor, bool):
             raise TypeError("Money amounts are integers of minor units")
-        if len(self.currency) != 3 or not self.currency.isalpha() or not self.currency.isupper():
+        if not (
+            len(self.currency) == 3
+            and self.currency.isascii()
+            and self.currency.isalpha()
+            and self.currency.isupper()
+        ):
             raise ValueError(f"not an ISO 4217 currency code: {self.currency!r}")
 
     @classmethod

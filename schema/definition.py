@@ -21,9 +21,14 @@ log = logging.getLogger("ordercenter.graphql")
 
 
 def is_expected(error: GraphQLError) -> bool:
-    """Errors the client caused: syntax, validation, variables, and our ClientErrors."""
+    """Errors the client caused: syntax, validation, variables, and our ClientErrors.
+
+    graphql-core wraps variable-coercion errors around the scalar's own GraphQLError
+    (``Variable '$n' has invalid value: Int cannot represent ...``), so a GraphQLError
+    as the original error is the client's too.
+    """
     original = error.original_error
-    return original is None or isinstance(original, ClientError)
+    return original is None or isinstance(original, ClientError | GraphQLError)
 
 
 class OrderCenterSchema(strawberry.Schema):

@@ -1,0 +1,182 @@
+"""The order state machine, checked against a table written out by hand from the rules."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from domain.order_status import (
+    Actor,
+    InvalidTransition,
+    OrderAction,
+    OrderPaymentStatus,
+    OrderStatus,
+    OrderTab,
+    available_actions,
+    next_status,
+    payment_status_after,
+    statuses_of_tab,
+    tab_of,
+)
+
+S = OrderStatus
+A = OrderAction
+B, SE, C, SY = Actor.BUYER, Actor.SELLER, Actor.CARRIER, Actor.SYSTEM
+
+# Every allowed (status, action, actor) and where it leads. Anything absent must raise.
+ALLOWED: dict[tuple[OrderStatus, OrderAction, Actor], OrderStatus] = {
+    (S.UNPAID, A.PAY, B): S.AWAITING_SHIPMENT,
+    (S.UNPAID, A.CANCEL, B): S.CANCELLED,
+    (S.UNPAID, A.CANCEL, SE): S.CANCELLED,
+    (S.UNPAID, A.CANCEL, SY): S.CANCELLED,
+    (S.AWAITING_SHIPMENT, A.CANCEL, B): S.CANCELLED,
+    (S.AWAITING_SHIPMENT, A.CANCEL, SE): S.CANCELLED,
+    (S.AWAITING_SHIPMENT, A.SHIP, SE): S.AWAITING_COLLECTION,
+    (S.AWAITING_COLLECTION, A.MARK_IN_TRANSIT, SE): S.IN_TRANSIT,
+    (S.AWAITING_COLLECTION, A.MARK_IN_TRANSIT, C): S.IN_TRANSIT,
+    (S.IN_TRANSIT, A.MARK_DELIVERED, SE): S.DELIVERED,
+    (S.IN_TRANSIT, A.MARK_DELIVERED, C): S.DELIVERED,
+    (S.DELIVERED, A.CONFIRM_RECEIPT, B): S.COMPLETED,
+    (S.DELIVERED, A.CONFIRM_RECEIPT, SY): S.COMPLETED,
+}
+
+ALL_TRIPLES = list(itertools.product(OrderStatus, OrderAction, Actor))
+
+
+def _id(triple: tuple[OrderStatus, OrderAction, Actor]) -> str:
+    return "-".join(part.value for part in triple)
+
+
+def test_the_table_covers_the_whole_space() -> None:
+    # 7 statuses x 6 actions x 4 actors; a new enum member must be added to the table.
+    assert len(OrderStatus) == 7
+    assert len(OrderAction) == 6
+    assert len(Actor) == 4
+    assert len(ALL_TRIPLES) == 168
+    assert set(ALLOWED) <= set(ALL_TRIPLES)
+
+
+@pytest.mark.parametrize("triple", ALL_TRIPLES, ids=_id)
+def test_next_status_for_every_status_action_and_actor(
+    triple: tuple[OrderStatus, OrderAction, Actor],
+) -> None:
+    status, action, actor = triple
+    expected = ALLOWED.get(triple)
+    if expected is not None:
+        assert next_status(status, action, actor) is expected
+        return
+    with pytest.raises(InvalidTransition) as caught:
+        next_status(status, action, actor)
+    error = caught.value
+    assert (error.status, error.action, error.actor) == (status, action, actor)
+    assert error.reason
+    assert str(error) == error.reason
+    assert status.value in error.reason
+    assert action.value in error.reason
+
+
+def test_refusal_says_whether_the_action_or_the_actor_is_wrong() -> None:
+    with pytest.raises(InvalidTransition, match=r"^An order that is COMPLETED cannot CANCEL\.$"):
+        next_status(S.COMPLETED, A.CANCEL, B)
+    with pytest.raises(InvalidTransition, match=r"^buyer may not SHIP an order that is"):
+        next_status(S.AWAITING_SHIPMENT, A.SHIP, B)
+
+
+def test_terminal_statuses_accept_nothing() -> None:
+    for status in (S.COMPLETED, S.CANCELLED):
+        for action, actor in itertools.product(OrderAction, Actor):
+            with pytest.raises(InvalidTransition):
+                next_status(status, action, actor)
+
+
+def test_happy_path_walks_the_lifecycle() -> None:
+    status = S.UNPAID
+    for action, actor in [
+        (A.PAY, B),
+        (A.SHIP, SE),
+        (A.MARK_IN_TRANSIT, C),
+        (A.MARK_DELIVERED, C),
+        (A.CONFIRM_RECEIPT, B),
+    ]:
+        status = next_status(status, action, actor)
+    assert status is S.COMPLETED
+
+
+TABS: dict[OrderTab, tuple[OrderStatus, ...]] = {
+    OrderTab.TO_PAY: (S.UNPAID,),
+    OrderTab.TO_SHIP: (S.AWAITING_SHIPMENT, S.AWAITING_COLLECTION),
+    OrderTab.SHIPPED: (S.IN_TRANSIT,),
+    OrderTab.DELIVERED: (S.DELIVERED,),
+    OrderTab.COMPLETED: (S.COMPLETED,),
+    OrderTab.CANCELLED: (S.CANCELLED,),
+}
+
+
+@pytest.mark.parametrize("tab", list(OrderTab), ids=str)
+def test_statuses_of_every_tab(tab: OrderTab) -> None:
+    assert statuses_of_tab(tab) == TABS[tab]
+
+
+@pytest.mark.parametrize("status", list(OrderStatus), ids=str)
+def test_tab_of_every_status(status: OrderStatus) -> None:
+    (expected,) = [tab for tab, statuses in TABS.items() if status in statuses]
+    assert tab_of(status) is expected
+
+
+def test_tabs_partition_the_statuses() -> None:
+    listed = [s for tab in OrderTab for s in statuses_of_tab(tab)]
+    assert sorted(listed) == sorted(OrderStatus)
+    assert len(listed) == len(set(listed))
+
+
+def _expected_actions(status: OrderStatus, actors: frozenset[Actor]) -> set[OrderAction]:
+    return {a for (s, a, who) in ALLOWED if s is status and who in actors}
+
+
+ACTOR_SETS: dict[str, frozenset[Actor]] = {
+    "buyer": frozenset({B}),
+    "seller": frozenset({SE}),
+    "buyer+seller": frozenset({B, SE}),
+    "none": frozenset(),
+}
+
+
+@pytest.mark.parametrize("status", list(OrderStatus), ids=str)
+@pytest.mark.parametrize("who", list(ACTOR_SETS))
+def test_available_actions_match_the_table(status: OrderStatus, who: str) -> None:
+    actors = ACTOR_SETS[who]
+    actions = available_actions(status, actors)
+    assert len(actions) == len(set(actions))
+    assert set(actions) == _expected_actions(status, actors)
+
+
+def test_available_actions_examples() -> None:
+    buyer, seller = frozenset({B}), frozenset({SE})
+    both = buyer | seller
+    assert available_actions(S.UNPAID, buyer) == [A.PAY, A.CANCEL]
+    assert available_actions(S.UNPAID, seller) == [A.CANCEL]
+    assert available_actions(S.AWAITING_SHIPMENT, buyer) == [A.CANCEL]
+    assert available_actions(S.AWAITING_SHIPMENT, seller) == [A.CANCEL, A.SHIP]
+    assert available_actions(S.AWAITING_SHIPMENT, both) == [A.CANCEL, A.SHIP]
+    assert available_actions(S.AWAITING_COLLECTION, buyer) == []
+    assert available_actions(S.AWAITING_COLLECTION, seller) == [A.MARK_IN_TRANSIT]
+    assert available_actions(S.IN_TRANSIT, seller) == [A.MARK_DELIVERED]
+    assert available_actions(S.DELIVERED, buyer) == [A.CONFIRM_RECEIPT]
+    assert available_actions(S.DELIVERED, seller) == []
+    assert available_actions(S.UNPAID, frozenset()) == []
+    for status in (S.COMPLETED, S.CANCELLED):
+        assert available_actions(status, both) == []
+
+
+@pytest.mark.parametrize(
+    ("status", "paid", "expected"),
+    [
+        *[(s, False, OrderPaymentStatus.UNPAID) for s in OrderStatus],
+        *[(s, True, OrderPaymentStatus.PAID) for s in OrderStatus if s is not S.CANCELLED],
+        (S.CANCELLED, True, OrderPaymentStatus.REFUNDED),
+    ],
+    ids=lambda v: str(v),
+)
+def test_payment_status_after(status: OrderStatus, paid: bool, expected: OrderPaymentStatus) -> None:
+    assert payment_status_after(status, paid) is expected
