@@ -158,7 +158,9 @@ class GraphQLHTTPHandler:
                 ) from error
             raise RequestError(400, "Subscriptions run over WebSocket at /graphql.") from error
         except CannotGetOperationTypeError as error:
-            raise RequestError(400, error.as_http_error_reason()) from error
+            # An unknown operationName is a GraphQL request error, not an HTTP one:
+            # 200 under application/json, 400 under application/graphql-response+json.
+            return PreExecutionError(data=None, errors=[GraphQLError(error.as_http_error_reason())])
         except MissingQueryError as error:
             raise RequestError(400, "No GraphQL query found in the request.") from error
 

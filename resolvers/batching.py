@@ -12,12 +12,13 @@ alone: one per relation per level, whatever the number of rows.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
-from aiodataloader import DataLoader, Loader, dispatch_queue
+from aiodataloader import DataLoader, Loader, dispatch_queue_batch
 from sqlalchemy.ext.asyncio import AsyncSession
 
 log = logging.getLogger("ordercenter.batching")
@@ -26,14 +27,20 @@ T = TypeVar("T")
 # Loop turns without a new load before a wave dispatches. graphql-core needs a few
 # turns to carry one resolved batch through its gathers into the next loads.
 QUIET_TURNS = 8
-# A session held open while awaiting a loader would otherwise wait forever.
-STALL_SECONDS = 0.05
+# A session held open while awaiting a loader would otherwise wait forever; a wave
+# waits this long for open queries before it dispatches anyway (and says so).
+STALL_SECONDS = 0.5
 
 
 class BatchScheduler:
     def __init__(self) -> None:
         self.busy = 0
         self._pending: list[DataLoader[Any, Any]] = []
+        # Cache hits released with the next wave, not at once: a row found in the
+        # cache must not run its children's loads one wave ahead of its siblings'.
+        self._held: list[tuple[asyncio.Future[Any], asyncio.Future[Any]]] = []
+        self._settling: list[tuple[asyncio.Future[Any], asyncio.Future[Any]]] = []
+        self._running: set[asyncio.Future[None]] = set()
         self._quiet = 0
         self._ticking = False
         self._stall: asyncio.TimerHandle | None = None
@@ -43,11 +50,25 @@ class BatchScheduler:
         self._quiet = 0
         self._start()
 
+    def hold(self, cached: asyncio.Future[Any]) -> asyncio.Future[Any]:
+        """A future that settles like ``cached``, but together with the next wave."""
+        held = asyncio.get_running_loop().create_future()
+        self._held.append((cached, held))
+        self._quiet = 0
+        self._start()
+        return held
+
     def released(self) -> None:
         """A query finished; if it was the last one, the next wave may be due."""
-        if self.busy == 0 and self._pending:
-            self._quiet = 0
-            self._start()
+        if self.busy == 0:
+            if self._stall is not None:
+                self._stall.cancel()
+                self._stall = None
+            settling, self._settling = self._settling, []
+            _settle(settling)
+            if self._pending or self._held:
+                self._quiet = 0
+                self._start()
 
     def _start(self) -> None:
         if not self._ticking:
@@ -56,7 +77,7 @@ class BatchScheduler:
 
     def _tick(self) -> None:
         self._ticking = False
-        if not self._pending:
+        if not self._pending and not self._held:
             return
         if self.busy:
             # released() restarts the count; the timer guards against a caller that
@@ -72,7 +93,7 @@ class BatchScheduler:
 
     def _stalled(self) -> None:
         self._stall = None
-        if self._pending:
+        if self._pending or self._held:
             log.warning("dispatching loaders while %d queries are still open", self.busy)
             self._dispatch()
 
@@ -81,9 +102,51 @@ class BatchScheduler:
             self._stall.cancel()
             self._stall = None
         pending, self._pending = self._pending, []
+        held, self._held = self._held, []
         self._quiet = 0
+        if pending:
+            # Settle with this wave's fresh rows, when its batches are done.
+            self._settling.extend(held)
+        else:
+            _settle(held)
         for loader in pending:
-            dispatch_queue(loader)
+            queue, loader._queue = loader._queue, []
+            # Counted as busy until its futures are settled, so the quiet count for
+            # the next wave starts only once the results are on their way.
+            self.busy += 1
+            task = asyncio.ensure_future(self._run(loader, queue))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def _run(self, loader: DataLoader[Any, Any], queue: list[Loader]) -> None:
+        try:
+            await dispatch_queue_batch(loader, queue)
+        finally:
+            self.busy -= 1
+            self.released()
+
+
+def _copy(cached: asyncio.Future[Any], future: asyncio.Future[Any]) -> None:
+    if future.done():
+        return
+    if cached.cancelled():
+        future.cancel()
+    elif (error := cached.exception()) is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(cached.result())
+
+
+def _follow(future: asyncio.Future[Any], cached: asyncio.Future[Any]) -> None:
+    _copy(cached, future)
+
+
+def _settle(held: list[tuple[asyncio.Future[Any], asyncio.Future[Any]]]) -> None:
+    for cached, future in held:
+        if cached.done():
+            _copy(cached, future)
+        else:  # only after a stalled wave: follow the batch still running
+            cached.add_done_callback(functools.partial(_follow, future))
 
 
 class ScheduledLoader(DataLoader[Any, Any]):
@@ -92,6 +155,16 @@ class ScheduledLoader(DataLoader[Any, Any]):
     def __init__(self, scheduler: BatchScheduler, *, cache: bool = True) -> None:
         super().__init__(cache=cache)
         self._scheduler = scheduler
+
+    def load(self, key: Any) -> asyncio.Future[Any]:
+        if self.cache:
+            cached = self._cache.get(self.get_cache_key(key))
+            if cached is not None:
+                # Also when still loading: a key asked for again one level deeper
+                # must not settle a wave earlier than the rest of that level.
+                return self._scheduler.hold(cached)
+        future: asyncio.Future[Any] = super().load(key)
+        return future
 
     def do_resolve_reject(self, key: Any, future: asyncio.Future[Any]) -> None:
         self._queue.append(Loader(key=key, future=future))

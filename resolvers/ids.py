@@ -23,6 +23,11 @@ NODE_TYPES = frozenset(
 )
 
 
+# Primary keys are 32-bit ``integer`` columns; a larger number names nothing, and
+# binding it would fail the driver (and with it the whole batch it rode in).
+MAX_PK = 2**31 - 1
+
+
 def to_global_id(type_name: str, pk: int) -> str:
     raw = f"{type_name}:{pk}".encode()
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
@@ -37,7 +42,13 @@ def from_global_id(global_id: str, *, argument: str = "id") -> tuple[str, int]:
         pk = int(pk_text)
     except (ValueError, UnicodeError, binascii.Error):
         raise InvalidArgument(f"{global_id!r} is not a valid id.", argument=argument) from None
-    if type_name not in NODE_TYPES or pk < 1 or not pk_text.isdigit():
+    # Only the one spelling to_global_id produces: no junk characters, padding,
+    # leading zeros or non-ASCII digits, so an object never has two ids.
+    if (
+        type_name not in NODE_TYPES
+        or not 1 <= pk <= MAX_PK
+        or to_global_id(type_name, pk) != global_id
+    ):
         raise InvalidArgument(f"{global_id!r} is not a valid id.", argument=argument)
     return type_name, pk
 

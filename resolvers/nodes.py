@@ -9,12 +9,15 @@ from resolvers.context import Context
 from resolvers.ids import from_global_id
 
 
-async def load_node(ctx: Context, global_id: str) -> tuple[str, Any] | None:
+async def load_node(
+    ctx: Context, global_id: str, *, argument: str = "id"
+) -> tuple[str, Any] | None:
     """``(type_name, row)``, or None when it does not exist or is not the viewer's.
 
     Both cases answer the same, so ids of other users' objects reveal nothing.
+    ``argument`` names the argument a malformed id came in, for the error.
     """
-    type_name, pk = from_global_id(global_id)
+    type_name, pk = from_global_id(global_id, argument=argument)
     loaders = ctx.loaders
     row: Any
     match type_name:

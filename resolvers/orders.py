@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.sql import ColumnElement
@@ -45,8 +45,14 @@ def _conditions(user_id: int, flt: OrderFilter) -> list[ColumnElement[bool]]:
     if statuses is not None:
         conditions.append(col(Order.status).in_(sorted(s.value for s in statuses)))
     for name, value in (("placedAfter", flt.placed_after), ("placedBefore", flt.placed_before)):
-        if value is not None and value.tzinfo is None:
+        if value is None:
+            continue
+        if value.tzinfo is None:
             raise InvalidArgument(f"`{name}` needs a UTC offset.", argument=f"filter.{name}")
+        try:
+            value.astimezone(UTC)  # stored in UTC; near year 1 or 9999 it overflows
+        except OverflowError:
+            raise InvalidArgument(f"`{name}` is out of range.", argument=f"filter.{name}") from None
     if flt.placed_after is not None:
         conditions.append(col(Order.placed_at) > flt.placed_after)
     if flt.placed_before is not None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
 
 import sqlalchemy as sa
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
 from resolvers.errors import InvalidArgument
+from resolvers.ids import MAX_PK
 
 T = TypeVar("T")
 KeyKind = Literal["datetime", "float"]
@@ -83,6 +85,8 @@ def decode_cursor(
         raise invalid from None
     if not isinstance(name, str) or not isinstance(pk, int) or isinstance(pk, bool):
         raise invalid
+    if not 1 <= pk <= MAX_PK:
+        raise invalid
     if name != list_name:
         raise InvalidArgument(
             f"`{argument}` is a cursor of another list ({name}), not of {list_name}.",
@@ -95,11 +99,14 @@ def decode_cursor(
             parsed_key: Any = datetime.fromisoformat(key)
             if parsed_key.tzinfo is None:
                 raise ValueError(key)
+            parsed_key.astimezone(UTC)  # OverflowError near year 1 or 9999
         else:
             if not isinstance(key, int | float) or isinstance(key, bool):
                 raise ValueError(key)
             parsed_key = float(key)
-    except ValueError:
+            if not math.isfinite(parsed_key):
+                raise ValueError(key)
+    except (ValueError, OverflowError):
         raise invalid from None
     return parsed_key, pk
 
@@ -139,16 +146,15 @@ async def paginate(
         statement = statement.order_by(key.desc(), pk.desc())
     else:
         statement = statement.order_by(key.asc(), pk.asc())
-    rows: Sequence[Any] = []
-    if args.size > 0:
-        query = statement.limit(args.size + 1)
+    # One row past the page, even for a page of 0: it tells whether more follow.
+    query = statement.limit(args.size + 1)
 
-        async def fetch() -> Sequence[Any]:
-            async with session_factory() as session:
-                found: Sequence[Any] = (await session.execute(query)).scalars().all()
-                return found
+    async def fetch() -> Sequence[Any]:
+        async with session_factory() as session:
+            found: Sequence[Any] = (await session.execute(query)).scalars().all()
+            return found
 
-        rows = await run(fetch)
+    rows: Sequence[Any] = await run(fetch)
     more = len(rows) > args.size
     page_rows = list(rows[: args.size])
     if not args.forward:

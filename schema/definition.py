@@ -21,14 +21,13 @@ log = logging.getLogger("ordercenter.graphql")
 
 
 def is_expected(error: GraphQLError) -> bool:
-    """Errors the client caused: syntax, validation, variables, and our ClientErrors.
-
-    graphql-core wraps variable-coercion errors around the scalar's own GraphQLError
-    (``Variable '$n' has invalid value: Int cannot represent ...``), so a GraphQLError
-    as the original error is the client's too.
-    """
+    """Errors the client caused: syntax, validation, variables, and our ClientErrors."""
     original = error.original_error
-    return original is None or isinstance(original, ClientError | GraphQLError)
+    if original is None or isinstance(original, ClientError):
+        return True
+    # Variable coercion, before execution (so no path): graphql-core wraps the scalar's
+    # own GraphQLError ("Variable '$n' has invalid value: Int cannot represent ...").
+    return error.path is None and isinstance(original, GraphQLError)
 
 
 class OrderCenterSchema(strawberry.Schema):

@@ -33,8 +33,8 @@ _WRAPPERS: dict[str, Any] = {
 }
 
 
-async def _node(info: Info, global_id: str) -> Node | None:
-    found = await nodes.load_node(info.context, global_id)
+async def _node(info: Info, global_id: str, argument: str = "id") -> Node | None:
+    found = await nodes.load_node(info.context, global_id, argument=argument)
     if found is None:
         return None
     type_name, row = found
@@ -67,7 +67,7 @@ class Query:
     ) -> list[Node | None]:
         if len(ids) > MAX_NODES:
             raise InvalidArgument(f"At most {MAX_NODES} ids at once.", argument="ids")
-        return list(await asyncio.gather(*(_node(info, i) for i in ids)))
+        return list(await asyncio.gather(*(_node(info, i, "ids") for i in ids)))
 
     @strawberry.field(description="A product by global id; null if it does not exist.")
     async def product(

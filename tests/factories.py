@@ -303,3 +303,29 @@ async def make_recommendation(
     )
     await _add(sessions, rec)
     return rec
+
+
+async def make_payment(
+    sessions: SessionFactory,
+    *,
+    order: Order,
+    status: str,
+    amount_minor: int | None = None,
+    created_at: datetime | None = None,
+    payment_method: PaymentMethod | None = None,
+) -> Payment:
+    """A payment row for ``order`` (its buyer's), e.g. a REFUNDED one after a cancel."""
+    assert order.id is not None
+    at = created_at or order.placed_at + timedelta(minutes=next(_seq))
+    payment = Payment(
+        order_id=order.id,
+        user_id=order.user_id,
+        payment_method_id=None if payment_method is None else payment_method.id,
+        amount_minor=order.total_minor if amount_minor is None else amount_minor,
+        currency=order.currency,
+        status=status,
+        created_at=at,
+        updated_at=at,
+    )
+    await _add(sessions, payment)
+    return payment

@@ -178,5 +178,7 @@ def test_available_actions_examples() -> None:
     ],
     ids=lambda v: str(v),
 )
-def test_payment_status_after(status: OrderStatus, paid: bool, expected: OrderPaymentStatus) -> None:
+def test_payment_status_after(
+    status: OrderStatus, paid: bool, expected: OrderPaymentStatus
+) -> None:
     assert payment_status_after(status, paid) is expected
