@@ -60,8 +60,9 @@ def seed(
     """Fill the database with deterministic, realistic demo data."""
     from db.seed import DatabaseNotEmpty, SeedSize, seed_database
 
-    if users < 2 or orders_per_user < 1:
-        raise click.BadParameter("need at least 2 users and 1 order per user")
+    if users < 3 or orders_per_user < 1:
+        # The demo buyer, the operator and at least one seller.
+        raise click.BadParameter("need at least 3 users and 1 order per user")
     settings = get_settings()
     upgrade(settings.database_url)
 
@@ -100,7 +101,7 @@ def seed(
         if if_empty:
             click.echo("database already has data; not seeding")
             return
-        raise click.ClickException(f"{error} (pass --reset to replace it)") from None
+        raise click.ClickException(f"{error}; pass --reset to replace it") from None
     click.echo(
         f"seeded {report.users} users, {report.shops} shops, {report.products} products, "
         f"{report.orders} orders ({report.order_items} items, {report.order_events} events)"

@@ -34,8 +34,7 @@ async def guard_or_reset(conn: AsyncConnection, *, reset: bool) -> None:
     users = await conn.scalar(select(func.count()).select_from(table("users")))
     if users:
         raise DatabaseNotEmpty(
-            f"the database already has {users} user(s); refusing to seed over existing data "
-            "(reset=True deletes every row first)"
+            f"the database already has {users} user(s); refusing to seed over existing data"
         )
 
 

@@ -10,8 +10,8 @@ import pytest
 from sqlmodel import col, select, update
 
 from db.engine import SessionFactory
-from db.models import OrderEvent, OrderItem, Payment, PaymentMethod, Product, User
 from db.models import Order as OrderRow
+from db.models import OrderEvent, OrderItem, Payment, PaymentMethod, Product, User
 from domain.order_status import OrderStatus
 from resolvers.ids import to_global_id
 from tests.conftest import GraphQLClient
@@ -36,7 +36,7 @@ query Node($id: ID!) {
     ... on OrderEvent { toStatus order { id } }
     ... on Shop { name }
     ... on Product { title price { amount currencyCode } viewerHasTagged }
-    ... on Payment { status amount { amount currencyCode } order { id } }
+    ... on Payment { paymentState: status amount { amount currencyCode } order { id } }
     ... on PaymentMethod { last4 }
     ... on Recommendation { score product { id } }
   }
@@ -138,7 +138,7 @@ async def test_owner_sees_the_details(gql: GraphQLClient, sessions: SessionFacto
     assert event["toStatus"] == "UNPAID"  # the first event: order placed
     assert event["order"]["id"] == mine.ids["Order"]
     payment = await _node(gql, mine.ids["Payment"], mine.owner)
-    assert payment["status"] == "CAPTURED"
+    assert payment["paymentState"] == "CAPTURED"
     assert payment["order"]["id"] == mine.ids["Order"]
     rec = await _node(gql, mine.ids["Recommendation"], mine.owner)
     assert rec["product"]["id"] == mine.ids["Product"]
@@ -398,7 +398,8 @@ async def test_dismissed_recommendations_are_neither_listed_nor_visible(
     dismissed = await make_recommendation(
         sessions, user=buyer, product=products[1], score=0.9, dismissed=True
     )
-    assert kept.id is not None and dismissed.id is not None
+    assert kept.id is not None
+    assert dismissed.id is not None
     kept_id = to_global_id("Recommendation", kept.id)
     dismissed_id = to_global_id("Recommendation", dismissed.id)
     data = await gql.query(RECOMMENDATIONS, user_id=buyer.id)
@@ -432,7 +433,8 @@ async def test_removed_payment_methods_are_not_listed(
     methods = data["viewer"]["paymentMethods"]
     assert [m["last4"] for m in methods] == ["1111", "2222"]  # default first
     assert methods[0]["isDefault"] is True
-    assert default.id is not None and removed.id is not None
+    assert default.id is not None
+    assert removed.id is not None
     assert methods[0]["id"] == to_global_id("PaymentMethod", default.id)
     assert await _node(gql, to_global_id("PaymentMethod", removed.id), buyer) is None
 
@@ -445,7 +447,8 @@ async def test_viewer_has_tagged(gql: GraphQLClient, sessions: SessionFactory) -
     untagged = await make_product(sessions, shop=shop)
     await make_tag(sessions, user=buyer, product=tagged)
     await make_tag(sessions, user=other, product=untagged)
-    assert tagged.id is not None and untagged.id is not None
+    assert tagged.id is not None
+    assert untagged.id is not None
     ids = [to_global_id("Product", tagged.id), to_global_id("Product", untagged.id)]
     query = "query($ids: [ID!]!) { nodes(ids: $ids) { ... on Product { viewerHasTagged } } }"
 
