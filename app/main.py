@@ -40,6 +40,11 @@ async def root(_: Request) -> Response:
     return RedirectResponse("/graphql")
 
 
+async def favicon(_: Request) -> Response:
+    # Browsers ask for it on every GraphiQL visit; an empty answer keeps logs quiet.
+    return Response(status_code=204)
+
+
 def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None = None) -> Starlette:
     """The application. Pass ``engine`` to share one (tests); otherwise it is made at start-up."""
     settings = settings or get_settings()
@@ -63,6 +68,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             Route("/graphql", graphql.handle, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/", root, methods=["GET"]),
+            Route("/favicon.ico", favicon, methods=["GET"]),
             Mount(STATIC_URL_PREFIX, app=static_app(), name="graphiql-static"),
         ],
         middleware=[

@@ -9,6 +9,7 @@ import strawberry
 
 from db.models import Payment as PaymentRow
 from db.models import PaymentMethod as PaymentMethodRow
+from resolvers import policy
 from schema.common import Info, Money, Node, global_id
 from schema.enums import PaymentStatus
 
@@ -59,9 +60,14 @@ class Payment(Node):
 
         return Order.from_row(await info.context.loaders.order_by_id.load(self.row.order_id))
 
-    @strawberry.field(description="The card used; null if it was not a saved card.")
+    @strawberry.field(
+        description="The card used; null if it was not a saved card or is not the viewer's."
+    )
     async def method(self, info: Info) -> PaymentMethod | None:
         if self.row.payment_method_id is None:
             return None
         row = await info.context.loaders.payment_method_by_id.load(self.row.payment_method_id)
-        return None if row is None else PaymentMethod.from_row(row)
+        # The seller sees the payment, never the buyer's card.
+        if row is None or not policy.owns(info.context, row):
+            return None
+        return PaymentMethod.from_row(row)

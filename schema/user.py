@@ -31,7 +31,7 @@ Before = Annotated[str | None, strawberry.argument(description="Cursor to contin
 class OrderFilter:
     tab: OrderTab | None = strawberry.field(default=None, description="Only this tab's orders.")
     status: list[OrderStatus] | None = strawberry.field(
-        default=None, description="Only orders in one of these statuses."
+        default=None, description="Only orders in one of these statuses; empty or omitted: any."
     )
     placed_after: datetime | None = strawberry.field(
         default=None, description="Only orders placed after this instant."

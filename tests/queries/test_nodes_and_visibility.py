@@ -245,6 +245,17 @@ async def test_seller_sees_the_orders_events_and_payments_but_not_the_buyer(
         assert await _node(gql, mine.ids[type_name], other_seller) is None
 
 
+async def test_seller_sees_a_payment_but_not_the_buyers_card(
+    gql: GraphQLClient, sessions: SessionFactory
+) -> None:
+    mine = await _owned(sessions, "cy")
+    query = "query($id: ID!) { node(id: $id) { ... on Payment { status method { last4 } } } }"
+    as_buyer = await gql.query(query, {"id": mine.ids["Payment"]}, user_id=mine.owner.id)
+    assert as_buyer["node"] == {"status": "CAPTURED", "method": {"last4": "4242"}}
+    as_seller = await gql.query(query, {"id": mine.ids["Payment"]}, user_id=mine.seller.id)
+    assert as_seller["node"] == {"status": "CAPTURED", "method": None}
+
+
 async def test_seller_buying_from_own_shop_holds_both_roles(
     gql: GraphQLClient, sessions: SessionFactory
 ) -> None:
