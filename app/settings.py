@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Known to everyone who reads this file: fine on a laptop, refused in production.
 DEVELOPMENT_JWT_SECRET = "ordercenter-development-secret-do-not-use-in-production"  # noqa: S105
+MIN_JWT_SECRET_BYTES = 32
 
 log = logging.getLogger("ordercenter")
 
@@ -58,6 +59,13 @@ class Settings(BaseSettings):
             log.warning(
                 "USING THE BUILT-IN DEVELOPMENT JWT SECRET: anyone can mint tokens. "
                 "Set ORDERCENTER_JWT_SECRET before exposing this server."
+            )
+        elif self.env == "production" and len(self.jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
+            # An empty secret would start a server that rejects every token; a short
+            # one is guessable (RFC 7518 3.2: HS256 keys of at least 256 bits).
+            raise ValueError(
+                f"ORDERCENTER_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes "
+                "in production"
             )
 
 

@@ -220,9 +220,7 @@ async def test_unacceptable_accept_is_406_and_not_executed(
 NOT_EXECUTED = [
     pytest.param({"query": "{ viewer { "}, "Syntax Error", id="syntax"),
     pytest.param({"query": "{ nope }"}, "nope", id="unknown-field"),
-    pytest.param(
-        {"query": "mutation { __typename }"}, "mutation", id="no-mutation-type"
-    ),
+    pytest.param({"query": "mutation { __typename }"}, "mutation", id="no-mutation-type"),
     pytest.param(
         {
             "query": "query($n: Int) { viewer { orders(first: $n) { totalCount } } }",
@@ -382,13 +380,9 @@ async def test_chunked_body_over_one_mib_is_413(
 
 
 async def test_exact_path_answers_without_redirect(client: httpx.AsyncClient) -> None:
-    posted = await client.post(
-        "/graphql", json={"query": "{ __typename }"}, follow_redirects=False
-    )
+    posted = await client.post("/graphql", json={"query": "{ __typename }"}, follow_redirects=False)
     assert posted.status_code == 200
-    got = await client.get(
-        "/graphql", params={"query": "{ __typename }"}, follow_redirects=False
-    )
+    got = await client.get("/graphql", params={"query": "{ __typename }"}, follow_redirects=False)
     assert got.status_code == 200
 
 
@@ -443,7 +437,9 @@ REQUESTS: list[Any] = [
     pytest.param("POST", {"content": b"[]", "headers": {"Content-Type": JSON}}, 400, id="400"),
     pytest.param("GET", {"params": {"query": "mutation { __typename }"}}, 405, id="405"),
     pytest.param(
-        "POST", {"json": {"query": "{ __typename }"}, "headers": {"Accept": "text/plain"}}, 406,
+        "POST",
+        {"json": {"query": "{ __typename }"}, "headers": {"Accept": "text/plain"}},
+        406,
         id="406",
     ),
     pytest.param(
@@ -494,9 +490,7 @@ async def test_a_sane_client_request_id_is_echoed(
 async def test_an_insane_client_request_id_is_replaced(
     client: httpx.AsyncClient, supplied: str
 ) -> None:
-    response = await post(
-        client, {"query": "{ __typename }"}, headers={"X-Request-ID": supplied}
-    )
+    response = await post(client, {"query": "{ __typename }"}, headers={"X-Request-ID": supplied})
     assert response.status_code == 200
     echoed = response.headers["x-request-id"]
     assert echoed != supplied
@@ -567,13 +561,15 @@ def _claims(user_id: int, **overrides: Any) -> dict[str, Any]:
 
 BAD_AUTHORIZATIONS: dict[str, Any] = {
     "expired": lambda uid: "Bearer " + issue_token(uid, secret=TEST_SECRET, ttl_seconds=-3600),
-    "other-secret": lambda uid: "Bearer "
-    + issue_token(uid, secret="another-secret-that-is-long-enough-for-hs256", ttl_seconds=3600),
+    "other-secret": lambda uid: (
+        "Bearer "
+        + issue_token(uid, secret="another-secret-that-is-long-enough-for-hs256", ttl_seconds=3600)
+    ),
     "alg-none": lambda uid: "Bearer " + jwt.encode(_claims(uid), key=None, algorithm="none"),
-    "no-exp": lambda uid: "Bearer "
-    + jwt.encode({"sub": str(uid)}, TEST_SECRET, algorithm="HS256"),
-    "sub-not-a-number": lambda uid: "Bearer "
-    + jwt.encode(_claims(uid, sub="ada"), TEST_SECRET, algorithm="HS256"),
+    "no-exp": lambda uid: "Bearer " + jwt.encode({"sub": str(uid)}, TEST_SECRET, algorithm="HS256"),
+    "sub-not-a-number": lambda uid: (
+        "Bearer " + jwt.encode(_claims(uid, sub="ada"), TEST_SECRET, algorithm="HS256")
+    ),
     "unknown-user": lambda uid: "Bearer " + token_for(uid + 1000),
     "malformed": lambda uid: "Bearer not.a.jwt",
     "garbage": lambda uid: "Bearer " + "%%%",

@@ -112,7 +112,9 @@ def _wait_until_healthy(server: Server) -> None:
     with httpx.Client(base_url=server.base_url, timeout=2.0) as client:
         while True:
             if server.process.poll() is not None:
-                pytest.fail(f"server exited early ({server.process.returncode}):\n{server.output()}")
+                pytest.fail(
+                    f"server exited early ({server.process.returncode}):\n{server.output()}"
+                )
             try:
                 if client.get("/healthz").status_code == 200:
                     return
@@ -167,12 +169,17 @@ def test_served_api_graphiql_and_graceful_shutdown(seeded_server: tuple[Server, 
     assert "Traceback" not in output
 
 
-def test_serve_refuses_production_without_a_jwt_secret(tmp_path: Path) -> None:
+@pytest.mark.parametrize("secret", [None, "", "too-short"], ids=["unset", "empty", "short"])
+def test_serve_refuses_production_without_a_real_jwt_secret(
+    tmp_path: Path, secret: str | None
+) -> None:
     database = tmp_path / "oc.db"
     env = _clean_environ(
         ORDERCENTER_DATABASE_URL=f"sqlite:///{database}",
         ORDERCENTER_ENV="production",
     )
+    if secret is not None:
+        env["ORDERCENTER_JWT_SECRET"] = secret
     port = _free_port()
     result = subprocess.run(
         [str(ORDERCENTER), "serve", "--host", "127.0.0.1", "--port", str(port)],
