@@ -9,12 +9,11 @@ never reached execution, while ``application/json`` keeps answering 200.
 from __future__ import annotations
 
 import logging
-import re
+from functools import lru_cache
 from typing import Any
-from uuid import uuid4
 
 import orjson
-from graphql import GraphQLError
+from graphql import GraphQLError, OperationDefinitionNode, parse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -25,6 +24,7 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from app.graphiql import graphiql_html
+from app.request_id import request_id_of
 from app.settings import Settings
 from resolvers.context import Context
 from schema.definition import OrderCenterSchema, is_expected
@@ -34,7 +34,6 @@ log = logging.getLogger("ordercenter.http")
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
 MAX_BODY_BYTES = 1_048_576
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 class RequestError(Exception):
@@ -105,8 +104,7 @@ class GraphQLHTTPHandler:
         )
 
     async def handle(self, request: Request) -> Response:
-        supplied = request.headers.get("x-request-id", "")
-        request_id = supplied if _REQUEST_ID.match(supplied) else uuid4().hex
+        request_id = request_id_of(request.scope)
         if wants_graphiql(request):
             if not self.settings.graphiql:
                 return _plain(404, "Not Found", request_id)
@@ -140,6 +138,11 @@ class GraphQLHTTPHandler:
                 OperationType.MUTATION,
             }
         )
+        if params.get("operationName") is None and _operation_count(params["query"]) > 1:
+            # Strawberry would quietly run the first one; the spec calls it an error.
+            raise RequestError(
+                400, "The document has several operations: say which in `operationName`."
+            )
         try:
             return await self.schema.execute(
                 params["query"],
@@ -230,6 +233,15 @@ async def _read_params(request: Request) -> dict[str, Any]:
         raise RequestError(400, "`operationName` must be a string.")
     checked: dict[str, Any] = params
     return checked
+
+
+@lru_cache(maxsize=512)
+def _operation_count(query: str) -> int:
+    try:
+        document = parse(query, no_location=True)
+    except GraphQLError:
+        return 0  # execution reports the syntax error properly
+    return sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
 
 
 def _format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:

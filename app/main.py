@@ -18,6 +18,7 @@ from starlette.routing import Mount, Route
 from app.auth import BearerTokenBackend
 from app.graphiql import STATIC_URL_PREFIX, static_app
 from app.graphql_http import GraphQLHTTPHandler
+from app.request_id import RequestIdMiddleware
 from app.settings import Settings, get_settings
 from db.engine import create_engine, create_session_factory
 from schema.definition import schema
@@ -72,7 +73,8 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             Mount(STATIC_URL_PREFIX, app=static_app(), name="graphiql-static"),
         ],
         middleware=[
-            Middleware(AuthenticationMiddleware, backend=BearerTokenBackend(settings.jwt_secret))
+            Middleware(RequestIdMiddleware),
+            Middleware(AuthenticationMiddleware, backend=BearerTokenBackend(settings.jwt_secret)),
         ],
         lifespan=lifespan,
     )

@@ -609,3 +609,21 @@ async def test_bad_credentials_leave_the_caller_anonymous(
     assert public.json() == {
         "data": {"product": {"id": to_global_id("Product", product.id), "title": "Teapot"}}
     }
+
+
+async def test_several_operations_need_an_operation_name(client: httpx.AsyncClient) -> None:
+    document = "query A { __typename } query B { __typename }"
+    response = await client.post("/graphql", json={"query": document})
+    assert response.status_code == 400
+    assert "operationName" in response.json()["errors"][0]["message"]
+    chosen = await client.post("/graphql", json={"query": document, "operationName": "B"})
+    assert chosen.status_code == 200
+    assert chosen.json() == {"data": {"__typename": "Query"}}
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/graphiql/static/graphiql.min.css", "/nowhere"])
+async def test_routes_besides_graphql_carry_the_request_id(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    response = await client.get(path, headers={"X-Request-ID": "support-ticket-42"})
+    assert response.headers["X-Request-ID"] == "support-ticket-42"

@@ -1,0 +1,47 @@
+"""Every request gets an id: the client's X-Request-ID if sane, else a fresh one.
+
+It is echoed on every response, handed to resolvers (masked errors carry it) and
+written with every error log line, so a user's report finds its log entry.
+"""
+
+from __future__ import annotations
+
+import re
+from uuid import uuid4
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+HEADER = "x-request-id"
+_SANE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def request_id_of(scope: Scope) -> str:
+    """The id the middleware gave this request (a fresh one outside it)."""
+    state = scope.get("state") or {}
+    found = state.get("request_id")
+    return found if isinstance(found, str) else uuid4().hex
+
+
+class RequestIdMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        supplied = ""
+        for name, value in scope.get("headers", []):
+            if name == HEADER.encode():
+                supplied = value.decode("latin-1")
+                break
+        request_id = supplied if _SANE.match(supplied) else uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
