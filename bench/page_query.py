@@ -60,7 +60,8 @@ async def measure(url: str) -> list[tuple[int, int, float, float]]:
     statements: list[str] = []
 
     def count(*args: Any) -> None:
-        statements.append(args[2])
+        if not args[2].startswith("BEGIN"):
+            statements.append(args[2])
 
     event.listen(engine.sync_engine, "before_cursor_execute", count)
     rows = []

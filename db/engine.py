@@ -37,6 +37,9 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+    # We emit BEGIN ourselves (see _on_sqlite_begin), so writers can take the write
+    # lock up front instead of failing to upgrade a read lock mid-transaction.
+    dbapi_connection.isolation_level = None
     # SQLite's lower() folds ASCII only, so ILIKE (lower(a) LIKE lower(b) here) would
     # not match 'Éclair' to 'éclair' as PostgreSQL does; fold all of Unicode instead.
     dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
@@ -46,11 +49,25 @@ def _lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
+WRITE = {"ordercenter_write": True}
+"""Execution options of a transaction that writes: ``await session.connection(WRITE)``.
+
+On SQLite it begins IMMEDIATE (takes the write lock first, waiting up to the busy
+timeout); PostgreSQL needs nothing, its writers lock rows with FOR UPDATE.
+"""
+
+
+def _on_sqlite_begin(conn: Any) -> None:
+    immediate = conn.get_execution_options().get("ordercenter_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
 def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
         engine = create_async_engine(url, echo=echo)
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
+        event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
         return engine
     return create_async_engine(
         url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True

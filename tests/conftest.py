@@ -114,7 +114,10 @@ class StatementCounter:
     statements: list[str] = field(default_factory=list)
 
     def __call__(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        self.statements.append(statement)
+        # Queries only: SQLite's explicit BEGIN is transaction control, which
+        # PostgreSQL's driver does without a statement.
+        if not statement.startswith("BEGIN"):
+            self.statements.append(statement)
 
     @property
     def count(self) -> int:

@@ -8,12 +8,14 @@ from sqlmodel import SQLModel
 
 from db.models.activity import ProductView, Recommendation, TaggedItem
 from db.models.catalog import Product, Shop, User
+from db.models.idempotency import IdempotencyKey
 from db.models.orders import Order, OrderEvent, OrderItem, Shipment, ShipmentEvent
 from db.models.payments import Payment, PaymentMethod
 
 metadata = SQLModel.metadata
 
 __all__ = [
+    "IdempotencyKey",
     "Order",
     "OrderEvent",
     "OrderItem",
