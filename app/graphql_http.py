@@ -95,12 +95,16 @@ class GraphQLHTTPHandler:
         user = request.user if "user" in request.scope else None
         viewer_id = getattr(user, "user_id", None)
         sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
+        state = request.app.state
         return Context.for_request(
             viewer_id=viewer_id,
             sessions=sessions,
             max_page_size=self.settings.max_page_size,
             default_page_size=self.settings.default_page_size,
             request_id=request_id,
+            events=state.bus,
+            gateway=state.gateway,
+            rules=self.settings.rules,
         )
 
     async def handle(self, request: Request) -> Response:

@@ -16,11 +16,13 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 
 from app.auth import BearerTokenBackend
+from app.bus import InProcessBus
 from app.graphiql import STATIC_URL_PREFIX, static_app
 from app.graphql_http import GraphQLHTTPHandler
 from app.request_id import RequestIdMiddleware
 from app.settings import Settings, get_settings
 from db.engine import create_engine, create_session_factory
+from resolvers.gateway import SandboxGateway
 from schema.definition import schema
 
 log = logging.getLogger("ordercenter")
@@ -79,6 +81,9 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.bus = InProcessBus()
+    # One gateway per process: the sandbox remembers idempotency keys like a processor.
+    app.state.gateway = SandboxGateway()
     if engine is not None:
         app.state.engine = engine
         app.state.sessions = create_session_factory(engine)

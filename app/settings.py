@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from functools import lru_cache
 from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from resolvers.context import Rules
 
 # Known to everyone who reads this file: fine on a laptop, refused in production.
 DEVELOPMENT_JWT_SECRET = "ordercenter-development-secret-do-not-use-in-production"  # noqa: S105
@@ -39,10 +42,35 @@ class Settings(BaseSettings):
     default_page_size: int = Field(
         default=20, ge=1, description="Page size when neither `first` nor `last` is given."
     )
+    payment_gateway: Literal["sandbox"] = Field(
+        default="sandbox", description="Payment processor; the sandbox uses test tokens."
+    )
+    idempotency_ttl_seconds: int = Field(
+        default=24 * 3600, ge=60, description="How long idempotency keys are remembered."
+    )
+    unpaid_order_timeout_seconds: int = Field(
+        default=30 * 60, ge=60, description="Unpaid orders are cancelled after this long."
+    )
+    receipt_window_seconds: int = Field(
+        default=7 * 24 * 3600,
+        ge=60,
+        description="Delivered orders complete by themselves after this long.",
+    )
+    sweep_interval_seconds: float = Field(
+        default=60, ge=0, description="How often the server applies those timeouts; 0: never."
+    )
     graphiql: bool = Field(default=True, description="Serve GraphiQL to browsers at /graphql.")
     host: str = Field(default="127.0.0.1", description="Address `ordercenter serve` binds.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port `ordercenter serve` binds.")
     log_level: str = Field(default="info", description="Python logging level name.")
+
+    @property
+    def rules(self) -> Rules:
+        return Rules(
+            idempotency_ttl=timedelta(seconds=self.idempotency_ttl_seconds),
+            unpaid_timeout=timedelta(seconds=self.unpaid_order_timeout_seconds),
+            receipt_window=timedelta(seconds=self.receipt_window_seconds),
+        )
 
     @property
     def uses_development_secret(self) -> bool:

@@ -1,15 +1,31 @@
-"""What every resolver gets: the viewer, a session factory and this request's loaders."""
+"""What every resolver gets: the viewer, sessions, this request's loaders and services."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolvers.batching import BatchScheduler, tracked
+from resolvers.events import EventPublisher, NoPublisher
+from resolvers.gateway import PaymentGateway, SandboxGateway
 from resolvers.loaders import Loaders, SessionFactory
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """Configurable business rules the use-cases apply."""
+
+    idempotency_ttl: timedelta = timedelta(hours=24)
+    unpaid_timeout: timedelta = timedelta(minutes=30)
+    receipt_window: timedelta = timedelta(days=7)
 
 
 @dataclass(slots=True)
@@ -20,6 +36,10 @@ class Context:
     max_page_size: int = 100
     default_page_size: int = 20
     request_id: str = field(default_factory=lambda: uuid4().hex)
+    events: EventPublisher = field(default_factory=NoPublisher)
+    gateway: PaymentGateway = field(default_factory=SandboxGateway)
+    rules: Rules = field(default_factory=Rules)
+    clock: Callable[[], datetime] = utc_now
 
     @classmethod
     def for_request(
@@ -30,6 +50,10 @@ class Context:
         max_page_size: int = 100,
         default_page_size: int = 20,
         request_id: str | None = None,
+        events: EventPublisher | None = None,
+        gateway: PaymentGateway | None = None,
+        rules: Rules | None = None,
+        clock: Callable[[], datetime] = utc_now,
     ) -> Context:
         """A context with fresh loaders: nothing cached leaks between requests."""
         scheduler = BatchScheduler()
@@ -41,4 +65,8 @@ class Context:
             max_page_size=max_page_size,
             default_page_size=default_page_size,
             request_id=request_id or uuid4().hex,
+            events=events or NoPublisher(),
+            gateway=gateway or SandboxGateway(),
+            rules=rules or Rules(),
+            clock=clock,
         )

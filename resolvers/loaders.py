@@ -231,3 +231,14 @@ class Loaders:
         self.shipment_by_order_id = ShipmentByOrderIdLoader(s, b)
         self.shipment_events_by_shipment_id = ShipmentEventsByShipmentIdLoader(s, b, None)
         self.viewer_tagged_product = ViewerTaggedProductLoader(s, b, viewer_id)
+
+    def forget_order(self, order_id: int) -> None:
+        """Drop what this request cached about an order it has just changed."""
+        for loader in (
+            self.order_by_id,
+            self.items_by_order_id,
+            self.payments_by_order_id,
+            self.events_by_order_id,
+            self.shipment_by_order_id,
+        ):
+            loader.clear(order_id)

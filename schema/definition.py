@@ -12,6 +12,7 @@ from strawberry.types import ExecutionContext
 from resolvers.errors import ClientError
 from schema.activity import Recommendation, TaggedItem
 from schema.catalog import Product, Shop
+from schema.order_mutations import OrderMutations
 from schema.orders import Order, OrderEvent
 from schema.payments import Payment, PaymentMethod
 from schema.query import Query
@@ -50,8 +51,14 @@ def _request_id(execution_context: ExecutionContext | None) -> str | None:
     return getattr(context, "request_id", None)
 
 
+@strawberry.type(description="Everything that changes the Order Center.")
+class Mutation(OrderMutations):
+    pass
+
+
 schema = OrderCenterSchema(
     query=Query,
+    mutation=Mutation,
     types=[
         User,
         Order,

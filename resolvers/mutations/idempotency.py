@@ -1,0 +1,88 @@
+"""Idempotency keys: the first result of placeOrder/payOrder is the answer to every retry.
+
+The key row is inserted inside the use-case's transaction, before any work. A racing
+request with the same key then blocks on the unique index (PostgreSQL) or on the
+write lock (SQLite) until the first commits, and finds its result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from db.models import IdempotencyKey
+from resolvers.mutations.outcome import ErrorCode, Refused, UserError
+
+MAX_KEY_LENGTH = 128
+
+
+def request_hash(payload: dict[str, Any]) -> str:
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """What the first request with this key answered."""
+
+    order_id: int | None
+    error: UserError | None
+
+
+def check_key(key: str) -> None:
+    if not key.strip() or len(key) > MAX_KEY_LENGTH:
+        raise Refused.one(
+            ErrorCode.INVALID,
+            f"idempotencyKey must be 1 to {MAX_KEY_LENGTH} characters.",
+            "input",
+            "idempotencyKey",
+        )
+
+
+async def claim(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    operation: str,
+    key: str,
+    fingerprint: str,
+    now: datetime,
+    ttl: timedelta,
+) -> IdempotencyKey | Replay:
+    """This request's key row (flushed), or the earlier request's result to replay."""
+    statement = select(IdempotencyKey).where(
+        IdempotencyKey.user_id == user_id,
+        IdempotencyKey.operation == operation,
+        IdempotencyKey.key == key,
+    )
+    existing = (await session.execute(statement)).scalars().first()
+    if existing is not None and existing.created_at <= now - ttl:
+        await session.execute(delete(IdempotencyKey).where(col(IdempotencyKey.id) == existing.id))
+        existing = None
+    if existing is not None:
+        if existing.request_hash != fingerprint:
+            raise Refused.one(
+                ErrorCode.CONFLICT,
+                "This idempotencyKey was used with different input.",
+                "input",
+                "idempotencyKey",
+            )
+        error = (
+            None
+            if existing.error_code is None
+            else UserError(ErrorCode(existing.error_code), existing.error_message or "")
+        )
+        return Replay(order_id=existing.order_id, error=error)
+    row = IdempotencyKey(
+        user_id=user_id, operation=operation, key=key, request_hash=fingerprint, created_at=now
+    )
+    session.add(row)
+    await session.flush()
+    return row

@@ -1,0 +1,238 @@
+"""payOrder, cancelOrder, confirmReceipt, shipOrder and updateOrderStatus."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from db.models import Order, OrderItem, Product, Shipment, ShipmentEvent
+from domain.cards import contains_card_number
+from domain.order_status import Actor, CancelReason, OrderAction, OrderStatus
+from resolvers.context import Context
+from resolvers.mutations import idempotency, paying
+from resolvers.mutations.outcome import ErrorCode, Refused, UserError
+from resolvers.mutations.transitions import actor_for, load_for, transition
+from resolvers.mutations.unit_of_work import OrderOutcome, announce, write
+
+PAY_OPERATION = "payOrder"
+MAX_NOTE = 500
+ESTIMATED_TRANSIT = timedelta(days=4)
+
+
+def _bounded(value: str, limit: int, *field: str) -> str:
+    text = value.strip()
+    if not text or len(text) > limit:
+        raise Refused.one(ErrorCode.INVALID, f"1 to {limit} characters.", *field)
+    if contains_card_number(text):
+        raise Refused.one(ErrorCode.INVALID, "Card numbers are not accepted here.", *field)
+    return text
+
+
+def _note(note: str | None) -> str | None:
+    if note is None or not note.strip():
+        return None
+    return _bounded(note, MAX_NOTE, "input", "note")
+
+
+async def pay_order(
+    ctx: Context, *, viewer_id: int, order_id: int, payment_method_id: int, idempotency_key: str
+) -> OrderOutcome:
+    idempotency.check_key(idempotency_key)
+    fingerprint = idempotency.request_hash({"order": order_id, "method": payment_method_id})
+    for attempt in range(2):
+        try:
+            outcome = await _pay(
+                ctx, viewer_id, order_id, payment_method_id, idempotency_key, fingerprint
+            )
+            return await announce(ctx, outcome)
+        except IntegrityError:
+            # A racing request with the same key committed first; replay its result.
+            if attempt == 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _pay(
+    ctx: Context, viewer_id: int, order_id: int, method_id: int, key: str, fingerprint: str
+) -> OrderOutcome:
+    now = ctx.clock()
+    async with write(ctx) as session:
+        claimed = await idempotency.claim(
+            session,
+            user_id=viewer_id,
+            operation=PAY_OPERATION,
+            key=key,
+            fingerprint=fingerprint,
+            now=now,
+            ttl=ctx.rules.idempotency_ttl,
+        )
+        if isinstance(claimed, idempotency.Replay):
+            order = await session.get(Order, order_id)
+            return OrderOutcome(order, [claimed.error] if claimed.error else [])
+        order, roles = await load_for(session, viewer_id, order_id)
+        actor = actor_for(OrderAction.PAY, order, roles)
+        method = await paying.usable_method(
+            session,
+            user_id=viewer_id,
+            method_id=method_id,
+            now=now,
+            field=("input", "paymentMethodId"),
+        )
+        attempt = await paying.charge(
+            session,
+            ctx.gateway,
+            order=order,
+            method=method,
+            idempotency_key=f"{viewer_id}:{PAY_OPERATION}:{key}",
+            now=now,
+        )
+        claimed.order_id = order.id
+        outcome = OrderOutcome(order)
+        if attempt.refusal is None:
+            event = await transition(session, order, OrderAction.PAY, actor, now=now)
+            outcome.event_ids = [event.id] if event.id else []
+        else:
+            field = ("input", "paymentMethodId")
+            if attempt.retryable:
+                # Nothing was decided: forget the key so the same one can be retried.
+                await session.delete(claimed)
+                message = attempt.refusal.message + " Try again with the same idempotencyKey."
+            else:
+                claimed.error_code = attempt.refusal.code.value
+                claimed.error_message = attempt.refusal.message
+                message = attempt.refusal.message
+            outcome.errors = [UserError(attempt.refusal.code, message, field)]
+        await session.commit()
+        return outcome
+
+
+async def _restock(session: AsyncSession, order: Order) -> None:
+    items = (
+        await session.execute(select(OrderItem).where(OrderItem.order_id == order.id))
+    ).scalars()
+    for item in items:
+        await session.execute(
+            update(Product)
+            .where(col(Product.id) == item.product_id)
+            .values(stock=col(Product.stock) + item.quantity)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def cancel_order(
+    ctx: Context, *, viewer_id: int, order_id: int, reason: CancelReason | None
+) -> OrderOutcome:
+    now = ctx.clock()
+    async with write(ctx) as session:
+        order, roles = await load_for(session, viewer_id, order_id)
+        actor = actor_for(OrderAction.CANCEL, order, roles)
+        default = CancelReason.CUSTOMER if actor is Actor.BUYER else CancelReason.SELLER
+        event = await transition(
+            session,
+            order,
+            OrderAction.CANCEL,
+            actor,
+            now=now,
+            cancel_reason=(reason or default).value,
+        )
+        await paying.refund_captured(session, ctx.gateway, order=order, now=now)
+        await _restock(session, order)
+        await session.commit()
+    return await announce(ctx, OrderOutcome(order, event_ids=[event.id] if event.id else []))
+
+
+async def confirm_receipt(ctx: Context, *, viewer_id: int, order_id: int) -> OrderOutcome:
+    return await _simple(ctx, viewer_id, order_id, OrderAction.CONFIRM_RECEIPT, note=None)
+
+
+async def _simple(
+    ctx: Context, viewer_id: int, order_id: int, action: OrderAction, *, note: str | None
+) -> OrderOutcome:
+    now = ctx.clock()
+    async with write(ctx) as session:
+        order, roles = await load_for(session, viewer_id, order_id)
+        actor = actor_for(action, order, roles)
+        event = await transition(session, order, action, actor, now=now, note=note)
+        await _follow_shipment(session, order, action, now)
+        await session.commit()
+    return await announce(ctx, OrderOutcome(order, event_ids=[event.id] if event.id else []))
+
+
+async def ship_order(
+    ctx: Context, *, viewer_id: int, order_id: int, carrier: str, tracking_number: str
+) -> OrderOutcome:
+    carrier = _bounded(carrier, 64, "input", "carrier")
+    tracking_number = _bounded(tracking_number, 64, "input", "trackingNumber")
+    now = ctx.clock()
+    async with write(ctx) as session:
+        order, roles = await load_for(session, viewer_id, order_id)
+        actor = actor_for(OrderAction.SHIP, order, roles)
+        event = await transition(session, order, OrderAction.SHIP, actor, now=now)
+        if order.id is None:  # pragma: no cover
+            raise ValueError("order without id")
+        shipment = Shipment(
+            order_id=order.id,
+            carrier=carrier,
+            tracking_number=tracking_number,
+            shipped_at=now,
+            estimated_delivery=now + ESTIMATED_TRANSIT,
+        )
+        session.add(shipment)
+        await session.flush()
+        if shipment.id is None:  # pragma: no cover
+            raise ValueError("shipment without id")
+        session.add(
+            ShipmentEvent(
+                shipment_id=shipment.id,
+                kind="LABEL_CREATED",
+                message=f"Label created for {carrier}.",
+                happened_at=now,
+            )
+        )
+        await session.commit()
+    return await announce(ctx, OrderOutcome(order, event_ids=[event.id] if event.id else []))
+
+
+_STATUS_ACTIONS = {
+    OrderStatus.IN_TRANSIT: OrderAction.MARK_IN_TRANSIT,
+    OrderStatus.DELIVERED: OrderAction.MARK_DELIVERED,
+}
+
+
+async def update_order_status(
+    ctx: Context, *, viewer_id: int, order_id: int, status: OrderStatus, note: str | None
+) -> OrderOutcome:
+    action = _STATUS_ACTIONS.get(status)
+    if action is None:
+        raise Refused.one(
+            ErrorCode.INVALID,
+            "updateOrderStatus sets IN_TRANSIT or DELIVERED; use the dedicated mutations "
+            "for the other changes.",
+            "input",
+            "status",
+        )
+    return await _simple(ctx, viewer_id, order_id, action, note=_note(note))
+
+
+async def _follow_shipment(
+    session: AsyncSession, order: Order, action: OrderAction, now: datetime
+) -> None:
+    """Keep the shipment's scans and dates in step with the carrier's status changes."""
+    kinds = {OrderAction.MARK_IN_TRANSIT: "PICKED_UP", OrderAction.MARK_DELIVERED: "DELIVERED"}
+    kind = kinds.get(action)
+    if kind is None:
+        return
+    shipment = (
+        (await session.execute(select(Shipment).where(Shipment.order_id == order.id)))
+        .scalars()
+        .first()
+    )
+    if shipment is None or shipment.id is None:
+        return
+    if action is OrderAction.MARK_DELIVERED:
+        shipment.delivered_at = now
+    session.add(ShipmentEvent(shipment_id=shipment.id, kind=kind, happened_at=now))

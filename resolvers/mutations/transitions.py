@@ -1,0 +1,135 @@
+"""Moving an order through the state machine: lock, check, bump the version, log it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import col, select
+
+from db.models import Order, OrderEvent, Shop, User
+from domain.order_status import (
+    TRANSITIONS,
+    Actor,
+    InvalidTransition,
+    OrderAction,
+    OrderStatus,
+    next_status,
+)
+from resolvers.mutations.outcome import ErrorCode, Refused, not_found
+
+OPERATOR = "operator"
+
+
+async def lock_order(session: AsyncSession, order_id: int) -> Order | None:
+    """The order row, locked against other writers until this transaction ends."""
+    statement = select(Order).where(Order.id == order_id)
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update()
+    # SQLite: the transaction began IMMEDIATE, so it already holds the write lock.
+    order: Order | None = (await session.execute(statement)).scalars().first()
+    return order
+
+
+async def roles_on(session: AsyncSession, viewer_id: int, order: Order) -> frozenset[Actor]:
+    """BUYER if the viewer placed it; SELLER if they own its shop or are an operator."""
+    roles: set[Actor] = set()
+    if order.user_id == viewer_id:
+        roles.add(Actor.BUYER)
+    viewer = await session.get(User, viewer_id)
+    if viewer is not None and viewer.role == OPERATOR:
+        roles.add(Actor.SELLER)
+    else:
+        shop = await session.get(Shop, order.shop_id)
+        if shop is not None and shop.owner_id == viewer_id:
+            roles.add(Actor.SELLER)
+    return frozenset(roles)
+
+
+def actor_for(action: OrderAction, order: Order, roles: frozenset[Actor]) -> Actor:
+    """The role the viewer acts in; refuses with FORBIDDEN or INVALID_TRANSITION."""
+    status = OrderStatus(order.status)
+    allowed = {a for t in TRANSITIONS if t.action is action for a in t.actors}
+    usable = [a for a in (Actor.BUYER, Actor.SELLER) if a in roles and a in allowed]
+    if not usable:
+        raise Refused.one(
+            ErrorCode.FORBIDDEN,
+            f"Only the {' or '.join(sorted(a.value.lower() for a in allowed))} may "
+            f"{action.value} an order.",
+        )
+    for actor in usable:
+        try:
+            next_status(status, action, actor)
+        except InvalidTransition:
+            continue
+        return actor
+    raise Refused.one(
+        ErrorCode.INVALID_TRANSITION,
+        f"An order that is {status.value} cannot {action.value}.",
+    )
+
+
+async def load_for(
+    session: AsyncSession, viewer_id: int, order_id: int
+) -> tuple[Order, frozenset[Actor]]:
+    """The locked order and the viewer's roles on it; NOT_FOUND if it is not theirs."""
+    order = await lock_order(session, order_id)
+    roles = frozenset[Actor]() if order is None else await roles_on(session, viewer_id, order)
+    if order is None or not roles:
+        raise not_found("order", "input", "orderId")
+    return order, roles
+
+
+async def transition(
+    session: AsyncSession,
+    order: Order,
+    action: OrderAction,
+    actor: Actor,
+    *,
+    now: datetime,
+    note: str | None = None,
+    cancel_reason: str | None = None,
+) -> OrderEvent:
+    """Apply ``action`` and write its event, guarded by the order's version."""
+    source = OrderStatus(order.status)
+    try:
+        target = next_status(source, action, actor)
+    except InvalidTransition as refusal:
+        raise Refused.one(ErrorCode.INVALID_TRANSITION, refusal.reason) from None
+    values: dict[str, object] = {
+        "status": target.value,
+        "version": order.version + 1,
+        "updated_at": now,
+    }
+    if cancel_reason is not None:
+        values["cancel_reason"] = cancel_reason
+    result = await session.execute(
+        update(Order)
+        .where(col(Order.id) == order.id, col(Order.version) == order.version)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        raise Refused.one(
+            ErrorCode.CONFLICT, "The order changed meanwhile; reload it and try again."
+        )
+    # The row is already written; keep the in-memory copy in step without making
+    # the ORM write it a second time.
+    for name, value in values.items():
+        set_committed_value(order, name, value)
+    if order.id is None:  # pragma: no cover - a locked order has an id
+        raise ValueError("order without id")
+    event = OrderEvent(
+        order_id=order.id,
+        from_status=source.value,
+        to_status=target.value,
+        order_version=order.version,
+        actor=actor.value,
+        note=note,
+        occurred_at=now,
+    )
+    session.add(event)
+    await session.flush()
+    return event

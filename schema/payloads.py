@@ -1,0 +1,41 @@
+"""Mutation results: the changed object, or typed user errors saying why not."""
+
+from __future__ import annotations
+
+import strawberry
+
+from resolvers.errors import InvalidArgument
+from resolvers.ids import expect_global_id
+from resolvers.mutations.outcome import ErrorCode as DomainErrorCode
+from resolvers.mutations.outcome import Refused
+from resolvers.mutations.outcome import UserError as DomainUserError
+from schema.enums import ErrorCode
+
+
+@strawberry.type(description="Why a mutation refused its input; it changed nothing it refused.")
+class UserError:
+    field: list[str] | None = strawberry.field(
+        description="Path to the input field at fault, e.g. ['input', 'items', '0', 'quantity']."
+    )
+    message: str = strawberry.field(description="What went wrong, for people.")
+    code: ErrorCode = strawberry.field(description="What went wrong, for programs.")
+
+    @classmethod
+    def from_domain(cls, error: DomainUserError) -> UserError:
+        return cls(
+            field=None if error.field is None else list(error.field),
+            message=error.message,
+            code=ErrorCode[error.code.value],
+        )
+
+
+def user_errors(errors: list[DomainUserError]) -> list[UserError]:
+    return [UserError.from_domain(e) for e in errors]
+
+
+def decode_id(global_id: str, type_name: str, *field: str) -> int:
+    """The key of an input id; a malformed or wrong-type id is an INVALID user error."""
+    try:
+        return expect_global_id(global_id, type_name, argument=field[-1] if field else "id")
+    except InvalidArgument:
+        raise Refused.one(DomainErrorCode.INVALID, f"Not a valid {type_name} id.", *field) from None
