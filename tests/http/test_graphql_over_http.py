@@ -220,7 +220,7 @@ async def test_unacceptable_accept_is_406_and_not_executed(
 NOT_EXECUTED = [
     pytest.param({"query": "{ viewer { "}, "Syntax Error", id="syntax"),
     pytest.param({"query": "{ nope }"}, "nope", id="unknown-field"),
-    pytest.param({"query": "mutation { __typename }"}, "mutation", id="no-mutation-type"),
+    pytest.param({"query": "mutation { nope }"}, "nope", id="unknown-mutation-field"),
     pytest.param(
         {
             "query": "query($n: Int) { viewer { orders(first: $n) { totalCount } } }",

@@ -15,7 +15,18 @@ ADDRESS = {
     "countryCode": "us",
 }
 
-ORDER_FIELDS = "order { id number status version paymentStatus total { amount } timeline { toStatus actor orderVersion } shipment { trackingNumber events { kind } } } userErrors { field code message }"
+ORDER_FIELDS = """
+  order {
+    id number status version paymentStatus total { amount }
+    timeline { toStatus actor orderVersion }
+    shipment { trackingNumber events { kind } }
+  }
+  userErrors { field code message }
+"""
+
+
+def mutation(name: str, input_type: str) -> str:
+    return f"mutation($input: {input_type}!) {{ {name}(input: $input) {{ {ORDER_FIELDS} }} }}"
 
 
 async def test_an_order_from_placement_to_completion(
@@ -26,9 +37,10 @@ async def test_an_order_from_placement_to_completion(
     shop = await make_shop(sessions, owner=seller)
     product = await make_product(sessions, shop=shop, price_minor=2500, stock=3)
     method = await make_payment_method(sessions, user=buyer)
-    assert product.id is not None and method.id is not None
+    assert product.id is not None
+    assert method.id is not None
     placed = await gql.query(
-        f"mutation($input: PlaceOrderInput!) {{ placeOrder(input: $input) {{ {ORDER_FIELDS} }} }}",
+        mutation("placeOrder", "PlaceOrderInput"),
         {
             "input": {
                 "items": [{"productId": to_global_id("Product", product.id), "quantity": 2}],
@@ -46,7 +58,7 @@ async def test_an_order_from_placement_to_completion(
     assert order["total"]["amount"] == "54.00"
     order_id = order["id"]
     paid = await gql.query(
-        f"mutation($input: PayOrderInput!) {{ payOrder(input: $input) {{ {ORDER_FIELDS} }} }}",
+        mutation("payOrder", "PayOrderInput"),
         {
             "input": {
                 "orderId": order_id,
@@ -60,20 +72,20 @@ async def test_an_order_from_placement_to_completion(
     assert paid["payOrder"]["order"]["status"] == "AWAITING_SHIPMENT"
     assert paid["payOrder"]["order"]["paymentStatus"] == "PAID"
     shipped = await gql.query(
-        f"mutation($input: ShipOrderInput!) {{ shipOrder(input: $input) {{ {ORDER_FIELDS} }} }}",
+        mutation("shipOrder", "ShipOrderInput"),
         {"input": {"orderId": order_id, "carrier": "UPS", "trackingNumber": "1ZTEST"}},
         user_id=seller.id,
     )
     assert shipped["shipOrder"]["order"]["shipment"]["trackingNumber"] == "1ZTEST"
     for status in ("IN_TRANSIT", "DELIVERED"):
         moved = await gql.query(
-            f"mutation($input: UpdateOrderStatusInput!) {{ updateOrderStatus(input: $input) {{ {ORDER_FIELDS} }} }}",
+            mutation("updateOrderStatus", "UpdateOrderStatusInput"),
             {"input": {"orderId": order_id, "status": status}},
             user_id=seller.id,
         )
         assert moved["updateOrderStatus"]["order"]["status"] == status
     done = await gql.query(
-        f"mutation($input: ConfirmReceiptInput!) {{ confirmReceipt(input: $input) {{ {ORDER_FIELDS} }} }}",
+        mutation("confirmReceipt", "ConfirmReceiptInput"),
         {"input": {"orderId": order_id}},
         user_id=buyer.id,
     )
