@@ -134,6 +134,35 @@ def token(handle: str) -> None:
     click.echo(_token_for(get_settings(), handle))
 
 
+@main.command()
+def sweep() -> None:
+    """Apply order timeouts once (the server also does it every sweep interval)."""
+    from app.bus import InProcessBus
+    from db.engine import create_session_factory
+    from resolvers.context import Context
+    from resolvers.gateway import SandboxGateway
+    from resolvers.mutations.timeouts import apply_timeouts
+
+    settings = get_settings()
+
+    async def run() -> Any:
+        engine = create_engine(settings.database_url)
+        try:
+            context = Context.for_request(
+                viewer_id=None,
+                sessions=create_session_factory(engine),
+                events=InProcessBus(),
+                gateway=SandboxGateway(),
+                rules=settings.rules,
+            )
+            return await apply_timeouts(context)
+        finally:
+            await engine.dispose()
+
+    report = asyncio.run(run())
+    click.echo(f"cancelled {report.cancelled} unpaid and completed {report.completed} delivered")
+
+
 @main.command("export-schema")
 @click.option(
     "--output",

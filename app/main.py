@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,7 +24,9 @@ from app.graphql_http import GraphQLHTTPHandler
 from app.request_id import RequestIdMiddleware
 from app.settings import Settings, get_settings
 from db.engine import create_engine, create_session_factory
+from resolvers.context import Context
 from resolvers.gateway import SandboxGateway
+from resolvers.mutations.timeouts import apply_timeouts
 from schema.definition import schema
 
 log = logging.getLogger("ordercenter")
@@ -48,6 +52,34 @@ async def favicon(_: Request) -> Response:
     return Response(status_code=204)
 
 
+def system_context(app: Starlette, settings: Settings) -> Context:
+    """A context for the server's own work: no viewer, the app's bus and gateway."""
+    return Context.for_request(
+        viewer_id=None,
+        sessions=app.state.sessions,
+        events=app.state.bus,
+        gateway=app.state.gateway,
+        rules=settings.rules,
+    )
+
+
+async def sweep_forever(app: Starlette, settings: Settings) -> None:
+    """Apply order timeouts every ``sweep_interval_seconds`` until cancelled."""
+    while True:
+        await asyncio.sleep(settings.sweep_interval_seconds)
+        try:
+            report = await apply_timeouts(system_context(app, settings))
+        except Exception:
+            log.exception("order timeout sweep failed; retrying next interval")
+            continue
+        if report.cancelled or report.completed:
+            log.info(
+                "timeouts: cancelled %d unpaid, completed %d delivered orders",
+                report.cancelled,
+                report.completed,
+            )
+
+
 def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None = None) -> Starlette:
     """The application. Pass ``engine`` to share one (tests); otherwise it is made at start-up."""
     settings = settings or get_settings()
@@ -59,9 +91,16 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         if owns_engine:
             app.state.engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
             app.state.sessions = create_session_factory(app.state.engine)
+        sweeper = None
+        if settings.sweep_interval_seconds > 0:
+            sweeper = asyncio.create_task(sweep_forever(app, settings))
         try:
             yield
         finally:
+            if sweeper is not None:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
             if owns_engine:
                 await app.state.engine.dispose()
 

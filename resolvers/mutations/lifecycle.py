@@ -110,7 +110,8 @@ async def _pay(
         return outcome
 
 
-async def _restock(session: AsyncSession, order: Order) -> None:
+async def restock(session: AsyncSession, order: Order) -> None:
+    """Put a cancelled order's units back on the shelf."""
     items = (
         await session.execute(select(OrderItem).where(OrderItem.order_id == order.id))
     ).scalars()
@@ -140,7 +141,7 @@ async def cancel_order(
             cancel_reason=(reason or default).value,
         )
         await paying.refund_captured(session, ctx.gateway, order=order, now=now)
-        await _restock(session, order)
+        await restock(session, order)
         await session.commit()
     return await announce(ctx, OrderOutcome(order, event_ids=[event.id] if event.id else []))
 
