@@ -2,6 +2,13 @@
 
 import asyncio
 
-from bench import page_query
+from bench import order_flow, page_query
 
-asyncio.run(page_query.main())
+
+async def main() -> None:
+    await page_query.main()
+    print()
+    await order_flow.main()
+
+
+asyncio.run(main())

@@ -1,0 +1,164 @@
+"""tagProduct, untagProduct, recordProductView, clearRecentlyViewed, dismissRecommendation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, func
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel, col, select
+
+from db.models import Product, ProductView, Recommendation, TaggedItem
+from domain.cards import contains_card_number
+from resolvers.context import Context
+from resolvers.mutations.outcome import ErrorCode, Refused, not_found
+from resolvers.mutations.unit_of_work import write
+
+MAX_VIDEO_ID = 64
+PRODUCT_FIELD = ("input", "productId")
+
+
+def _insert(session: AsyncSession, model: type[SQLModel]) -> Any:
+    """An INSERT that can say ON CONFLICT, in the bound database's own dialect."""
+    table: Any = model.__table__  # type: ignore[attr-defined]
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def _later(session: AsyncSession, a: Any, b: Any) -> Any:
+    # Two-argument max() is SQLite's scalar maximum; PostgreSQL spells it greatest().
+    if session.get_bind().dialect.name == "postgresql":
+        return func.greatest(a, b)
+    return func.max(a, b)
+
+
+def _video_id(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    field = ("input", "sourceVideoId")
+    if len(text) > MAX_VIDEO_ID:
+        raise Refused.one(ErrorCode.INVALID, f"At most {MAX_VIDEO_ID} characters.", *field)
+    if contains_card_number(text):
+        raise Refused.one(ErrorCode.INVALID, "Card numbers are not accepted here.", *field)
+    return text
+
+
+async def _require_product(session: AsyncSession, product_id: int) -> None:
+    if await session.get(Product, product_id) is None:
+        raise not_found("product", *PRODUCT_FIELD)
+
+
+async def tag_product(
+    ctx: Context, *, viewer_id: int, product_id: int, source_video_id: str | None
+) -> TaggedItem:
+    """The viewer's tag of the product, created if needed; a repeat keeps the first tag."""
+    video = _video_id(source_video_id)
+    async with write(ctx) as session:
+        await _require_product(session, product_id)
+        insert = _insert(session, TaggedItem).values(
+            user_id=viewer_id, product_id=product_id, source_video_id=video, tagged_at=ctx.clock()
+        )
+        keys = ["user_id", "product_id"]
+        # ON CONFLICT, not check-then-insert: a double tap must not hit the unique key.
+        if video is None:
+            statement = insert.on_conflict_do_nothing(index_elements=keys)
+        else:
+            statement = insert.on_conflict_do_update(
+                index_elements=keys, set_={"source_video_id": insert.excluded.source_video_id}
+            )
+        await session.execute(statement)
+        tag = await _tag_of(session, viewer_id, product_id)
+        await session.commit()
+    if tag is None:  # pragma: no cover - inserted or kept above
+        raise ValueError("tag vanished")
+    ctx.loaders.viewer_tagged_product.clear(product_id).prime(product_id, True)
+    return tag
+
+
+async def _tag_of(session: AsyncSession, viewer_id: int, product_id: int) -> TaggedItem | None:
+    statement = (
+        select(TaggedItem)
+        .where(TaggedItem.user_id == viewer_id, TaggedItem.product_id == product_id)
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(statement)).scalars().first()
+
+
+async def untag_product(ctx: Context, *, viewer_id: int, product_id: int) -> TaggedItem:
+    """Removes the viewer's tag of the product; returns it as it was."""
+    async with write(ctx) as session:
+        tag = await _tag_of(session, viewer_id, product_id)
+        if tag is None:
+            raise not_found("tagged product", *PRODUCT_FIELD)
+        removed = await session.execute(
+            delete(TaggedItem).where(col(TaggedItem.id) == tag.id).returning(col(TaggedItem.id))
+        )
+        # A concurrent untag may have deleted it after our read.
+        if removed.first() is None:
+            raise not_found("tagged product", *PRODUCT_FIELD)
+        await session.commit()
+    ctx.loaders.viewer_tagged_product.clear(product_id).prime(product_id, False)
+    if tag.id is not None:
+        ctx.loaders.tagged_item_by_id.clear(tag.id)
+    return tag
+
+
+async def record_product_view(ctx: Context, *, viewer_id: int, product_id: int) -> ProductView:
+    """Counts one more view of the product and moves it to the top of the history."""
+    now = ctx.clock()
+    async with write(ctx) as session:
+        await _require_product(session, product_id)
+        insert = _insert(session, ProductView).values(
+            user_id=viewer_id, product_id=product_id, view_count=1, viewed_at=now
+        )
+        table: Any = ProductView.__table__  # type: ignore[attr-defined]
+        # One statement: concurrent first views of the same product cannot collide.
+        await session.execute(
+            insert.on_conflict_do_update(
+                index_elements=["user_id", "product_id"],
+                set_={
+                    "view_count": table.c.view_count + 1,
+                    # Requests may commit out of clock order; viewed_at never goes back.
+                    "viewed_at": _later(session, table.c.viewed_at, insert.excluded.viewed_at),
+                },
+            )
+        )
+        statement = (
+            select(ProductView)
+            .where(ProductView.user_id == viewer_id, ProductView.product_id == product_id)
+            .execution_options(populate_existing=True)
+        )
+        view = (await session.execute(statement)).scalars().one()
+        await session.commit()
+    return view
+
+
+async def clear_recently_viewed(ctx: Context, *, viewer_id: int) -> int:
+    """Forgets every product the viewer viewed; how many there were."""
+    async with write(ctx) as session:
+        removed = await session.execute(
+            delete(ProductView)
+            .where(col(ProductView.user_id) == viewer_id)
+            .returning(col(ProductView.id))
+        )
+        count = len(removed.all())
+        await session.commit()
+    return count
+
+
+async def dismiss_recommendation(
+    ctx: Context, *, viewer_id: int, recommendation_id: int
+) -> Recommendation:
+    """Hides a recommendation for good; dismissing it again changes nothing."""
+    async with write(ctx) as session:
+        recommendation = await session.get(Recommendation, recommendation_id)
+        if recommendation is None or recommendation.user_id != viewer_id:
+            raise not_found("recommendation", "input", "recommendationId")
+        if not recommendation.dismissed:
+            recommendation.dismissed = True
+            await session.commit()
+    ctx.loaders.recommendation_by_id.clear(recommendation_id)
+    return recommendation
