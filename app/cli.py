@@ -127,11 +127,37 @@ def _token_for(settings: Settings, handle: str) -> str:
     return issue_token(user_id, secret=settings.jwt_secret, ttl_seconds=settings.jwt_ttl_seconds)
 
 
+async def _first_handle(settings: Settings, role: str) -> str | None:
+    engine = create_engine(settings.database_url)
+    try:
+        async with engine.connect() as conn:
+            statement = (
+                select(col(User.handle)).where(col(User.role) == role).order_by(col(User.id))
+            )
+            found = (await conn.execute(statement.limit(1))).first()
+    finally:
+        await engine.dispose()
+    return None if found is None else str(found[0])
+
+
 @main.command()
-@click.argument("handle")
-def token(handle: str) -> None:
+@click.argument("handle", required=False)
+@click.option(
+    "--role",
+    type=click.Choice(["buyer", "seller", "operator"]),
+    help="Instead of HANDLE: the first user with this role (its handle goes to stderr).",
+)
+def token(handle: str | None, role: str | None) -> None:
     """Print a bearer token for the user HANDLE (signed with the configured secret)."""
-    click.echo(_token_for(get_settings(), handle))
+    settings = get_settings()
+    if (handle is None) == (role is None):
+        raise click.UsageError("give either HANDLE or --role")
+    if role is not None:
+        handle = asyncio.run(_first_handle(settings, role))
+        if handle is None:
+            raise click.ClickException(f"no user with role {role}; run `ordercenter seed` first")
+        click.echo(f"token for @{handle} ({role})", err=True)
+    click.echo(_token_for(settings, handle or ""))
 
 
 @main.command()

@@ -1,0 +1,145 @@
+"""addPaymentMethod, removePaymentMethod and setDefaultPaymentMethod.
+
+Invariant: a user with saved (not removed) methods has exactly one default among
+them. Every change locks the user's row first, so concurrent wallet changes of one
+user take turns instead of each seeing "no default yet".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from db.models import PaymentMethod, User
+from domain.cards import contains_card_number
+from resolvers.context import Context
+from resolvers.gateway import UnknownToken
+from resolvers.mutations.outcome import ErrorCode, Refused, not_found
+from resolvers.mutations.unit_of_work import write
+
+MAX_TOKEN = 128
+TOKEN_FIELD = ("input", "processorToken")
+METHOD_FIELD = ("input", "paymentMethodId")
+
+
+def _check_token(token: str) -> str:
+    # Messages here never quote the token: it might be a card number pasted by mistake.
+    if contains_card_number(token):
+        raise Refused.one(
+            ErrorCode.INVALID,
+            "Card numbers are not accepted: send the token your payment processor issued.",
+            *TOKEN_FIELD,
+        )
+    text = token.strip()
+    if not text or len(text) > MAX_TOKEN:
+        raise Refused.one(ErrorCode.INVALID, f"1 to {MAX_TOKEN} characters.", *TOKEN_FIELD)
+    return text
+
+
+def expired(exp_month: int, exp_year: int, now: datetime) -> bool:
+    """Cards are valid through the last day of their expiry month."""
+    first_invalid = datetime(exp_year + exp_month // 12, exp_month % 12 + 1, 1, tzinfo=UTC)
+    return first_invalid <= now
+
+
+async def _lock_wallet(session: AsyncSession, viewer_id: int) -> None:
+    # SQLite has no FOR UPDATE; its write transactions already run one at a time.
+    await session.execute(select(User.id).where(User.id == viewer_id).with_for_update())
+
+
+async def _saved(session: AsyncSession, viewer_id: int) -> Sequence[PaymentMethod]:
+    """The viewer's methods that are not removed, newest first."""
+    statement = (
+        select(PaymentMethod)
+        .where(PaymentMethod.user_id == viewer_id, col(PaymentMethod.removed_at).is_(None))
+        .order_by(col(PaymentMethod.created_at).desc(), col(PaymentMethod.id).desc())
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(statement)).scalars().all()
+
+
+def _make_default(methods: Sequence[PaymentMethod], chosen: PaymentMethod) -> None:
+    for method in methods:
+        method.is_default = method is chosen
+    chosen.is_default = True
+
+
+def _forget(ctx: Context, methods: Sequence[PaymentMethod]) -> None:
+    for method in methods:
+        if method.id is not None:
+            ctx.loaders.payment_method_by_id.clear(method.id)
+
+
+async def add_payment_method(
+    ctx: Context, *, viewer_id: int, processor_token: str, make_default: bool | None
+) -> PaymentMethod:
+    """Saves the card behind a processor token; the first saved card is the default."""
+    token = _check_token(processor_token)
+    try:
+        card = await ctx.gateway.describe(token)
+    except UnknownToken:
+        raise Refused.one(
+            ErrorCode.INVALID, "The payment processor does not know this token.", *TOKEN_FIELD
+        ) from None
+    now = ctx.clock()
+    if expired(card.exp_month, card.exp_year, now):
+        raise Refused.one(ErrorCode.INVALID, "This card has expired.", *TOKEN_FIELD)
+    async with write(ctx) as session:
+        await _lock_wallet(session, viewer_id)
+        saved = await _saved(session, viewer_id)
+        method = PaymentMethod(
+            user_id=viewer_id,
+            brand=card.brand,
+            last4=card.last4,
+            exp_month=card.exp_month,
+            exp_year=card.exp_year,
+            processor_token=token,
+            is_default=False,
+            created_at=now,
+        )
+        session.add(method)
+        if make_default or not any(m.is_default for m in saved):
+            _make_default(saved, method)
+        await session.commit()
+    _forget(ctx, saved)
+    return method
+
+
+async def _own_method(session: AsyncSession, viewer_id: int, method_id: int) -> PaymentMethod:
+    method = await session.get(PaymentMethod, method_id, populate_existing=True)
+    if method is None or method.user_id != viewer_id or method.removed_at is not None:
+        raise not_found("payment method", *METHOD_FIELD)
+    return method
+
+
+async def remove_payment_method(ctx: Context, *, viewer_id: int, method_id: int) -> PaymentMethod:
+    """Removes a saved method (payments keep pointing at it); the default moves on."""
+    now = ctx.clock()
+    async with write(ctx) as session:
+        await _lock_wallet(session, viewer_id)
+        method = await _own_method(session, viewer_id, method_id)
+        method.removed_at = now
+        remaining = [m for m in await _saved(session, viewer_id) if m.id != method.id]
+        if method.is_default and remaining:
+            _make_default(remaining, remaining[0])
+        method.is_default = False
+        await session.commit()
+    _forget(ctx, [method, *remaining])
+    return method
+
+
+async def set_default_payment_method(
+    ctx: Context, *, viewer_id: int, method_id: int
+) -> PaymentMethod:
+    """Makes a saved method the one used when none is chosen."""
+    async with write(ctx) as session:
+        await _lock_wallet(session, viewer_id)
+        method = await _own_method(session, viewer_id, method_id)
+        saved = await _saved(session, viewer_id)
+        _make_default(saved, method)
+        await session.commit()
+    _forget(ctx, saved)
+    return method
