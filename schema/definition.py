@@ -16,6 +16,7 @@ from schema.order_mutations import OrderMutations
 from schema.orders import Order, OrderEvent
 from schema.payments import Payment, PaymentMethod
 from schema.query import Query
+from schema.shopper_mutations import ShopperMutations
 from schema.user import User
 
 log = logging.getLogger("ordercenter.graphql")
@@ -52,7 +53,7 @@ def _request_id(execution_context: ExecutionContext | None) -> str | None:
 
 
 @strawberry.type(description="Everything that changes the Order Center.")
-class Mutation(OrderMutations):
+class Mutation(OrderMutations, ShopperMutations):
     pass
 
 
