@@ -16,7 +16,12 @@ from resolvers.context import Context
 from resolvers.mutations import idempotency, paying
 from resolvers.mutations.outcome import ErrorCode, Refused, UserError
 from resolvers.mutations.transitions import actor_for, load_for, transition
-from resolvers.mutations.unit_of_work import OrderOutcome, announce, write
+from resolvers.mutations.unit_of_work import (
+    OrderOutcome,
+    announce,
+    commit_with_events,
+    write,
+)
 
 PAY_OPERATION = "payOrder"
 MAX_NOTE = 500
@@ -92,9 +97,9 @@ async def _pay(
         )
         claimed.order_id = order.id
         outcome = OrderOutcome(order)
+        events = []
         if attempt.refusal is None:
-            event = await transition(session, order, OrderAction.PAY, actor, now=now)
-            outcome.event_ids = [event.id] if event.id else []
+            events.append(await transition(session, order, OrderAction.PAY, actor, now=now))
         else:
             field = ("input", "paymentMethodId")
             if attempt.retryable:
@@ -106,7 +111,7 @@ async def _pay(
                 claimed.error_message = attempt.refusal.message
                 message = attempt.refusal.message
             outcome.errors = [UserError(attempt.refusal.code, message, field)]
-        await session.commit()
+        outcome.event_ids = await commit_with_events(session, events)
         return outcome
 
 
@@ -142,8 +147,8 @@ async def cancel_order(
         )
         await paying.refund_captured(session, ctx.gateway, order=order, now=now)
         await restock(session, order)
-        await session.commit()
-    return await announce(ctx, OrderOutcome(order, event_ids=[event.id] if event.id else []))
+        event_ids = await commit_with_events(session, [event])
+    return await announce(ctx, OrderOutcome(order, event_ids=event_ids))
 
 
 async def confirm_receipt(ctx: Context, *, viewer_id: int, order_id: int) -> OrderOutcome:
@@ -159,8 +164,8 @@ async def _simple(
         actor = actor_for(action, order, roles)
         event = await transition(session, order, action, actor, now=now, note=note)
         await _follow_shipment(session, order, action, now)
-        await session.commit()
-    return await announce(ctx, OrderOutcome(order, event_ids=[event.id] if event.id else []))
+        event_ids = await commit_with_events(session, [event])
+    return await announce(ctx, OrderOutcome(order, event_ids=event_ids))
 
 
 async def ship_order(
@@ -194,8 +199,8 @@ async def ship_order(
                 happened_at=now,
             )
         )
-        await session.commit()
-    return await announce(ctx, OrderOutcome(order, event_ids=[event.id] if event.id else []))
+        event_ids = await commit_with_events(session, [event])
+    return await announce(ctx, OrderOutcome(order, event_ids=event_ids))
 
 
 _STATUS_ACTIONS = {

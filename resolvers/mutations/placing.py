@@ -18,7 +18,12 @@ from resolvers.context import Context
 from resolvers.mutations import idempotency, paying
 from resolvers.mutations.outcome import ErrorCode, Refused, UserError
 from resolvers.mutations.transitions import transition
-from resolvers.mutations.unit_of_work import OrderOutcome, announce, write
+from resolvers.mutations.unit_of_work import (
+    OrderOutcome,
+    announce,
+    commit_with_events,
+    write,
+)
 
 MAX_LINES = 50
 MAX_QUANTITY = 99
@@ -306,9 +311,8 @@ async def _place(
             actor=Actor.BUYER.value,
             occurred_at=now,
         )
-        session.add(placed)
-        await session.flush()
-        outcome = OrderOutcome(order, event_ids=[placed.id] if placed.id else [])
+        events = [placed]
+        outcome = OrderOutcome(order)
         claimed.order_id = order.id
         if method is not None:
             attempt = await paying.charge(
@@ -321,9 +325,9 @@ async def _place(
             )
             refusal = attempt.refusal
             if refusal is None:
-                paid = await transition(session, order, OrderAction.PAY, Actor.BUYER, now=now)
-                if paid.id is not None:
-                    outcome.event_ids.append(paid.id)
+                events.append(
+                    await transition(session, order, OrderAction.PAY, Actor.BUYER, now=now)
+                )
             else:
                 # The order stands, unpaid; the buyer can pay it later.
                 message = (
@@ -333,7 +337,7 @@ async def _place(
                     UserError(refusal.code, message, ("input", "paymentMethodId"))
                 )
         _remember(claimed, outcome)
-        await session.commit()
+        outcome.event_ids = await commit_with_events(session, events)
         return outcome
 
 

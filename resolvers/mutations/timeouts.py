@@ -18,7 +18,12 @@ from resolvers.context import Context
 from resolvers.mutations.lifecycle import restock
 from resolvers.mutations.outcome import Refused
 from resolvers.mutations.transitions import lock_order, transition
-from resolvers.mutations.unit_of_work import OrderOutcome, announce, write
+from resolvers.mutations.unit_of_work import (
+    OrderOutcome,
+    announce,
+    commit_with_events,
+    write,
+)
 
 BATCH = 500
 
@@ -73,8 +78,8 @@ async def _move(
             return False
         if action is OrderAction.CANCEL:
             await restock(session, order)
-        await session.commit()
-    await announce(ctx, OrderOutcome(order, event_ids=[event.id] if event.id else []))
+        event_ids = await commit_with_events(session, [event])
+    await announce(ctx, OrderOutcome(order, event_ids=event_ids))
     return True
 
 

@@ -92,7 +92,7 @@ async def transition(
     note: str | None = None,
     cancel_reason: str | None = None,
 ) -> OrderEvent:
-    """Apply ``action`` and write its event, guarded by the order's version."""
+    """Apply ``action``, guarded by the order's version; returns its (unsaved) event."""
     source = OrderStatus(order.status)
     try:
         target = next_status(source, action, actor)
@@ -121,7 +121,9 @@ async def transition(
         set_committed_value(order, name, value)
     if order.id is None:  # pragma: no cover - a locked order has an id
         raise ValueError("order without id")
-    event = OrderEvent(
+    # Not added here: unit_of_work.commit_with_events writes every event of the
+    # transaction last, under the event-order lock.
+    return OrderEvent(
         order_id=order.id,
         from_status=source.value,
         to_status=target.value,
@@ -130,6 +132,3 @@ async def transition(
         note=note,
         occurred_at=now,
     )
-    session.add(event)
-    await session.flush()
-    return event

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.engine import WRITE
-from db.models import Order
+from db.models import Order, OrderEvent
 from resolvers.context import Context
 from resolvers.mutations.outcome import UserError
 
@@ -21,6 +22,30 @@ class OrderOutcome:
     order: Order | None
     errors: list[UserError] = field(default_factory=list)
     event_ids: list[int] = field(default_factory=list)
+
+
+# Arbitrary, fixed key of the transaction-scoped advisory lock that orders event ids.
+EVENT_ORDER_LOCK = 7_406_318_226
+
+
+async def commit_with_events(session: AsyncSession, events: Sequence[OrderEvent]) -> list[int]:
+    """Insert the transaction's order events last, then commit; returns their ids.
+
+    Subscribers resume from an event id, so ids must become visible in id order: an
+    id that commits after a larger one would be skipped by a reader already past it.
+    On PostgreSQL the inserts and the commit run under one advisory lock, so event
+    transactions commit one after the other in id order; SQLite's write lock already
+    serializes them. The lock is held only from the inserts to the commit.
+    """
+    if events:
+        if session.get_bind().dialect.name == "postgresql":
+            await session.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_ORDER_LOCK}
+            )
+        session.add_all(events)
+        await session.flush()
+    await session.commit()
+    return [event.id for event in events if event.id is not None]
 
 
 @asynccontextmanager
