@@ -17,8 +17,16 @@ QUEUE_SIZE = 1024
 
 
 class InProcessBus:
+    """Wake-ups within one process: the embedded default."""
+
     def __init__(self) -> None:
         self._queues: set[asyncio.Queue[tuple[int, ...]]] = set()
+
+    async def connect(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
 
     async def publish(self, event_ids: Sequence[int]) -> None:
         ids = tuple(event_ids)
@@ -38,3 +46,11 @@ class InProcessBus:
                 yield await queue.get()
         finally:
             self._queues.discard(queue)
+
+
+def make_bus(url: str) -> InProcessBus:
+    """The bus named by ``ORDERCENTER_BUS_URL``."""
+    scheme = url.split("://", 1)[0].lower()
+    if scheme == "memory":
+        return InProcessBus()
+    raise ValueError(f"unsupported ORDERCENTER_BUS_URL scheme {scheme!r}")

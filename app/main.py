@@ -15,18 +15,20 @@ from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 
 from app.auth import BearerTokenBackend
-from app.bus import InProcessBus
+from app.bus import make_bus
 from app.graphiql import STATIC_URL_PREFIX, static_app
 from app.graphql_http import GraphQLHTTPHandler
 from app.request_id import RequestIdMiddleware
 from app.settings import Settings, get_settings
+from app.ws import GraphQLWebSocket
 from db.engine import create_engine, create_session_factory
 from resolvers.context import Context
 from resolvers.gateway import SandboxGateway
 from resolvers.mutations.timeouts import apply_timeouts
+from resolvers.subscriptions.hub import SubscriptionHub
 from schema.definition import schema
 
 log = logging.getLogger("ordercenter")
@@ -91,6 +93,11 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         if owns_engine:
             app.state.engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
             app.state.sessions = create_session_factory(app.state.engine)
+        await app.state.bus.connect()
+        app.state.hub = SubscriptionHub(
+            app.state.sessions, app.state.bus, queue_size=settings.subscriber_queue_size
+        )
+        await app.state.hub.start()
         sweeper = None
         if settings.sweep_interval_seconds > 0:
             sweeper = asyncio.create_task(sweep_forever(app, settings))
@@ -101,6 +108,8 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
+            await app.state.hub.stop()
+            await app.state.bus.close()
             if owns_engine:
                 await app.state.engine.dispose()
 
@@ -108,6 +117,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app = Starlette(
         routes=[
             Route("/graphql", graphql.handle, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", GraphQLWebSocket(schema, settings)),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/", root, methods=["GET"]),
             Route("/favicon.ico", favicon, methods=["GET"]),
@@ -120,7 +130,8 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.bus = InProcessBus()
+    app.state.bus = make_bus(settings.bus_url)
+    app.state.hub = None
     # One gateway per process: the sandbox remembers idempotency keys like a processor.
     app.state.gateway = SandboxGateway()
     if engine is not None:

@@ -59,6 +59,27 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(
         default=60, ge=0, description="How often the server applies those timeouts; 0: never."
     )
+    ws_keep_alive_seconds: float = Field(
+        default=15, gt=0, description="Interval of WebSocket keep-alive pings."
+    )
+    ws_init_timeout_seconds: float = Field(
+        default=10, gt=0, description="How long a WebSocket may wait before connection_init."
+    )
+    ws_max_operations: int = Field(
+        default=20, ge=1, description="Concurrent operations per WebSocket connection."
+    )
+    ws_max_connections_per_user: int = Field(
+        default=10, ge=1, description="Concurrent WebSocket connections per user."
+    )
+    subscriber_queue_size: int = Field(
+        default=256,
+        ge=1,
+        description="Events buffered per subscriber; a slower one is cut off and resumes.",
+    )
+    bus_url: str = Field(
+        default="memory://",
+        description="Event bus: memory://, redis://host:port/db, or postgresql://… (LISTEN).",
+    )
     graphiql: bool = Field(default=True, description="Serve GraphiQL to browsers at /graphql.")
     host: str = Field(default="127.0.0.1", description="Address `ordercenter serve` binds.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port `ordercenter serve` binds.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,6 +41,13 @@ class Context:
     gateway: PaymentGateway = field(default_factory=SandboxGateway)
     rules: Rules = field(default_factory=Rules)
     clock: Callable[[], datetime] = utc_now
+    hub: Any = None  # the process's SubscriptionHub, for subscriptions
+    # Set by the WebSocket transport from the connection_init payload.
+    connection_params: dict[str, Any] | None = None
+
+    def refresh_loaders(self) -> None:
+        """New loaders for the next subscription event: nothing cached goes stale."""
+        self.loaders = Loaders(self.loaders.sessions, self.viewer_id, self.loaders.scheduler)
 
     @classmethod
     def for_request(
@@ -54,6 +62,7 @@ class Context:
         gateway: PaymentGateway | None = None,
         rules: Rules | None = None,
         clock: Callable[[], datetime] = utc_now,
+        hub: Any = None,
     ) -> Context:
         """A context with fresh loaders: nothing cached leaks between requests."""
         scheduler = BatchScheduler()
@@ -69,4 +78,5 @@ class Context:
             gateway=gateway or SandboxGateway(),
             rules=rules or Rules(),
             clock=clock,
+            hub=hub,
         )

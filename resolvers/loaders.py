@@ -214,6 +214,8 @@ class Loaders:
         self, sessions: SessionFactory, viewer_id: int | None, scheduler: BatchScheduler
     ) -> None:
         s, b = sessions, scheduler
+        self.sessions = sessions
+        self.scheduler = scheduler
         self.deferred = DeferredQueryLoader(b)
         self.user_by_id = UserByIdLoader(s, b)
         self.shop_by_id = ShopByIdLoader(s, b)

@@ -17,6 +17,7 @@ from schema.orders import Order, OrderEvent
 from schema.payments import Payment, PaymentMethod
 from schema.query import Query
 from schema.shopper_mutations import ShopperMutations
+from schema.subscription import Subscription
 from schema.user import User
 
 log = logging.getLogger("ordercenter.graphql")
@@ -60,6 +61,7 @@ class Mutation(OrderMutations, ShopperMutations):
 schema = OrderCenterSchema(
     query=Query,
     mutation=Mutation,
+    subscription=Subscription,
     types=[
         User,
         Order,

@@ -21,6 +21,9 @@ from db.models import IdempotencyKey
 from resolvers.mutations.outcome import ErrorCode, Refused, UserError
 
 MAX_KEY_LENGTH = 128
+# Only payment refusals are remembered (placeOrder's and payOrder's), and both name the
+# payment method; a replay names it too, so a retry gets exactly the first answer.
+REMEMBERED_ERROR_FIELD = ("input", "paymentMethodId")
 
 
 def request_hash(payload: dict[str, Any]) -> str:
@@ -77,7 +80,11 @@ async def claim(
         error = (
             None
             if existing.error_code is None
-            else UserError(ErrorCode(existing.error_code), existing.error_message or "")
+            else UserError(
+                ErrorCode(existing.error_code),
+                existing.error_message or "",
+                REMEMBERED_ERROR_FIELD,
+            )
         )
         return Replay(order_id=existing.order_id, error=error)
     row = IdempotencyKey(

@@ -118,7 +118,12 @@ async def _pay(
 async def restock(session: AsyncSession, order: Order) -> None:
     """Put a cancelled order's units back on the shelf."""
     items = (
-        await session.execute(select(OrderItem).where(OrderItem.order_id == order.id))
+        await session.execute(
+            # Product-id order, as placeOrder takes stock, so the row locks never cross.
+            select(OrderItem)
+            .where(OrderItem.order_id == order.id)
+            .order_by(col(OrderItem.product_id))
+        )
     ).scalars()
     for item in items:
         await session.execute(

@@ -241,7 +241,9 @@ async def _place(
                 now=now,
                 field=("input", "paymentMethodId"),
             )
-        for index, line in enumerate(lines):
+        # In product-id order, as restock does: two orders naming the same products in
+        # different orders would otherwise lock the rows crosswise and deadlock.
+        for index, line in sorted(enumerate(lines), key=lambda pair: pair[1].product_id):
             # Conditional decrement: two buyers can never both take the last unit.
             taken = await session.execute(
                 update(Product)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -127,6 +128,16 @@ async def test_another_users_default_is_untouched(
     await added(gql, buyer, "tok_visa")
     await added(gql, buyer, "tok_amex", make_default=True)
     assert await default_of(gql, other) == mid(theirs)
+
+
+async def test_concurrent_first_adds_make_exactly_one_default(
+    gql: GraphQLClient, sessions: SessionFactory
+) -> None:
+    buyer = await make_user(sessions)
+    results = await asyncio.gather(*(added(gql, buyer, "tok_visa") for _ in range(4)))
+    assert sum(m["isDefault"] for m in results) == 1
+    assert len(await wallet(gql, buyer)) == 4
+    await default_of(gql, buyer)
 
 
 @pytest.mark.parametrize("number", CARD_NUMBERS)

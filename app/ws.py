@@ -1,0 +1,91 @@
+"""GraphQL over WebSocket at /graphql: both protocols, token in connection_init."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+from starlette.requests import Request
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+
+from app.auth import bearer_token, verify_token
+from app.request_id import request_id_of
+from app.settings import Settings
+from resolvers.context import Context
+from schema.definition import OrderCenterSchema
+
+log = logging.getLogger("ordercenter.ws")
+
+
+def authorization_of(params: dict[str, Any] | None) -> str | None:
+    """The Authorization value of a connection_init payload; the key in any case."""
+    for source in (params or {}, (params or {}).get("headers") or {}):
+        if isinstance(source, dict):
+            for key, value in source.items():
+                if (
+                    isinstance(key, str)
+                    and key.lower() == "authorization"
+                    and isinstance(value, str)
+                ):
+                    return value
+    return None
+
+
+class GraphQLWebSocket(GraphQL[Context, None]):
+    """Strawberry's WebSocket transport with our context, auth and limits."""
+
+    def __init__(self, schema: OrderCenterSchema, settings: Settings) -> None:
+        super().__init__(
+            schema,
+            graphql_ide=None,
+            keep_alive=True,
+            keep_alive_interval=settings.ws_keep_alive_seconds,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
+            connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
+            max_subscriptions_per_connection=settings.ws_max_operations,
+        )
+        self.settings = settings
+        self.connections: Counter[int] = Counter()
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        state = request.app.state
+        context = Context.for_request(
+            viewer_id=None,
+            sessions=state.sessions,
+            max_page_size=self.settings.max_page_size,
+            default_page_size=self.settings.default_page_size,
+            request_id=request_id_of(request.scope),
+            events=state.bus,
+            gateway=state.gateway,
+            rules=self.settings.rules,
+            hub=state.hub,
+        )
+        request.scope.setdefault("state", {})["ordercenter_context"] = context
+        return context
+
+    async def on_ws_connect(self, context: Context) -> None:
+        token = bearer_token(authorization_of(context.connection_params))
+        viewer = None if token is None else verify_token(token, secret=self.settings.jwt_secret)
+        if viewer is None:
+            raise ConnectionRejectionError({"message": "A valid bearer token is required."})
+        if self.connections[viewer.user_id] >= self.settings.ws_max_connections_per_user:
+            raise ConnectionRejectionError({"message": "Too many connections for this user."})
+        self.connections[viewer.user_id] += 1
+        context.viewer_id = viewer.user_id
+        context.refresh_loaders()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            context = (scope.get("state") or {}).get("ordercenter_context")
+            if isinstance(context, Context) and context.viewer_id is not None:
+                self.connections[context.viewer_id] -= 1
+                if self.connections[context.viewer_id] <= 0:
+                    del self.connections[context.viewer_id]

@@ -1,0 +1,1 @@
+"""Live order-status changes: one hub per process fans committed events out."""
