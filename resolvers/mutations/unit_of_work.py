@@ -24,6 +24,8 @@ class OrderOutcome:
     event_ids: list[int] = field(default_factory=list)
 
 
+# The PostgreSQL NOTIFY channel that says "order events committed".
+EVENTS_CHANNEL = "ordercenter_order_events"
 # Arbitrary, fixed key of the transaction-scoped advisory lock that orders event ids.
 EVENT_ORDER_LOCK = 7_406_318_226
 
@@ -38,12 +40,20 @@ async def commit_with_events(session: AsyncSession, events: Sequence[OrderEvent]
     serializes them. The lock is held only from the inserts to the commit.
     """
     if events:
-        if session.get_bind().dialect.name == "postgresql":
+        postgres = session.get_bind().dialect.name == "postgresql"
+        if postgres:
             await session.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_ORDER_LOCK}
             )
         session.add_all(events)
         await session.flush()
+        if postgres:
+            # Delivered to LISTENers exactly when (and only if) this transaction commits.
+            newest = max(event.id or 0 for event in events)
+            await session.execute(
+                text("SELECT pg_notify(:channel, :payload)"),
+                {"channel": EVENTS_CHANNEL, "payload": str(newest)},
+            )
     await session.commit()
     return [event.id for event in events if event.id is not None]
 

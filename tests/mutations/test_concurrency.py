@@ -212,7 +212,7 @@ async def test_orders_naming_products_in_opposite_orders_do_not_deadlock(
     shop = await make_shop(sessions)
     first = await make_product(sessions, shop=shop, stock=100)
     second = await make_product(sessions, shop=shop, stock=100)
-    ann, bob, cat = (await make_user(sessions) for _ in range(3))
+    ann, bob, cat = [await make_user(sessions) for _ in range(3)]
     rounds = ROUNDS // 2
 
     for round_ in range(rounds):

@@ -36,18 +36,34 @@ class ServerProcess:
 
 
 @contextmanager
-def running_server(*, users: int = 5, orders_per_user: int = 5) -> Iterator[ServerProcess]:
-    """A seeded SQLite database and a server on it; stopped (SIGTERM) on exit."""
+def running_server(
+    *,
+    users: int = 5,
+    orders_per_user: int = 5,
+    database_url: str | None = None,
+    seed: bool = True,
+    extra_env: dict[str, str] | None = None,
+    port: int | None = None,
+) -> Iterator[ServerProcess]:
+    """A server on a seeded database (a fresh SQLite file unless ``database_url``);
+    stopped with SIGTERM on exit. ``seed=False`` serves the database as it is."""
     with tempfile.TemporaryDirectory(prefix="oc-server-") as tmp:
         env = {
             **os.environ,
-            "ORDERCENTER_DATABASE_URL": f"sqlite:///{Path(tmp) / 'oc.db'}",
+            "ORDERCENTER_DATABASE_URL": database_url or f"sqlite:///{Path(tmp) / 'oc.db'}",
             "ORDERCENTER_JWT_SECRET": SECRET,
             "ORDERCENTER_ENV": "test",
             "ORDERCENTER_LOG_LEVEL": "warning",
+            **(extra_env or {}),
         }
-        seed = [ORDERCENTER, "seed", f"--users={users}", f"--orders-per-user={orders_per_user}"]
-        subprocess.run([*seed, "--no-progress"], env=env, check=True, timeout=120)
+        if seed:
+            command = [
+                ORDERCENTER,
+                "seed",
+                f"--users={users}",
+                f"--orders-per-user={orders_per_user}",
+            ]
+            subprocess.run([*command, "--no-progress"], env=env, check=True, timeout=120)
         token = subprocess.run(
             [ORDERCENTER, "token", "demo"],
             env=env,
@@ -56,7 +72,7 @@ def running_server(*, users: int = 5, orders_per_user: int = 5) -> Iterator[Serv
             capture_output=True,
             text=True,
         ).stdout.strip()
-        port = free_port()
+        port = port or free_port()
         process = subprocess.Popen(
             [ORDERCENTER, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env
         )
