@@ -189,6 +189,40 @@ def sweep() -> None:
     click.echo(f"cancelled {report.cancelled} unpaid and completed {report.completed} delivered")
 
 
+@main.command()
+@click.option(
+    "--rate",
+    default=2.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Steps (use-case calls: mostly status changes) per second.",
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Stop after this many seconds [default: run until Ctrl-C or SIGTERM].",
+)
+@click.option("--seed", "rng_seed", type=int, default=None, help="Seed the choice of orders.")
+@click.option("--log-every", default=20, show_default=True, help="Log a line every N steps.")
+def simulate(rate: float, duration: float | None, rng_seed: int | None, log_every: int) -> None:
+    """Act as sellers and carriers: move orders along their lifecycle, live.
+
+    Ships orders awaiting shipment, hands them to the carrier, delivers them, and
+    places paid orders for random buyers now and then, through the same use-cases
+    as the API. Events go out on ORDERCENTER_BUS_URL; with memory:// (the default)
+    a separate server still sees them, but only on its hub's slow poll (~2 s later).
+    """
+    from app.simulate import run_simulation
+
+    report = asyncio.run(
+        run_simulation(
+            get_settings(), rate=rate, duration=duration, seed=rng_seed, log_every=log_every
+        )
+    )
+    click.echo(report.summary())
+
+
 @main.command("export-schema")
 @click.option(
     "--output",

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import signal
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from types import FrameType
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -82,6 +84,44 @@ async def sweep_forever(app: Starlette, settings: Settings) -> None:
             )
 
 
+def close_sockets_on_sigterm(websockets: GraphQLWebSocket) -> Callable[[], None]:
+    """On SIGTERM, close WebSockets with 1001 first, then let uvicorn shut down.
+
+    uvicorn would fail open sockets with 1012; 1001 (Going Away) is what tells
+    clients to reconnect elsewhere. Returns a function that restores the handler.
+    """
+    try:
+        previous = signal.getsignal(signal.SIGTERM)
+    except ValueError:  # pragma: no cover - not the main thread
+        return lambda: None
+    loop = asyncio.get_running_loop()
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def close_then_exit(signum: int, frame: FrameType | None) -> None:
+        try:
+            await websockets.close_all()
+        except Exception:  # the shutdown must go on whatever happened
+            log.exception("closing WebSockets on shutdown failed")
+        if callable(previous):
+            previous(signum, frame)
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        task = loop.create_task(close_then_exit(signum, frame))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    try:
+        signal.signal(signal.SIGTERM, on_sigterm)
+    except ValueError:  # pragma: no cover - not the main thread
+        return lambda: None
+
+    def restore() -> None:
+        with contextlib.suppress(ValueError):
+            signal.signal(signal.SIGTERM, previous)
+
+    return restore
+
+
 def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None = None) -> Starlette:
     """The application. Pass ``engine`` to share one (tests); otherwise it is made at start-up."""
     settings = settings or get_settings()
@@ -98,6 +138,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             app.state.sessions, app.state.bus, queue_size=settings.subscriber_queue_size
         )
         await app.state.hub.start()
+        restore_sigterm = close_sockets_on_sigterm(websockets)
         sweeper = None
         if settings.sweep_interval_seconds > 0:
             sweeper = asyncio.create_task(sweep_forever(app, settings))
@@ -108,16 +149,18 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
+            restore_sigterm()
             await app.state.hub.stop()
             await app.state.bus.close()
             if owns_engine:
                 await app.state.engine.dispose()
 
     graphql = GraphQLHTTPHandler(schema, settings)
+    websockets = GraphQLWebSocket(schema, settings)
     app = Starlette(
         routes=[
             Route("/graphql", graphql.handle, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", GraphQLWebSocket(schema, settings)),
+            WebSocketRoute("/graphql", websockets),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/", root, methods=["GET"]),
             Route("/favicon.ico", favicon, methods=["GET"]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from datetime import timedelta
@@ -21,6 +22,7 @@ from resolvers.context import Context
 from schema.definition import OrderCenterSchema
 
 log = logging.getLogger("ordercenter.ws")
+CLOSE_TIMEOUT_SECONDS = 3.0
 
 
 def authorization_of(params: dict[str, Any] | None) -> str | None:
@@ -52,6 +54,8 @@ class GraphQLWebSocket(GraphQL[Context, None]):
         )
         self.settings = settings
         self.connections: Counter[int] = Counter()
+        # The ASGI send of every open socket, to say goodbye with 1001 on shutdown.
+        self._open: set[Send] = set()
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         state = request.app.state
@@ -80,10 +84,22 @@ class GraphQLWebSocket(GraphQL[Context, None]):
         context.viewer_id = viewer.user_id
         context.refresh_loaders()
 
+    async def close_all(self, code: int = 1001, reason: str = "server shutting down") -> None:
+        """Close every open socket (1001 Going Away: reconnect, elsewhere or later)."""
+        message = {"type": "websocket.close", "code": code, "reason": reason}
+        closing = [send(message) for send in list(self._open)]
+        self._open.clear()
+        if closing:
+            await asyncio.wait_for(
+                asyncio.gather(*closing, return_exceptions=True), CLOSE_TIMEOUT_SECONDS
+            )
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._open.add(send)
         try:
             await super().__call__(scope, receive, send)
         finally:
+            self._open.discard(send)
             context = (scope.get("state") or {}).get("ordercenter_context")
             if isinstance(context, Context) and context.viewer_id is not None:
                 self.connections[context.viewer_id] -= 1

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func
+from sqlmodel import col, select
 
 from db.engine import SessionFactory
 from db.models import OrderItem, Payment, Shipment
@@ -76,7 +77,7 @@ async def test_buyers_racing_for_the_last_units(
     assert state["orders"] == UNITS
     assert state["idempotency_keys"] == UNITS
     async with sessions() as session:
-        sold = (await session.execute(select(func.sum(OrderItem.quantity)))).scalar_one()
+        sold = (await session.execute(select(func.sum(col(OrderItem.quantity))))).scalar_one()
     assert sold == UNITS
     # Only the winners were charged.
     assert await payment_statuses(sessions) == ["CAPTURED"] * UNITS
@@ -113,7 +114,8 @@ async def test_cancel_and_ship_at_once_have_one_winner(
         )
 
         won, lost = _split([cancelled, shipped])
-        assert len(won) == 1 and len(lost) == 1, (cancelled, shipped)
+        assert len(won) == 1, (cancelled, shipped)
+        assert len(lost) == 1
         assert _lost_cleanly(lost[0]), lost[0]
         assert await event_versions(sessions, pk_of(order_id)) == [1, 2, 3]
         row = await order_row(sessions, pk_of(order_id))
@@ -123,7 +125,7 @@ async def test_cancel_and_ship_at_once_have_one_winner(
                 await session.execute(
                     select(func.count())
                     .select_from(Shipment)
-                    .where(Shipment.order_id == pk_of(order_id))
+                    .where(col(Shipment.order_id) == pk_of(order_id))
                 )
             ).scalar_one()
         refunds = (await payment_statuses(sessions, pk_of(order_id))).count("REFUNDED")
@@ -158,7 +160,8 @@ async def test_buyer_and_seller_cancelling_at_once_refund_once(
     )
 
     won, lost = _split(list(results))
-    assert len(won) == 1 and len(lost) == 1
+    assert len(won) == 1
+    assert len(lost) == 1
     assert _lost_cleanly(lost[0]), lost[0]
     assert await payment_statuses(sessions) == ["CAPTURED", "REFUNDED"]
     assert await stock_of(sessions, product) == 5
@@ -195,7 +198,8 @@ async def test_two_payments_at_once_capture_once(
         )
 
         won, lost = _split(list(results))
-        assert len(won) == 1 and len(lost) == 1, results
+        assert len(won) == 1, results
+        assert len(lost) == 1
         assert _lost_cleanly(lost[0]), lost[0]
         assert won[0]["order"]["status"] == "AWAITING_SHIPMENT"
         assert await payment_statuses(sessions, pk_of(order_id)) == ["CAPTURED"]

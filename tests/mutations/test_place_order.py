@@ -10,7 +10,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, update
+from sqlmodel import col, select
 
 from db.engine import SessionFactory
 from db.models import (
@@ -124,24 +125,28 @@ async def db_state(sessions: SessionFactory) -> dict[str, Any]:
     async with sessions() as session:
         for model in DATA_TABLES:
             count = await session.execute(select(func.count()).select_from(model))
-            state[model.__tablename__] = count.scalar_one()  # type: ignore[attr-defined]
-        rows = await session.execute(select(Product.id, Product.stock).order_by(Product.id))
-        state["stock"] = {pid: stock for pid, stock in rows.all()}
+            state[str(model.__tablename__)] = count.scalar_one()
+        rows = await session.execute(
+            select(col(Product.id), col(Product.stock)).order_by(col(Product.id))
+        )
+        state["stock"] = dict(rows.all())
     return state
 
 
 async def stock_of(sessions: SessionFactory, product: Product) -> int:
     async with sessions() as session:
-        found = await session.execute(select(Product.stock).where(Product.id == product.id))
+        found = await session.execute(
+            select(col(Product.stock)).where(col(Product.id) == product.id)
+        )
         stock: int = found.scalar_one()
     return stock
 
 
 async def payment_statuses(sessions: SessionFactory, order_pk: int | None = None) -> list[str]:
     """Statuses of the payments rows (of one order, or all), oldest first."""
-    statement = select(Payment.status).order_by(Payment.id)
+    statement = select(col(Payment.status)).order_by(col(Payment.id))
     if order_pk is not None:
-        statement = statement.where(Payment.order_id == order_pk)
+        statement = statement.where(col(Payment.order_id) == order_pk)
     async with sessions() as session:
         return list((await session.execute(statement)).scalars().all())
 
@@ -149,9 +154,9 @@ async def payment_statuses(sessions: SessionFactory, order_pk: int | None = None
 async def event_versions(sessions: SessionFactory, order_pk: int) -> list[int]:
     async with sessions() as session:
         rows = await session.execute(
-            select(OrderEvent.order_version)
-            .where(OrderEvent.order_id == order_pk)
-            .order_by(OrderEvent.id)
+            select(col(OrderEvent.order_version))
+            .where(col(OrderEvent.order_id) == order_pk)
+            .order_by(col(OrderEvent.id))
         )
         return list(rows.scalars().all())
 
@@ -184,7 +189,7 @@ async def set_card(
         values["removed_at"] = removed_at
     async with sessions() as session:
         await session.execute(
-            update(PaymentMethod).where(PaymentMethod.id == method.id).values(**values)  # type: ignore[arg-type]
+            update(PaymentMethod).where(col(PaymentMethod.id) == method.id).values(**values)
         )
         await session.commit()
 
@@ -495,7 +500,9 @@ async def test_someone_elses_or_a_removed_payment_method(
     theirs = await make_payment_method(sessions, user=other)
     removed = await make_payment_method(sessions, user=buyer)
     await set_card(sessions, removed, removed_at=datetime.now(UTC))
-    missing = PaymentMethod(id=999_999, user_id=0, brand="", last4="", exp_month=1, exp_year=1)
+    missing = PaymentMethod(
+        id=999_999, user_id=0, brand="", last4="", exp_month=1, exp_year=1, processor_token=""
+    )
     for method in (theirs, removed, missing):
         payload = await _refused(gql, sessions, buyer, [line(product)], method=method)
         assert errors_of(payload) == [("NOT_FOUND", ["input", "paymentMethodId"])]
