@@ -2,13 +2,15 @@
 
 import asyncio
 
-from bench import order_flow, page_query
+from bench import order_flow, page_query, subscriptions
 
 
 async def main() -> None:
     await page_query.main()
     print()
     await order_flow.main()
+    print()
+    await subscriptions.main()
 
 
 asyncio.run(main())

@@ -92,7 +92,10 @@ async def _pay(
             ctx.gateway,
             order=order,
             method=method,
-            idempotency_key=f"{viewer_id}:{PAY_OPERATION}:{key}",
+            # Derived from the request, not from rows a failed attempt rolled back, so a
+            # retry after a crash meets the processor's memory of the first charge; other
+            # input under an expired key is a new charge.
+            idempotency_key=f"{viewer_id}:{PAY_OPERATION}:{key}:{fingerprint[:16]}",
             now=now,
         )
         claimed.order_id = order.id

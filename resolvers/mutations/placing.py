@@ -163,13 +163,19 @@ async def place_order(
     errors = validate(lines, address)
     if errors:
         raise Refused(errors)
-    print_ = fingerprint(lines, address, payment_method_id)
+    request_print = fingerprint(lines, address, payment_method_id)
     for attempt in range(2):
         try:
             return await announce(
                 ctx,
                 await _place(
-                    ctx, viewer_id, lines, address, payment_method_id, idempotency_key, print_
+                    ctx,
+                    viewer_id,
+                    lines,
+                    address,
+                    payment_method_id,
+                    idempotency_key,
+                    request_print,
                 ),
             )
         except IntegrityError:
@@ -186,7 +192,7 @@ async def _place(
     address: AddressInput,
     payment_method_id: int | None,
     key: str,
-    print_: str,
+    request_print: str,
 ) -> OrderOutcome:
     now = ctx.clock()
     async with write(ctx) as session:
@@ -195,7 +201,7 @@ async def _place(
             user_id=viewer_id,
             operation=OPERATION,
             key=key,
-            fingerprint=print_,
+            fingerprint=request_print,
             now=now,
             ttl=ctx.rules.idempotency_ttl,
         )
@@ -322,7 +328,10 @@ async def _place(
                 ctx.gateway,
                 order=order,
                 method=method,
-                idempotency_key=f"{viewer_id}:{OPERATION}:{key}",
+                # Derived from the request, not from rows a failed attempt rolled back, so a
+                # retry after a crash meets the processor's memory of the first charge; other
+                # input under an expired key is a new charge.
+                idempotency_key=f"{viewer_id}:{OPERATION}:{key}:{request_print[:16]}",
                 now=now,
             )
             refusal = attempt.refusal
