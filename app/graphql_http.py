@@ -24,6 +24,7 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from app.graphiql import graphiql_html
+from app.persisted import PersistedQueries, PersistedQueryError, names_persisted_query
 from app.request_id import request_id_of
 from app.settings import Settings
 from resolvers.context import Context
@@ -39,11 +40,23 @@ MAX_BODY_BYTES = 1_048_576
 class RequestError(Exception):
     """The HTTP request itself is unusable; no GraphQL execution happens."""
 
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        headers: dict[str, str] | None = None,
+        code: str | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.message = message
         self.headers = headers or {}
+        self.code = code
+
+    def as_error(self) -> dict[str, Any]:
+        if self.code is None:
+            return {"message": self.message}
+        return {"message": self.message, "extensions": {"code": self.code}}
 
 
 def negotiate(accept: str | None) -> str | None:
@@ -80,7 +93,7 @@ def negotiate(accept: str | None) -> str | None:
 
 
 def wants_graphiql(request: Request) -> bool:
-    if request.method != "GET" or "query" in request.query_params:
+    if request.method != "GET" or {"query", "extensions"} & set(request.query_params):
         return False
     accept = request.headers.get("accept", "")
     return "text/html" in accept
@@ -90,6 +103,7 @@ class GraphQLHTTPHandler:
     def __init__(self, schema: OrderCenterSchema, settings: Settings) -> None:
         self.schema = schema
         self.settings = settings
+        self.persisted = PersistedQueries.from_settings(settings)
 
     def context_for(self, request: Request, request_id: str) -> Context:
         user = request.user if "user" in request.scope else None
@@ -105,12 +119,15 @@ class GraphQLHTTPHandler:
             events=state.bus,
             gateway=state.gateway,
             rules=self.settings.rules,
+            refresher=getattr(state, "refresher", None),
+            budget=getattr(state, "budget", None),
+            rate_key=f"user:{viewer_id}" if viewer_id is not None else _client_key(request),
         )
 
     async def handle(self, request: Request) -> Response:
         request_id = request_id_of(request.scope)
         if wants_graphiql(request):
-            if not self.settings.graphiql:
+            if not self.settings.graphiql_enabled:
                 return _plain(404, "Not Found", request_id)
             return HTMLResponse(graphiql_html(str(request.url.path)), headers=_id(request_id))
         media_type = negotiate(request.headers.get("accept"))
@@ -124,7 +141,7 @@ class GraphQLHTTPHandler:
         except RequestError as error:
             return _errors_response(
                 error.status,
-                [{"message": error.message}],
+                [error.as_error()],
                 media_type,
                 request_id,
                 error.headers,
@@ -142,6 +159,12 @@ class GraphQLHTTPHandler:
                 OperationType.MUTATION,
             }
         )
+        try:
+            params["query"] = self.persisted.resolve(params.get("query"), params.get("extensions"))
+        except PersistedQueryError as error:
+            if error.status is None:
+                return PreExecutionError(data=None, errors=[error.graphql_error()])
+            raise RequestError(error.status, error.message, code=error.code) from None
         if params.get("operationName") is None and _operation_count(params["query"]) > 1:
             # Strawberry would quietly run the first one; the spec calls it an error.
             raise RequestError(
@@ -190,6 +213,15 @@ class GraphQLHTTPHandler:
         if result.extensions:
             body["extensions"] = result.extensions
         status = 400 if not_executed and media_type == GRAPHQL_RESPONSE else 200
+        limited = [
+            e for e in result.errors or [] if (e.extensions or {}).get("code") == "RATE_LIMITED"
+        ]
+        if limited:
+            response = _json(429, body, media_type, request_id)
+            response.headers["Retry-After"] = str(
+                (limited[0].extensions or {}).get("retryAfter", 1)
+            )
+            return response
         return _json(status, body, media_type, request_id)
 
 
@@ -228,15 +260,22 @@ async def _read_params(request: Request) -> dict[str, Any]:
             raise RequestError(400, "Batched requests are not supported; send one operation.")
         if not isinstance(params, dict):
             raise RequestError(400, "The request body must be a JSON object.")
-    if not isinstance(params.get("query"), str) or not params["query"].strip():
-        raise RequestError(400, "`query` must be a non-empty string.")
     for name in ("variables", "extensions"):
         if params.get(name) is not None and not isinstance(params[name], dict):
             raise RequestError(400, f"`{name}` must be a JSON object.")
+    query = params.get("query")
+    # A persisted query may come as its hash alone (app/persisted.py).
+    hash_only = query is None and names_persisted_query(params.get("extensions"))
+    if not hash_only and (not isinstance(query, str) or not query.strip()):
+        raise RequestError(400, "`query` must be a non-empty string.")
     if params.get("operationName") is not None and not isinstance(params["operationName"], str):
         raise RequestError(400, "`operationName` must be a string.")
     checked: dict[str, Any] = params
     return checked
+
+
+def _client_key(request: Request) -> str:
+    return f"ip:{request.client.host}" if request.client else "ip:unknown"
 
 
 @lru_cache(maxsize=512)

@@ -15,23 +15,27 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
-from app.auth import BearerTokenBackend
+from app.auth import BearerTokenBackend, TokenVerifier
 from app.bus import make_bus
 from app.graphiql import STATIC_URL_PREFIX, static_app
 from app.graphql_http import GraphQLHTTPHandler
+from app.ratelimit import make_budget
 from app.request_id import RequestIdMiddleware
+from app.security import SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
 from app.ws import GraphQLWebSocket
 from db.engine import create_engine, create_session_factory
 from resolvers.context import Context
 from resolvers.gateway import SandboxGateway
 from resolvers.mutations.timeouts import apply_timeouts
+from resolvers.recommendations.refresher import RecommendationRefresher
 from resolvers.subscriptions.hub import SubscriptionHub
-from schema.definition import schema
+from schema.definition import build_schema
 
 log = logging.getLogger("ordercenter")
 
@@ -122,6 +126,22 @@ def close_sockets_on_sigterm(websockets: GraphQLWebSocket) -> Callable[[], None]
     return restore
 
 
+def cors(settings: Settings) -> list[Middleware]:
+    """Browsers on the allow-listed origins may call the API; nobody else."""
+    if not settings.cors_origins:
+        return []
+    return [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+            max_age=600,
+        )
+    ]
+
+
 def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None = None) -> Starlette:
     """The application. Pass ``engine`` to share one (tests); otherwise it is made at start-up."""
     settings = settings or get_settings()
@@ -135,9 +155,13 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             app.state.sessions = create_session_factory(app.state.engine)
         await app.state.bus.connect()
         app.state.hub = SubscriptionHub(
-            app.state.sessions, app.state.bus, queue_size=settings.subscriber_queue_size
+            app.state.sessions,
+            app.state.bus,
+            queue_size=settings.subscriber_queue_size,
+            poll_interval=settings.hub_poll_seconds,
         )
         await app.state.hub.start()
+        app.state.refresher = RecommendationRefresher(app.state.sessions)
         restore_sigterm = close_sockets_on_sigterm(websockets)
         sweeper = None
         if settings.sweep_interval_seconds > 0:
@@ -150,13 +174,19 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
             restore_sigterm()
+            await app.state.refresher.close()
             await app.state.hub.stop()
             await app.state.bus.close()
+            close_budget = getattr(app.state.budget, "close", None)
+            if close_budget is not None:
+                await close_budget()
             if owns_engine:
                 await app.state.engine.dispose()
 
+    schema = build_schema(settings.limits)
     graphql = GraphQLHTTPHandler(schema, settings)
-    websockets = GraphQLWebSocket(schema, settings)
+    verifier = TokenVerifier.from_settings(settings)
+    websockets = GraphQLWebSocket(schema, settings, verifier)
     app = Starlette(
         routes=[
             Route("/graphql", graphql.handle, methods=["GET", "POST"]),
@@ -168,13 +198,17 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         ],
         middleware=[
             Middleware(RequestIdMiddleware),
-            Middleware(AuthenticationMiddleware, backend=BearerTokenBackend(settings.jwt_secret)),
+            Middleware(SecurityHeadersMiddleware),
+            *cors(settings),
+            Middleware(AuthenticationMiddleware, backend=BearerTokenBackend(verifier)),
         ],
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.bus = make_bus(settings.bus_url)
     app.state.hub = None
+    app.state.refresher = None
+    app.state.budget = make_budget(settings.rate_limit_url, settings.cost_budget_per_minute)
     # One gateway per process: the sandbox remembers idempotency keys like a processor.
     app.state.gateway = SandboxGateway()
     if engine is not None:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import timedelta
 from functools import lru_cache
-from typing import Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.auth import HMAC_ALGORITHMS, PUBLIC_KEY_ALGORITHMS, SUPPORTED_ALGORITHMS, TokenVerifier
+from app.persisted import PersistedQueries
 from resolvers.context import Rules
+from schema.cost import CostModel
+from schema.limits import Limits
 
 # Known to everyone who reads this file: fine on a laptop, refused in production.
 DEVELOPMENT_JWT_SECRET = "ordercenter-development-secret-do-not-use-in-production"  # noqa: S105
@@ -35,6 +41,28 @@ class Settings(BaseSettings):
     )
     jwt_ttl_seconds: int = Field(
         default=30 * 24 * 3600, ge=60, description="Lifetime of tokens from `ordercenter token`."
+    )
+    jwt_algorithms: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["HS256"],
+        description="Accepted token algorithms (HS*, RS*, PS*, ES*), JSON list or commas.",
+    )
+    jwt_public_key_file: Path | None = Field(
+        default=None, description="PEM public key (or certificate) for RS*/PS*/ES* tokens."
+    )
+    jwt_jwks_file: Path | None = Field(
+        default=None, description="JWKS file; RS*/PS*/ES* tokens pick their key by `kid`."
+    )
+    jwt_issuer: str | None = Field(default=None, description="Required `iss`, when set.")
+    jwt_audience: str | None = Field(default=None, description="Required `aud`, when set.")
+    jwt_leeway_seconds: int = Field(
+        default=30, ge=0, le=600, description="Clock skew allowed on `exp`, `nbf` and `iat`."
+    )
+    persisted_queries: Literal["off", "apq", "allowlist"] = Field(
+        default="apq",
+        description="off, apq (automatic persisted queries) or allowlist (registered only).",
+    )
+    persisted_queries_file: Path | None = Field(
+        default=None, description="Allow-list mode: JSON object {sha256: document}."
     )
     max_page_size: int = Field(
         default=100, ge=1, le=1000, description="Largest `first`/`last` a connection accepts."
@@ -76,14 +104,84 @@ class Settings(BaseSettings):
         ge=1,
         description="Events buffered per subscriber; a slower one is cut off and resumes.",
     )
+    hub_poll_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="How often each process re-reads events without a wake-up (lost ones).",
+    )
     bus_url: str = Field(
         default="memory://",
         description="Event bus: memory://, redis://host:port/db, or postgresql://… (LISTEN).",
     )
-    graphiql: bool = Field(default=True, description="Serve GraphiQL to browsers at /graphql.")
+    graphiql: bool | None = Field(
+        default=None, description="Serve GraphiQL at /graphql; default: on except in production."
+    )
+    introspection: bool | None = Field(
+        default=None, description="Allow introspection; default: on except in production."
+    )
+    max_query_depth: int = Field(default=15, ge=1, description="Deepest selection allowed.")
+    max_aliases: int = Field(default=30, ge=1, description="Aliases per operation.")
+    max_tokens: int = Field(default=3000, ge=10, description="Tokens per document.")
+    max_query_cost: int = Field(
+        default=10_000, ge=1, description="Static cost limit of one operation."
+    )
+    cost_budget_per_minute: int = Field(
+        default=100_000, ge=1, description="Cost a caller may spend per minute."
+    )
+    rate_limit_url: str = Field(
+        default="memory://",
+        description="Where budgets live: memory:// (per process) or redis:// (shared).",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed to call the API from browsers."
+    )
     host: str = Field(default="127.0.0.1", description="Address `ordercenter serve` binds.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port `ordercenter serve` binds.")
     log_level: str = Field(default="info", description="Python logging level name.")
+
+    @field_validator("jwt_algorithms", mode="before")
+    @classmethod
+    def _algorithm_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("jwt_algorithms")
+    @classmethod
+    def _known_algorithms(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("ORDERCENTER_JWT_ALGORITHMS names no algorithm")
+        for name in value:
+            if name not in SUPPORTED_ALGORITHMS:
+                raise ValueError(
+                    f"ORDERCENTER_JWT_ALGORITHMS: {name!r} is not accepted; choose from "
+                    + ", ".join(sorted(SUPPORTED_ALGORITHMS))
+                )
+        return list(dict.fromkeys(value))
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return self.graphiql if self.graphiql is not None else self.env != "production"
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return self.introspection if self.introspection is not None else self.env != "production"
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(
+            max_depth=self.max_query_depth,
+            max_aliases=self.max_aliases,
+            max_tokens=self.max_tokens,
+            max_cost=self.max_query_cost,
+            cost_model=CostModel(
+                default_page_size=self.default_page_size, max_page_size=self.max_page_size
+            ),
+            introspection=self.introspection_enabled,
+        )
 
     @property
     def rules(self) -> Rules:
@@ -99,22 +197,46 @@ class Settings(BaseSettings):
 
     def check(self) -> None:
         """Refuse unsafe configurations before serving; warn loudly about weak ones."""
+        algorithms = set(self.jwt_algorithms)
+        if algorithms & HMAC_ALGORITHMS:
+            self._check_secret()
+        key_files = self.jwt_public_key_file is not None or self.jwt_jwks_file is not None
+        if algorithms & PUBLIC_KEY_ALGORITHMS and not key_files:
+            raise ValueError(
+                "ORDERCENTER_JWT_ALGORITHMS names a public-key algorithm: set "
+                "ORDERCENTER_JWT_PUBLIC_KEY_FILE or ORDERCENTER_JWT_JWKS_FILE"
+            )
+        if key_files and not algorithms & PUBLIC_KEY_ALGORITHMS:
+            raise ValueError(
+                "a JWT public key or JWKS file is set but ORDERCENTER_JWT_ALGORITHMS "
+                "accepts none of RS256, ES256, …: add the algorithm your issuer signs with"
+            )
+        TokenVerifier.from_settings(self)  # reads the key files: fail now, not per request
+        PersistedQueries.from_settings(self)  # reads and checks the allow-list file
+
+    def _check_secret(self) -> None:
         if self.uses_development_secret:
             if self.env == "production":
                 raise ValueError(
                     "ORDERCENTER_JWT_SECRET must be set in production: "
-                    "the built-in development secret is public"
+                    "the built-in development secret is public (or accept only public-key "
+                    "tokens: ORDERCENTER_JWT_ALGORITHMS without HS*)"
                 )
             log.warning(
                 "USING THE BUILT-IN DEVELOPMENT JWT SECRET: anyone can mint tokens. "
                 "Set ORDERCENTER_JWT_SECRET before exposing this server."
             )
-        elif self.env == "production" and len(self.jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
-            # An empty secret would start a server that rejects every token; a short
-            # one is guessable (RFC 7518 3.2: HS256 keys of at least 256 bits).
+            return
+        # An empty secret would start a server that rejects every token; a short one
+        # is guessable (RFC 7518 3.2: HS256 keys of at least 256 bits, HS512 512).
+        needed = max(
+            MIN_JWT_SECRET_BYTES * int(name[2:]) // 256
+            for name in self.jwt_algorithms
+            if name in HMAC_ALGORITHMS
+        )
+        if self.env == "production" and len(self.jwt_secret.encode()) < needed:
             raise ValueError(
-                f"ORDERCENTER_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes "
-                "in production"
+                f"ORDERCENTER_JWT_SECRET must be at least {needed} bytes in production"
             )
 
 

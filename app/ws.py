@@ -15,7 +15,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
-from app.auth import bearer_token, verify_token
+from app.auth import TokenVerifier, bearer_token
 from app.request_id import request_id_of
 from app.settings import Settings
 from resolvers.context import Context
@@ -42,7 +42,12 @@ def authorization_of(params: dict[str, Any] | None) -> str | None:
 class GraphQLWebSocket(GraphQL[Context, None]):
     """Strawberry's WebSocket transport with our context, auth and limits."""
 
-    def __init__(self, schema: OrderCenterSchema, settings: Settings) -> None:
+    def __init__(
+        self,
+        schema: OrderCenterSchema,
+        settings: Settings,
+        verifier: TokenVerifier | None = None,
+    ) -> None:
         super().__init__(
             schema,
             graphql_ide=None,
@@ -53,6 +58,8 @@ class GraphQLWebSocket(GraphQL[Context, None]):
             max_subscriptions_per_connection=settings.ws_max_operations,
         )
         self.settings = settings
+        # The HTTP backend's verifier: one decision about tokens for both transports.
+        self.verifier = verifier or TokenVerifier.from_settings(settings)
         self.connections: Counter[int] = Counter()
         # The ASGI send of every open socket, to say goodbye with 1001 on shutdown.
         self._open: set[Send] = set()
@@ -75,7 +82,7 @@ class GraphQLWebSocket(GraphQL[Context, None]):
 
     async def on_ws_connect(self, context: Context) -> None:
         token = bearer_token(authorization_of(context.connection_params))
-        viewer = None if token is None else verify_token(token, secret=self.settings.jwt_secret)
+        viewer = None if token is None else self.verifier.verify(token)
         if viewer is None:
             raise ConnectionRejectionError({"message": "A valid bearer token is required."})
         if self.connections[viewer.user_id] >= self.settings.ws_max_connections_per_user:

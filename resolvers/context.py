@@ -42,6 +42,10 @@ class Context:
     rules: Rules = field(default_factory=Rules)
     clock: Callable[[], datetime] = utc_now
     hub: Any = None  # the process's SubscriptionHub, for subscriptions
+    # The process's RecommendationRefresher: use-cases tell it when a buyer acted.
+    refresher: Any = None
+    budget: Any = None  # the per-caller query-cost budget (schema.limits.CostBudget)
+    rate_key: str | None = None  # whose budget this request spends
     # Set by the WebSocket transport from the connection_init payload.
     connection_params: dict[str, Any] | None = None
 
@@ -63,6 +67,9 @@ class Context:
         rules: Rules | None = None,
         clock: Callable[[], datetime] = utc_now,
         hub: Any = None,
+        budget: Any = None,
+        rate_key: str | None = None,
+        refresher: Any = None,
     ) -> Context:
         """A context with fresh loaders: nothing cached leaks between requests."""
         scheduler = BatchScheduler()
@@ -79,4 +86,7 @@ class Context:
             rules=rules or Rules(),
             clock=clock,
             hub=hub,
+            refresher=refresher,
+            budget=budget,
+            rate_key=rate_key,
         )

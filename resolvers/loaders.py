@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
+from functools import cached_property
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -208,39 +209,95 @@ class ViewerTaggedProductLoader(ScheduledLoader):
 
 
 class Loaders:
-    """Every loader of one request. Build a new one per request; never share it."""
+    """Every loader of one request. Build a new one per request; never share it.
+
+    Each loader is made on first use: a subscription event or a small query pays
+    only for the loaders it touches.
+    """
 
     def __init__(
         self, sessions: SessionFactory, viewer_id: int | None, scheduler: BatchScheduler
     ) -> None:
-        s, b = sessions, scheduler
         self.sessions = sessions
         self.scheduler = scheduler
-        self.deferred = DeferredQueryLoader(b)
-        self.user_by_id = UserByIdLoader(s, b)
-        self.shop_by_id = ShopByIdLoader(s, b)
-        self.product_by_id = ProductByIdLoader(s, b)
-        self.order_by_id = OrderByIdLoader(s, b)
-        self.payment_by_id = PaymentByIdLoader(s, b)
-        self.payment_method_by_id = PaymentMethodByIdLoader(s, b)
-        self.order_item_by_id = OrderItemByIdLoader(s, b)
-        self.order_event_by_id = OrderEventByIdLoader(s, b)
-        self.tagged_item_by_id = TaggedItemByIdLoader(s, b)
-        self.recommendation_by_id = RecommendationByIdLoader(s, b)
-        self.items_by_order_id = ItemsByOrderIdLoader(s, b, self.order_item_by_id)
-        self.payments_by_order_id = PaymentsByOrderIdLoader(s, b, self.payment_by_id)
-        self.events_by_order_id = EventsByOrderIdLoader(s, b, self.order_event_by_id)
-        self.shipment_by_order_id = ShipmentByOrderIdLoader(s, b)
-        self.shipment_events_by_shipment_id = ShipmentEventsByShipmentIdLoader(s, b, None)
-        self.viewer_tagged_product = ViewerTaggedProductLoader(s, b, viewer_id)
+        self.viewer_id = viewer_id
+
+    @cached_property
+    def deferred(self) -> DeferredQueryLoader:
+        return DeferredQueryLoader(self.scheduler)
+
+    @cached_property
+    def user_by_id(self) -> UserByIdLoader:
+        return UserByIdLoader(self.sessions, self.scheduler)
+
+    @cached_property
+    def shop_by_id(self) -> ShopByIdLoader:
+        return ShopByIdLoader(self.sessions, self.scheduler)
+
+    @cached_property
+    def product_by_id(self) -> ProductByIdLoader:
+        return ProductByIdLoader(self.sessions, self.scheduler)
+
+    @cached_property
+    def order_by_id(self) -> OrderByIdLoader:
+        return OrderByIdLoader(self.sessions, self.scheduler)
+
+    @cached_property
+    def payment_by_id(self) -> PaymentByIdLoader:
+        return PaymentByIdLoader(self.sessions, self.scheduler)
+
+    @cached_property
+    def payment_method_by_id(self) -> PaymentMethodByIdLoader:
+        return PaymentMethodByIdLoader(self.sessions, self.scheduler)
+
+    @cached_property
+    def order_item_by_id(self) -> OrderItemByIdLoader:
+        return OrderItemByIdLoader(self.sessions, self.scheduler)
+
+    @cached_property
+    def order_event_by_id(self) -> OrderEventByIdLoader:
+        return OrderEventByIdLoader(self.sessions, self.scheduler)
+
+    @cached_property
+    def tagged_item_by_id(self) -> TaggedItemByIdLoader:
+        return TaggedItemByIdLoader(self.sessions, self.scheduler)
+
+    @cached_property
+    def recommendation_by_id(self) -> RecommendationByIdLoader:
+        return RecommendationByIdLoader(self.sessions, self.scheduler)
+
+    @cached_property
+    def items_by_order_id(self) -> ItemsByOrderIdLoader:
+        return ItemsByOrderIdLoader(self.sessions, self.scheduler, self.order_item_by_id)
+
+    @cached_property
+    def payments_by_order_id(self) -> PaymentsByOrderIdLoader:
+        return PaymentsByOrderIdLoader(self.sessions, self.scheduler, self.payment_by_id)
+
+    @cached_property
+    def events_by_order_id(self) -> EventsByOrderIdLoader:
+        return EventsByOrderIdLoader(self.sessions, self.scheduler, self.order_event_by_id)
+
+    @cached_property
+    def shipment_by_order_id(self) -> ShipmentByOrderIdLoader:
+        return ShipmentByOrderIdLoader(self.sessions, self.scheduler)
+
+    @cached_property
+    def shipment_events_by_shipment_id(self) -> ShipmentEventsByShipmentIdLoader:
+        return ShipmentEventsByShipmentIdLoader(self.sessions, self.scheduler, None)
+
+    @cached_property
+    def viewer_tagged_product(self) -> ViewerTaggedProductLoader:
+        return ViewerTaggedProductLoader(self.sessions, self.scheduler, self.viewer_id)
 
     def forget_order(self, order_id: int) -> None:
         """Drop what this request cached about an order it has just changed."""
-        for loader in (
-            self.order_by_id,
-            self.items_by_order_id,
-            self.payments_by_order_id,
-            self.events_by_order_id,
-            self.shipment_by_order_id,
+        for name in (
+            "order_by_id",
+            "items_by_order_id",
+            "payments_by_order_id",
+            "events_by_order_id",
+            "shipment_by_order_id",
         ):
-            loader.clear(order_id)
+            if name in self.__dict__:  # a loader never made has nothing cached
+                self.__dict__[name].clear(order_id)

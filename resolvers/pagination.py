@@ -81,7 +81,8 @@ def decode_cursor(
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         name, key, pk = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-    except (ValueError, TypeError, UnicodeError, binascii.Error):
+    except (ValueError, TypeError, UnicodeError, binascii.Error, RecursionError):
+        # RecursionError: a cursor of deeply nested JSON ("[[[[..."), which json refuses so.
         raise invalid from None
     if not isinstance(name, str) or not isinstance(pk, int) or isinstance(pk, bool):
         raise invalid

@@ -12,6 +12,7 @@ from strawberry.types import ExecutionContext
 from resolvers.errors import ClientError
 from schema.activity import Recommendation, TaggedItem
 from schema.catalog import Product, Shop
+from schema.limits import Limits, extensions_for
 from schema.order_mutations import OrderMutations
 from schema.orders import Order, OrderEvent
 from schema.payments import Payment, PaymentMethod
@@ -30,7 +31,16 @@ def is_expected(error: GraphQLError) -> bool:
         return True
     # Variable coercion, before execution (so no path): graphql-core wraps the scalar's
     # own GraphQLError ("Variable '$n' has invalid value: Int cannot represent ...").
-    return error.path is None and isinstance(original, GraphQLError)
+    if error.path is None and isinstance(original, GraphQLError):
+        return True
+    # A literal no scalar can read, e.g. an Int of 5,000 digits (int() refuses it):
+    # validation reports it at the literal ("Expected value of type 'Int', but
+    # encountered error ..."). Our own failures have a path, or no location at all.
+    return (
+        error.path is None
+        and bool(error.nodes)
+        and isinstance(original, ValueError | TypeError | OverflowError)
+    )
 
 
 class OrderCenterSchema(strawberry.Schema):
@@ -58,19 +68,25 @@ class Mutation(OrderMutations, ShopperMutations):
     pass
 
 
-schema = OrderCenterSchema(
-    query=Query,
-    mutation=Mutation,
-    subscription=Subscription,
-    types=[
-        User,
-        Order,
-        OrderEvent,
-        Shop,
-        Product,
-        Payment,
-        PaymentMethod,
-        Recommendation,
-        TaggedItem,
-    ],
-)
+def build_schema(limits: Limits | None = None) -> OrderCenterSchema:
+    """The schema with the given abuse limits (the SDL does not depend on them)."""
+    return OrderCenterSchema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        types=[
+            User,
+            Order,
+            OrderEvent,
+            Shop,
+            Product,
+            Payment,
+            PaymentMethod,
+            Recommendation,
+            TaggedItem,
+        ],
+        extensions=extensions_for(limits or Limits()),
+    )
+
+
+schema = build_schema()

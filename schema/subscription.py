@@ -66,8 +66,10 @@ class Subscription:
         )
         last = cursor
         try:
-            async for event in events:
+            async for event, order in events:
                 ctx.refresh_loaders()
+                if order.id is not None:
+                    ctx.loaders.order_by_id.prime(order.id, order)
                 last = event.id
                 yield OrderEvent.from_row(event)
         except SlowConsumer:

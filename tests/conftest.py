@@ -160,6 +160,7 @@ class GraphQLClient:
 
     def __init__(self, http: httpx.AsyncClient) -> None:
         self.http = http
+        self.last_extensions: dict[str, Any] | None = None
 
     async def raw(
         self,
@@ -177,6 +178,8 @@ class GraphQLClient:
         )
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
+        # Every executed operation reports its cost; the tests here compare answers.
+        self.last_extensions = body.pop("extensions", None)
         return body
 
     async def query(

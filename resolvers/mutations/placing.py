@@ -166,7 +166,7 @@ async def place_order(
     request_print = fingerprint(lines, address, payment_method_id)
     for attempt in range(2):
         try:
-            return await announce(
+            outcome = await announce(
                 ctx,
                 await _place(
                     ctx,
@@ -178,6 +178,9 @@ async def place_order(
                     request_print,
                 ),
             )
+            if ctx.refresher is not None:
+                ctx.refresher.request(viewer_id)
+            return outcome
         except IntegrityError:
             # A racing request with the same key committed first; replay its result.
             if attempt == 1:

@@ -75,6 +75,8 @@ async def tag_product(
     if tag is None:  # pragma: no cover - inserted or kept above
         raise ValueError("tag vanished")
     ctx.loaders.viewer_tagged_product.clear(product_id).prime(product_id, True)
+    if ctx.refresher is not None:
+        ctx.refresher.request(viewer_id)
     return tag
 
 
@@ -133,6 +135,8 @@ async def record_product_view(ctx: Context, *, viewer_id: int, product_id: int) 
         )
         view = (await session.execute(statement)).scalars().one()
         await session.commit()
+    if ctx.refresher is not None:
+        ctx.refresher.request(viewer_id)
     return view
 
 

@@ -39,6 +39,11 @@ class WakeUps(Protocol):
         ...
 
 
+# An event with its order as read in the same batch: subscribers resolve `order`
+# from it instead of each querying for it.
+Delivery = tuple[OrderEvent, Order]
+
+
 class SlowConsumer(Exception):
     """A subscriber's queue overflowed; it must resume from its last cursor."""
 
@@ -49,15 +54,16 @@ class Subscriber:
 
     user_id: int | None
     order_id: int | None
-    queue: asyncio.Queue[OrderEvent]
+    queue: asyncio.Queue[Delivery]
     floor: int = 0  # deliver only ids above this (the replay already covered the rest)
     overflowed: bool = False
 
-    def offer(self, event: OrderEvent) -> None:
+    def offer(self, delivery: Delivery) -> None:
+        event = delivery[0]
         if self.overflowed or event.id is None or event.id <= self.floor:
             return
         try:
-            self.queue.put_nowait(event)
+            self.queue.put_nowait(delivery)
         except asyncio.QueueFull:
             self.overflowed = True
 
@@ -131,7 +137,7 @@ class SubscriptionHub:
         """Read every event after ``last_id`` once and fan it out."""
         while True:
             statement = (
-                select(OrderEvent, col(Order.user_id))
+                select(OrderEvent, Order)
                 .join(Order, col(Order.id) == col(OrderEvent.order_id))
                 .where(col(OrderEvent.id) > self.last_id)
                 .order_by(col(OrderEvent.id))
@@ -140,11 +146,12 @@ class SubscriptionHub:
             async with self._sessions() as session:
                 rows = (await session.execute(statement)).all()
             self.reads += 1
-            for event, user_id in rows:
+            for event, order in rows:
+                delivery = (event, order)
                 for subscriber in list(self._by_order.get(event.order_id, ())):
-                    subscriber.offer(event)
-                for subscriber in list(self._by_user.get(user_id, ())):
-                    subscriber.offer(event)
+                    subscriber.offer(delivery)
+                for subscriber in list(self._by_user.get(order.user_id, ())):
+                    subscriber.offer(delivery)
                 if event.id is not None:
                     self.last_id = event.id
             if len(rows) < READ_BATCH:
@@ -168,11 +175,11 @@ class SubscriptionHub:
 
     async def _replay(
         self, subscriber: Subscriber, after: int, upto: int
-    ) -> AsyncIterator[OrderEvent]:
+    ) -> AsyncIterator[Delivery]:
         """Stored events in (after, upto] for this subscriber, oldest first, in pages."""
         while after < upto:
             statement = (
-                select(OrderEvent)
+                select(OrderEvent, Order)
                 .join(Order, col(Order.id) == col(OrderEvent.order_id))
                 .where(col(OrderEvent.id) > after, col(OrderEvent.id) <= upto)
                 .order_by(col(OrderEvent.id))
@@ -183,16 +190,16 @@ class SubscriptionHub:
             else:
                 statement = statement.where(col(Order.user_id) == subscriber.user_id)
             async with self._sessions() as session:
-                page = (await session.execute(statement)).scalars().all()
-            for event in page:
-                yield event
+                page = [(event, order) for event, order in (await session.execute(statement)).all()]
+            for delivery in page:
+                yield delivery
             if len(page) < READ_BATCH:
                 return
-            after = page[-1].id or upto
+            after = page[-1][0].id or upto
 
     async def subscribe(
         self, *, user_id: int | None, order_id: int | None, after: int | None
-    ) -> AsyncIterator[OrderEvent]:
+    ) -> AsyncIterator[Delivery]:
         """Events for one order (or all of a buyer's orders): replayed after ``after``,
         then live, with no gap and no duplicate at the seam."""
         subscriber = Subscriber(user_id, order_id, asyncio.Queue(self.queue_size))

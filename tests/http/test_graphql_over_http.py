@@ -23,7 +23,7 @@ from app.settings import Settings
 from db.engine import SessionFactory
 from resolvers import orders
 from resolvers.ids import to_global_id
-from schema.definition import schema
+from schema.definition import OrderCenterSchema
 from tests.conftest import TEST_SECRET, token_for
 from tests.factories import make_product, make_shop, make_user
 
@@ -33,17 +33,25 @@ SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 VIEWER_QUERY = "{ viewer { handle } }"
 
 
+def answer(response: httpx.Response) -> dict[str, Any]:
+    """The response body without ``extensions`` (the cost report every answer carries)."""
+    body: dict[str, Any] = response.json()
+    body.pop("extensions", None)
+    return body
+
+
 @pytest.fixture
 def executions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every document the handler hands to the schema, in order."""
     calls: list[str] = []
-    original = schema.execute
+    original = OrderCenterSchema.execute
 
-    async def spy(query: str | None, *args: Any, **kwargs: Any) -> Any:
+    # On the class: each app builds its own schema instance with its limits.
+    async def spy(self: OrderCenterSchema, query: str | None, *args: Any, **kwargs: Any) -> Any:
         calls.append(str(query))
-        return await original(query, *args, **kwargs)
+        return await original(self, query, *args, **kwargs)
 
-    monkeypatch.setattr(schema, "execute", spy)
+    monkeypatch.setattr(OrderCenterSchema, "execute", spy)
     return calls
 
 
@@ -83,7 +91,7 @@ async def post(
 async def test_post_application_json_runs_the_query(client: httpx.AsyncClient) -> None:
     response = await post(client, {"query": "{ __typename }"})
     assert response.status_code == 200
-    assert response.json() == {"data": {"__typename": "Query"}}
+    assert answer(response) == {"data": {"__typename": "Query"}}
 
 
 async def test_post_accepts_a_charset_parameter(client: httpx.AsyncClient) -> None:
@@ -93,7 +101,7 @@ async def test_post_accepts_a_charset_parameter(client: httpx.AsyncClient) -> No
         headers={"Content-Type": "application/json; charset=utf-8"},
     )
     assert response.status_code == 200
-    assert response.json() == {"data": {"__typename": "Query"}}
+    assert answer(response) == {"data": {"__typename": "Query"}}
 
 
 async def test_operation_name_and_variables_are_used(client: httpx.AsyncClient) -> None:
@@ -106,7 +114,7 @@ async def test_operation_name_and_variables_are_used(client: httpx.AsyncClient) 
         },
     )
     assert response.status_code == 200
-    assert response.json() == {"data": {"product": None}}
+    assert answer(response) == {"data": {"product": None}}
 
 
 @pytest.mark.parametrize(
@@ -138,7 +146,7 @@ async def test_get_runs_queries(client: httpx.AsyncClient) -> None:
         },
     )
     assert response.status_code == 200
-    assert response.json() == {"data": {"product": None}}
+    assert answer(response) == {"data": {"product": None}}
 
 
 @pytest.mark.parametrize(
@@ -202,7 +210,7 @@ async def test_response_media_type_follows_accept(
     response = await post(client, {"query": "{ __typename }"}, accept=accept)
     assert response.status_code == 200
     assert media_type(response) == expected
-    assert response.json() == {"data": {"__typename": "Query"}}
+    assert answer(response) == {"data": {"__typename": "Query"}}
 
 
 @pytest.mark.parametrize("accept", ["text/plain", "text/html", f"{GRAPHQL_RESPONSE};q=0"])
@@ -329,7 +337,7 @@ async def test_null_variables_and_operation_name_are_allowed(client: httpx.Async
         client, {"query": "{ __typename }", "variables": None, "operationName": None}
     )
     assert response.status_code == 200
-    assert response.json() == {"data": {"__typename": "Query"}}
+    assert answer(response) == {"data": {"__typename": "Query"}}
 
 
 # --- Size limit ------------------------------------------------------------------------
@@ -347,7 +355,7 @@ async def test_body_of_exactly_one_mib_is_accepted(client: httpx.AsyncClient) ->
     body = _padded_body(1_048_576)
     response = await client.post("/graphql", content=body, headers={"Content-Type": JSON})
     assert response.status_code == 200
-    assert response.json() == {"data": {"__typename": "Query"}}
+    assert answer(response) == {"data": {"__typename": "Query"}}
 
 
 async def test_body_over_one_mib_is_413(client: httpx.AsyncClient, executions: list[str]) -> None:
@@ -419,7 +427,7 @@ async def test_graphiql_can_be_turned_off(engine: AsyncEngine) -> None:
         # The API itself is unaffected.
         response = await post(client, {"query": "{ __typename }"})
         assert response.status_code == 200
-        assert response.json() == {"data": {"__typename": "Query"}}
+        assert answer(response) == {"data": {"__typename": "Query"}}
 
 
 async def test_healthz(client: httpx.AsyncClient) -> None:
@@ -551,7 +559,7 @@ async def test_valid_bearer_token_signs_the_viewer_in(
             headers={"Authorization": f"{scheme} {token_for(user.id)}"},
         )
         assert response.status_code == 200
-        assert response.json() == {"data": {"viewer": {"handle": "ada"}}}
+        assert answer(response) == {"data": {"viewer": {"handle": "ada"}}}
 
 
 def _claims(user_id: int, **overrides: Any) -> dict[str, Any]:
@@ -606,7 +614,7 @@ async def test_bad_credentials_leave_the_caller_anonymous(
         headers=headers,
     )
     assert public.status_code == 200
-    assert public.json() == {
+    assert answer(public) == {
         "data": {"product": {"id": to_global_id("Product", product.id), "title": "Teapot"}}
     }
 
@@ -618,7 +626,7 @@ async def test_several_operations_need_an_operation_name(client: httpx.AsyncClie
     assert "operationName" in response.json()["errors"][0]["message"]
     chosen = await client.post("/graphql", json={"query": document, "operationName": "B"})
     assert chosen.status_code == 200
-    assert chosen.json() == {"data": {"__typename": "Query"}}
+    assert answer(chosen) == {"data": {"__typename": "Query"}}
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/graphiql/static/graphiql.min.css", "/nowhere"])

@@ -418,10 +418,12 @@ def limited() -> Iterator[tuple[ServerProcess, ServerProcess]]:
 async def test_slow_consumer_is_cut_off_and_resumes_with_after(
     limited: tuple[ServerProcess, ServerProcess], http: httpx.AsyncClient
 ) -> None:
-    """Queue size 2. Over loopback TCP, a client that merely stops reading never fills
-    the hub queue: the server keeps draining it into socket buffers (hundreds of KB).
-    So the server is paused (SIGSTOP) while its peer commits 12 events: on SIGCONT its
-    hub reads them in one batch and offers all 12 at once to a queue of 2."""
+    """Queue size 2. A client that merely stops reading does not fill the hub queue
+    when events come one by one: the server keeps moving them into the socket buffers
+    (loopback TCP takes hundreds of KB). It overflows when the hub reads several events
+    in one batch, which concurrent writers cause only by chance; so, to be sure, the
+    server is paused (SIGSTOP) while its peer commits 12 events: on SIGCONT its hub
+    reads them in one batch and offers all 12 at once to a queue of 2."""
     server, peer = limited
     database = db_url(server)
     (buyer,) = (await make_world(database, buyers=1)).buyers
@@ -499,6 +501,18 @@ async def test_connections_beyond_the_per_user_limit_are_refused(
         assert await extra.closed_code() == 4403
         async with opened(server.url, other.token):  # a per-user limit
             pass
+    # Closed ones stop counting (once the server has seen them go).
+    for _ in range(50):
+        retry = await WsClient.connect(server.url, TRANSPORT_WS)
+        await retry.init({"Authorization": f"Bearer {me.token}"})
+        answer = await retry.recv_or_close()
+        if answer == "connection_ack":
+            await retry.close()
+            break
+        assert answer == 4403
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("closed connections still count against the limit")
 
 
 async def test_no_connection_init_in_time_closes_with_4408(
@@ -703,13 +717,17 @@ async def test_concurrent_writers_on_postgresql_skip_nothing(
     buyers = (await make_world(database, buyers=3)).buyers
     apis = [Api(http, a.url), Api(http, b.url)]
     orders = await asyncio.gather(*(apis[i % 2].place(buyers[i % 3]) for i in range(30)))
-    starts = [await last_event_id(database, buyer.user_id) for buyer in buyers]
     clients = [
         await WsClient.open((a, b)[i % 2].url, buyer.token) for i, buyer in enumerate(buyers)
     ]
     try:
-        for client, start in zip(clients, starts, strict=True):
-            await client.subscribe("1", after=start)
+        for client, buyer in zip(clients, buyers, strict=True):
+            await client.subscribe("1", after=await last_event_id(database, buyer.user_id))
+        # Live before the race starts (so it is the live path, not the replay, on trial).
+        starts = [
+            int((await expect_next(client, "1", apis[i % 2], buyer, database))["cursor"])
+            for i, (client, buyer) in enumerate(zip(clients, buyers, strict=True))
+        ]
 
         async def change(i: int) -> Any:
             api, buyer = apis[(i // 3) % 2], buyers[i % 3]

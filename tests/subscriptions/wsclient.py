@@ -180,14 +180,6 @@ class WsClient:
     async def events(self, op_id: str, count: int) -> list[dict[str, Any]]:
         return [await self.next_event(op_id) for _ in range(count)]
 
-    async def failure(self, op_id: str) -> OperationFailed:
-        """Read events of ``op_id`` until it fails; the failure (events are dropped)."""
-        while True:
-            try:
-                await self.next_event(op_id)
-            except OperationFailed as failure:
-                return failure
-
     async def closed_code(self, wait: float = WAIT) -> int | None:
         """Wait for the server to close the connection; its close code."""
 
@@ -200,6 +192,13 @@ class WsClient:
         except websockets.ConnectionClosed as closed:
             return None if closed.rcvd is None else closed.rcvd.code
         raise AssertionError("unreachable")
+
+    async def recv_or_close(self) -> str | int | None:
+        """The type of the next message, or the close code if the server closes."""
+        try:
+            return str((await self.recv())["type"])
+        except websockets.ConnectionClosed as closed:
+            return None if closed.rcvd is None else closed.rcvd.code
 
     def abort(self) -> None:
         """Drop the TCP connection without a closing handshake (a killed client)."""

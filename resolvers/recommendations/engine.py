@@ -1,0 +1,489 @@
+"""Scoring recommendations from behaviour: pure functions over numpy arrays and scipy matrices.
+
+No I/O happens here: ``data`` loads behaviour into these arrays and ``store`` writes
+the picks, so every rule below can be tested on small hand-made inputs.
+
+The model is item-to-item: cosine similarity between the columns of a sparse
+user x item matrix (who bought it; who bought, tagged or viewed it), pruned to each
+item's nearest neighbours, plus a same-category prior. A buyer's candidates are
+scored by how similar they are to what the buyer bought, tagged and viewed, and the
+strongest single contribution names the reason and the product it is based on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy import sparse
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+DAY = 86_400.0
+
+
+class Reason(StrEnum):
+    BOUGHT_TOGETHER = "BOUGHT_TOGETHER"
+    SIMILAR_TO_TAGGED = "SIMILAR_TO_TAGGED"
+    SIMILAR_TO_VIEWED = "SIMILAR_TO_VIEWED"
+    TRENDING = "TRENDING"
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """Tunables; the defaults were chosen with ``ordercenter recommend --evaluate``."""
+
+    list_size: int = 20
+    # Diversity: at most this many picks from one shop, and from one category.
+    per_shop: int = 4
+    per_category: int = 8
+    # Neighbours kept per item: bounds the model at n x neighbours, whatever n is.
+    neighbours: int = 100
+    # Damps similarities resting on few shared users: cos * co / (co + shrinkage).
+    shrinkage: float = 2.0
+    # Added per history item to every other product of its category.
+    category_prior: float = 3.0
+    bought_weight: float = 1.0
+    tagged_weight: float = 1.0
+    viewed_weight: float = 1.0
+    # Older behaviour counts for less: its weight halves every this many days.
+    half_life_days: float = 180.0
+    # Personal scores are multiplied by popularity ** exponent: among equally
+    # similar products, the one more people buy is the likelier next purchase.
+    popularity_exponent: float = 1.0
+    trending_days: float = 14.0
+
+    def __post_init__(self) -> None:
+        if self.list_size < 1 or self.per_shop < 1 or self.per_category < 1:
+            raise ValueError("list_size, per_shop and per_category must be at least 1")
+        if self.neighbours < 1 or self.trending_days <= 0 or self.half_life_days <= 0:
+            raise ValueError("neighbours, trending_days and half_life_days must be positive")
+
+
+DEFAULT_CONFIG = EngineConfig()
+
+
+def _ints(values: Any) -> IntArray:
+    return np.asarray(values, dtype=np.int64).reshape(-1)
+
+
+def _floats(values: Any) -> FloatArray:
+    return np.asarray(values, dtype=np.float64).reshape(-1)
+
+
+@dataclass(frozen=True, slots=True)
+class Events:
+    """One kind of behaviour, a row per event: who, which product, when, how much.
+
+    ``group`` is the order id of a purchase (0 for other kinds); ``weight`` is 1 per
+    order line and tag, and log1p(view count) for a view.
+    """
+
+    users: IntArray
+    products: IntArray
+    at: FloatArray
+    weight: FloatArray
+    group: IntArray
+
+    @classmethod
+    def of(
+        cls,
+        users: Any,
+        products: Any,
+        at: Any = None,
+        weight: Any = None,
+        group: Any = None,
+    ) -> Events:
+        u, p = _ints(users), _ints(products)
+        n = len(u)
+        if len(p) != n:
+            raise ValueError("users and products differ in length")
+        return cls(
+            users=u,
+            products=p,
+            at=np.zeros(n) if at is None else _floats(at),
+            weight=np.ones(n) if weight is None else _floats(weight),
+            group=np.zeros(n, dtype=np.int64) if group is None else _ints(group),
+        )
+
+    @classmethod
+    def empty(cls) -> Events:
+        return cls.of([], [])
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+    def where(self, mask: BoolArray | IntArray) -> Events:
+        return Events(
+            self.users[mask],
+            self.products[mask],
+            self.at[mask],
+            self.weight[mask],
+            self.group[mask],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Behaviour:
+    """Everything the engine learns from; ``dismissed`` only ever excludes."""
+
+    purchases: Events
+    tags: Events
+    views: Events
+    dismissed: Events
+
+    @classmethod
+    def empty(cls) -> Behaviour:
+        return cls(Events.empty(), Events.empty(), Events.empty(), Events.empty())
+
+    def _kinds(self) -> tuple[Events, Events, Events, Events]:
+        return self.purchases, self.tags, self.views, self.dismissed
+
+    def by_user(self, user_ids: IntArray) -> Iterator[tuple[int, Behaviour]]:
+        """Each user's own behaviour, in the order given; one sort per kind, not a scan each."""
+        split = [_split_by_user(e) for e in self._kinds()]
+        for user_id in user_ids.tolist():
+            p, t, v, d = (parts.get(user_id) or Events.empty() for parts in split)
+            yield user_id, Behaviour(p, t, v, d)
+
+
+def _split_by_user(events: Events) -> dict[int, Events]:
+    order = np.argsort(events.users, kind="stable")
+    users = events.users[order]
+    keys, starts = np.unique(users, return_index=True)
+    ends = [*starts[1:].tolist(), len(users)] if len(starts) else []
+    return {
+        int(k): events.where(order[s:e])
+        for k, s, e in zip(keys, starts.tolist(), ends, strict=True)
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Products:
+    """The catalog, sorted by id: the index of a product is its row and column."""
+
+    ids: IntArray
+    shops: IntArray
+    categories: IntArray
+    available: BoolArray
+
+    @classmethod
+    def of(cls, ids: Any, shops: Any, categories: Any, available: Any) -> Products:
+        i = _ints(ids)
+        order = np.argsort(i, kind="stable")
+        if len(np.unique(i)) != len(i):
+            raise ValueError("product ids repeat")
+        return cls(
+            ids=i[order],
+            shops=_ints(shops)[order],
+            categories=_ints(categories)[order],
+            available=np.asarray(available, dtype=np.bool_).reshape(-1)[order],
+        )
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def locate(self, product_ids: IntArray) -> tuple[IntArray, BoolArray]:
+        """The index of each of ``product_ids``, and which of them the catalog knows."""
+        if len(self.ids) == 0:
+            return np.zeros(len(product_ids), dtype=np.int64), np.zeros(
+                len(product_ids), dtype=np.bool_
+            )
+        at = np.minimum(np.searchsorted(self.ids, product_ids), len(self.ids) - 1)
+        return at.astype(np.int64), self.ids[at] == product_ids
+
+    def index_of(self, product_ids: IntArray) -> IntArray:
+        """Indices of the known products among ``product_ids``; unknown ones are dropped."""
+        at, known = self.locate(product_ids)
+        return at[known]
+
+    def availability(self, unavailable_ids: IntArray) -> BoolArray:
+        """Availability now, for a model built earlier: stock and sale flags change."""
+        available = np.ones(len(self.ids), dtype=np.bool_)
+        available[self.index_of(unavailable_ids)] = False
+        return available
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    products: Products
+    co_purchase: Any  # csr n x n: cosine over who bought what
+    co_behaviour: Any  # csr n x n: cosine over who bought, tagged or viewed what
+    category_count: int
+    popularity: FloatArray  # distinct buyers, scaled to max 1
+    trending: FloatArray  # recent purchases, decayed, scaled to max 1; all > 0
+    built_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Pick:
+    product_id: int
+    score: float
+    reason: Reason
+    based_on_product_id: int | None
+
+
+def _user_item(products: Products, events: Events, users: IntArray) -> Any:
+    """Binary users x items: did this user ever do this with this product."""
+    rows = np.searchsorted(users, events.users)
+    cols, known = products.locate(events.products)
+    matrix = sparse.csr_matrix(
+        (np.ones(int(known.sum())), (rows[known], cols[known])), shape=(len(users), len(products))
+    )
+    matrix.sum_duplicates()
+    matrix.data[:] = 1.0
+    return matrix
+
+
+def _top_k_per_row(matrix: Any, k: int) -> Any:
+    """Keeps each row's ``k`` largest entries (ties to the lower column), vectorised."""
+    matrix = matrix.tocsr()
+    counts = np.diff(matrix.indptr)
+    rows = np.repeat(np.arange(matrix.shape[0]), counts)
+    order = np.lexsort((matrix.indices, -matrix.data, rows))
+    rank = np.arange(len(order)) - matrix.indptr[rows[order]]
+    keep = order[rank < k]
+    return sparse.csr_matrix(
+        (matrix.data[keep], (rows[keep], matrix.indices[keep])), shape=matrix.shape
+    )
+
+
+def cosine_neighbours(user_item: Any, k: int, shrinkage: float) -> Any:
+    """Item-item cosine of a binary user x item matrix, shrunk, self-free, top ``k`` per item."""
+    binary = sparse.csr_matrix(user_item)
+    co = (binary.T @ binary).tocoo()
+    buyers = np.asarray(binary.sum(axis=0), dtype=np.float64).reshape(-1)
+    off_diagonal = co.row != co.col
+    rows, cols, shared = co.row[off_diagonal], co.col[off_diagonal], co.data[off_diagonal]
+    cosine = shared / np.sqrt(buyers[rows] * buyers[cols])
+    damped = cosine * shared / (shared + shrinkage)
+    similarity = sparse.csr_matrix((damped, (rows, cols)), shape=co.shape)
+    return _top_k_per_row(similarity, k)
+
+
+def build_model(
+    products: Products, behaviour: Behaviour, now: float, config: EngineConfig = DEFAULT_CONFIG
+) -> Model:
+    """The item-item model and popularity, from everyone's behaviour up to ``now``."""
+    n = len(products)
+    kinds = (behaviour.purchases, behaviour.tags, behaviour.views)
+    users = np.unique(np.concatenate([e.users for e in kinds]))
+    bought = _user_item(products, behaviour.purchases, users)
+    engaged = bought + _user_item(products, behaviour.tags, users)
+    engaged = engaged + _user_item(products, behaviour.views, users)
+    engaged.data[:] = 1.0
+    popularity = np.asarray(bought.sum(axis=0), dtype=np.float64).reshape(-1)
+    popularity = popularity / max(1.0, float(popularity.max(initial=0.0)))
+
+    recent = behaviour.purchases.where(behaviour.purchases.at >= now - config.trending_days * DAY)
+    cols, known = products.locate(recent.products)
+    age_days = np.maximum(0.0, now - recent.at[known]) / DAY
+    decayed = np.power(0.5, age_days / (config.trending_days / 2))
+    trending = np.bincount(cols[known], weights=decayed, minlength=n).astype(np.float64)
+    # All-time popularity breaks ties among products nobody bought lately, and a
+    # constant keeps every score positive; cold start always has something to show.
+    trending = trending + 1e-3 * popularity + 1e-6
+    trending = trending / float(trending.max(initial=1e-6))
+
+    return Model(
+        products=products,
+        co_purchase=cosine_neighbours(bought, config.neighbours, config.shrinkage),
+        co_behaviour=cosine_neighbours(engaged, config.neighbours, config.shrinkage),
+        category_count=int(products.categories.max(initial=-1)) + 1,
+        popularity=popularity,
+        trending=trending,
+        built_at=now,
+    )
+
+
+def _history(
+    events: Events, products: Products, now: float, half_life_days: float
+) -> tuple[IntArray, FloatArray]:
+    """The distinct products of a history and their weights, recent ones heavier."""
+    cols, known = products.locate(events.products)
+    age_days = np.maximum(0.0, now - events.at[known]) / DAY
+    weights = events.weight[known] * np.power(0.5, age_days / half_life_days)
+    items, inverse = np.unique(cols[known], return_inverse=True)
+    totals = np.bincount(inverse, weights=weights, minlength=len(items)).astype(np.float64)
+    return items.astype(np.int64), totals
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """One kind of the user's history: its distinct products, their weights, its similarity."""
+
+    reason: Reason
+    items: IntArray
+    weights: FloatArray
+    similarity: Any
+
+
+def _relevance(model: Model, source: _Source, prior: float) -> FloatArray:
+    """Every product's summed similarity to the source's history (its own entry excluded)."""
+    n = len(model.products)
+    if len(source.items) == 0:
+        return np.zeros(n)
+    total = np.asarray(source.similarity[source.items].T @ source.weights, dtype=np.float64)
+    total = total.reshape(-1)
+    if prior > 0:
+        # The prior summed per category is one bincount, not a history x catalog matrix.
+        categories = model.products.categories
+        per_category = np.bincount(
+            categories[source.items], weights=source.weights, minlength=model.category_count
+        )
+        own = np.zeros(n)
+        own[source.items] = source.weights
+        total = total + prior * (per_category[categories] - own)
+    return total
+
+
+def _based_on(model: Model, source: _Source, chosen: IntArray, prior: float) -> IntArray:
+    """For each chosen product, the history product that contributed most to its score.
+
+    Ties (equal weight and similarity) go to the lower product id, so runs repeat.
+    """
+    block = np.asarray(source.similarity[source.items][:, chosen].toarray(), dtype=np.float64)
+    categories = model.products.categories
+    same = categories[source.items][:, None] == categories[chosen][None, :]
+    # A product is not similar to itself: it must not become its own "based on".
+    same &= source.items[:, None] != chosen[None, :]
+    block = (block + prior * same) * source.weights[:, None]
+    best: IntArray = model.products.ids[source.items[block.argmax(axis=0)]]
+    return best
+
+
+def _diverse(
+    model: Model,
+    ranked: IntArray,
+    config: EngineConfig,
+    chosen: list[int],
+    shop_counts: dict[int, int],
+    category_counts: dict[int, int],
+) -> None:
+    """Takes ``ranked`` candidates in order into ``chosen`` while the caps allow."""
+    shops, categories = model.products.shops, model.products.categories
+    for candidate in ranked.tolist():
+        if len(chosen) >= config.list_size:
+            return
+        shop, category = int(shops[candidate]), int(categories[candidate])
+        if shop_counts.get(shop, 0) >= config.per_shop:
+            continue
+        if category_counts.get(category, 0) >= config.per_category:
+            continue
+        chosen.append(candidate)
+        shop_counts[shop] = shop_counts.get(shop, 0) + 1
+        category_counts[category] = category_counts.get(category, 0) + 1
+
+
+def _ranked(values: FloatArray, candidates: IntArray, ids: IntArray) -> IntArray:
+    """Candidates by value, highest first; ties by product id, so runs repeat exactly."""
+    order = np.lexsort((ids[candidates], -values[candidates]))
+    return candidates[order]
+
+
+def recommend(
+    model: Model,
+    user: Behaviour,
+    now: float,
+    config: EngineConfig = DEFAULT_CONFIG,
+    available: BoolArray | None = None,
+) -> list[Pick]:
+    """The user's list, best first: personal picks, then trending ones to fill it.
+
+    Never a product the user ordered or dismissed, nor one unavailable (out of stock
+    or not on sale; ``available`` overrides the model's view of that). Scores are in
+    (0, 1]; trending fillers score below every personal pick.
+    """
+    products = model.products
+    n = len(products)
+    if n == 0:
+        return []
+    allowed = (products.available if available is None else available).copy()
+    allowed[products.index_of(user.purchases.products)] = False
+    allowed[products.index_of(user.dismissed.products)] = False
+
+    sources = [
+        _Source(reason, *_history(events, products, now, config.half_life_days), similarity)
+        for reason, events, similarity in (
+            (Reason.BOUGHT_TOGETHER, user.purchases, model.co_purchase),
+            (Reason.SIMILAR_TO_TAGGED, user.tags, model.co_behaviour),
+            (Reason.SIMILAR_TO_VIEWED, user.views, model.co_behaviour),
+        )
+    ]
+    weights = (config.bought_weight, config.tagged_weight, config.viewed_weight)
+    parts = np.vstack(
+        [
+            w * _relevance(model, source, config.category_prior)
+            for w, source in zip(weights, sources, strict=True)
+        ]
+    )
+    relevance = parts.sum(axis=0) * np.power(model.popularity + 1e-3, config.popularity_exponent)
+    relevance[~allowed] = 0.0
+
+    chosen: list[int] = []
+    shop_counts: dict[int, int] = {}
+    category_counts: dict[int, int] = {}
+    personal = np.flatnonzero(relevance > 0)
+    _diverse(
+        model,
+        _ranked(relevance, personal, products.ids),
+        config,
+        chosen,
+        shop_counts,
+        category_counts,
+    )
+    picks: list[Pick] = []
+    if chosen:
+        indices = np.asarray(chosen, dtype=np.int64)
+        # The reason is the kind of history that contributed most; ties go to purchases.
+        reasons = parts[:, indices].argmax(axis=0)
+        based_on = {
+            row: _based_on(model, sources[row], indices, config.category_prior)
+            for row in sorted(set(reasons.tolist()))
+        }
+        top = float(relevance[indices[0]])
+        for position, candidate in enumerate(chosen):
+            row = int(reasons[position])
+            picks.append(
+                Pick(
+                    product_id=int(products.ids[candidate]),
+                    score=float(relevance[candidate]) / top,
+                    reason=sources[row].reason,
+                    based_on_product_id=int(based_on[row][position]),
+                )
+            )
+
+    if len(chosen) < config.list_size:
+        taken = np.zeros(n, dtype=np.bool_)
+        taken[chosen] = True
+        fillers = np.flatnonzero(allowed & ~taken)
+        start = len(chosen)
+        _diverse(
+            model,
+            _ranked(model.trending, fillers, products.ids),
+            config,
+            chosen,
+            shop_counts,
+            category_counts,
+        )
+        added = chosen[start:]
+        if added:
+            # Cold start shows trending at full strength; otherwise it only fills in.
+            ceiling = 1.0 if not picks else 0.5 * picks[-1].score
+            top = float(model.trending[added[0]])
+            for candidate in added:
+                picks.append(
+                    Pick(
+                        product_id=int(products.ids[candidate]),
+                        score=ceiling * float(model.trending[candidate]) / top,
+                        reason=Reason.TRENDING,
+                        based_on_product_id=None,
+                    )
+                )
+    return picks

@@ -1,0 +1,139 @@
+"""Keeping a buyer's recommendations fresh after they act, off the request path.
+
+A mutation calls ``request(user_id)`` after its commit and returns at once. The
+refresh runs ``debounce_seconds`` after the last request for that user, so a burst
+of views costs one recompute; a request arriving while one runs schedules another
+after it, so the last action is always reflected. The item-item model is shared and
+rebuilt at most every ``model_max_age_seconds``; each refresh reads only the user's
+own behaviour and today's availability, which is what changes between rebuilds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from db.engine import SessionFactory
+from db.types import utcnow
+from resolvers.recommendations.data import load_behaviour, load_everything, load_unavailable
+from resolvers.recommendations.engine import (
+    DEFAULT_CONFIG,
+    EngineConfig,
+    Model,
+    Pick,
+    build_model,
+    recommend,
+)
+from resolvers.recommendations.store import replace_recommendations
+
+log = logging.getLogger("ordercenter.recommendations")
+
+
+class RecommendationRefresher:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        *,
+        debounce_seconds: float = 2.0,
+        model_max_age_seconds: float = 600.0,
+        config: EngineConfig = DEFAULT_CONFIG,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self.debounce_seconds = debounce_seconds
+        self.model_max_age_seconds = model_max_age_seconds
+        self.config = config
+        self._clock = clock
+        self._timers: dict[int, asyncio.TimerHandle] = {}
+        self._running: set[int] = set()
+        self._again: set[int] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._model: Model | None = None
+        self._model_built = 0.0  # time.monotonic() of the build
+        self._model_lock = asyncio.Lock()
+        self._closed = False
+
+    def request(self, user_id: int) -> None:
+        """Recompute the user's recommendations soon; requests within the debounce coalesce."""
+        if self._closed:
+            return
+        timer = self._timers.pop(user_id, None)
+        if timer is not None:
+            timer.cancel()
+        loop = asyncio.get_running_loop()
+        self._timers[user_id] = loop.call_later(self.debounce_seconds, self._fire, user_id)
+
+    def _fire(self, user_id: int) -> None:
+        self._timers.pop(user_id, None)
+        if user_id in self._running:
+            self._again.add(user_id)
+            return
+        self._running.add(user_id)
+        task = asyncio.get_running_loop().create_task(self._run(user_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, user_id: int) -> None:
+        try:
+            while True:
+                self._again.discard(user_id)
+                try:
+                    await self.refresh(user_id)
+                except Exception:
+                    # Stale recommendations are better than a dead refresher; the next
+                    # action of this user tries again.
+                    log.exception("refreshing recommendations of user %d failed", user_id)
+                if user_id not in self._again or self._closed:
+                    return
+        finally:
+            self._running.discard(user_id)
+
+    async def model(self) -> Model:
+        """The shared model, rebuilt from everyone's behaviour when missing or too old."""
+        async with self._model_lock:
+            age = time.monotonic() - self._model_built
+            if self._model is None or age > self.model_max_age_seconds:
+                products, behaviour, _ = await load_everything(self._sessions)
+                now = self._clock().timestamp()
+                # Seconds of numpy/scipy work on a large shop: not on the event loop.
+                self._model = await asyncio.to_thread(
+                    build_model, products, behaviour, now, self.config
+                )
+                self._model_built = time.monotonic()
+            return self._model
+
+    async def refresh(self, user_id: int) -> list[Pick]:
+        """Recompute and store the user's list now, without debouncing."""
+        model = await self.model()
+        async with self._sessions() as session:
+            own = await load_behaviour(session, user_id)
+            unavailable = await load_unavailable(session)
+        now = self._clock()
+        available = model.products.availability(unavailable)
+        picks = await asyncio.to_thread(
+            recommend, model, own, now.timestamp(), self.config, available
+        )
+        await replace_recommendations(self._sessions, {user_id: picks}, now)
+        return picks
+
+    @property
+    def pending(self) -> int:
+        """Users waiting for their debounce or being refreshed."""
+        return len(self._timers) + len(self._running)
+
+    async def close(self) -> None:
+        """Drops what is pending and stops what runs; later requests are ignored."""
+        self._closed = True
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -1,0 +1,167 @@
+"""Abuse limits checked before execution: depth, aliases, tokens and cost.
+
+Each refusal is a GraphQL error with ``extensions.code``; nothing is executed. The
+cost of every executed operation is reported in ``extensions.cost``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from graphql import GraphQLError, GraphQLSyntaxError
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.types import ExecutionResult
+
+from schema.cost import CostModel, operation_cost
+from schema.document_limits import DocumentShapeLimiter
+
+
+class Spend(Protocol):
+    allowed: bool
+    remaining: int
+    retry_after: float
+
+
+class CostBudget(Protocol):
+    """A caller's cost allowance per minute (in memory, or shared through Redis)."""
+
+    async def spend(self, key: str, cost: int) -> Spend: ...
+
+
+PARSED_DOCUMENTS = 512
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_depth: int = 15
+    max_aliases: int = 30
+    max_tokens: int = 3000
+    max_cost: int = 10_000
+    cost_model: CostModel = field(default_factory=CostModel)
+    introspection: bool = True
+
+
+def _refuse(message: str, code: str, **extensions: Any) -> ExecutionResult:
+    error = GraphQLError(message, extensions={"code": code, **extensions})
+    return ExecutionResult(data=None, errors=[error])
+
+
+def query_cost_extension(limits: Limits) -> Callable[[], SchemaExtension]:
+    class QueryCost(SchemaExtension):
+        def __init__(self) -> None:
+            self.cost: int | None = None
+            self.remaining: int | None = None
+
+        async def on_execute(self) -> AsyncIterator[None]:
+            context = self.execution_context
+            document = context.graphql_document
+            if document is not None:
+                self.cost = operation_cost(
+                    context.schema._schema,
+                    document,
+                    context.operation_name,
+                    context.variables,
+                    limits.cost_model,
+                )
+                refusal = await self._check(self.cost)
+                if refusal is not None:
+                    context.result = refusal
+            yield
+
+        async def _check(self, cost: int) -> ExecutionResult | None:
+            if cost > limits.max_cost:
+                return _refuse(
+                    f"This operation would cost {cost}; the limit is {limits.max_cost}. "
+                    "Ask for smaller pages or fewer fields.",
+                    "QUERY_TOO_COSTLY",
+                    cost=cost,
+                    maxCost=limits.max_cost,
+                )
+            app_context = self.execution_context.context
+            budget: CostBudget | None = getattr(app_context, "budget", None)
+            key: str | None = getattr(app_context, "rate_key", None)
+            if budget is None or key is None:
+                return None
+            spend = await budget.spend(key, cost)
+            self.remaining = spend.remaining
+            if not spend.allowed:
+                retry = math.ceil(spend.retry_after)
+                return _refuse(
+                    f"Too many requests: your query budget refills in {retry} s.",
+                    "RATE_LIMITED",
+                    retryAfter=retry,
+                    cost=cost,
+                )
+            return None
+
+        def get_results(self) -> dict[str, Any]:
+            if self.cost is None:
+                return {}
+            # The same for the same operation: the remaining budget is not part of the
+            # answer, so two answers can be compared (and reveal nothing about others).
+            return {"cost": {"requested": self.cost, "maximum": limits.max_cost}}
+
+    return QueryCost
+
+
+# Strawberry's limiters and graphql-core's rule report bare messages; these give them codes.
+_CODED_MESSAGES = (
+    (re.compile(r"exceeds maximum operation depth of \d+$"), "QUERY_TOO_DEEP"),
+    (re.compile(r"^\d+ aliases found\. Allowed: \d+$"), "TOO_MANY_ALIASES"),
+    (re.compile(r"Document contains more than \d+ tokens\. Parsing aborted\.$"), "TOO_MANY_TOKENS"),
+    (re.compile(r"^GraphQL introspection has been disabled"), "INTROSPECTION_DISABLED"),
+)
+
+
+class LimitErrorCodes(SchemaExtension):
+    """Adds ``extensions.code`` to the refusals of the depth, alias and token limits."""
+
+    def _code_errors(self) -> None:
+        for error in self.execution_context.pre_execution_errors or []:
+            if error.extensions and "code" in error.extensions:
+                continue
+            for pattern, code in _CODED_MESSAGES:
+                if pattern.search(error.message) and (
+                    code != "TOO_MANY_TOKENS" or isinstance(error, GraphQLSyntaxError)
+                ):
+                    # In place: the answer already holds these very error objects.
+                    error.extensions = {**(error.extensions or {}), "code": code}
+                    break
+
+    def get_results(self) -> dict[str, Any]:
+        # Called once the errors are final, whichever way they came: a parse error may
+        # be raised inside another extension's hook (ParserCache), past on_parse.
+        self._code_errors()
+        return {}
+
+
+def extensions_for(limits: Limits) -> list[Callable[[], SchemaExtension]]:
+    extensions: list[Callable[[], SchemaExtension]] = [
+        LimitErrorCodes,
+        lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
+        # Before anything inlines fragments: refuses fragment bombs, endless chains,
+        # empty selection sets and NUL characters (see schema/document_limits.py).
+        DocumentShapeLimiter,
+        # Clients send the same few documents again and again (every subscriber the
+        # same subscription): parse and validate each once.
+        lambda: ParserCache(maxsize=PARSED_DOCUMENTS),
+        lambda: ValidationCache(maxsize=PARSED_DOCUMENTS),
+        lambda: QueryDepthLimiter(max_depth=limits.max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+        query_cost_extension(limits),
+    ]
+    if not limits.introspection:
+        extensions.append(DisableIntrospection)
+    return extensions

@@ -1,0 +1,84 @@
+"""The subscription hub in-process: its bounded queues and the replay/live seam.
+
+No server: the hub is driven by hand (``drain()``), so every step is deterministic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from db.engine import SessionFactory
+from db.models import OrderEvent
+from domain.order_status import OrderStatus
+from resolvers.subscriptions.hub import SlowConsumer, SubscriptionHub
+from tests.factories import make_order, make_product, make_shop, make_user
+
+
+class NoWakeUps:
+    async def listen(self) -> AsyncIterator[object]:
+        await asyncio.Event().wait()
+        yield None  # pragma: no cover
+
+
+async def _order(sessions: SessionFactory, status: OrderStatus) -> int:
+    buyer = await make_user(sessions)
+    shop = await make_shop(sessions)
+    product = await make_product(sessions, shop=shop)
+    order = await make_order(sessions, buyer=buyer, shop=shop, products=[product], status=status)
+    assert order.id is not None
+    return order.id
+
+
+async def test_a_full_queue_cuts_the_subscriber_off_after_what_it_holds(
+    sessions: SessionFactory,
+) -> None:
+    hub = SubscriptionHub(sessions, NoWakeUps(), queue_size=2)
+    buyer = await make_user(sessions)
+    assert buyer.id is not None
+    events = hub.subscribe(user_id=buyer.id, order_id=None, after=None)
+    first = asyncio.ensure_future(anext(events))
+    await asyncio.sleep(0)  # registered, now waiting on its queue
+    assert hub.subscriber_count == 1
+    shop = await make_shop(sessions)
+    product = await make_product(sessions, shop=shop)
+    await make_order(
+        sessions, buyer=buyer, shop=shop, products=[product], status=OrderStatus.COMPLETED
+    )
+    await hub.drain()  # six events at once, for a queue of two
+    delivered = [await asyncio.wait_for(first, 5), await asyncio.wait_for(anext(events), 5)]
+    assert [e.to_status for e, _ in delivered] == ["UNPAID", "AWAITING_SHIPMENT"]
+    # Each event comes with its order, read in the same batch.
+    assert {order.user_id for _, order in delivered} == {buyer.id}
+    with pytest.raises(SlowConsumer):
+        await asyncio.wait_for(anext(events), 5)
+    assert hub.subscriber_count == 0  # unregistered on the way out
+
+
+async def test_replay_then_live_without_gap_or_duplicate(sessions: SessionFactory) -> None:
+    hub = SubscriptionHub(sessions, NoWakeUps(), queue_size=2)
+    order_id = await _order(sessions, OrderStatus.IN_TRANSIT)  # four events
+    await hub.drain()  # the hub has seen them
+    events = hub.subscribe(user_id=None, order_id=order_id, after=0)
+    received = [(await asyncio.wait_for(anext(events), 5))[0]]  # registered at the seam
+    # A change commits while the replay is still going: it arrives once, after it.
+    async with sessions() as session:
+        session.add(
+            OrderEvent(
+                order_id=order_id,
+                from_status="IN_TRANSIT",
+                to_status="DELIVERED",
+                order_version=5,
+                actor="SELLER",
+            )
+        )
+        await session.commit()
+    await hub.drain()
+    received += [(await asyncio.wait_for(anext(events), 5))[0] for _ in range(4)]
+    assert [e.order_version for e in received] == [1, 2, 3, 4, 5]
+    ids = [e.id for e in received]
+    assert ids == sorted(set(ids))
+    await events.aclose()  # type: ignore[attr-defined]
+    assert hub.subscriber_count == 0
