@@ -45,7 +45,7 @@ from resolvers.gateway import PaymentGateway, SandboxGateway
 from resolvers.mutations.lifecycle import ship_order, update_order_status
 from resolvers.mutations.outcome import Refused
 from resolvers.mutations.placing import AddressInput, LineInput, place_order
-from resolvers.mutations.transitions import OPERATOR
+from resolvers.policy import OPERATOR
 
 log = logging.getLogger("ordercenter.simulate")
 

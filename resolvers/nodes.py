@@ -27,7 +27,7 @@ async def load_node(
             row = await loaders.product_by_id.load(pk)
         case "User":
             row = await loaders.user_by_id.load(pk)
-            row = row if row is not None and policy.is_viewer(ctx, row) else None
+            row = row if row is not None and policy.is_self(ctx.viewer_id, row) else None
         case "Order":
             row = await loaders.order_by_id.load(pk)
             row = row if row is not None and await policy.can_see_order(ctx, row) else None
@@ -45,14 +45,14 @@ async def load_node(
             row = row if row is not None and await policy.can_see_payment(ctx, row) else None
         case "PaymentMethod":
             row = await loaders.payment_method_by_id.load(pk)
-            visible = row is not None and policy.owns(ctx, row) and row.removed_at is None
+            visible = row is not None and policy.may_see_payment_method(ctx.viewer_id, row)
             row = row if visible else None
         case "TaggedItem":
             row = await loaders.tagged_item_by_id.load(pk)
-            row = row if row is not None and policy.owns(ctx, row) else None
+            row = row if row is not None and policy.owns(ctx.viewer_id, row) else None
         case "Recommendation":
             row = await loaders.recommendation_by_id.load(pk)
-            visible = row is not None and policy.owns(ctx, row) and not row.dismissed
+            visible = row is not None and policy.may_see_recommendation(ctx.viewer_id, row)
             row = row if visible else None
         case _:  # pragma: no cover - from_global_id only returns known types
             row = None

@@ -1,13 +1,103 @@
-"""Who may see what. Every read of a private object goes through here."""
+"""Who may see or act on what: the one place authorization is decided.
+
+The rules are pure functions over rows: they do no I/O. Callers fetch the rows
+their own way (the read side through the request's loaders, the mutations inside
+their transaction) and ask here. The few async helpers at the bottom are the read
+side's fetching, kept next to the rules they feed.
+
+Whatever an outsider may not see answers exactly as a row that does not exist,
+so ids of other people's objects reveal nothing.
+"""
 
 from __future__ import annotations
 
-from db.models import Order, Payment, PaymentMethod, Recommendation, TaggedItem, User
+from db.models import (
+    Order,
+    Payment,
+    PaymentMethod,
+    ProductView,
+    Recommendation,
+    Shop,
+    TaggedItem,
+    User,
+)
 from domain.order_status import Actor
 from resolvers.context import Context
 from resolvers.errors import NotAuthenticated
 
 OPERATOR = "operator"
+
+# --- Rules: pure, no I/O ------------------------------------------------------
+
+
+def is_operator(viewer: User) -> bool:
+    """Operators act as the seller of every shop."""
+    return viewer.role == OPERATOR
+
+
+def needs_shop(viewer: User | None) -> bool:
+    """Whether ``order_roles`` for this viewer depends on the order's shop row."""
+    return viewer is not None and not is_operator(viewer)
+
+
+def _sells(viewer: User, order: Order, shop: Shop | None) -> bool:
+    return shop is not None and shop.id == order.shop_id and shop.owner_id == viewer.id
+
+
+def order_roles(viewer: User | None, order: Order, shop: Shop | None) -> frozenset[Actor]:
+    """BUYER if the viewer placed the order; SELLER if they own its shop or are an operator.
+
+    ``shop`` is the order's shop; it may be None when ``needs_shop(viewer)`` is false.
+    """
+    if viewer is None or viewer.id is None:
+        return frozenset()
+    roles: set[Actor] = set()
+    if order.user_id == viewer.id:
+        roles.add(Actor.BUYER)
+    if is_operator(viewer) or _sells(viewer, order, shop):
+        roles.add(Actor.SELLER)
+    return frozenset(roles)
+
+
+def may_see_order(viewer: User | None, order: Order, shop: Shop | None) -> bool:
+    """Its buyer, its shop's seller and operators; also what hangs off it (items, events)."""
+    return bool(order_roles(viewer, order, shop))
+
+
+def may_see_payment(
+    viewer: User | None, payment: Payment, order: Order | None, shop: Shop | None
+) -> bool:
+    """Whoever may see the order it pays for (``order`` is that order)."""
+    return order is not None and payment.order_id == order.id and may_see_order(viewer, order, shop)
+
+
+def is_self(viewer_id: int | None, user: User) -> bool:
+    """A User node is visible only to that user."""
+    return viewer_id is not None and user.id == viewer_id
+
+
+def owns(
+    viewer_id: int | None, row: PaymentMethod | TaggedItem | Recommendation | ProductView
+) -> bool:
+    return viewer_id is not None and row.user_id == viewer_id
+
+
+def may_see_payment_method(viewer_id: int | None, method: PaymentMethod) -> bool:
+    """The owner's saved (not removed) card; also what may be charged, changed or removed."""
+    return owns(viewer_id, method) and method.removed_at is None
+
+
+def may_see_recommendation(viewer_id: int | None, recommendation: Recommendation) -> bool:
+    """The owner's, until they dismiss it."""
+    return owns(viewer_id, recommendation) and not recommendation.dismissed
+
+
+def may_dismiss_recommendation(viewer_id: int | None, recommendation: Recommendation) -> bool:
+    """The owner's; dismissing an already dismissed one again is a no-op, not an error."""
+    return owns(viewer_id, recommendation)
+
+
+# --- Read side: fetch through the request's loaders, then decide --------------
 
 
 async def current_viewer(ctx: Context) -> User:
@@ -30,18 +120,8 @@ async def _viewer_or_none(ctx: Context) -> User | None:
 async def order_actors(ctx: Context, order: Order) -> frozenset[Actor]:
     """The roles the viewer holds on ``order``: its buyer, its shop's seller, or none."""
     viewer = await _viewer_or_none(ctx)
-    if viewer is None:
-        return frozenset()
-    actors: set[Actor] = set()
-    if order.user_id == viewer.id:
-        actors.add(Actor.BUYER)
-    if viewer.role == OPERATOR:
-        actors.add(Actor.SELLER)
-    else:
-        shop = await ctx.loaders.shop_by_id.load(order.shop_id)
-        if shop is not None and shop.owner_id == viewer.id:
-            actors.add(Actor.SELLER)
-    return frozenset(actors)
+    shop = await ctx.loaders.shop_by_id.load(order.shop_id) if needs_shop(viewer) else None
+    return order_roles(viewer, order, shop)
 
 
 async def can_see_order(ctx: Context, order: Order) -> bool:
@@ -50,12 +130,8 @@ async def can_see_order(ctx: Context, order: Order) -> bool:
 
 async def can_see_payment(ctx: Context, payment: Payment) -> bool:
     order = await ctx.loaders.order_by_id.load(payment.order_id)
-    return order is not None and await can_see_order(ctx, order)
-
-
-def owns(ctx: Context, row: PaymentMethod | TaggedItem | Recommendation) -> bool:
-    return ctx.viewer_id is not None and row.user_id == ctx.viewer_id
-
-
-def is_viewer(ctx: Context, user: User) -> bool:
-    return ctx.viewer_id is not None and user.id == ctx.viewer_id
+    if order is None:
+        return False
+    viewer = await _viewer_or_none(ctx)
+    shop = await ctx.loaders.shop_by_id.load(order.shop_id) if needs_shop(viewer) else None
+    return may_see_payment(viewer, payment, order, shop)

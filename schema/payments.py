@@ -68,6 +68,6 @@ class Payment(Node):
             return None
         row = await info.context.loaders.payment_method_by_id.load(self.row.payment_method_id)
         # The seller sees the payment, never the buyer's card.
-        if row is None or not policy.owns(info.context, row):
+        if row is None or not policy.owns(info.context.viewer_id, row):
             return None
         return PaymentMethod.from_row(row)

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from db.models import Order, Payment, PaymentMethod
+from resolvers import policy
 from resolvers.gateway import ChargeStatus, PaymentGateway
 from resolvers.mutations.outcome import ErrorCode, Refused, UserError, not_found
 
@@ -26,7 +27,7 @@ async def usable_method(
 ) -> PaymentMethod:
     """The viewer's saved, unexpired method; refuses otherwise."""
     method = await session.get(PaymentMethod, method_id)
-    if method is None or method.user_id != user_id or method.removed_at is not None:
+    if method is None or not policy.may_see_payment_method(user_id, method):
         raise not_found("payment method", *field)
     expires = datetime(
         method.exp_year + method.exp_month // 12, method.exp_month % 12 + 1, 1, tzinfo=UTC

@@ -11,6 +11,7 @@ from sqlmodel import SQLModel, col, select
 
 from db.models import Product, ProductView, Recommendation, TaggedItem
 from domain.cards import contains_card_number
+from resolvers import policy
 from resolvers.context import Context
 from resolvers.mutations.outcome import ErrorCode, Refused, not_found
 from resolvers.mutations.unit_of_work import write
@@ -93,7 +94,7 @@ async def untag_product(ctx: Context, *, viewer_id: int, product_id: int) -> Tag
     """Removes the viewer's tag of the product; returns it as it was."""
     async with write(ctx) as session:
         tag = await _tag_of(session, viewer_id, product_id)
-        if tag is None:
+        if tag is None or not policy.owns(viewer_id, tag):
             raise not_found("tagged product", *PRODUCT_FIELD)
         removed = await session.execute(
             delete(TaggedItem).where(col(TaggedItem.id) == tag.id).returning(col(TaggedItem.id))
@@ -159,7 +160,9 @@ async def dismiss_recommendation(
     """Hides a recommendation for good; dismissing it again changes nothing."""
     async with write(ctx) as session:
         recommendation = await session.get(Recommendation, recommendation_id)
-        if recommendation is None or recommendation.user_id != viewer_id:
+        if recommendation is None or not policy.may_dismiss_recommendation(
+            viewer_id, recommendation
+        ):
             raise not_found("recommendation", "input", "recommendationId")
         if not recommendation.dismissed:
             recommendation.dismissed = True

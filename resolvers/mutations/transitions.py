@@ -18,9 +18,8 @@ from domain.order_status import (
     OrderStatus,
     next_status,
 )
+from resolvers import policy
 from resolvers.mutations.outcome import ErrorCode, Refused, not_found
-
-OPERATOR = "operator"
 
 
 async def lock_order(session: AsyncSession, order_id: int) -> Order | None:
@@ -34,18 +33,10 @@ async def lock_order(session: AsyncSession, order_id: int) -> Order | None:
 
 
 async def roles_on(session: AsyncSession, viewer_id: int, order: Order) -> frozenset[Actor]:
-    """BUYER if the viewer placed it; SELLER if they own its shop or are an operator."""
-    roles: set[Actor] = set()
-    if order.user_id == viewer_id:
-        roles.add(Actor.BUYER)
+    """The viewer's roles on the order, as ``policy.order_roles`` decides them."""
     viewer = await session.get(User, viewer_id)
-    if viewer is not None and viewer.role == OPERATOR:
-        roles.add(Actor.SELLER)
-    else:
-        shop = await session.get(Shop, order.shop_id)
-        if shop is not None and shop.owner_id == viewer_id:
-            roles.add(Actor.SELLER)
-    return frozenset(roles)
+    shop = await session.get(Shop, order.shop_id) if policy.needs_shop(viewer) else None
+    return policy.order_roles(viewer, order, shop)
 
 
 def actor_for(action: OrderAction, order: Order, roles: frozenset[Actor]) -> Actor:

@@ -15,6 +15,7 @@ from sqlmodel import col, select
 
 from db.models import PaymentMethod, User
 from domain.cards import contains_card_number
+from resolvers import policy
 from resolvers.context import Context
 from resolvers.gateway import UnknownToken
 from resolvers.mutations.outcome import ErrorCode, Refused, not_found
@@ -110,7 +111,7 @@ async def add_payment_method(
 
 async def _own_method(session: AsyncSession, viewer_id: int, method_id: int) -> PaymentMethod:
     method = await session.get(PaymentMethod, method_id, populate_existing=True)
-    if method is None or method.user_id != viewer_id or method.removed_at is not None:
+    if method is None or not policy.may_see_payment_method(viewer_id, method):
         raise not_found("payment method", *METHOD_FIELD)
     return method
 
