@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 # A run of 13-19 digits, optionally grouped by single spaces or dashes, that is not
 # part of a longer digit run (long tracking numbers are not cards).
@@ -26,3 +27,9 @@ def contains_card_number(text: str) -> bool:
     return any(
         _luhn_valid(re.sub(r"[ -]", "", match.group())) for match in _CANDIDATE.finditer(text)
     )
+
+
+def card_expired(exp_month: int, exp_year: int, now: datetime) -> bool:
+    """Cards are valid through the last day of their expiry month."""
+    first_invalid = datetime(exp_year + exp_month // 12, exp_month % 12 + 1, 1, tzinfo=UTC)
+    return first_invalid <= now

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from db.models import Order, Payment, PaymentMethod
+from domain.cards import card_expired
 from resolvers import policy
 from resolvers.gateway import ChargeStatus, PaymentGateway
 from resolvers.mutations.outcome import ErrorCode, Refused, UserError, not_found
@@ -29,10 +30,7 @@ async def usable_method(
     method = await session.get(PaymentMethod, method_id)
     if method is None or not policy.may_see_payment_method(user_id, method):
         raise not_found("payment method", *field)
-    expires = datetime(
-        method.exp_year + method.exp_month // 12, method.exp_month % 12 + 1, 1, tzinfo=UTC
-    )
-    if expires <= now:
+    if card_expired(method.exp_month, method.exp_year, now):
         raise Refused.one(ErrorCode.INVALID, "This card has expired.", *field)
     return method
 

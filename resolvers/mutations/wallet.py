@@ -8,13 +8,12 @@ user take turns instead of each seeing "no default yet".
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from db.models import PaymentMethod, User
-from domain.cards import contains_card_number
+from domain.cards import card_expired, contains_card_number
 from resolvers import policy
 from resolvers.context import Context
 from resolvers.gateway import UnknownToken
@@ -38,12 +37,6 @@ def _check_token(token: str) -> str:
     if not text or len(text) > MAX_TOKEN:
         raise Refused.one(ErrorCode.INVALID, f"1 to {MAX_TOKEN} characters.", *TOKEN_FIELD)
     return text
-
-
-def expired(exp_month: int, exp_year: int, now: datetime) -> bool:
-    """Cards are valid through the last day of their expiry month."""
-    first_invalid = datetime(exp_year + exp_month // 12, exp_month % 12 + 1, 1, tzinfo=UTC)
-    return first_invalid <= now
 
 
 async def _lock_wallet(session: AsyncSession, viewer_id: int) -> None:
@@ -86,7 +79,7 @@ async def add_payment_method(
             ErrorCode.INVALID, "The payment processor does not know this token.", *TOKEN_FIELD
         ) from None
     now = ctx.clock()
-    if expired(card.exp_month, card.exp_year, now):
+    if card_expired(card.exp_month, card.exp_year, now):
         raise Refused.one(ErrorCode.INVALID, "This card has expired.", *TOKEN_FIELD)
     async with write(ctx) as session:
         await _lock_wallet(session, viewer_id)
