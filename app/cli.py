@@ -346,7 +346,11 @@ def demo(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Migrate, seed an empty database, print a demo token, and serve (`make run`)."""
     settings = get_settings()
     upgrade(settings.database_url)
+    fresh = asyncio.run(_user_id(settings, DEMO_HANDLE)) is None
     ctx.invoke(seed, if_empty=True)
+    if fresh:
+        # The seed's recommendations are placeholders; show the engine's from the start.
+        ctx.invoke(recommend, evaluate_only=False, k=10, no_progress=False)
     host, port = host or settings.host, port or settings.port
     demo_token = _token_for(settings, DEMO_HANDLE)
     url = f"http://{host}:{port}/graphql"
