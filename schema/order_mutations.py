@@ -8,14 +8,12 @@ from typing import Annotated
 import strawberry
 
 from domain import order_status as rules
-from resolvers import policy
 from resolvers.mutations import lifecycle, placing
-from resolvers.mutations.outcome import Refused
 from resolvers.mutations.unit_of_work import OrderOutcome
 from schema.common import Info
 from schema.enums import CancelReason, OrderStatus
 from schema.orders import Order
-from schema.payloads import UserError, decode_id, user_errors
+from schema.payloads import UserError, attempt, decode_id, user_errors
 
 
 @strawberry.input(description="Where to ship an order.")
@@ -97,13 +95,9 @@ class OrderPayload:
 
 
 async def _run(info: Info, use_case: Callable[[int], Awaitable[OrderOutcome]]) -> OrderPayload:
-    viewer = await policy.current_viewer(info.context)
-    if viewer.id is None:  # pragma: no cover - a stored user
-        raise ValueError("viewer without id")
-    try:
-        outcome = await use_case(viewer.id)
-    except Refused as refusal:
-        return OrderPayload(order=None, user_errors=user_errors(refusal.errors))
+    outcome, errors = await attempt(info, use_case)
+    if outcome is None:
+        return OrderPayload(order=None, user_errors=errors)
     order = None if outcome.order is None else Order.from_row(outcome.order)
     return OrderPayload(order=order, user_errors=user_errors(outcome.errors))
 

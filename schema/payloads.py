@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 import strawberry
 
+from resolvers import policy
 from resolvers.errors import InvalidArgument
 from resolvers.ids import expect_global_id
 from resolvers.mutations.outcome import ErrorCode as DomainErrorCode
 from resolvers.mutations.outcome import Refused
 from resolvers.mutations.outcome import UserError as DomainUserError
+from schema.common import Info, pk
 from schema.enums import ErrorCode
+
+R = TypeVar("R")
 
 
 @strawberry.type(description="Why a mutation refused its input; it changed nothing it refused.")
@@ -39,3 +46,17 @@ def decode_id(global_id: str, type_name: str, *field: str) -> int:
         return expect_global_id(global_id, type_name, argument=field[-1] if field else "id")
     except InvalidArgument:
         raise Refused.one(DomainErrorCode.INVALID, f"Not a valid {type_name} id.", *field) from None
+
+
+async def attempt(
+    info: Info, use_case: Callable[[int], Awaitable[R]]
+) -> tuple[R | None, list[UserError]]:
+    """Runs a use-case as the signed-in viewer: its result, or the refusal's errors.
+
+    No valid token is an UNAUTHENTICATED GraphQL error, raised before any input is read.
+    """
+    viewer = await policy.current_viewer(info.context)
+    try:
+        return await use_case(pk(viewer)), []
+    except Refused as refusal:
+        return None, user_errors(refusal.errors)

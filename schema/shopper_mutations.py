@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import strawberry
 
@@ -11,15 +11,11 @@ from db.models import PaymentMethod as PaymentMethodRow
 from db.models import ProductView as ProductViewRow
 from db.models import Recommendation as RecommendationRow
 from db.models import TaggedItem as TaggedItemRow
-from resolvers import policy
 from resolvers.mutations import shopper, wallet
-from resolvers.mutations.outcome import Refused
 from schema.activity import ProductView, Recommendation, TaggedItem
-from schema.common import Info, pk
-from schema.payloads import UserError, decode_id, user_errors
+from schema.common import Info
+from schema.payloads import UserError, attempt, decode_id
 from schema.payments import PaymentMethod
-
-R = TypeVar("R")
 
 
 @strawberry.input(description="Tag a product, usually while watching a video.")
@@ -110,17 +106,6 @@ class PaymentMethodPayload:
     user_errors: list[UserError] = strawberry.field(description="Why it was refused, if it was.")
 
 
-async def _attempt(
-    info: Info, use_case: Callable[[int], Awaitable[R]]
-) -> tuple[R | None, list[UserError]]:
-    """Runs a use-case as the signed-in viewer: its result, or the refusal's errors."""
-    viewer = await policy.current_viewer(info.context)
-    try:
-        return await use_case(pk(viewer)), []
-    except Refused as refusal:
-        return None, user_errors(refusal.errors)
-
-
 def _product_id(global_id: strawberry.ID) -> int:
     return decode_id(global_id, "Product", "input", "productId")
 
@@ -132,7 +117,7 @@ def _method_id(global_id: strawberry.ID) -> int:
 async def _method_payload(
     info: Info, use_case: Callable[[int], Awaitable[PaymentMethodRow]]
 ) -> PaymentMethodPayload:
-    row, errors = await _attempt(info, use_case)
+    row, errors = await attempt(info, use_case)
     method = None if row is None else PaymentMethod.from_row(row)
     return PaymentMethodPayload(payment_method=method, user_errors=errors)
 
@@ -153,7 +138,7 @@ class ShopperMutations:
                 source_video_id=input.source_video_id,
             )
 
-        row, errors = await _attempt(info, use_case)
+        row, errors = await attempt(info, use_case)
         item = None if row is None else TaggedItem.from_row(row)
         return TaggedItemPayload(tagged_item=item, user_errors=errors)
 
@@ -168,7 +153,7 @@ class ShopperMutations:
                 info.context, viewer_id=viewer_id, product_id=_product_id(input.product_id)
             )
 
-        row, errors = await _attempt(info, use_case)
+        row, errors = await attempt(info, use_case)
         item = None if row is None else TaggedItem.from_row(row)
         return TaggedItemPayload(tagged_item=item, user_errors=errors)
 
@@ -188,7 +173,7 @@ class ShopperMutations:
                 info.context, viewer_id=viewer_id, product_id=_product_id(input.product_id)
             )
 
-        row, errors = await _attempt(info, use_case)
+        row, errors = await attempt(info, use_case)
         view = None if row is None else ProductView.from_row(row)
         return ProductViewPayload(product_view=view, user_errors=errors)
 
@@ -197,7 +182,7 @@ class ShopperMutations:
         async def use_case(viewer_id: int) -> int:
             return await shopper.clear_recently_viewed(info.context, viewer_id=viewer_id)
 
-        count, errors = await _attempt(info, use_case)
+        count, errors = await attempt(info, use_case)
         return ClearRecentlyViewedPayload(cleared_count=count or 0, user_errors=errors)
 
     @strawberry.mutation(
@@ -219,7 +204,7 @@ class ShopperMutations:
                 ),
             )
 
-        row, errors = await _attempt(info, use_case)
+        row, errors = await attempt(info, use_case)
         recommendation = None if row is None else Recommendation.from_row(row)
         return RecommendationPayload(recommendation=recommendation, user_errors=errors)
 
