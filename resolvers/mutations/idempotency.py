@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -21,6 +23,7 @@ from db.models import IdempotencyKey
 from resolvers.mutations.outcome import ErrorCode, Refused, UserError
 
 MAX_KEY_LENGTH = 128
+T = TypeVar("T")
 # Only payment refusals are remembered (placeOrder's and payOrder's), and both name the
 # payment method; a replay names it too, so a retry gets exactly the first answer.
 REMEMBERED_ERROR_FIELD = ("input", "paymentMethodId")
@@ -93,3 +96,12 @@ async def claim(
     session.add(row)
     await session.flush()
     return row
+
+
+async def replaying_a_racer(use_case: Callable[[], Awaitable[T]]) -> T:
+    """Runs a keyed use-case; if a racing request with the same key committed first
+    (the key's unique index refused ours), runs it once more, which replays that result."""
+    try:
+        return await use_case()
+    except IntegrityError:
+        return await use_case()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -48,17 +47,10 @@ async def pay_order(
 ) -> OrderOutcome:
     idempotency.check_key(idempotency_key)
     fingerprint = idempotency.request_hash({"order": order_id, "method": payment_method_id})
-    for attempt in range(2):
-        try:
-            outcome = await _pay(
-                ctx, viewer_id, order_id, payment_method_id, idempotency_key, fingerprint
-            )
-            return await announce(ctx, outcome)
-        except IntegrityError:
-            # A racing request with the same key committed first; replay its result.
-            if attempt == 1:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
+    outcome = await idempotency.replaying_a_racer(
+        lambda: _pay(ctx, viewer_id, order_id, payment_method_id, idempotency_key, fingerprint)
+    )
+    return await announce(ctx, outcome)
 
 
 async def _pay(

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from db.models import IdempotencyKey, Order, OrderEvent, OrderItem, Product
@@ -164,28 +163,15 @@ async def place_order(
     if errors:
         raise Refused(errors)
     request_print = fingerprint(lines, address, payment_method_id)
-    for attempt in range(2):
-        try:
-            outcome = await announce(
-                ctx,
-                await _place(
-                    ctx,
-                    viewer_id,
-                    lines,
-                    address,
-                    payment_method_id,
-                    idempotency_key,
-                    request_print,
-                ),
-            )
-            if ctx.refresher is not None:
-                ctx.refresher.request(viewer_id)
-            return outcome
-        except IntegrityError:
-            # A racing request with the same key committed first; replay its result.
-            if attempt == 1:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
+    outcome = await idempotency.replaying_a_racer(
+        lambda: _place(
+            ctx, viewer_id, lines, address, payment_method_id, idempotency_key, request_print
+        )
+    )
+    await announce(ctx, outcome)
+    if ctx.refresher is not None:
+        ctx.refresher.request(viewer_id)
+    return outcome
 
 
 async def _place(
