@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.queries import ORDER_CENTER_PAGE
 from db.engine import SessionFactory
 from domain.order_status import OrderStatus
 from tests.conftest import GraphQLClient, StatementCounter
@@ -17,36 +18,7 @@ from tests.factories import (
     make_user,
 )
 
-PAGE_QUERY = """
-query OrderCenter($first: Int!) {
-  viewer {
-    handle
-    displayName
-    orderTabs { tab count }
-    orders(first: $first) {
-      totalCount
-      pageInfo { hasNextPage endCursor }
-      edges {
-        cursor
-        node {
-          id number status tab paymentStatus version placedAt availableActions
-          total { amount currencyCode }
-          shop { id name }
-          items { id title quantity unitPrice { amount currencyCode }
-                  product { id title viewerHasTagged shop { name } } }
-          payments { id status amount { amount } method { last4 } }
-          shipment { carrier trackingNumber events { kind happenedAt location } }
-          timeline { id cursor fromStatus toStatus orderVersion actor occurredAt }
-        }
-      }
-    }
-    recommendations(first: 10) {
-      edges { node { id score reason product { id title imageUrl price { amount currencyCode } }
-                     basedOn { id title } } }
-    }
-  }
-}
-"""
+PAGE_QUERY = ORDER_CENTER_PAGE  # the query `make bench` measures, too
 
 STATUSES = list(OrderStatus)
 
