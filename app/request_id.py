@@ -38,6 +38,11 @@ class RequestIdMiddleware:
                 break
         request_id = supplied if _SANE.match(supplied) else uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        if scope["type"] == "websocket":
+            # No response headers to add after the handshake; an unwrapped send keeps
+            # every delivery of a live subscription one call shorter.
+            await self.app(scope, receive, send)
+            return
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -8,6 +8,7 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -63,6 +64,11 @@ class GraphQLWebSocket(GraphQL[Context, None]):
         self.connections: Counter[int] = Counter()
         # The ASGI send of every open socket, to say goodbye with 1001 on shutdown.
         self._open: set[Send] = set()
+
+    def encode_json(self, data: object) -> str:
+        # Every delivery is encoded once per subscriber: orjson is several times
+        # faster than json.dumps, and a str keeps frames text as the protocols require.
+        return orjson.dumps(data).decode()
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         state = request.app.state

@@ -6,8 +6,11 @@ import logging
 from typing import Any
 
 import strawberry
+from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError
-from strawberry.types import ExecutionContext
+from strawberry.extensions.runner import SchemaExtensionsRunner
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from resolvers.errors import ClientError
 from schema.activity import Recommendation, TaggedItem
@@ -18,7 +21,7 @@ from schema.orders import Order, OrderEvent
 from schema.payments import Payment, PaymentMethod
 from schema.query import Query
 from schema.shopper_mutations import ShopperMutations
-from schema.subscription import Subscription
+from schema.subscription import SharedEventExecution, Subscription
 from schema.user import User
 
 log = logging.getLogger("ordercenter.graphql")
@@ -44,6 +47,34 @@ def is_expected(error: GraphQLError) -> bool:
 
 
 class OrderCenterSchema(strawberry.Schema):
+    async def _handle_execution_result(
+        self,
+        context: ExecutionContext,
+        result: Any,
+        extensions_runner: SchemaExtensionsRunner,
+        *,
+        skip_process_errors: bool = False,
+    ) -> ExecutionResult:
+        # Every event of a subscription would ask each extension again for results that
+        # are the operation's (its cost), not the event's: per subscriber and event that
+        # was a third of the fan-out's CPU. Asked once per subscription instead.
+        live = _is_subscription(context)
+        if (
+            live
+            and isinstance(result, GraphQLExecutionResult)
+            and not result.errors
+            and (extensions := getattr(extensions_runner, "ordercenter_results", None)) is not None
+        ):
+            answer = ExecutionResult(data=result.data, errors=None, extensions=extensions)
+            context.result = answer
+            return answer
+        answer = await super()._handle_execution_result(
+            context, result, extensions_runner, skip_process_errors=skip_process_errors
+        )
+        if live and not result.errors:
+            extensions_runner.ordercenter_results = answer.extensions  # type: ignore[attr-defined]
+        return answer
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -56,6 +87,14 @@ class OrderCenterSchema(strawberry.Schema):
                     request_id,
                     exc_info=error.original_error,
                 )
+
+
+def _is_subscription(context: ExecutionContext) -> bool:
+    # operation_type raises without a usable document (syntax errors, `{}`).
+    try:
+        return context.operation_type is OperationType.SUBSCRIPTION
+    except RuntimeError:
+        return False
 
 
 def _request_id(execution_context: ExecutionContext | None) -> str | None:
@@ -86,6 +125,7 @@ def build_schema(limits: Limits | None = None) -> OrderCenterSchema:
             TaggedItem,
         ],
         extensions=extensions_for(limits or Limits()),
+        execution_context_class=SharedEventExecution,
     )
 
 

@@ -49,9 +49,9 @@ async def test_a_full_queue_cuts_the_subscriber_off_after_what_it_holds(
     )
     await hub.drain()  # six events at once, for a queue of two
     delivered = [await asyncio.wait_for(first, 5), await asyncio.wait_for(anext(events), 5)]
-    assert [e.to_status for e, _ in delivered] == ["UNPAID", "AWAITING_SHIPMENT"]
+    assert [d.event.to_status for d in delivered] == ["UNPAID", "AWAITING_SHIPMENT"]
     # Each event comes with its order, read in the same batch.
-    assert {order.user_id for _, order in delivered} == {buyer.id}
+    assert {d.order.user_id for d in delivered} == {buyer.id}
     with pytest.raises(SlowConsumer):
         await asyncio.wait_for(anext(events), 5)
     assert hub.subscriber_count == 0  # unregistered on the way out
@@ -62,7 +62,7 @@ async def test_replay_then_live_without_gap_or_duplicate(sessions: SessionFactor
     order_id = await _order(sessions, OrderStatus.IN_TRANSIT)  # four events
     await hub.drain()  # the hub has seen them
     events = hub.subscribe(user_id=None, order_id=order_id, after=0)
-    received = [(await asyncio.wait_for(anext(events), 5))[0]]  # registered at the seam
+    received = [(await asyncio.wait_for(anext(events), 5)).event]  # registered at the seam
     # A change commits while the replay is still going: it arrives once, after it.
     async with sessions() as session:
         session.add(
@@ -76,7 +76,7 @@ async def test_replay_then_live_without_gap_or_duplicate(sessions: SessionFactor
         )
         await session.commit()
     await hub.drain()
-    received += [(await asyncio.wait_for(anext(events), 5))[0] for _ in range(4)]
+    received += [(await asyncio.wait_for(anext(events), 5)).event for _ in range(4)]
     assert [e.order_version for e in received] == [1, 2, 3, 4, 5]
     ids = [e.id for e in received]
     assert ids == sorted(set(ids))
