@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.engine import WRITE
 from db.models import Order, OrderEvent
+from db.writing import write_transaction
 from resolvers.context import Context
 from resolvers.mutations.outcome import UserError
 
@@ -61,8 +61,7 @@ async def commit_with_events(session: AsyncSession, events: Sequence[OrderEvent]
 @asynccontextmanager
 async def write(ctx: Context) -> AsyncIterator[AsyncSession]:
     """A session whose transaction may write; commit explicitly, or it rolls back."""
-    async with ctx.sessions() as session:
-        await session.connection(execution_options=WRITE)
+    async with ctx.sessions() as session, write_transaction(session):
         yield session
 
 

@@ -231,3 +231,31 @@ async def test_orders_naming_products_in_opposite_orders_do_not_deadlock(
     # Each round: Ann and Bob took one of each; Cat's order was placed and cancelled.
     assert await stock_of(sessions, first) == 100 - 2 * rounds
     assert await stock_of(sessions, second) == 100 - 2 * rounds
+
+
+async def test_more_buyers_at_once_than_pooled_connections(
+    gql: GraphQLClient, sessions: SessionFactory
+) -> None:
+    # Writers waiting for their turn must not hold every pooled connection: the one
+    # whose turn it is still needs connections to read (a stall until the pool's
+    # 30 s timeout, then errors, was what 16 clients got on SQLite).
+    buyers_count = 24
+    shop = await make_shop(sessions)
+    product = await make_product(sessions, shop=shop, price_minor=900, stock=buyers_count)
+    buyers = [await make_user(sessions) for _ in range(buyers_count)]
+    methods = [await make_payment_method(sessions, user=b) for b in buyers]
+
+    results = await asyncio.wait_for(
+        asyncio.gather(
+            *(
+                place(gql, buyer, [line(product)], key=f"crowd-{i}", method=method)
+                for i, (buyer, method) in enumerate(zip(buyers, methods, strict=True))
+            )
+        ),
+        25,
+    )
+
+    assert [r["userErrors"] for r in results] == [[]] * buyers_count
+    assert all(r["order"]["status"] == "AWAITING_SHIPMENT" for r in results)
+    assert await stock_of(sessions, product) == 0
+    assert await payment_statuses(sessions) == ["CAPTURED"] * buyers_count
