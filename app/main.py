@@ -161,7 +161,11 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             poll_interval=settings.hub_poll_seconds,
         )
         await app.state.hub.start()
-        app.state.refresher = RecommendationRefresher(app.state.sessions)
+        app.state.refresher = RecommendationRefresher(
+            app.state.sessions,
+            debounce_seconds=settings.recommendation_debounce_seconds,
+            model_max_age_seconds=settings.recommendation_model_max_age_seconds,
+        )
         restore_sigterm = close_sockets_on_sigterm(websockets)
         sweeper = None
         if settings.sweep_interval_seconds > 0:

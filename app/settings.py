@@ -113,6 +113,16 @@ class Settings(BaseSettings):
         default="memory://",
         description="Event bus: memory://, redis://host:port/db, or postgresql://… (LISTEN).",
     )
+    recommendation_debounce_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="A buyer's recommendations are recomputed this long after their last action.",
+    )
+    recommendation_model_max_age_seconds: float = Field(
+        default=600.0,
+        ge=0,
+        description="The shared item-item model is rebuilt from everyone's behaviour this often.",
+    )
     graphiql: bool | None = Field(
         default=None, description="Serve GraphiQL at /graphql; default: on except in production."
     )

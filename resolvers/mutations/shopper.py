@@ -47,6 +47,12 @@ def _video_id(value: str | None) -> str | None:
     return text
 
 
+def _refresh(ctx: Context, viewer_id: int) -> None:
+    """Recomputes the viewer's recommendations soon, off the request path (debounced)."""
+    if ctx.refresher is not None:
+        ctx.refresher.request(viewer_id)
+
+
 async def _require_product(session: AsyncSession, product_id: int) -> None:
     if await session.get(Product, product_id) is None:
         raise not_found("product", *PRODUCT_FIELD)
@@ -76,8 +82,7 @@ async def tag_product(
     if tag is None:  # pragma: no cover - inserted or kept above
         raise ValueError("tag vanished")
     ctx.loaders.viewer_tagged_product.clear(product_id).prime(product_id, True)
-    if ctx.refresher is not None:
-        ctx.refresher.request(viewer_id)
+    _refresh(ctx, viewer_id)
     return tag
 
 
@@ -106,6 +111,8 @@ async def untag_product(ctx: Context, *, viewer_id: int, product_id: int) -> Tag
     ctx.loaders.viewer_tagged_product.clear(product_id).prime(product_id, False)
     if tag.id is not None:
         ctx.loaders.tagged_item_by_id.clear(tag.id)
+    # The untagged product no longer vouches for its neighbours.
+    _refresh(ctx, viewer_id)
     return tag
 
 
@@ -136,8 +143,7 @@ async def record_product_view(ctx: Context, *, viewer_id: int, product_id: int) 
         )
         view = (await session.execute(statement)).scalars().one()
         await session.commit()
-    if ctx.refresher is not None:
-        ctx.refresher.request(viewer_id)
+    _refresh(ctx, viewer_id)
     return view
 
 
@@ -151,6 +157,8 @@ async def clear_recently_viewed(ctx: Context, *, viewer_id: int) -> int:
         )
         count = len(removed.all())
         await session.commit()
+    if count:
+        _refresh(ctx, viewer_id)
     return count
 
 
@@ -164,8 +172,12 @@ async def dismiss_recommendation(
             viewer_id, recommendation
         ):
             raise not_found("recommendation", "input", "recommendationId")
-        if not recommendation.dismissed:
+        newly_dismissed = not recommendation.dismissed
+        if newly_dismissed:
             recommendation.dismissed = True
             await session.commit()
     ctx.loaders.recommendation_by_id.clear(recommendation_id)
+    if newly_dismissed:
+        # Tops the list up again; the engine skips dismissed products for good.
+        _refresh(ctx, viewer_id)
     return recommendation

@@ -11,16 +11,24 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from db.engine import WRITE, SessionFactory
+from db.engine import SessionFactory
 from db.models import Recommendation
+from db.writing import write_transaction
 from resolvers.recommendations.engine import Pick
 
 # Well under both SQLite's and asyncpg's limit on bound parameters per statement.
 _IN_CHUNK = 1_000
+# Stored scores are for ranking and display: float noise (0.9530000166190205) is neither.
+SCORE_DECIMALS = 4
 
 
 def _chunks(values: Sequence[int], size: int = _IN_CHUNK) -> list[Sequence[int]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
+
+
+def stored_score(score: float) -> float:
+    """The score as written: rounded, yet kept above 0, as the API promises (0, 1]."""
+    return max(round(score, SCORE_DECIMALS), 10.0**-SCORE_DECIMALS)
 
 
 def _upsert(session: AsyncSession) -> Any:
@@ -52,8 +60,7 @@ async def replace_recommendations(
     users = sorted(picks)
     if not users:
         return 0
-    async with sessions() as session:
-        await session.connection(execution_options=WRITE)
+    async with sessions() as session, write_transaction(session):
         existing: list[tuple[int | None, int, int, bool]] = []
         for chunk in _chunks(users):
             statement = select(
@@ -76,7 +83,7 @@ async def replace_recommendations(
             {
                 "user_id": user,
                 "product_id": pick.product_id,
-                "score": pick.score,
+                "score": stored_score(pick.score),
                 "reason": pick.reason.value,
                 "based_on_product_id": pick.based_on_product_id,
                 "dismissed": False,
