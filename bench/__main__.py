@@ -1,14 +1,16 @@
-"""`python -m bench` / `make bench`: every benchmark, one after the other."""
+"""`python -m bench` / `make bench`: the HTTP benchmarks, then subscription fan-out.
+
+The in-process benchmarks (``python -m bench.page_query``, ``python -m bench.order_flow``)
+are not part of it: the HTTP suite measures the same operations through a real server.
+"""
 
 import asyncio
 
-from bench import order_flow, page_query, subscriptions
+from bench import http_suite, subscriptions
 
 
 async def main() -> None:
-    await page_query.main()
-    print()
-    await order_flow.main()
+    await http_suite.main([], command="python -m bench")
     print()
     await subscriptions.main()
 

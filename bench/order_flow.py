@@ -7,17 +7,12 @@ pair 100 times after a warm-up, on SQLite and (when configured) PostgreSQL.
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
-from bench.page_query import _admin
-from db.engine import create_engine, create_session_factory, normalize_url
+from bench.databases import configured_postgres, throwaway_postgres, throwaway_sqlite
+from db.engine import create_engine, create_session_factory
 from db.migrate import upgrade
 from db.models import PaymentMethod, Product, Shop, User
 from resolvers.context import Context
@@ -125,25 +120,21 @@ async def measure(url: str) -> tuple[float, float]:
 
 async def main() -> None:
     results: dict[str, tuple[float, float]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+    async with throwaway_sqlite() as url:
         await asyncio.to_thread(upgrade, url)
         results["SQLite"] = await measure(url)
-    pg_url = os.environ.get("ORDERCENTER_BENCH_DATABASE_URL") or os.environ.get(
-        "ORDERCENTER_TEST_DATABASE_URL"
-    )
+    pg_url = configured_postgres()
     if pg_url:
-        name = f"ordercenter_bench_{uuid.uuid4().hex[:8]}"
-        await _admin(pg_url, f'CREATE DATABASE "{name}"')
-        url = make_url(normalize_url(pg_url)).set(database=name).render_as_string(False)
-        try:
+        async with throwaway_postgres(pg_url) as url:
             await asyncio.to_thread(upgrade, url)
             results["PostgreSQL"] = await measure(url)
-        finally:
-            await _admin(pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     print(f"placeOrder + payOrder, in-process, {RUNS} runs after {WARMUP} warm-up")
     print(f"{'database':<11} {'median ms':>10} {'p90 ms':>8}")
     for database, (median, p90) in results.items():
         print(f"{database:<11} {median:>10.1f} {p90:>8.1f}")
     if not pg_url:
         print("(PostgreSQL skipped: set ORDERCENTER_BENCH_DATABASE_URL to include it)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -9,20 +9,15 @@ the page query for 20 and 50 orders through the real schema and loaders (no HTTP
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
-import tempfile
 import time
-import uuid
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, func, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import event, func, select
 
+from bench.databases import admin, configured_postgres, throwaway_postgres, throwaway_sqlite
 from bench.queries import ORDER_CENTER_PAGE
-from db.engine import create_engine, create_session_factory, normalize_url
+from db.engine import create_engine, create_session_factory
 from db.migrate import upgrade
 from db.models import Order
 from db.seed import SeedSize, seed_database
@@ -34,13 +29,8 @@ WARMUP = 10
 SIZE = SeedSize(users=30, orders_per_user=80)
 
 
-async def _admin(url: str, statement: str) -> None:
-    engine = create_async_engine(normalize_url(url), isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
+# Kept for modules that still import it from here (bench.subscriptions).
+_admin = admin
 
 
 async def measure(url: str) -> list[tuple[int, int, float, float]]:
@@ -93,22 +83,14 @@ async def measure(url: str) -> list[tuple[int, int, float, float]]:
 
 async def main() -> None:
     results: dict[str, list[tuple[int, int, float, float]]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+    async with throwaway_sqlite() as url:
         await asyncio.to_thread(upgrade, url)
         results["SQLite"] = await measure(url)
-    pg_url = os.environ.get("ORDERCENTER_BENCH_DATABASE_URL") or os.environ.get(
-        "ORDERCENTER_TEST_DATABASE_URL"
-    )
+    pg_url = configured_postgres()
     if pg_url:
-        name = f"ordercenter_bench_{uuid.uuid4().hex[:8]}"
-        await _admin(pg_url, f'CREATE DATABASE "{name}"')
-        url = make_url(normalize_url(pg_url)).set(database=name).render_as_string(False)
-        try:
+        async with throwaway_postgres(pg_url) as url:
             await asyncio.to_thread(upgrade, url)
             results["PostgreSQL"] = await measure(url)
-        finally:
-            await _admin(pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     print(f"Order Center page query, in-process, {RUNS} runs after {WARMUP} warm-up")
     print(f"{'database':<11} {'orders':>6} {'statements':>10} {'median ms':>10} {'p90 ms':>8}")
     for database, rows in results.items():

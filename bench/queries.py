@@ -30,3 +30,45 @@ query OrderCenter($first: Int!) {
   }
 }
 """
+
+# Order detail by number: everything the order screen shows.
+ORDER_DETAIL = """
+query OrderDetail($number: String!) {
+  viewer {
+    order(number: $number) {
+      id number status tab paymentStatus version cancelReason placedAt updatedAt availableActions
+      subtotal { amount currencyCode }
+      shippingFee { amount currencyCode }
+      tax { amount currencyCode }
+      total { amount currencyCode }
+      shippingAddress { name line1 line2 city region postalCode countryCode phone }
+      shop { id handle name }
+      items { id title quantity sourceVideoId unitPrice { amount currencyCode }
+              total { amount currencyCode }
+              product { id title imageUrl price { amount currencyCode } shop { id name } } }
+      payments { id status createdAt amount { amount currencyCode } method { brand last4 } }
+      shipment { carrier trackingNumber shippedAt deliveredAt estimatedDelivery
+                 events { kind location message happenedAt } }
+      timeline { id cursor fromStatus toStatus orderVersion actor note occurredAt }
+    }
+  }
+}
+"""
+
+PLACE_ORDER = """
+mutation PlaceOrder($input: PlaceOrderInput!) {
+  placeOrder(input: $input) {
+    order { id number status total { amount currencyCode } }
+    userErrors { field code message }
+  }
+}
+"""
+
+PAY_ORDER = """
+mutation PayOrder($input: PayOrderInput!) {
+  payOrder(input: $input) {
+    order { id status paymentStatus }
+    userErrors { field code message }
+  }
+}
+"""

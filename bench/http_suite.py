@@ -1,0 +1,757 @@
+"""HTTP benchmarks: our server beside the floor and the naive implementation, same run.
+
+    python -m bench.http_suite [--duration S] [--warmup S] [--sqlite-only]
+
+1. Seeds 1,000 buyers and 50,000 orders (``ordercenter seed --users 1000
+   --orders-per-user 50``) into a throwaway PostgreSQL database
+   (ORDERCENTER_BENCH_DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/;
+   ``ordercenter_bench_<random>``, dropped afterwards) and a temporary SQLite file,
+   both at once. PostgreSQL unreachable: said so, SQLite only.
+2. Per database, starts as separate processes: our server (``ordercenter serve``,
+   one worker; on PostgreSQL also ``--workers 2`` with the PostgreSQL bus), the
+   floor (bench/floor.py) and the naive implementation (bench/naive.py), each under
+   uvicorn, plus our application once more with a statement counter
+   (bench/counting.py) that answers only the untimed counting requests.
+3. Checks, before timing, that the floor and the naive server answer with exactly
+   the JSON ours does for the same buyers (page and order detail).
+4. Drives each (scenario, implementation) from a separate client process
+   (bench/load.py): 16 keep-alive connections, closed loop, a warm-up, then a fixed
+   measured window. Buyers vary per request (a token per buyer, minted with
+   app.auth.issue_token and the servers' secret).
+5. Prints one table: requests/s, p50/p99 latency, SQL statements per request,
+   server peak RSS (VmHWM), server and client CPU (cores busy) in the window; then
+   the req/s ratios ours/floor and ours/naive.
+
+Statements per request are counted server-side on a few sequential untimed
+requests: for ours by the counting server (an SQLAlchemy listener on every engine in
+that process), for the floor by its own counter, for the naive server by the same
+kind of listener on its engine; BEGIN/COMMIT/ROLLBACK are not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import os
+import platform
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from sqlalchemy import text
+
+from app.auth import issue_token
+from bench.databases import (
+    admin,
+    postgres_base,
+    postgres_reachable,
+    throwaway_postgres,
+    throwaway_sqlite,
+)
+from bench.queries import ORDER_CENTER_PAGE, ORDER_DETAIL, PAY_ORDER, PLACE_ORDER
+from db.engine import create_engine
+from resolvers.ids import to_global_id
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+ORDERCENTER = str(Path(sys.executable).parent / "ordercenter")
+SECRET = "bench-secret-" + "0123456789abcdef" * 4  # >= 32 bytes: production accepts it
+USERS, ORDERS_PER_USER = 1000, 50
+CONCURRENCY = 16
+WARMUP = 1.5
+DURATION = {"page": 10.0, "detail": 6.0, "place+pay": 6.0}
+MAX_REQUESTS = 200_000
+COUNT_REQUESTS = 5  # sequential, untimed, per (implementation, scenario)
+PLACE_PAY_BUYERS = 200
+ADDRESS = {
+    "name": "Bench Buyer",
+    "line1": "1 Main St",
+    "city": "Springfield",
+    "postalCode": "12345",
+    "countryCode": "US",
+}
+
+
+# --- Processes --------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _descendants(pid: int) -> list[int]:
+    found = [pid]
+    for current in found:
+        with contextlib.suppress(OSError):
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as handle:
+                    found.extend(int(c) for c in handle.read().split())
+    return found
+
+
+def _status_kb(pid: int, key: str) -> int:
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/status") as handle:
+        for line in handle:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def _cpu_seconds(pid: int) -> float:
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return 0.0
+
+
+@dataclass
+class Server:
+    name: str
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def peak_rss_mib(self) -> float:
+        """VmHWM of the serving process (the largest worker's when there are several)."""
+        pids = _descendants(self.process.pid)
+        workers = pids[1:] if len(pids) > 1 else pids
+        return max(_status_kb(p, "VmHWM") for p in workers) / 1024
+
+    def cpu_seconds(self) -> float:
+        return sum(_cpu_seconds(p) for p in _descendants(self.process.pid))
+
+
+def _env(database_url: str, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "ORDERCENTER_DATABASE_URL": database_url,
+        "ORDERCENTER_JWT_SECRET": SECRET,
+        "ORDERCENTER_ENV": "production",
+        "ORDERCENTER_LOG_LEVEL": "warning",
+        # 16 clients over 1,000 buyers stay far below the per-caller budget anyway;
+        # raised so that a slow, shared machine cannot turn a run into 429s.
+        "ORDERCENTER_COST_BUDGET_PER_MINUTE": "1000000000",
+        **extra,
+    }
+
+
+def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "wb") as out:
+        return subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=out)
+
+
+@asynccontextmanager
+async def serving(
+    name: str, command: list[str], env: dict[str, str], port: int, logs: Path
+) -> AsyncIterator[Server]:
+    log = logs / f"{name}.log"
+    process = await asyncio.to_thread(_start, command, env, log)
+    server = Server(name, f"http://127.0.0.1:{port}", process, log)
+    try:
+        deadline = time.monotonic() + 90
+        async with httpx.AsyncClient(timeout=5) as client:
+            while True:
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(server.url + "/healthz")).status_code == 200:
+                        break
+                if process.poll() is not None or time.monotonic() > deadline:
+                    tail = log.read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"{name} did not start (exit {process.poll()}):\n{tail}")
+                await asyncio.sleep(0.2)
+        yield server
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.to_thread(process.wait, 20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def uvicorn_command(factory: str, port: int) -> list[str]:
+    return [
+        PYTHON,
+        "-m",
+        "uvicorn",
+        "--factory",
+        factory,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+
+
+def ours_command(port: int, workers: int = 1) -> list[str]:
+    command = [ORDERCENTER, "serve", "--no-migrate", "--host", "127.0.0.1", "--port", str(port)]
+    return [*command, "--workers", str(workers)] if workers > 1 else command
+
+
+# --- Data -------------------------------------------------------------------------
+
+
+async def seed(database_url: str) -> float:
+    started = time.monotonic()
+    process = await asyncio.create_subprocess_exec(
+        ORDERCENTER,
+        "seed",
+        f"--users={USERS}",
+        f"--orders-per-user={ORDERS_PER_USER}",
+        "--no-progress",
+        env=_env(database_url, ORDERCENTER_LOG_LEVEL="warning"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"seeding {database_url} failed:\n{output.decode()[-2000:]}")
+    if database_url.startswith("postgresql"):
+        # What autovacuum would have done by the time a real database sees traffic:
+        # planner statistics (and the visibility map) for the freshly loaded tables.
+        await admin(database_url, "VACUUM ANALYZE")
+    return time.monotonic() - started
+
+
+@dataclass
+class Fixtures:
+    buyers: list[int]  # everyone with orders, shuffled
+    detail: list[tuple[int, str]]  # (buyer, number of one of their shipped orders)
+    place_pay: list[dict[str, Any]]
+    verify: list[int]  # buyers whose answers are compared across implementations
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+async def load_fixtures(database_url: str) -> Fixtures:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+
+            async def rows(sql: str, **params: Any) -> list[Any]:
+                return list((await conn.execute(text(sql), params)).all())
+
+            per_buyer = await rows(
+                "SELECT user_id, count(*) FROM orders GROUP BY user_id ORDER BY user_id"
+            )
+            numbers = await rows(
+                "SELECT o.user_id, max(o.number) FROM orders o "
+                "JOIN shipments s ON s.order_id = o.id GROUP BY o.user_id ORDER BY o.user_id"
+            )
+            # Cards valid for a good while yet: an expired one is (rightly) refused.
+            cards = await rows(
+                "SELECT m.user_id, min(m.id) FROM payment_methods m JOIN users u "
+                "ON u.id = m.user_id WHERE m.removed_at IS NULL AND u.role = 'buyer' "
+                "AND m.exp_year > :year GROUP BY m.user_id ORDER BY m.user_id",
+                year=dt.datetime.now(dt.UTC).year,
+            )
+            stocked = await rows(
+                "SELECT id, shop_id FROM products WHERE on_sale = true AND stock >= 100 "
+                "ORDER BY shop_id, id"
+            )
+            counts = {
+                name: int((await rows(f"SELECT count(*) FROM {name}"))[0][0])  # noqa: S608
+                for name in ("users", "orders", "order_items", "order_events")
+            }
+    finally:
+        await engine.dispose()
+    rng = random.Random(7)
+    buyers = [int(u) for u, _ in per_buyer]
+    rng.shuffle(buyers)
+    detail = [(int(u), str(n)) for u, n in numbers]
+    rng.shuffle(detail)
+    shops: dict[int, list[str]] = {}
+    for product_id, shop_id in stocked:
+        shops.setdefault(int(shop_id), []).append(to_global_id("Product", int(product_id)))
+    catalogs = [products for products in shops.values() if len(products) >= 2]
+    if not catalogs:
+        raise RuntimeError("no shop has two products with stock >= 100 to buy")
+    chosen = rng.sample(cards, min(PLACE_PAY_BUYERS, len(cards)))
+    place_pay = [
+        {
+            "user": int(user),
+            "method": to_global_id("PaymentMethod", int(method)),
+            "products": catalogs[index % len(catalogs)],
+        }
+        for index, (user, method) in enumerate(chosen)
+    ]
+    busiest = max(per_buyer, key=lambda row: (row[1], -row[0]))[0]
+    verify = [int(busiest), 1] if int(busiest) != 1 else [1]
+    return Fixtures(buyers, detail, place_pay, verify, counts)
+
+
+def token(user_id: int) -> str:
+    return issue_token(user_id, secret=SECRET, ttl_seconds=6 * 3600)
+
+
+# --- Scenarios --------------------------------------------------------------------
+
+GRAPHQL_IMPLS = ("ours", "ours x2", "naive")
+
+
+def page_request(impl: str, user: int) -> tuple[str, dict[str, Any]]:
+    if impl == "floor":
+        return "/page", {"first": 20}
+    return "/graphql", {"query": ORDER_CENTER_PAGE, "variables": {"first": 20}}
+
+
+def detail_request(impl: str, number: str) -> tuple[str, dict[str, Any]]:
+    if impl == "floor":
+        return "/order", {"number": number}
+    return "/graphql", {"query": ORDER_DETAIL, "variables": {"number": number}}
+
+
+def requests_for(scenario: str, impl: str, fixtures: Fixtures) -> tuple[str, list[dict[str, str]]]:
+    made: list[dict[str, str]] = []
+    path = "/graphql"
+    if scenario == "page":
+        for user in fixtures.buyers:
+            path, body = page_request(impl, user)
+            made.append({"body": orjson.dumps(body).decode(), "token": token(user)})
+    else:
+        for user, number in fixtures.detail:
+            path, body = detail_request(impl, number)
+            made.append({"body": orjson.dumps(body).decode(), "token": token(user)})
+    return path, made
+
+
+def place_pay_spec(fixtures: Fixtures) -> dict[str, Any]:
+    return {
+        "place": PLACE_ORDER,
+        "pay": PAY_ORDER,
+        "address": ADDRESS,
+        "buyers": [
+            {"token": token(b["user"]), "method": b["method"], "products": b["products"]}
+            for b in fixtures.place_pay
+        ],
+    }
+
+
+# --- Checks and counts ------------------------------------------------------------
+
+
+def differences(a: Any, b: Any, path: str = "") -> list[str]:
+    if type(a) is not type(b):
+        return [f"{path or '.'}: {a!r:.60} vs {b!r:.60}"]
+    if isinstance(a, dict):
+        found: list[str] = []
+        for key in sorted(set(a) | set(b)):
+            if key not in a or key not in b:
+                found.append(f"{path}.{key}: missing on one side")
+            else:
+                found.extend(differences(a[key], b[key], f"{path}.{key}"))
+        return found
+    if isinstance(a, list):
+        if len(a) != len(b):
+            return [f"{path}: {len(a)} vs {len(b)} entries"]
+        return [
+            d
+            for i, (x, y) in enumerate(zip(a, b, strict=True))
+            for d in differences(x, y, f"{path}[{i}]")
+        ]
+    return [] if a == b else [f"{path}: {a!r:.60} vs {b!r:.60}"]
+
+
+async def post(
+    client: httpx.AsyncClient, server: Server, path: str, body: Any, user: int
+) -> dict[str, Any]:
+    response = await client.post(
+        server.url + path, json=body, headers={"Authorization": f"Bearer {token(user)}"}
+    )
+    response.raise_for_status()
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+async def verify(
+    client: httpx.AsyncClient, servers: dict[str, Server], fixtures: Fixtures
+) -> dict[str, str]:
+    """'ok' or the first differences, per (scenario, implementation)."""
+    verdicts: dict[str, str] = {}
+    numbers = dict(fixtures.detail)
+    for scenario in ("page", "detail"):
+        for user in fixtures.verify:
+            if scenario == "detail" and user not in numbers:
+                continue
+            answers = {}
+            for impl in ("ours", "floor", "naive"):
+                if scenario == "page":
+                    path, body = page_request(impl, user)
+                else:
+                    path, body = detail_request(impl, numbers[user])
+                answers[impl] = await post(client, servers[impl], path, body, user)
+            if "errors" in answers["ours"] or not answers["ours"].get("data"):
+                raise RuntimeError(f"our server failed the {scenario} query: {answers['ours']}")
+            for impl in ("floor", "naive"):
+                found = differences(answers["ours"]["data"], answers[impl].get("data"))
+                key = f"{scenario}/{impl}"
+                if found and verdicts.get(key, "ok") == "ok":
+                    verdicts[key] = f"user {user}: " + "; ".join(found[:3])
+                else:
+                    verdicts.setdefault(key, "ok")
+    return verdicts
+
+
+async def statements(client: httpx.AsyncClient, server: Server) -> int:
+    response = await client.get(server.url + "/__bench/statements")
+    return int(response.json()["statements"])
+
+
+async def count_statements(
+    client: httpx.AsyncClient, server: Server, scenario: str, impl: str, fixtures: Fixtures
+) -> float:
+    """Statements per request over COUNT_REQUESTS sequential requests (pairs for place+pay)."""
+    before = await statements(client, server)
+    for index in range(COUNT_REQUESTS):
+        if scenario == "page":
+            user = fixtures.buyers[index]
+            path, body = page_request(impl, user)
+            await post(client, server, path, body, user)
+        elif scenario == "detail":
+            user, number = fixtures.detail[index]
+            path, body = detail_request(impl, number)
+            await post(client, server, path, body, user)
+        else:
+            buyer = fixtures.place_pay[index % len(fixtures.place_pay)]
+            key = f"count-{index}-{random.random()}"
+            place = {
+                "query": PLACE_ORDER,
+                "variables": {
+                    "input": {
+                        "items": [{"productId": p, "quantity": 1} for p in buyer["products"][:2]],
+                        "shippingAddress": ADDRESS,
+                        "idempotencyKey": key,
+                    }
+                },
+            }
+            placed = await post(client, server, "/graphql", place, buyer["user"])
+            order = placed["data"]["placeOrder"]["order"]
+            pay = {
+                "query": PAY_ORDER,
+                "variables": {
+                    "input": {
+                        "orderId": order["id"],
+                        "paymentMethodId": buyer["method"],
+                        "idempotencyKey": key,
+                    }
+                },
+            }
+            await post(client, server, "/graphql", pay, buyer["user"])
+    return (await statements(client, server) - before) / COUNT_REQUESTS
+
+
+# --- Timed runs -------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    database: str
+    scenario: str
+    impl: str
+    rps: float = float("nan")
+    p50: float = float("nan")
+    p99: float = float("nan")
+    statements: float = float("nan")
+    rss_mib: float = float("nan")
+    server_cpu: float = float("nan")
+    client_cpu: float = float("nan")
+    requests: int = 0
+    errors: int = 0
+    whole_run: bool = False
+    note: str = ""
+
+
+async def drive(server: Server, spec: dict[str, Any], tmp: Path, row: Row) -> None:
+    """One timed run from a separate client process; fills ``row``."""
+    spec_file = tmp / f"spec-{row.database}-{row.scenario}-{row.impl}.json".replace(" ", "")
+    spec_file.write_bytes(orjson.dumps(spec))
+    process = await asyncio.create_subprocess_exec(
+        PYTHON,
+        "-m",
+        "bench.load",
+        "--client",
+        str(spec_file),
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    # The server's CPU over the measured window: sampled at its edges.
+    await asyncio.sleep(spec["warmup"] + 0.3)  # the client process starts in ~0.3 s
+    cpu_from, t_from = server.cpu_seconds(), time.monotonic()
+    await asyncio.sleep(max(0.0, spec["duration"] - 0.5))
+    cpu_to, t_to = server.cpu_seconds(), time.monotonic()
+    output, errors = await process.communicate()
+    if process.returncode != 0:
+        row.note = f"client failed: {errors.decode()[-300:]}"
+        return
+    result = orjson.loads(output.splitlines()[-1])
+    row.rps, row.p50, row.p99 = result["rps"], result["p50_ms"], result["p99_ms"]
+    row.requests, row.errors = result["requests"], result["errors"]
+    row.client_cpu = result["client_cpu"]
+    row.server_cpu = (cpu_to - cpu_from) / max(1e-9, t_to - t_from)
+    row.rss_mib = server.peak_rss_mib()
+    if result["whole_run"]:
+        row.whole_run = True
+    if result["first_error"]:
+        row.note = f"first error: {result['first_error'][:200]}"
+    if row.errors or not row.requests:
+        lines = server.log.read_text(errors="replace").strip().splitlines()
+        if lines:
+            row.note += f" | server log: {lines[-1][:200]}"
+
+
+async def bench_database(
+    database: str, url: str, fixtures: Fixtures, args: argparse.Namespace, tmp: Path
+) -> tuple[list[Row], dict[str, str]]:
+    rows: list[Row] = []
+    quiet = {"ORDERCENTER_HUB_POLL_SECONDS": "3600", "ORDERCENTER_SWEEP_INTERVAL_SECONDS": "0"}
+    plan: list[tuple[str, list[str], dict[str, str]]] = [
+        ("ours", [], _env(url)),
+        ("floor", ["bench.floor:app_factory"], _env(url)),
+        ("naive", ["bench.naive:app_factory"], _env(url)),
+        ("counting", ["bench.counting:app_factory"], _env(url, **quiet)),
+    ]
+    if database == "PostgreSQL":
+        plan.insert(1, ("ours x2", [], _env(url, ORDERCENTER_BUS_URL=url)))
+    async with AsyncExitStack() as stack:
+        starting = []
+        for name, factory, env in plan:
+            port = free_port()
+            if factory:
+                command = uvicorn_command(factory[0], port)
+            else:
+                command = ours_command(port, workers=2 if name == "ours x2" else 1)
+            starting.append(stack.enter_async_context(serving(name, command, env, port, tmp)))
+        phase = time.monotonic()
+        servers = {s.name: s for s in await asyncio.gather(*starting)}
+        print(f"  {database}: {len(servers)} servers up in {time.monotonic() - phase:.1f} s")
+        async with httpx.AsyncClient(timeout=120) as client:
+            phase = time.monotonic()
+            verdicts = await verify(client, servers, fixtures)
+            counted: dict[tuple[str, str], float] = {}
+            for scenario in ("page", "detail"):
+                for impl, server in (
+                    ("ours", servers["counting"]),
+                    ("floor", servers["floor"]),
+                    ("naive", servers["naive"]),
+                ):
+                    counted[scenario, impl] = await count_statements(
+                        client, server, scenario, impl, fixtures
+                    )
+            counted["page", "ours x2"] = counted["page", "ours"]
+            print(
+                f"  {database}: answers compared, statements counted in "
+                f"{time.monotonic() - phase:.1f} s",
+                flush=True,
+            )
+
+            runs = [("page", impl) for impl in ("ours", "floor", "naive", "ours x2")]
+            runs += [("detail", impl) for impl in ("ours", "floor", "naive")]
+            runs.append(("place+pay", "ours"))
+            for scenario, impl in runs:
+                if impl not in servers:
+                    continue
+                row = Row(database, scenario, impl, statements=counted.get((scenario, impl), 0))
+                spec: dict[str, Any] = {
+                    "host": "127.0.0.1",
+                    "port": int(servers[impl].url.rsplit(":", 1)[1]),
+                    "concurrency": CONCURRENCY,
+                    "warmup": args.warmup,
+                    "duration": args.duration or DURATION[scenario],
+                    "max_requests": MAX_REQUESTS,
+                }
+                if scenario == "place+pay":
+                    spec["path"] = "/graphql"
+                    spec["place_pay"] = place_pay_spec(fixtures)
+                else:
+                    spec["path"], spec["requests"] = requests_for(scenario, impl, fixtures)
+                key = f"{scenario}/{impl}"
+                if verdicts.get(key, "ok") != "ok":
+                    row.note = f"ANSWERS DIFFER from ours: {verdicts[key]}"
+                print(f"  {database:<10} {scenario:<9} {impl:<8} ...", end="", flush=True)
+                await drive(servers[impl], spec, tmp, row)
+                print(f" {row.rps:8.1f} req/s", flush=True)
+                rows.append(row)
+            for row in rows:
+                if row.scenario == "place+pay":
+                    row.statements = await count_statements(
+                        client, servers["counting"], "place+pay", "ours", fixtures
+                    )
+    return rows, verdicts
+
+
+# --- Report -----------------------------------------------------------------------
+
+
+def cpu_model() -> str:
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as handle:
+        for line in handle:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
+
+
+def header(command: str) -> str:
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"{now} | {os.cpu_count()} CPUs ({cpu_model()}), {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()} | command: {command}"
+    )
+
+
+def _f(value: float | None, spec: str) -> str:
+    if value is None or value != value:  # not measured (NaN, or null in the client's JSON)
+        return "-".rjust(int(spec.split(".")[0]))
+    return format(value, spec)
+
+
+def print_table(rows: list[Row], verdicts: dict[str, dict[str, str]]) -> None:
+    print(
+        f"{'database':<10} {'scenario':<9} {'impl':<8} {'req/s':>8} {'p50 ms':>8} "
+        f"{'p99 ms':>8} {'stmt/req':>8} {'RSS MiB':>8} {'srv CPU':>7} {'cli CPU':>7} "
+        f"{'requests':>8} {'errors':>6}"
+    )
+    for r in rows:
+        print(
+            f"{r.database:<10} {r.scenario:<9} {r.impl:<8} "
+            f"{_f(r.rps, '7.1f')}{'*' if r.whole_run else ' '} "
+            f"{_f(r.p50, '8.1f')} {_f(r.p99, '8.1f')} {_f(r.statements, '8.1f')} "
+            f"{_f(r.rss_mib, '8.0f')} {_f(r.server_cpu, '7.2f')} {_f(r.client_cpu, '7.2f')} "
+            f"{r.requests:>8} {r.errors:>6}"
+        )
+    print()
+    by = {(r.database, r.scenario, r.impl): r for r in rows}
+    for database in dict.fromkeys(r.database for r in rows):
+        for scenario in ("page", "detail"):
+            ours = by.get((database, scenario, "ours"))
+            if ours is None:
+                continue
+            parts = []
+            for other in ("floor", "naive"):
+                base = by.get((database, scenario, other))
+                if base is not None and base.rps > 0:
+                    parts.append(f"ours/{other} {ours.rps / base.rps:5.2f}x")
+            two = by.get((database, scenario, "ours x2"))
+            if two is not None and ours.rps > 0:
+                parts.append(f"2 workers/1 worker {two.rps / ours.rps:4.2f}x")
+            print(f"{database:<10} {scenario:<9} req/s ratios: " + ", ".join(parts))
+        checks = verdicts.get(database, {})
+        bad = {k: v for k, v in checks.items() if v != "ok"}
+        print(
+            f"{database:<10} same JSON as ours (floor, naive; page and detail): "
+            + ("yes" if checks and not bad else f"NO: {bad}" if bad else "not checked")
+        )
+    notes = [r for r in rows if r.note]
+    for r in notes:
+        print(f"note: {r.database} {r.scenario} {r.impl}: {r.note}")
+
+
+LEGEND = f"""\
+{CONCURRENCY} concurrent keep-alive clients in a separate process, closed loop; \
+{WARMUP:.1f} s warm-up, then a fixed window
+(page {DURATION["page"]:.0f} s, detail {DURATION["detail"]:.0f} s, \
+place+pay {DURATION["place+pay"]:.0f} s). page = bench.queries.ORDER_CENTER_PAGE, \
+first: 20, buyer varied per request;
+detail = ORDER_DETAIL (viewer.order(number)); place+pay = placeOrder then payOrder \
+(one sample = the pair). impl: ours = ordercenter serve
+(1 worker; 'ours x2' = --workers 2), floor = bench/floor.py (hand-written SQL, orjson), \
+naive = bench/naive.py (one query per relation).
+stmt/req: SQL statements per request, counted server-side on {COUNT_REQUESTS} \
+sequential untimed requests (BEGIN/COMMIT not counted).
+*: too few answers in the window (slower than the window allows): req/s and latencies over the
+whole run instead, warm-up included. RSS: server peak (VmHWM; largest worker).
+srv/cli CPU: cores busy in the window (server incl. workers; the client process)."""
+
+
+async def main(argv: list[str] | None = None, command: str | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.http_suite", description=__doc__)
+    parser.add_argument("--duration", type=float, default=None, help="seconds per run")
+    parser.add_argument("--warmup", type=float, default=WARMUP, help="seconds before each")
+    parser.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
+    parser.add_argument(
+        "--use-postgres", metavar="URL", help="an already seeded database (kept; no seeding)"
+    )
+    parser.add_argument(
+        "--use-sqlite", metavar="URL", help="an already seeded SQLite file (kept; no seeding)"
+    )
+    args = parser.parse_args(argv)
+    if command is None:
+        command = " ".join(["python -m bench.http_suite", *(argv or [])])
+    started = time.monotonic()
+    print(f"HTTP benchmarks | {header(command)}", flush=True)
+    base = None if args.sqlite_only or args.use_postgres else postgres_base()
+    skipped = None
+    if base is not None:
+        skipped = await postgres_reachable(base)
+        if skipped:
+            print(f"PostgreSQL at {base} is unreachable ({skipped}): SQLite only.", flush=True)
+            base = None
+    rows: list[Row] = []
+    verdicts: dict[str, dict[str, str]] = {}
+    async with AsyncExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="oc-bench-http-")))
+        databases: dict[str, str] = {}
+        fresh: list[str] = []
+        if args.use_postgres:
+            databases["PostgreSQL"] = args.use_postgres
+        elif base is not None:
+            databases["PostgreSQL"] = await stack.enter_async_context(throwaway_postgres(base))
+            fresh.append("PostgreSQL")
+        if args.use_sqlite:
+            databases["SQLite"] = args.use_sqlite
+        else:
+            databases["SQLite"] = await stack.enter_async_context(throwaway_sqlite())
+            fresh.append("SQLite")
+        seconds: dict[str, float] = {}
+        if fresh:
+            print(
+                f"seeding {USERS:,} users x {ORDERS_PER_USER} orders into "
+                f"{' and '.join(fresh)} at once ...",
+                flush=True,
+            )
+            took = await asyncio.gather(*(seed(databases[name]) for name in fresh))
+            seconds = dict(zip(fresh, took, strict=True))
+        fixtures = {}
+        for name, url in databases.items():
+            fixtures[name] = await load_fixtures(url)
+            counts = ", ".join(f"{n:,} {t}" for t, n in fixtures[name].counts.items())
+            how = f"seeded in {seconds[name]:.0f} s" if name in seconds else "given"
+            print(f"  {name}: {counts} ({how})", flush=True)
+        for name, url in databases.items():
+            try:
+                found, verdicts[name] = await bench_database(name, url, fixtures[name], args, tmp)
+                rows.extend(found)
+            except Exception as error:  # report, and go on with the next database
+                print(f"\n{name} failed: {error!r}", flush=True)
+    print()
+    print(f"HTTP benchmarks | {header(command)}")
+    print(LEGEND)
+    print()
+    print_table(rows, verdicts)
+    if "PostgreSQL" not in databases:
+        print("(PostgreSQL skipped" + (f": unreachable, {skipped})" if skipped else ")"))
+    print(f"wall time: {time.monotonic() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1:]))
