@@ -11,15 +11,22 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
 
 from app.auth import TokenVerifier, bearer_token
 from app.request_id import request_id_of
 from app.settings import Settings
 from resolvers.context import Context
+from resolvers.subscriptions.lane import Lane, current_lane
 from schema.definition import OrderCenterSchema
 
 log = logging.getLogger("ordercenter.ws")
@@ -40,8 +47,59 @@ def authorization_of(params: dict[str, Any] | None) -> str | None:
     return None
 
 
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws with a direct lane per operation (resolvers/subscriptions/lane.py)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lanes: dict[str, Lane] = {}
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        lane = None
+        if isinstance(self.context, Context):
+            variables = orjson.dumps(operation.variables, option=orjson.OPT_SORT_KEYS)
+            key = (
+                "frame",
+                self.context.viewer_id,
+                operation.query,
+                variables,
+                operation.operation_name,
+            )
+            lane = self.lanes[operation.id] = Lane(key, operation.id, self.send_text)
+        token = current_lane.set(lane)
+        try:
+            await super().run_operation(operation)
+        finally:
+            current_lane.reset(token)
+            if lane is not None and self.lanes.get(operation.id) is lane:
+                del self.lanes[operation.id]
+
+    async def send_message(self, message: Message) -> None:
+        lane = self.lanes.get(message.get("id", "")) if message["type"] == "next" else None
+        if lane is None or lane.rendering is None:
+            await super().send_message(message)
+            return
+        payload = message.get("payload")
+        payload_json = orjson.dumps(payload).decode()
+        lane.rendered(
+            payload_json if isinstance(payload, dict) and not payload.get("errors") else None
+        )
+        await self.send_text(lane.frame(payload_json))
+
+    async def send_text(self, text: str) -> None:
+        socket = self.websocket
+        if not isinstance(socket, ASGIWebSocketAdapter):  # pragma: no cover
+            raise TypeError("a Starlette WebSocket is expected")
+        try:
+            await socket.ws.send_text(text)
+        except WebSocketDisconnect as error:
+            raise WebSocketDisconnected from error
+
+
 class GraphQLWebSocket(GraphQL[Context, None]):
     """Strawberry's WebSocket transport with our context, auth and limits."""
+
+    graphql_transport_ws_handler_class = TransportWSHandler
 
     def __init__(
         self,

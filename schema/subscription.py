@@ -17,6 +17,7 @@ from resolvers.context import Context
 from resolvers.errors import ClientError, InvalidArgument
 from resolvers.ids import expect_global_id
 from resolvers.subscriptions.hub import Delivery, SlowConsumer
+from resolvers.subscriptions.lane import current_lane
 from schema.common import Info
 from schema.orders import OrderEvent
 
@@ -182,10 +183,28 @@ class Subscription:
             user_id=None if order_pk is not None else viewer.id, order_id=order_pk, after=cursor
         )
         last = cursor
+        lane = current_lane.get()
         try:
             async for delivery in events:
                 last = delivery.event.id
-                yield LiveOrderEvent.of(delivery)
+                if lane is None:
+                    yield LiveOrderEvent.of(delivery)
+                    continue
+                slot = delivery.shared.get(lane.key)
+                if slot is None:
+                    # This subscription renders the event for every one on its lane.
+                    slot = delivery.shared[lane.key] = asyncio.get_running_loop().create_future()
+                    lane.rendering = slot
+                    try:
+                        yield LiveOrderEvent.of(delivery)
+                    finally:
+                        lane.rendered(None)  # no-op once the transport handed it over
+                    continue
+                payload = await asyncio.shield(slot)
+                if payload is None:
+                    yield LiveOrderEvent.of(delivery)
+                else:
+                    await lane.send_text(lane.frame(payload))
         except SlowConsumer:
             resume = "" if last is None else f' Resume with after: "{last}".'
             raise TooSlow(

@@ -350,6 +350,60 @@ async def test_seller_follows_an_order_of_their_shop(
         assert cursors([placed, paid, cancelled]) == events
 
 
+WHO_LOOKS = """
+subscription($orderId: ID, $after: String) {
+  orderStatusChanged(orderId: $orderId, after: $after) {
+    cursor toStatus order { id status availableActions }
+  }
+}
+"""
+
+
+async def test_many_subscriptions_of_one_event_each_get_it_under_their_own_id(
+    server: ServerProcess, http: httpx.AsyncClient
+) -> None:
+    # One event, rendered once per viewer and document on the server (the direct lane):
+    # every operation still gets it under its own id, each viewer as that viewer sees it.
+    database = db_url(server)
+    world = await make_world(database, buyers=1)
+    (buyer,) = world.buyers
+    api = Api(http, server.url)
+    order_id = await api.place(buyer)
+    since = await last_event_id(database, buyer.user_id)
+    async with contextlib.AsyncExitStack() as stack:
+        buyers = [
+            await stack.enter_async_context(opened(server.url, buyer.token)) for _ in range(3)
+        ]
+        legacy = await stack.enter_async_context(
+            opened(server.url, buyer.token, protocol=LEGACY_WS)
+        )
+        seller = await stack.enter_async_context(opened(server.url, world.seller_token))
+        for client in buyers:  # two operations on each connection
+            for op in ("a", "b"):
+                await client.subscribe(op, order_id=order_id, after=since, query=WHO_LOOKS)
+        await legacy.subscribe("l", order_id=order_id, after=since, query=WHO_LOOKS)
+        await seller.subscribe("s", order_id=order_id, after=since, query=WHO_LOOKS)
+        await api.pay(buyer, order_id)
+        paid = await event_ids(database, buyer.user_id, after=since)
+        seen = []
+        for client in buyers:
+            messages = sorted([await client.recv(), await client.recv()], key=lambda m: m["id"])
+            assert [(m["id"], m["type"]) for m in messages] == [("a", "next"), ("b", "next")]
+            seen += [m["payload"]["data"]["orderStatusChanged"] for m in messages]
+        by_legacy = await legacy.next_event("l")
+        by_seller = await seller.next_event("s")
+
+    expected = {
+        "cursor": str(paid[-1]),
+        "toStatus": "AWAITING_SHIPMENT",
+        "order": {"id": order_id, "status": "AWAITING_SHIPMENT", "availableActions": ["CANCEL"]},
+    }
+    assert seen == [expected] * 6
+    assert by_legacy == expected
+    assert by_seller["cursor"] == expected["cursor"]
+    assert by_seller["order"]["availableActions"] != expected["order"]["availableActions"]
+
+
 @pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
 async def test_both_protocols_deliver_replayed_and_live_events(
     server: ServerProcess, http: httpx.AsyncClient, protocol: str
