@@ -1,34 +1,50 @@
-"""Subscription fan-out: one order event delivered to N WebSocket subscribers.
+"""Subscription fan-out: one order event delivered to N WebSocket subscribers,
+ours beside the bare broadcast floor, in the same run.
 
-Starts a real server (`ordercenter serve`, one uvicorn worker) on a freshly seeded
-SQLite file (PostgreSQL when ORDERCENTER_BENCH_DATABASE_URL is set). A separate
-client process (`python -m bench.subscriptions --client`, so its CPU is not the
-server's) opens N WebSocket connections (graphql-transport-ws, permessage-deflate
-as browsers negotiate it), each its own connection, all as the demo buyer, each
-subscribed to `orderStatusChanged` for all of the buyer's orders: every status
-change of one of those orders is one event fanned out to N subscribers.
+For each N, first ours: a real server (`ordercenter serve`, one uvicorn worker) on a
+freshly seeded SQLite file (PostgreSQL when ORDERCENTER_BENCH_DATABASE_URL is set).
+A separate client process (`python -m bench.subscriptions --client`, so its CPU is
+not the server's) opens N WebSocket connections (graphql-transport-ws; permessage-
+deflate offered as browsers do, declined by both servers), each its own connection,
+all as the demo buyer, each subscribed to `orderStatusChanged` for all of the
+buyer's orders: every status change of one of those orders is one event fanned out
+to N subscribers. Events are status changes (shipOrder, then updateOrderStatus to
+IN_TRANSIT and DELIVERED, round-robin over freshly placed orders) fired through HTTP
+mutations as the operator.
 
-This process then fires E status changes (shipOrder, then updateOrderStatus to
-IN_TRANSIT and DELIVERED, round-robin over freshly placed orders) through HTTP
-mutations as the operator, at a steady rate of at most --rate per second (closed
-loop: a change goes out when its time has come and the previous mutation returned,
-so a saturated server slows the source instead of queueing without end). Latency
-is the client's receive time minus the event's `occurredAt` (the server's clock as
-the use-case ran, just before its commit; same machine, same clock), over every
-(subscriber, event) pair. Server RSS (VmRSS) is read before subscribing and again
-once N idle subscriptions are open.
+Then the floor: bench/broadcast_floor.py (bare Starlette + uvicorn, same settings,
+no GraphQL, no database) sends the same frame to the same number of subscribers of
+the same client code; events are fired by `POST /publish`.
+
+Each server gets two phases:
+- steady: E events at a steady rate of at most --rate per second (closed loop: an
+  event goes out when its time has come and the previous one returned, so a
+  saturated server slows the source instead of queueing without end);
+- saturation: up to 20 events back to back (closed loop, each as soon as the
+  previous was accepted; bounded in time); its deliveries/s is the delivery rate
+  of the ratio ours/floor (issue 7: ours >= 0.5x the bare broadcast).
+Latency is the client's receive time minus the event's `occurredAt` (the server's
+clock as the use-case ran, just before its commit; for the floor, as /publish
+began; same machine, same clock), over every (subscriber, event) pair. Server RSS
+(VmRSS) is read before subscribing and again once N idle subscriptions are open.
 
     python -m bench.subscriptions --subscribers 1000 --events 50
     python -m bench.subscriptions                  # N = 1000 and 5000 (as `python -m bench`)
 
-Columns: `open s` to open and subscribe N connections; `delivered` (subscriber,
-event) pairs received of those expected; p50/p99/max delivery latency; `deliv/s`
-deliveries per second from the first event to the last delivery; `srv us/dlv` server
-CPU per delivery while fanning out; RSS before subscribing and with N idle
-subscriptions, and the difference per subscription (deflate contexts included).
+Columns: `impl` ours or floor; `open s` to open and subscribe N connections;
+`delivered` (subscriber, event) pairs received of those expected; p50/p99/max
+delivery latency; `deliv/s` deliveries per second from the first event to the last
+delivery (saturation: every delivery from the phase's start to the last one, late
+ones of the steady phase included); `srv us/dlv` server CPU per delivery; RSS before
+subscribing and with N idle subscriptions, and the difference per subscription;
+`srv busy` server cores busy during the burst (under 1.0 for both: the server was
+not the only limit - the client process or other load on the machine was);
+`fire p50` the mutation's (ours) or /publish's (floor) round trip.
 
-Bounded: about three minutes in all; a phase that runs out of time reports how far
-it got. Timings on a shared machine (clients, server and database on one host).
+Bounded: about three and a half minutes in all for the default N (the budget is
+shared out: per N, ours first, the floor the rest; per server, the steady phase,
+then the burst); a phase that runs out of time reports how far it got. Timings on a
+shared machine (clients, server and database on one host).
 """
 
 from __future__ import annotations
@@ -40,11 +56,12 @@ import json
 import math
 import os
 import resource
+import signal
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -65,7 +82,15 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SUBSCRIBERS = (1000, 5000)
 DEFAULT_EVENTS = 50
 DEFAULT_RATE = 10.0  # events per second
-TOTAL_BUDGET = 170.0  # seconds, for every N together (server start and stop extra)
+TOTAL_BUDGET = 215.0  # seconds, for every N and both servers (server stops extra)
+# Per N: ours first; the floor gets the rest, at least this much (seconds: base + per
+# 1,000 subscribers; opening N connections dominates), ours at least half.
+FLOOR_SECONDS = (15.0, 7.0)
+BURST_EVENTS = 20  # the saturation burst, back to back
+BURST_FIRE_SECONDS = 10.0  # at most, firing the burst
+BURST_SHARE, MIN_BURST = 0.35, 8.0  # of a server's time left once subscribed, seconds
+DRAIN_SHARE, MIN_DRAIN = 0.25, 4.0  # of a phase's time, kept to deliver what was fired
+FLOOR_STATUSES = ("AWAITING_COLLECTION", "IN_TRANSIT", "DELIVERED")  # as ours, in order
 CONNECT_CONCURRENCY = 50
 SUBSCRIPTION = "subscription { orderStatusChanged { cursor toStatus occurredAt } }"
 PLACE = """
@@ -111,8 +136,12 @@ def percentile(sorted_values: list[float], share: float) -> float:
 
 @dataclass
 class ClientState:
-    records: list[tuple[float, str]] = field(default_factory=list)
-    per_connection: list[int] = field(default_factory=list)
+    # (receive time, occurredAt) of the current phase's events, both epoch seconds.
+    records: list[tuple[float, float]] = field(default_factory=list)
+    per_connection: list[int] = field(default_factory=list)  # current phase's events
+    since: float = 0.0  # events that occurred before: an earlier phase's, not counted
+    stale: int = 0  # an earlier phase's events received during this one
+    stale_last: float = 0.0  # when the last of those arrived
     failures: int = 0
     first_error: str | None = None
     ended: int = 0  # subscriptions the server ended (error or complete)
@@ -162,7 +191,7 @@ async def _subscriber(
         await opened.put(False)
         return
     await opened.put(True)
-    records = state.records
+    parse_time = datetime.fromisoformat
     try:
         async for raw in ws:
             received = time.time()
@@ -176,7 +205,12 @@ async def _subscriber(
                     errors = payload.get("errors")
                     state.first_error = state.first_error or f"errors: {errors}"
                     continue
-                records.append((received, event["occurredAt"]))
+                occurred = parse_time(event["occurredAt"]).timestamp()
+                if occurred < state.since:
+                    state.stale += 1
+                    state.stale_last = received
+                    continue
+                state.records.append((received, occurred))
                 state.per_connection[index] += 1
             elif kind == "ping":
                 await ws.send('{"type":"pong"}')
@@ -190,13 +224,53 @@ async def _subscriber(
     state.closed_early += 1
 
 
+def _cpu_used() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _emit(message: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(message) + "\n")
     sys.stdout.flush()
 
 
+async def _collect(state: ClientState, expected: int, wait: float) -> None:
+    """Wait (at most ``wait`` s) for every connection to have ``expected`` events of
+    the current phase, then report the phase's figures."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if all(n >= expected for n in state.per_connection):
+            break
+        await asyncio.sleep(0.05)
+    records = list(state.records)
+    latencies = sorted(received - occurred for received, occurred in records)
+    last = max([r for r, _ in records] + ([state.stale_last] if state.stale else []), default=0)
+    _emit(
+        {
+            "delivered": len(records),
+            "complete": sum(1 for n in state.per_connection if n >= expected),
+            "p50": percentile(latencies, 0.50),
+            "p99": percentile(latencies, 0.99),
+            "max": latencies[-1] if latencies else math.nan,
+            "span": (max(r for r, _ in records) - min(o for _, o in records))
+            if records
+            else math.nan,
+            "stale": state.stale,
+            # From the phase's start to the last delivery of any event (stale included).
+            "window": last - state.since if last else math.nan,
+            "ended": state.ended,
+            "closed_early": state.closed_early,
+            "error": state.first_error,
+            "client_cpu": _cpu_used(),
+        }
+    )
+
+
 async def client_main(url: str, token: str, count: int, compression: bool) -> None:
-    """The client process: open ``count`` subscriptions, report, wait, measure, report."""
+    """The client process: open ``count`` subscriptions and report; then, per line on
+    stdin: ``{"since": t}`` starts a phase (events that occurred before t are not
+    counted; answers ``{"phase": t}``), ``{"expect": k, "wait": s}`` waits for k
+    events of the phase on every connection and reports. End of input: exit."""
     limit = raise_open_files()
     state = ClientState(per_connection=[0] * count)
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
@@ -216,35 +290,20 @@ async def client_main(url: str, token: str, count: int, compression: bool) -> No
             "error": state.first_error,
             "seconds": time.monotonic() - started,
             "nofile": limit,
+            "client_cpu": _cpu_used(),
         }
     )
-    command = json.loads(await asyncio.to_thread(sys.stdin.readline) or "{}")
-    expected, wait = int(command.get("expect", 0)), float(command.get("wait", 0))
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        if all(n >= expected for n in state.per_connection):
-            break
-        await asyncio.sleep(0.05)
-    records = list(state.records)
-    latencies = sorted(
-        received - datetime.fromisoformat(occurred).timestamp() for received, occurred in records
-    )
-    occurred = [datetime.fromisoformat(o).timestamp() for _, o in records]
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    _emit(
-        {
-            "delivered": len(records),
-            "complete": sum(1 for n in state.per_connection if n >= expected),
-            "p50": percentile(latencies, 0.50),
-            "p99": percentile(latencies, 0.99),
-            "max": latencies[-1] if latencies else math.nan,
-            "span": (max(r for r, _ in records) - min(occurred)) if records else math.nan,
-            "ended": state.ended,
-            "closed_early": state.closed_early,
-            "error": state.first_error,
-            "client_cpu": usage.ru_utime + usage.ru_stime,
-        }
-    )
+    while line := await asyncio.to_thread(sys.stdin.readline):
+        command = json.loads(line)
+        if "since" in command:
+            state.since = float(command["since"])
+            state.records = []
+            state.per_connection = [0] * count
+            state.stale = 0
+            state.stale_last = 0.0
+            _emit({"phase": state.since})
+        if "expect" in command:
+            await _collect(state, int(command["expect"]), float(command.get("wait", 0)))
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -279,11 +338,7 @@ async def _settle(pid: int, limit: float) -> None:
 
 
 @dataclass
-class Row:
-    subscribers: int
-    opened: int = 0
-    connect_seconds: float = math.nan
-    server_ms_per_connect: float = math.nan
+class Phase:
     events: int = 0
     delivered: int = 0
     expected: int = 0
@@ -291,13 +346,28 @@ class Row:
     p99_ms: float = math.nan
     max_ms: float = math.nan
     per_second: float = math.nan
+    server_us_per_delivery: float = math.nan
+    server_busy: float = math.nan  # server cores busy from the first event to the report
+    client_cpu: float = math.nan
+    fire_p50_ms: float = math.nan  # mutation (ours) or /publish (floor) round trip
+
+
+@dataclass
+class Row:
+    subscribers: int
+    impl: str = "ours"
+    opened: int = 0
+    connect_seconds: float = math.nan
+    server_ms_per_connect: float = math.nan
     rss_base_mb: float = math.nan
     rss_idle_mb: float = math.nan
     kb_per_subscription: float = math.nan
-    server_us_per_delivery: float = math.nan
-    client_cpu: float = math.nan
-    mutation_p50_ms: float = math.nan
+    steady: Phase = field(default_factory=Phase)
+    burst: Phase = field(default_factory=Phase)
     notes: list[str] = field(default_factory=list)
+
+
+Publish = Callable[[int], Awaitable[None]]  # fires event i of a phase
 
 
 async def _gql(
@@ -365,39 +435,54 @@ async def _place_orders(
     return orders
 
 
-async def _fire(
-    client: httpx.AsyncClient,
-    orders: list[str],
-    events: int,
-    rate: float,
-    token: str,
-    deadline: float,
-) -> tuple[int, list[float]]:
-    """E status changes, round-robin over the orders, one every 1/rate seconds."""
-    timings: list[float] = []
-    start = time.monotonic()
-    fired = 0
-    for i in range(events):
-        at = start + i / rate
-        now = time.monotonic()
-        if now >= deadline:
-            break
-        if at > now:
-            await asyncio.sleep(at - now)
+def _mutations(client: httpx.AsyncClient, orders: list[str], token: str) -> Publish:
+    """Ours: event i = a status change of orders[i % len] (ship, IN_TRANSIT, DELIVERED)."""
+
+    async def publish(i: int) -> None:
         order_id = orders[i % len(orders)]
         step = i // len(orders)
-        sent = time.monotonic()
         if step == 0:
-            number = f"BENCH{i:08d}"
+            number = f"BENCH{uuid.uuid4().hex[:12].upper()}"
             variables = {"input": {"orderId": order_id, "carrier": "UPS", "trackingNumber": number}}
             data = (await _gql(client, SHIP, variables, token))["shipOrder"]
         else:
             status = "IN_TRANSIT" if step == 1 else "DELIVERED"
             variables = {"input": {"orderId": order_id, "status": status}}
             data = (await _gql(client, UPDATE, variables, token))["updateOrderStatus"]
-        timings.append((time.monotonic() - sent) * 1000)
         if data["userErrors"]:
             raise RuntimeError(f"status change refused: {data['userErrors']}")
+
+    return publish
+
+
+def _broadcasts(client: httpx.AsyncClient, per_step: int) -> Publish:
+    """The floor: event i = POST /publish, with the status ours would change to."""
+
+    async def publish(i: int) -> None:
+        status = FLOOR_STATUSES[min(len(FLOOR_STATUSES) - 1, i // per_step)]
+        response = await client.post("/publish", json={"toStatus": status})
+        response.raise_for_status()
+
+    return publish
+
+
+async def _fire(
+    publish: Publish, events: int, rate: float | None, deadline: float
+) -> tuple[int, list[float]]:
+    """Up to ``events`` events, one every 1/rate seconds (None: back to back), each
+    once the previous one returned (closed loop); none is started after ``deadline``."""
+    timings: list[float] = []
+    start = time.monotonic()
+    fired = 0
+    for i in range(events):
+        now = time.monotonic()
+        if now >= deadline:
+            break
+        if rate is not None and (at := start + i / rate) > now:
+            await asyncio.sleep(at - now)
+        sent = time.monotonic()
+        await publish(i)
+        timings.append((time.monotonic() - sent) * 1000)
         fired += 1
     return fired, timings
 
@@ -426,6 +511,169 @@ async def _database(base: str | None) -> AsyncIterator[str | None]:
         await _admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+class _Client:
+    """The client process (``--client``) and its line protocol."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stdin is not None
+        assert process.stdout is not None
+        self.process = process
+        self.stdin = process.stdin
+        self.stdout = process.stdout
+        self.cpu = 0.0  # its CPU seconds at the last report
+
+    async def send(self, command: dict[str, Any]) -> None:
+        self.stdin.write(json.dumps(command).encode() + b"\n")
+        await self.stdin.drain()
+
+    async def read(self, seconds: float) -> dict[str, Any]:
+        return await _read_json(self.stdout, seconds)
+
+
+async def _phase(
+    client: _Client,
+    pid: int,
+    opened: int,
+    publish: Publish,
+    events: int,
+    rate: float | None,
+    end: float,
+    notes: list[str],
+    label: str,
+    fire_limit: float | None = None,
+) -> Phase:
+    """Fire ``events`` (at ``rate``/s, or back to back: saturating), wait for every
+    delivery (at most until ``end``) and take the client's figures for them."""
+    saturating = rate is None
+    phase = Phase()
+    await client.send({"since": time.time()})  # earlier phases' stragglers not counted
+    await client.read(30)
+    cpu_before, started = _cpu_seconds(pid), time.monotonic()
+    # Stop firing early enough for what was fired to reach everyone.
+    drain = max(MIN_DRAIN, DRAIN_SHARE * (end - started))
+    fire_deadline = end - drain
+    if fire_limit is not None:
+        fire_deadline = min(fire_deadline, started + fire_limit)
+    fired, fire_ms = await _fire(publish, events, rate, fire_deadline)
+    phase.events = fired
+    if fired < events:
+        notes.append(f"{label}: out of time, fired {fired} of {events} events")
+    fire_ms.sort()
+    phase.fire_p50_ms = percentile(fire_ms, 0.5)
+    phase.expected = fired * opened
+    wait = max(1.0, end - time.monotonic())
+    await client.send({"expect": fired, "wait": wait})
+    result = await client.read(wait + 60)
+    server_cpu = _cpu_seconds(pid) - cpu_before
+    phase.server_busy = server_cpu / max(1e-9, time.monotonic() - started)
+    phase.delivered = result["delivered"]
+    phase.p50_ms = result["p50"] * 1000
+    phase.p99_ms = result["p99"] * 1000
+    phase.max_ms = result["max"] * 1000
+    phase.client_cpu = result["client_cpu"] - client.cpu
+    client.cpu = result["client_cpu"]
+    if saturating:
+        # Everything the server delivered while saturated: the burst's events and any
+        # late ones of the previous phase it was still working off.
+        if result["window"] and result["window"] > 0:
+            phase.per_second = (phase.delivered + result["stale"]) / result["window"]
+    elif result["span"] and result["span"] > 0:
+        phase.per_second = phase.delivered / result["span"]
+    if phase.delivered:
+        phase.server_us_per_delivery = server_cpu / phase.delivered * 1e6
+    if phase.delivered < phase.expected:
+        notes.append(
+            f"{label}: {phase.expected - phase.delivered} deliveries missing at the deadline "
+            f"({result['complete']} of {opened} subscribers got every event)"
+        )
+    if result["stale"]:
+        notes.append(
+            f"{label}: {result['stale']} late deliveries of the previous phase meanwhile"
+            + (" (counted in deliv/s)" if saturating else "")
+        )
+    if result["ended"] or result["closed_early"]:
+        notes.append(
+            f"{label}: {result['ended']} subscriptions ended by the server, "
+            f"{result['closed_early']} connections closed early "
+            f"(first: {str(result['error'])[:200]})"
+        )
+    return phase
+
+
+async def _drive(
+    row: Row,
+    pid: int,
+    ws_url: str,
+    token: str,
+    steady: Publish,
+    burst: Publish,
+    events: int,
+    rate: float,
+    end: float,
+    compression: bool,
+) -> None:
+    """Open N subscriptions from a client process, then the steady phase, then the
+    saturation burst; the server is ``pid``, its WebSocket endpoint ``ws_url``."""
+    await _settle(pid, min(5.0, max(0.5, 0.05 * (end - time.monotonic()))))
+    base_kb = _proc_status(pid, "VmRSS")
+    row.rss_base_mb = base_kb / 1024
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.subscriptions",
+        "--client",
+        ws_url,
+        token,
+        str(row.subscribers),
+        *([] if compression else ["--no-compression"]),
+        cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        limit=1 << 20,
+    )
+    client = _Client(process)
+    connect_cpu = _cpu_seconds(pid)
+    try:
+        ready = await client.read(max(1.0, end - time.monotonic()))
+        row.opened = ready["ready"]
+        row.connect_seconds = ready["seconds"]
+        client.cpu = ready.get("client_cpu", 0.0)
+        if row.opened:
+            row.server_ms_per_connect = (_cpu_seconds(pid) - connect_cpu) / row.opened * 1e3
+        if ready["failed"]:
+            row.notes.append(f"{ready['failed']} connections failed: {ready['error']}")
+        await _settle(pid, min(10.0, max(0.5, 0.1 * (end - time.monotonic()))))
+        idle_kb = _proc_status(pid, "VmRSS")
+        row.rss_idle_mb = idle_kb / 1024
+        if row.opened:
+            row.kb_per_subscription = (idle_kb - base_kb) / row.opened
+        left = end - time.monotonic()
+        steady_end = end - max(MIN_BURST, BURST_SHARE * left)
+        row.steady = await _phase(
+            client, pid, row.opened, steady, events, rate, steady_end, row.notes, "steady"
+        )
+        # Let a backlog of the steady phase drain (bounded) before saturating.
+        await _settle(pid, min(10.0, max(0.5, 0.3 * (end - time.monotonic()))))
+        row.burst = await _phase(
+            client,
+            pid,
+            row.opened,
+            burst,
+            BURST_EVENTS,
+            None,
+            end,
+            row.notes,
+            "burst",
+            fire_limit=BURST_FIRE_SECONDS,
+        )
+    except TimeoutError:
+        row.notes.append("out of time waiting for the client")
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
+
+
 async def measure(
     subscribers: int,
     events: int,
@@ -434,15 +682,17 @@ async def measure(
     database_url: str | None,
     compression: bool,
 ) -> Row:
+    """Our server (``ordercenter serve``): events are status-change mutations."""
     from tests.server.serving import ORDERCENTER, running_server
 
-    row = Row(subscribers=subscribers)
+    row = Row(subscribers=subscribers, impl="ours")
     orders_needed = math.ceil(events / 3)
+    burst_orders = math.ceil(BURST_EVENTS / 3)
     extra_env = {
         "ORDERCENTER_WS_MAX_CONNECTIONS_PER_USER": str(max(10_000, subscribers * 2)),
         "ORDERCENTER_WS_MAX_OPERATIONS": "20",
         "ORDERCENTER_WS_INIT_TIMEOUT_SECONDS": "120",
-        "ORDERCENTER_SUBSCRIBER_QUEUE_SIZE": str(max(256, events * 2)),
+        "ORDERCENTER_SUBSCRIBER_QUEUE_SIZE": str(max(256, (events + BURST_EVENTS) * 2)),
         "ORDERCENTER_SWEEP_INTERVAL_SECONDS": "0",
         "ORDERCENTER_BUS_URL": "memory://",
     }
@@ -464,88 +714,84 @@ async def measure(
         operator = minted.stdout.strip()
         ws_url = server.url.replace("http://", "ws://") + "/graphql"
         async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
-            orders = await _place_orders(http, db_url, server.demo_token, orders_needed)
-            await _settle(pid, 5)
-            base_kb = _proc_status(pid, "VmRSS")
-            row.rss_base_mb = base_kb / 1024
-            client = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bench.subscriptions",
-                "--client",
+            orders = await _place_orders(
+                http, db_url, server.demo_token, orders_needed + burst_orders
+            )
+            await _drive(
+                row,
+                pid,
                 ws_url,
                 server.demo_token,
-                str(subscribers),
-                *([] if compression else ["--no-compression"]),
-                cwd=ROOT,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                limit=1 << 20,
+                _mutations(http, orders[:orders_needed], operator),
+                _mutations(http, orders[orders_needed:], operator),
+                events,
+                rate,
+                budget_end,
+                compression,
             )
-            assert client.stdin is not None
-            assert client.stdout is not None
-            connect_cpu = _cpu_seconds(pid)
+    return row
+
+
+@asynccontextmanager
+async def _floor_server() -> AsyncIterator[tuple[str, subprocess.Popen[bytes]]]:
+    """bench/broadcast_floor.py under uvicorn in its own process, stopped with SIGTERM."""
+    from tests.server.serving import free_port
+
+    port = free_port()
+    command = [sys.executable, "-m", "bench.broadcast_floor", "--port", str(port)]
+    process = await asyncio.to_thread(subprocess.Popen, command, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        async with httpx.AsyncClient(timeout=2) as http:
+            while True:
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get(url + "/healthz")).status_code == 200:
+                        break
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the floor did not start (exit code {process.poll()})")
+                await asyncio.sleep(0.1)
+        yield url, process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
             try:
-                ready = await _read_json(client.stdout, max(1.0, budget_end - time.monotonic()))
-                row.opened = ready["ready"]
-                row.connect_seconds = ready["seconds"]
-                if row.opened:
-                    row.server_ms_per_connect = (_cpu_seconds(pid) - connect_cpu) / row.opened * 1e3
-                if ready["failed"]:
-                    row.notes.append(f"{ready['failed']} connections failed: {ready['error']}")
-                await _settle(pid, min(10, max(0.5, budget_end - time.monotonic())))
-                idle_kb = _proc_status(pid, "VmRSS")
-                row.rss_idle_mb = idle_kb / 1024
-                if row.opened:
-                    row.kb_per_subscription = (idle_kb - base_kb) / row.opened
-                cpu_before = _cpu_seconds(pid)
-                # Stop firing early enough for what was fired to reach everyone.
-                drain = max(10.0, 0.25 * (budget_end - time.monotonic()))
-                fired, mutation_ms = await _fire(
-                    http, orders, events, rate, operator, budget_end - drain
-                )
-                row.events = fired
-                if fired < events:
-                    row.notes.append(f"out of time: fired {fired} of {events} events")
-                mutation_ms.sort()
-                row.mutation_p50_ms = percentile(mutation_ms, 0.5)
-                row.expected = fired * row.opened
-                wait = max(1.0, budget_end - time.monotonic())
-                client.stdin.write(json.dumps({"expect": fired, "wait": wait}).encode() + b"\n")
-                await client.stdin.drain()
-                result = await _read_json(client.stdout, wait + 60)
-                server_cpu = _cpu_seconds(pid) - cpu_before
-                row.delivered = result["delivered"]
-                row.p50_ms = result["p50"] * 1000
-                row.p99_ms = result["p99"] * 1000
-                row.max_ms = result["max"] * 1000
-                row.client_cpu = result["client_cpu"]
-                if result["span"] and result["span"] > 0:
-                    row.per_second = row.delivered / result["span"]
-                if row.delivered:
-                    row.server_us_per_delivery = server_cpu / row.delivered * 1e6
-                if row.delivered < row.expected:
-                    row.notes.append(
-                        f"{row.expected - row.delivered} deliveries missing "
-                        f"({result['complete']} of {row.opened} subscribers got every event)"
-                    )
-                if result["ended"] or result["closed_early"]:
-                    row.notes.append(
-                        f"{result['ended']} subscriptions ended by the server, "
-                        f"{result['closed_early']} connections closed early "
-                        f"(first: {str(result['error'])[:200]})"
-                    )
-            except TimeoutError:
-                row.notes.append("out of time waiting for the client")
-            finally:
-                if client.returncode is None:
-                    client.kill()
-                await client.wait()
+                await asyncio.to_thread(process.wait, 15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+async def measure_floor(
+    subscribers: int, events: int, rate: float, budget_end: float, compression: bool
+) -> Row:
+    """The bare broadcast (bench/broadcast_floor.py): events are POST /publish."""
+    row = Row(subscribers=subscribers, impl="floor")
+    async with (
+        _floor_server() as (url, process),
+        httpx.AsyncClient(base_url=url, timeout=60) as http,
+    ):
+        await _drive(
+            row,
+            process.pid,
+            url.replace("http://", "ws://") + "/graphql",
+            "bench-floor",  # any: the floor does not check it
+            _broadcasts(http, math.ceil(events / 3)),
+            _broadcasts(http, math.ceil(BURST_EVENTS / 3)),
+            events,
+            rate,
+            budget_end,
+            compression,
+        )
     return row
 
 
 def _fmt(value: float, spec: str) -> str:
     return "-" if math.isnan(value) else format(value, spec)
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b > 0 and not math.isnan(a) else math.nan
 
 
 def print_table(rows: list[Row], events: int, rate: float, database: str) -> None:
@@ -554,24 +800,67 @@ def print_table(rows: list[Row], events: int, rate: float, database: str) -> Non
         f"(one uvicorn worker, {database}; clients in a separate process)"
     )
     print(
-        f"{'N':>6} {'open s':>7} {'events':>6} {'delivered':>13} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'max ms':>8} {'deliv/s':>8} {'srv us/dlv':>10} {'RSS base':>9} {'RSS idle':>9} "
-        f"{'KB/sub':>7}"
+        f"{'N':>6} {'impl':<5} {'open s':>7} {'events':>6} {'delivered':>13} {'p50 ms':>8} "
+        f"{'p99 ms':>8} {'max ms':>8} {'deliv/s':>8} {'srv us/dlv':>10} {'RSS base':>9} "
+        f"{'RSS idle':>9} {'KB/sub':>7}"
     )
     for r in rows:
+        s = r.steady
         print(
-            f"{r.subscribers:>6} {_fmt(r.connect_seconds, '.1f'):>7} {r.events:>6} "
-            f"{f'{r.delivered}/{r.expected}':>13} {_fmt(r.p50_ms, '.0f'):>8} "
-            f"{_fmt(r.p99_ms, '.0f'):>8} {_fmt(r.max_ms, '.0f'):>8} "
-            f"{_fmt(r.per_second, '.0f'):>8} {_fmt(r.server_us_per_delivery, '.0f'):>10} "
+            f"{r.subscribers:>6} {r.impl:<5} {_fmt(r.connect_seconds, '.1f'):>7} {s.events:>6} "
+            f"{f'{s.delivered}/{s.expected}':>13} {_fmt(s.p50_ms, '.0f'):>8} "
+            f"{_fmt(s.p99_ms, '.0f'):>8} {_fmt(s.max_ms, '.0f'):>8} "
+            f"{_fmt(s.per_second, '.0f'):>8} {_fmt(s.server_us_per_delivery, '.0f'):>10} "
             f"{_fmt(r.rss_base_mb, '.0f') + ' MB':>9} {_fmt(r.rss_idle_mb, '.0f') + ' MB':>9} "
             f"{_fmt(r.kb_per_subscription, '.1f'):>7}"
         )
+    print()
+    print(
+        f"Saturation: up to {BURST_EVENTS} events back to back (closed loop: the next as soon "
+        f"as the server took the last; at most {BURST_FIRE_SECONDS:g} s of firing)"
+    )
+    print(
+        f"{'N':>6} {'impl':<5} {'events':>6} {'delivered':>13} {'deliv/s':>8} {'p50 ms':>8} "
+        f"{'p99 ms':>8} {'srv us/dlv':>10} {'srv busy':>8} {'fire p50':>8}"
+    )
     for r in rows:
-        extra = f"server CPU {_fmt(r.server_ms_per_connect, '.1f')} ms per connect, "
-        extra += f"mutation p50 {_fmt(r.mutation_p50_ms, '.0f')} ms under load, "
-        extra += f"client CPU {_fmt(r.client_cpu, '.1f')} s"
-        print(f"  N={r.subscribers}: {extra}" + "".join(f"; {n}" for n in r.notes))
+        b = r.burst
+        print(
+            f"{r.subscribers:>6} {r.impl:<5} {b.events:>6} {f'{b.delivered}/{b.expected}':>13} "
+            f"{_fmt(b.per_second, '.0f'):>8} {_fmt(b.p50_ms, '.0f'):>8} "
+            f"{_fmt(b.p99_ms, '.0f'):>8} {_fmt(b.server_us_per_delivery, '.0f'):>10} "
+            f"{_fmt(b.server_busy, '.2f'):>8} {_fmt(b.fire_p50_ms, '.0f') + ' ms':>8}"
+        )
+    print()
+    by = {(r.subscribers, r.impl): r for r in rows}
+    for n in dict.fromkeys(r.subscribers for r in rows):
+        ours, floor = by.get((n, "ours")), by.get((n, "floor"))
+        if ours is None or floor is None:
+            continue
+        rate_ratio = _ratio(ours.burst.per_second, floor.burst.per_second)
+        cpu_ratio = _ratio(floor.burst.server_us_per_delivery, ours.burst.server_us_per_delivery)
+        print(
+            f"N={n} ours/floor: deliveries/s at saturation {_fmt(rate_ratio, '.2f')}x "
+            f"({_fmt(ours.burst.per_second, '.0f')} vs {_fmt(floor.burst.per_second, '.0f')}; "
+            f"target >= 0.5x), per server CPU second {_fmt(cpu_ratio, '.2f')}x "
+            f"({_fmt(ours.burst.server_us_per_delivery, '.0f')} vs "
+            f"{_fmt(floor.burst.server_us_per_delivery, '.0f')} us/delivery)"
+        )
+        print(
+            f"{'':>{len(str(n)) + 2}} p99 at {rate:g}/s: {_fmt(ours.steady.p99_ms, '.0f')} vs "
+            f"{_fmt(floor.steady.p99_ms, '.0f')} ms{' (target < 250 ms)' if n == 1000 else ''} | "
+            f"p50 {_fmt(ours.steady.p50_ms, '.0f')} vs {_fmt(floor.steady.p50_ms, '.0f')} ms | "
+            f"RSS per idle subscription {_fmt(ours.kb_per_subscription, '.1f')} vs "
+            f"{_fmt(floor.kb_per_subscription, '.1f')} KB"
+        )
+    for r in rows:
+        fired = "mutation" if r.impl == "ours" else "publish"
+        extra = f"server CPU {_fmt(r.server_ms_per_connect, '.2f')} ms per connect, "
+        extra += f"{fired} p50 {_fmt(r.steady.fire_p50_ms, '.0f')} ms at {rate:g}/s, "
+        extra += f"server busy {_fmt(r.steady.server_busy, '.2f')} cores at {rate:g}/s, "
+        extra += f"client CPU {_fmt(r.steady.client_cpu, '.1f')} + "
+        extra += f"{_fmt(r.burst.client_cpu, '.1f')} s (steady + burst)"
+        print(f"  N={r.subscribers} {r.impl}: {extra}" + "".join(f"; {n}" for n in r.notes))
 
 
 async def main(
@@ -587,19 +876,32 @@ async def main(
     rows: list[Row] = []
     for index, count in enumerate(subscribers):
         remaining = budget - (time.monotonic() - start)
-        if remaining < 15:
+        if remaining < 20:
             rows.append(Row(subscribers=count, notes=["skipped: out of time"]))
+            rows.append(Row(subscribers=count, impl="floor", notes=["skipped: out of time"]))
             continue
         # Later (larger) runs get the larger share of what is left.
         share = remaining if index == len(subscribers) - 1 else remaining * 0.35
+        n_end = time.monotonic() + share
         async with _database(pg_base) as url:
             try:
-                rows.append(
-                    await measure(count, events, rate, time.monotonic() + share, url, compression)
-                )
-            except Exception as error:  # report and go on to the next N
+                floor_seconds = FLOOR_SECONDS[0] + FLOOR_SECONDS[1] * count / 1000
+                ours_end = time.monotonic() + max(0.5 * share, share - floor_seconds)
+                rows.append(await measure(count, events, rate, ours_end, url, compression))
+            except Exception as error:  # report and go on with the floor
                 rows.append(Row(subscribers=count, notes=[f"failed: {error!r}"]))
+        if n_end - time.monotonic() < 10:
+            rows.append(Row(subscribers=count, impl="floor", notes=["skipped: out of time"]))
+            continue
+        try:
+            rows.append(await measure_floor(count, events, rate, n_end, compression))
+        except Exception as error:  # report and go on to the next N
+            rows.append(Row(subscribers=count, impl="floor", notes=[f"failed: {error!r}"]))
     print_table(rows, events, rate, "PostgreSQL" if pg_base else "SQLite")
+    print(
+        f"floor = bench/broadcast_floor.py (bare Starlette + uvicorn WebSocket broadcast of the "
+        f"same frame; events by POST /publish); wall time {time.monotonic() - start:.0f} s"
+    )
     if not pg_base:
         print("(PostgreSQL skipped: set ORDERCENTER_BENCH_DATABASE_URL to use it)")
 
