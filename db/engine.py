@@ -57,8 +57,28 @@ timeout); PostgreSQL needs nothing, its writers lock rows with FOR UPDATE.
 """
 
 
+_AUTOCOMMIT = "ordercenter_autocommit"
+
+
+def read_options(dialect_name: str) -> dict[str, Any]:
+    """Execution options of a connection that only reads: no BEGIN, no rollback.
+
+    Each statement runs in its own implicit transaction and sees what is committed
+    when it starts, so a connection kept for a whole request never reads an old
+    snapshot (SQLite would keep one for as long as a transaction stays open).
+    """
+    if dialect_name == "sqlite":
+        # SQLAlchemy's AUTOCOMMIT would reset the driver's isolation_level on the way
+        # back to the pool, undoing _on_sqlite_connect; skipping our BEGIN is enough.
+        return {_AUTOCOMMIT: True}
+    return {"isolation_level": "AUTOCOMMIT"}
+
+
 def _on_sqlite_begin(conn: Any) -> None:
-    immediate = conn.get_execution_options().get("ordercenter_write", False)
+    options = conn.get_execution_options()
+    if options.get(_AUTOCOMMIT, False):
+        return
+    immediate = options.get("ordercenter_write", False)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 

@@ -23,8 +23,8 @@ async def payment_methods(ctx: Context, *, user_id: int) -> list[PaymentMethod]:
     )
 
     async def fetch() -> list[PaymentMethod]:
-        async with ctx.sessions() as session:
-            return list((await session.execute(statement)).scalars().all())
+        rows: list[PaymentMethod] = await ctx.loaders.reads.rows(statement)
+        return rows
 
     rows = await ctx.loaders.deferred.run(fetch)
     for row in rows:
@@ -34,7 +34,7 @@ async def payment_methods(ctx: Context, *, user_id: int) -> list[PaymentMethod]:
 
 async def payments_page(ctx: Context, *, user_id: int, args: PageArgs) -> Page[Payment]:
     page = await paginate(
-        ctx.sessions,
+        ctx.loaders.reads,
         ctx.loaders.deferred.run,
         select(Payment).where(Payment.user_id == user_id),
         list_name=PAYMENTS_LIST,
@@ -51,7 +51,7 @@ async def payments_page(ctx: Context, *, user_id: int, args: PageArgs) -> Page[P
 
 async def tagged_items_page(ctx: Context, *, user_id: int, args: PageArgs) -> Page[TaggedItem]:
     return await paginate(
-        ctx.sessions,
+        ctx.loaders.reads,
         ctx.loaders.deferred.run,
         select(TaggedItem).where(TaggedItem.user_id == user_id),
         list_name=TAGGED_LIST,
@@ -65,7 +65,7 @@ async def tagged_items_page(ctx: Context, *, user_id: int, args: PageArgs) -> Pa
 
 async def recently_viewed_page(ctx: Context, *, user_id: int, args: PageArgs) -> Page[ProductView]:
     return await paginate(
-        ctx.sessions,
+        ctx.loaders.reads,
         ctx.loaders.deferred.run,
         select(ProductView).where(ProductView.user_id == user_id),
         list_name=VIEWED_LIST,
@@ -82,7 +82,7 @@ async def recommendations_page(
 ) -> Page[Recommendation]:
     """Best first; dismissed ones never come back."""
     return await paginate(
-        ctx.sessions,
+        ctx.loaders.reads,
         ctx.loaders.deferred.run,
         select(Recommendation).where(
             Recommendation.user_id == user_id, col(Recommendation.dismissed).is_(False)

@@ -19,7 +19,10 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from aiodataloader import DataLoader, Loader, dispatch_queue_batch
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql import Executable
+
+from db.engine import read_options
 
 log = logging.getLogger("ordercenter.batching")
 T = TypeVar("T")
@@ -30,11 +33,80 @@ QUIET_TURNS = 8
 # A session held open while awaiting a loader would otherwise wait forever; a wave
 # waits this long for open queries before it dispatches anyway (and says so).
 STALL_SECONDS = 0.5
+# Loop turns without a load after which the request's reads connection is released:
+# longer than a wave's quiet count, so only a request done with the database lets go.
+IDLE_TURNS = 2 * QUIET_TURNS
+
+
+class Reads:
+    """The request's one database connection for reads, opened when first needed.
+
+    A connection per batch cost a pool checkout, a pre-ping, BEGIN and a rollback on
+    return for every statement, most of a request's database time. Here the loaders'
+    statements take turns on one connection, each in its own implicit transaction
+    (see ``db.engine.read_options``), so each sees what is committed when it runs,
+    as it did in a session of its own.
+
+    The connection stays open between statements only while an operation runs (see
+    ``keep``), which ends by giving it back; outside one (a loader used directly, a
+    WebSocket handshake) it goes back as soon as no statement waits for it, since
+    nothing would say when the caller is done.
+    """
+
+    def __init__(self, sessions: Callable[[], AsyncSession]) -> None:
+        self._sessions = sessions
+        self._lock = asyncio.Lock()
+        self._session: AsyncSession | None = None
+        self._connection: AsyncConnection | None = None
+        self._keepers = 0
+        self._users = 0
+
+    @property
+    def open(self) -> bool:
+        return self._session is not None
+
+    def keep(self, keep: bool) -> None:
+        """An operation starts (True) or ends (False): hold the connection across waves."""
+        self._keepers += 1 if keep else -1
+
+    async def rows(self, statement: Executable, params: dict[str, Any] | None = None) -> list[Any]:
+        """Core rows: for ``select(Model)`` they answer the model's attribute names."""
+        self._users += 1
+        try:
+            async with self._lock:
+                try:
+                    if self._connection is None:
+                        session = self._session = self._sessions()
+                        options = read_options(session.get_bind().dialect.name)
+                        self._connection = await session.connection(execution_options=options)
+                    rows = list((await self._connection.execute(statement, params)).all())
+                except BaseException:
+                    # As a session of its own per batch would have been: closed with the
+                    # failure, so one broken statement (or connection) fails only its batch.
+                    await self._release()
+                    raise
+                if not self._keepers and self._users == 1:
+                    await self._release()
+                return rows
+        finally:
+            self._users -= 1
+
+    async def close(self) -> None:
+        """Give the connection back now; the next statement takes another."""
+        async with self._lock:
+            await self._release()
+
+    async def _release(self) -> None:
+        session, self._session, self._connection = self._session, None, None
+        if session is not None:
+            await session.close()
 
 
 class BatchScheduler:
     def __init__(self) -> None:
         self.busy = 0
+        self._reads: Reads | None = None
+        self._idle = 0
         self._pending: list[DataLoader[Any, Any]] = []
         # Cache hits released with the next wave, not at once: a row found in the
         # cache must not run its children's loads one wave ahead of its siblings'.
@@ -44,6 +116,25 @@ class BatchScheduler:
         self._quiet = 0
         self._ticking = False
         self._stall: asyncio.TimerHandle | None = None
+
+    def bind(self, sessions: Callable[[], AsyncSession]) -> None:
+        """Where the request's reads connect (the session factory, untracked)."""
+        self._reads = Reads(sessions)
+
+    @property
+    def reads(self) -> Reads:
+        if self._reads is None:
+            raise RuntimeError("no session factory bound to this scheduler")
+        return self._reads
+
+    async def aclose(self) -> None:
+        """Give the reads connection back to the pool now; a later load reopens it."""
+        if self._reads is not None:
+            await self._reads.close()
+
+    def keep_reads(self, keep: bool) -> None:
+        if self._reads is not None:
+            self._reads.keep(keep)
 
     def enqueue(self, loader: DataLoader[Any, Any]) -> None:
         self._pending.append(loader)
@@ -69,6 +160,10 @@ class BatchScheduler:
             if self._pending or self._held:
                 self._quiet = 0
                 self._start()
+            elif self._reads is not None and self._reads.open:
+                # Nothing waits: unless more loads come, the request is done reading.
+                self._idle = 0
+                self._start()
 
     def _start(self) -> None:
         if not self._ticking:
@@ -78,7 +173,9 @@ class BatchScheduler:
     def _tick(self) -> None:
         self._ticking = False
         if not self._pending and not self._held:
+            self._idle_tick()
             return
+        self._idle = 0
         if self.busy:
             # released() restarts the count; the timer guards against a caller that
             # awaits a loader while holding a session open.
@@ -90,6 +187,20 @@ class BatchScheduler:
             self._start()
             return
         self._dispatch()
+
+    def _idle_tick(self) -> None:
+        if self.busy or self._reads is None or not self._reads.open:
+            return
+        self._idle += 1
+        if self._idle < IDLE_TURNS:
+            self._start()
+            return
+        # An operation gives the connection back as it ends (schema.limits.ReleaseReads),
+        # but a subscription's lasts as long as it does: between events, a connection
+        # left unused this long goes back to the pool.
+        task = asyncio.ensure_future(self._reads.close())
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
 
     def _stalled(self) -> None:
         self._stall = None
@@ -200,6 +311,10 @@ class TrackedSession:
     async def __aenter__(self) -> AsyncSession:
         self._scheduler.busy += 1
         try:
+            # A request taking a session of its own (a writer, which may queue for its
+            # turn: db/writing.py) gives its reads connection back first, so no request
+            # holds two pooled connections, or one while it waits.
+            await self._scheduler.aclose()
             return await self._session.__aenter__()
         except BaseException:
             self._scheduler.busy -= 1
@@ -221,4 +336,5 @@ class TrackedSession:
 def tracked(
     sessions: Callable[[], AsyncSession], scheduler: BatchScheduler
 ) -> Callable[[], TrackedSession]:
+    scheduler.bind(sessions)
     return lambda: TrackedSession(sessions(), scheduler)

@@ -89,7 +89,7 @@ async def orders_page(
 ) -> Page[Order]:
     """A page of the buyer's orders, newest first."""
     page = await paginate(
-        ctx.sessions,
+        ctx.loaders.reads,
         ctx.loaders.deferred.run,
         select(Order).where(*_conditions(user_id, flt)),
         list_name=ORDERS_LIST,
@@ -111,8 +111,8 @@ async def order_by_number(ctx: Context, *, user_id: int, number: str) -> Order |
     statement = select(Order).where(Order.number == number, Order.user_id == user_id)
 
     async def fetch() -> Order | None:
-        async with ctx.sessions() as session:
-            return (await session.execute(statement)).scalars().first()
+        rows = await ctx.loaders.reads.rows(statement)
+        return rows[0] if rows else None
 
     order = await ctx.loaders.deferred.run(fetch)
     if order is not None:
@@ -127,8 +127,7 @@ async def tab_counts(ctx: Context, *, user_id: int) -> list[tuple[OrderTab, int]
     )
 
     async def fetch() -> list[tuple[str, int]]:
-        async with ctx.sessions() as session:
-            return [(status, int(n)) for status, n in (await session.execute(statement)).all()]
+        return [(status, int(n)) for status, n in await ctx.loaders.reads.rows(statement)]
 
     rows = await ctx.loaders.deferred.run(fetch)
     counts = dict.fromkeys(OrderTab, 0)

@@ -11,15 +11,14 @@ import binascii
 import json
 import math
 from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
+from resolvers.batching import Reads
 from resolvers.errors import InvalidArgument
 from resolvers.ids import MAX_PK
 
@@ -122,7 +121,7 @@ class Page(Generic[T]):
 
 
 async def paginate(
-    session_factory: Callable[[], AbstractAsyncContextManager[AsyncSession]],
+    reads: Reads,
     run: Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]],
     statement: Select[Any],
     *,
@@ -151,9 +150,7 @@ async def paginate(
     query = statement.limit(args.size + 1)
 
     async def fetch() -> Sequence[Any]:
-        async with session_factory() as session:
-            found: Sequence[Any] = (await session.execute(query)).scalars().all()
-            return found
+        return await reads.rows(query)
 
     rows: Sequence[Any] = await run(fetch)
     more = len(rows) > args.size
@@ -165,9 +162,8 @@ async def paginate(
         count_statement = sa.select(sa.func.count()).select_from(filtered.order_by(None).subquery())
 
         async def fetch() -> int:
-            async with session_factory() as session:
-                total: int = (await session.execute(count_statement)).scalar_one()
-                return total
+            total: int = (await reads.rows(count_statement))[0][0]
+            return total
 
         total: int = await run(fetch)
         return total

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -147,8 +148,34 @@ class LimitErrorCodes(SchemaExtension):
         return {}
 
 
+class ReleaseReads(SchemaExtension):
+    """Keeps the request's reads connection across its waves, and gives it back at the end.
+
+    Between the two the operation runs every wave on one pooled connection (see
+    ``resolvers.batching.Reads``); it is back in the pool before the answer leaves.
+    """
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        loaders = getattr(self.execution_context.context, "loaders", None)
+        if loaders is None:
+            yield
+            return
+        scheduler = loaders.scheduler
+        scheduler.keep_reads(True)
+        try:
+            yield
+        finally:
+            scheduler.keep_reads(False)
+            await scheduler.aclose()
+
+
 def extensions_for(limits: Limits) -> list[Callable[[], SchemaExtension]]:
+    # The limiters make a new rule class per instance, and the rule classes are part of
+    # ValidationCache's key: built per request, they would make every lookup a miss.
+    depth_rules = QueryDepthLimiter(max_depth=limits.max_depth).validation_rules
+    alias_rules = MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules
     extensions: list[Callable[[], SchemaExtension]] = [
+        ReleaseReads,
         LimitErrorCodes,
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         # Before anything inlines fragments: refuses fragment bombs, endless chains,
@@ -158,8 +185,8 @@ def extensions_for(limits: Limits) -> list[Callable[[], SchemaExtension]]:
         # same subscription): parse and validate each once.
         lambda: ParserCache(maxsize=PARSED_DOCUMENTS),
         lambda: ValidationCache(maxsize=PARSED_DOCUMENTS),
-        lambda: QueryDepthLimiter(max_depth=limits.max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+        lambda: AddValidationRules(depth_rules),
+        lambda: AddValidationRules(alias_rules),
         query_cost_extension(limits),
     ]
     if not limits.introspection:

@@ -7,10 +7,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.engine import SessionFactory
 from resolvers.batching import BatchScheduler, DeferredQueryLoader, ScheduledLoader
 from resolvers.context import Context
+from resolvers.ids import to_global_id
+from schema.definition import schema
 from tests.conftest import StatementCounter
 from tests.factories import make_product, make_shop
 
@@ -171,3 +176,74 @@ async def test_deferred_queries_are_not_cached() -> None:
 
     assert await loader.run(query) == 1
     assert await loader.run(query) == 2
+
+
+async def test_a_request_reads_on_one_connection_and_gives_it_back(
+    engine: AsyncEngine, sessions: SessionFactory
+) -> None:
+    shop = await make_shop(sessions)
+    products = [await make_product(sessions, shop=shop) for _ in range(3)]
+    checkouts: list[object] = []
+    event.listen(engine.sync_engine, "checkout", lambda *args: checkouts.append(args[0]))
+    ctx = Context.for_request(viewer_id=None, sessions=sessions)
+    query = "query($id: ID!) { product(id: $id) { title shop { name } } }"
+    result = await schema.execute(
+        query, variable_values={"id": to_global_id("Product", products[0].id)}, context_value=ctx
+    )
+    assert result.errors is None
+    assert result.data == {"product": {"title": products[0].title, "shop": {"name": shop.name}}}
+    # Two waves (product, then its shop), one checkout; back in the pool on return.
+    assert len(checkouts) == 1
+    assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_loads_outside_an_operation_give_the_connection_back_at_once(
+    engine: AsyncEngine, sessions: SessionFactory
+) -> None:
+    shop = await make_shop(sessions)
+    ctx = Context.for_request(viewer_id=None, sessions=sessions)
+    assert (await ctx.loaders.shop_by_id.load(shop.id)) is not None
+    assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_an_idle_operation_gives_its_connection_back(
+    engine: AsyncEngine, sessions: SessionFactory
+) -> None:
+    # A subscription's operation lasts as long as it: between events, nothing is held.
+    shop = await make_shop(sessions)
+    ctx = Context.for_request(viewer_id=None, sessions=sessions)
+    ctx.loaders.scheduler.keep_reads(True)
+    assert (await ctx.loaders.shop_by_id.load(shop.id)) is not None
+    pool = engine.sync_engine.pool
+    assert pool.checkedout() == 1  # type: ignore[attr-defined]
+    for _ in range(100):  # loop turns, far more than IDLE_TURNS
+        if pool.checkedout() == 0:  # type: ignore[attr-defined]
+            break
+        await asyncio.sleep(0)
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_reads_see_what_commits_between_waves(sessions: SessionFactory) -> None:
+    shop = await make_shop(sessions)
+    reads = Context.for_request(viewer_id=None, sessions=sessions).loaders.reads
+    reads.keep(True)
+    query = text("SELECT title FROM products WHERE shop_id = :shop")
+    assert await reads.rows(query, {"shop": shop.id}) == []
+    assert reads.open
+    # Committed by another session while the request keeps its reads connection: no
+    # snapshot from the first statement hides it (SQLite would keep one in a transaction).
+    await make_product(sessions, shop=shop, title="Fresh")
+    rows = await reads.rows(query, {"shop": shop.id})
+    await reads.close()
+    assert [r.title for r in rows] == ["Fresh"]
+
+
+async def test_a_failed_read_fails_only_its_batch(sessions: SessionFactory) -> None:
+    shop = await make_shop(sessions)
+    reads = Context.for_request(viewer_id=None, sessions=sessions).loaders.reads
+    with pytest.raises(DBAPIError):
+        await reads.rows(text("SELECT no_such_column FROM shops"))
+    assert not reads.open
+    rows = await reads.rows(text("SELECT name FROM shops WHERE id = :id"), {"id": shop.id})
+    await reads.close()
+    assert [r.name for r in rows] == [shop.name]
