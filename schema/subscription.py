@@ -200,7 +200,9 @@ class Subscription:
                     finally:
                         lane.rendered(None)  # no-op once the transport handed it over
                     continue
-                payload = await asyncio.shield(slot)
+                # Usually rendered already (the renderer ran first); otherwise wait for it
+                # without letting this subscriber's cancellation cancel the others' slot.
+                payload = slot.result() if slot.done() else await asyncio.shield(slot)
                 if payload is None:
                     yield LiveOrderEvent.of(delivery)
                 else:
