@@ -56,9 +56,9 @@ import json
 import math
 import os
 import resource
-import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -73,6 +73,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlmodel import col
 
+from bench.http_suite import Server, _cpu_seconds, serving
 from db.engine import create_engine, normalize_url
 from db.models import PaymentMethod, Product
 from db.seed.catalog import DEMO_USER_ID, OPERATOR_HANDLE
@@ -317,12 +318,6 @@ def _proc_status(pid: int, key: str) -> int:
         if line.startswith(key + ":"):
             return int(line.split()[1])  # kB
     raise KeyError(key)
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
 
 
 async def _settle(pid: int, limit: float) -> None:
@@ -733,33 +728,17 @@ async def measure(
 
 
 @asynccontextmanager
-async def _floor_server() -> AsyncIterator[tuple[str, subprocess.Popen[bytes]]]:
+async def _floor_server() -> AsyncIterator[Server]:
     """bench/broadcast_floor.py under uvicorn in its own process, stopped with SIGTERM."""
     from tests.server.serving import free_port
 
     port = free_port()
     command = [sys.executable, "-m", "bench.broadcast_floor", "--port", str(port)]
-    process = await asyncio.to_thread(subprocess.Popen, command, cwd=ROOT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        async with httpx.AsyncClient(timeout=2) as http:
-            while True:
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await http.get(url + "/healthz")).status_code == 200:
-                        break
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the floor did not start (exit code {process.poll()})")
-                await asyncio.sleep(0.1)
-        yield url, process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.to_thread(process.wait, 15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with tempfile.TemporaryDirectory(prefix="ordercenter-floor-") as logs:
+        async with serving(
+            "broadcast-floor", command, dict(os.environ), port, Path(logs)
+        ) as server:
+            yield server
 
 
 async def measure_floor(
@@ -768,13 +747,13 @@ async def measure_floor(
     """The bare broadcast (bench/broadcast_floor.py): events are POST /publish."""
     row = Row(subscribers=subscribers, impl="floor")
     async with (
-        _floor_server() as (url, process),
-        httpx.AsyncClient(base_url=url, timeout=60) as http,
+        _floor_server() as floor,
+        httpx.AsyncClient(base_url=floor.url, timeout=60) as http,
     ):
         await _drive(
             row,
-            process.pid,
-            url.replace("http://", "ws://") + "/graphql",
+            floor.process.pid,
+            floor.url.replace("http://", "ws://") + "/graphql",
             "bench-floor",  # any: the floor does not check it
             _broadcasts(http, math.ceil(events / 3)),
             _broadcasts(http, math.ceil(BURST_EVENTS / 3)),
