@@ -29,6 +29,7 @@ from app.request_id import request_id_of
 from app.settings import Settings
 from resolvers.context import Context
 from schema.definition import OrderCenterSchema, is_expected
+from schema.plans import Plans
 
 log = logging.getLogger("ordercenter.http")
 
@@ -104,6 +105,7 @@ class GraphQLHTTPHandler:
         self.schema = schema
         self.settings = settings
         self.persisted = PersistedQueries.from_settings(settings)
+        self.plans = Plans(schema, settings.limits) if settings.compiled_plans else None
 
     def context_for(self, request: Request, request_id: str) -> Context:
         user = request.user if "user" in request.scope else None
@@ -170,12 +172,29 @@ class GraphQLHTTPHandler:
             raise RequestError(
                 400, "The document has several operations: say which in `operationName`."
             )
+        query: str = params["query"]
+        operation_name: str | None = params.get("operationName")
+        context = self.context_for(request, request_id)
+        plans = self.plans
+        if plans is not None:
+            plan = plans.get(query, operation_name)
+            if plan is not None:
+                answer, spent = await plan.run(context, params.get("variables"))
+                if answer is not None:
+                    plans.answered += 1
+                    return answer
+                plans.declined += 1
+                # Off the plan's happy path: the generic run answers, on fresh loaders,
+                # without charging the caller's budget twice.
+                context = self.context_for(request, request_id)
+                if spent:
+                    context.budget = None
         try:
-            return await self.schema.execute(
-                params["query"],
+            result = await self.schema.execute(
+                query,
                 variable_values=params.get("variables"),
-                context_value=self.context_for(request, request_id),
-                operation_name=params.get("operationName"),
+                context_value=context,
+                operation_name=operation_name,
                 allowed_operation_types=allowed,
                 operation_extensions=params.get("extensions"),
             )
@@ -193,6 +212,9 @@ class GraphQLHTTPHandler:
             return PreExecutionError(data=None, errors=[GraphQLError(error.as_http_error_reason())])
         except MissingQueryError as error:
             raise RequestError(400, "No GraphQL query found in the request.") from error
+        if plans is not None and not result.errors and not plans.knows(query, operation_name):
+            plans.learn(query, operation_name)
+        return result
 
     def _result_response(
         self, result: ExecutionResult, media_type: str, request_id: str

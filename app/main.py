@@ -209,6 +209,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.plans = graphql.plans
     app.state.bus = make_bus(settings.bus_url)
     app.state.hub = None
     app.state.refresher = None

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     persisted_queries_file: Path | None = Field(
         default=None, description="Allow-list mode: JSON object {sha256: document}."
     )
+    compiled_plans: bool = Field(
+        default=True,
+        description="Answer queries seen before with compiled plans; false: graphql-core only.",
+    )
     max_page_size: int = Field(
         default=100, ge=1, le=1000, description="Largest `first`/`last` a connection accepts."
     )

@@ -393,7 +393,7 @@ async def verify(
             if scenario == "detail" and user not in numbers:
                 continue
             answers = {}
-            for impl in ("ours", "floor", "naive"):
+            for impl in ("ours", "generic", "floor", "naive"):
                 if scenario == "page":
                     path, body = page_request(impl, user)
                 else:
@@ -401,7 +401,7 @@ async def verify(
                 answers[impl] = await post(client, servers[impl], path, body, user)
             if "errors" in answers["ours"] or not answers["ours"].get("data"):
                 raise RuntimeError(f"our server failed the {scenario} query: {answers['ours']}")
-            for impl in ("floor", "naive"):
+            for impl in ("generic", "floor", "naive"):
                 found = differences(answers["ours"]["data"], answers[impl].get("data"))
                 key = f"{scenario}/{impl}"
                 if found and verdicts.get(key, "ok") == "ok":
@@ -527,6 +527,8 @@ async def bench_database(
     quiet = {"ORDERCENTER_HUB_POLL_SECONDS": "3600", "ORDERCENTER_SWEEP_INTERVAL_SECONDS": "0"}
     plan: list[tuple[str, list[str], dict[str, str]]] = [
         ("ours", [], _env(url)),
+        # Ours with compiled plans off: graphql-core executes every request.
+        ("generic", [], _env(url, ORDERCENTER_COMPILED_PLANS="false")),
         ("floor", ["bench.floor:app_factory"], _env(url)),
         ("naive", ["bench.naive:app_factory"], _env(url)),
         ("counting", ["bench.counting:app_factory"], _env(url, **quiet)),
@@ -559,14 +561,16 @@ async def bench_database(
                         client, server, scenario, impl, fixtures
                     )
             counted["page", "ours x2"] = counted["page", "ours"]
+            for scenario in ("page", "detail"):
+                counted[scenario, "generic"] = counted[scenario, "ours"]
             print(
                 f"  {database}: answers compared, statements counted in "
                 f"{time.monotonic() - phase:.1f} s",
                 flush=True,
             )
 
-            runs = [("page", impl) for impl in ("ours", "floor", "naive", "ours x2")]
-            runs += [("detail", impl) for impl in ("ours", "floor", "naive")]
+            runs = [("page", impl) for impl in ("ours", "generic", "floor", "naive", "ours x2")]
+            runs += [("detail", impl) for impl in ("ours", "generic", "floor", "naive")]
             runs.append(("place+pay", "ours"))
             for scenario, impl in runs:
                 if impl not in servers:
@@ -651,6 +655,9 @@ def print_table(rows: list[Row], verdicts: dict[str, dict[str, str]]) -> None:
                 base = by.get((database, scenario, other))
                 if base is not None and base.rps > 0:
                     parts.append(f"ours/{other} {ours.rps / base.rps:5.2f}x")
+            generic = by.get((database, scenario, "generic"))
+            if generic is not None and generic.rps > 0:
+                parts.append(f"plans/generic {ours.rps / generic.rps:5.2f}x")
             two = by.get((database, scenario, "ours x2"))
             if two is not None and ours.rps > 0:
                 parts.append(f"2 workers/1 worker {two.rps / ours.rps:4.2f}x")
@@ -658,7 +665,7 @@ def print_table(rows: list[Row], verdicts: dict[str, dict[str, str]]) -> None:
         checks = verdicts.get(database, {})
         bad = {k: v for k, v in checks.items() if v != "ok"}
         print(
-            f"{database:<10} same JSON as ours (floor, naive; page and detail): "
+            f"{database:<10} same JSON as ours (generic, floor, naive; page and detail): "
             + ("yes" if checks and not bad else f"NO: {bad}" if bad else "not checked")
         )
     notes = [r for r in rows if r.note]
@@ -674,8 +681,8 @@ place+pay {DURATION["place+pay"]:.0f} s). page = bench.queries.ORDER_CENTER_PAGE
 first: 20, buyer varied per request;
 detail = ORDER_DETAIL (viewer.order(number)); place+pay = placeOrder then payOrder \
 (one sample = the pair). impl: ours = ordercenter serve
-(1 worker; 'ours x2' = --workers 2), floor = bench/floor.py (hand-written SQL, orjson), \
-naive = bench/naive.py (one query per relation).
+(1 worker; 'ours x2' = --workers 2; 'generic' = compiled plans off), \
+floor = bench/floor.py (hand-written SQL, orjson), naive = bench/naive.py (one query per relation).
 stmt/req: SQL statements per request, counted server-side on {COUNT_REQUESTS} \
 sequential untimed requests (BEGIN/COMMIT not counted).
 *: too few answers in the window (slower than the window allows): req/s and latencies over the

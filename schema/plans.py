@@ -1,0 +1,624 @@
+"""Compiled plans for query documents the server has already answered once.
+
+graphql-core completes one field of one object at a time: on the Order Center page about
+2,200 of them, each through Strawberry's resolver wrapper, a new info object and an
+awaitable check, which was half the CPU of a request. A plan resolves each field of the
+selection for every object at that place in the answer at once: a plain attribute read
+where the field has no resolver, one call of the resolver per object where it has, with
+the leaf serializers and the argument conversion chosen when the plan is built.
+
+A plan only takes the happy path. Anything else (an exception from a resolver, a null
+where the schema says non-null, a value of an unexpected type, variables that do not
+coerce, a refused cost) sends the request to the generic executor, which answers it
+exactly as it always has; queries change nothing, so running one again is safe.
+Documents with directives, abstract types or introspection are never compiled, and a
+document is compiled only once the generic executor has answered it without an error, so
+parsing, validation and the document limits have all been passed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeGuard, cast
+
+import orjson
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLBoolean,
+    GraphQLError,
+    GraphQLField,
+    GraphQLID,
+    GraphQLInt,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
+    GraphQLSchema,
+    GraphQLString,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    get_operation_ast,
+    is_leaf_type,
+    parse,
+)
+from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
+from graphql.pyutils import Path
+from strawberry.schema.schema_converter import CustomGraphQLEnumType, get_arguments
+from strawberry.types import ExecutionResult
+from strawberry.types.field import StrawberryField
+
+from schema.cost import operation_cost
+
+if TYPE_CHECKING:
+    import strawberry
+
+    from resolvers.context import Context
+    from schema.limits import Limits
+
+log = logging.getLogger("ordercenter.plans")
+
+MAX_PLANS = 256
+COSTS_PER_PLAN = 64
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+
+
+class NotCompilable(Exception):
+    """The document uses something plans do not do; the generic executor runs it."""
+
+
+class Detour(Exception):
+    """This request left the happy path; the generic executor answers it."""
+
+
+@dataclass(slots=True)
+class Leaf:
+    nullable: bool
+    serialize: Callable[[Any], Any]
+
+
+@dataclass(slots=True)
+class ListOf:
+    nullable: bool
+    item: Completion
+
+
+@dataclass(slots=True)
+class Selection:
+    nullable: bool
+    keys: tuple[str, ...]
+    typename_keys: tuple[str, ...]
+    type_name: str
+    steps: list[FieldStep]
+    is_type_of: Callable[[Any, Any], Any] | None
+
+
+Completion: TypeAlias = Leaf | ListOf | Selection
+
+
+@dataclass(slots=True, eq=False)
+class FieldStep:
+    """One response key of a selection: how to get its values and how to complete them."""
+
+    key: str
+    attribute: str | None  # a field without resolver: read this attribute
+    field: StrawberryField
+    definition: GraphQLField
+    nodes: list[FieldNode]
+    parent: GraphQLObjectType
+    completion: Completion
+    has_arguments: bool
+    is_async: bool
+
+
+def _leaf_serializer(leaf_type: Any) -> Callable[[Any], Any]:
+    """The type's own serializer, with the common cases answered without a call into it."""
+    serialize: Callable[[Any], Any] = leaf_type.serialize
+
+    def checked(value: Any) -> Any:
+        result = serialize(value)
+        if result is None:
+            raise Detour
+        return result
+
+    if isinstance(leaf_type, CustomGraphQLEnumType):
+        names = {member.value: name for name, member in leaf_type.values.items()}
+        enum_class = cast(type[Enum], leaf_type.wrapped_cls)
+
+        def enum_name(value: Any) -> Any:
+            if isinstance(value, enum_class):
+                return names[value.value]
+            return checked(value)
+
+        return enum_name
+    exact: type | None = {
+        GraphQLString.name: str,
+        GraphQLID.name: str,
+        GraphQLBoolean.name: bool,
+    }.get(leaf_type.name)
+    if leaf_type.name == GraphQLInt.name:
+
+        def int_value(value: Any) -> Any:
+            if type(value) is int and _INT_MIN <= value <= _INT_MAX:
+                return value
+            return checked(value)
+
+        return int_value
+    if exact is not None:
+        exact_type = exact
+
+        def same(value: Any) -> Any:
+            if type(value) is exact_type:
+                return value
+            return checked(value)
+
+        return same
+    return checked
+
+
+class _Compiler:
+    def __init__(self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode]) -> None:
+        self.schema = schema
+        self.fragments = fragments
+
+    def completion(self, output: GraphQLOutputType, nodes: list[FieldNode]) -> Completion:
+        nullable = True
+        if isinstance(output, GraphQLNonNull):
+            nullable = False
+            output = output.of_type
+        if isinstance(output, GraphQLList):
+            return ListOf(nullable, self.completion(output.of_type, nodes))
+        if is_leaf_type(output):
+            return Leaf(nullable, _leaf_serializer(output))
+        if not isinstance(output, GraphQLObjectType):
+            raise NotCompilable(f"abstract type {output}")
+        return self.selection(output, [n.selection_set for n in nodes if n.selection_set], nullable)
+
+    def selection(
+        self, object_type: GraphQLObjectType, sets: list[SelectionSetNode], nullable: bool
+    ) -> Selection:
+        grouped: dict[str, list[FieldNode]] = {}
+        for selection_set in sets:
+            self._collect(object_type, selection_set, grouped, set())
+        steps: list[FieldStep] = []
+        typename_keys: list[str] = []
+        for key, nodes in grouped.items():
+            name = nodes[0].name.value
+            if name == "__typename":
+                typename_keys.append(key)
+                continue
+            if name.startswith("__"):
+                raise NotCompilable("introspection")
+            definition = object_type.fields[name]
+            strawberry_field = (definition.extensions or {}).get("strawberry-definition")
+            if not isinstance(strawberry_field, StrawberryField):
+                raise NotCompilable(f"{object_type.name}.{name} is not a Strawberry field")
+            if strawberry_field.extensions or strawberry_field.permission_classes:
+                raise NotCompilable(f"{object_type.name}.{name} has field extensions")
+            resolver = strawberry_field.base_resolver
+            if resolver is not None and not callable(resolver.wrapped_func):
+                raise NotCompilable(f"{object_type.name}.{name} has no plain resolver")
+            steps.append(
+                FieldStep(
+                    key=key,
+                    attribute=strawberry_field.python_name if resolver is None else None,
+                    field=strawberry_field,
+                    definition=definition,
+                    nodes=nodes,
+                    parent=object_type,
+                    completion=self.completion(definition.type, nodes),
+                    has_arguments=bool(definition.args),
+                    is_async=resolver is not None and resolver.is_async,
+                )
+            )
+        return Selection(
+            nullable=nullable,
+            keys=tuple(grouped),
+            typename_keys=tuple(typename_keys),
+            type_name=object_type.name,
+            steps=steps,
+            is_type_of=object_type.is_type_of,
+        )
+
+    def _collect(
+        self,
+        object_type: GraphQLObjectType,
+        selection_set: SelectionSetNode,
+        grouped: dict[str, list[FieldNode]],
+        visited: set[str],
+    ) -> None:
+        for node in selection_set.selections:
+            if node.directives:
+                raise NotCompilable("directives")
+            if isinstance(node, FieldNode):
+                key = node.alias.value if node.alias else node.name.value
+                grouped.setdefault(key, []).append(node)
+            elif isinstance(node, InlineFragmentNode):
+                self._check_condition(object_type, node.type_condition)
+                self._collect(object_type, node.selection_set, grouped, visited)
+            elif isinstance(node, FragmentSpreadNode):
+                name = node.name.value
+                if name in visited:
+                    continue
+                visited.add(name)
+                fragment = self.fragments[name]
+                self._check_condition(object_type, fragment.type_condition)
+                self._collect(object_type, fragment.selection_set, grouped, visited)
+
+    def _check_condition(self, object_type: GraphQLObjectType, condition: Any) -> None:
+        # A fragment on another type would apply only to some objects: not compiled.
+        if condition is not None and condition.name.value != object_type.name:
+            raise NotCompilable("fragment on another type")
+
+
+@dataclass
+class Plan:
+    """One operation of one document, compiled; ``run`` answers it or declines."""
+
+    schema: strawberry.Schema
+    operation: OperationDefinitionNode
+    fragments: dict[str, FragmentDefinitionNode]
+    root: Selection
+    limits: Limits
+    document: DocumentNode
+    costs: OrderedDict[bytes, int] = field(default_factory=OrderedDict)
+
+    def cost(self, variables: Mapping[str, Any]) -> int:
+        key = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
+        found = self.costs.get(key)
+        if found is None:
+            document_schema = self.schema._schema
+            found = operation_cost(
+                document_schema,
+                self.document,
+                self.operation.name.value if self.operation.name else None,
+                variables,
+                self.limits.cost_model,
+            )
+            self.costs[key] = found
+            if len(self.costs) > COSTS_PER_PLAN:
+                self.costs.popitem(last=False)
+        return found
+
+    async def run(
+        self, context: Context, variables: Mapping[str, Any] | None
+    ) -> tuple[ExecutionResult | None, bool]:
+        """The answer, or None when the generic executor must give it; and whether the
+        caller's cost budget was spent (the generic run must then not spend it again)."""
+        raw = dict(variables or {})
+        coerced = get_variable_values(
+            self.schema._schema, self.operation.variable_definitions or (), raw
+        )
+        if isinstance(coerced, list):
+            return None, False
+        try:
+            cost = self.cost(raw)
+        except (TypeError, orjson.JSONEncodeError):
+            return None, False
+        if cost > self.limits.max_cost:
+            return None, False
+        spent = False
+        if context.budget is not None and context.rate_key is not None:
+            spend = await context.budget.spend(context.rate_key, cost)
+            if not spend.allowed:
+                return None, False
+            spent = True
+        scheduler = context.loaders.scheduler
+        scheduler.keep_reads(True)
+        try:
+            data = await _Execution(self, context, coerced).root()
+        except Exception:
+            # Whatever went wrong, the generic executor reports it as it always has.
+            return None, spent
+        finally:
+            scheduler.keep_reads(False)
+            await scheduler.aclose()
+        extensions = {"cost": {"requested": cost, "maximum": self.limits.max_cost}}
+        return ExecutionResult(data=data, errors=None, extensions=extensions), spent
+
+
+class _Execution:
+    """One request's run of a plan."""
+
+    def __init__(self, plan: Plan, context: Context, variables: VariableValues) -> None:
+        self.plan = plan
+        self.context = context
+        self.variables = variables
+        self.config = plan.schema.config
+        self.scalars = plan.schema.schema_converter.scalar_registry
+
+    async def root(self) -> dict[str, Any]:
+        out: dict[str, Any] = dict.fromkeys(self.plan.root.keys)
+        await self.fill(self.plan.root, [None], [out])
+        return out
+
+    async def fill(
+        self, selection: Selection, sources: list[Any], outs: list[dict[str, Any]]
+    ) -> None:
+        for key in selection.typename_keys:
+            for out in outs:
+                out[key] = selection.type_name
+        waiting = []
+        for step in selection.steps:
+            completion = step.completion
+            if step.attribute is not None:
+                attribute = step.attribute
+                values: list[Any] = [getattr(source, attribute) for source in sources]
+                if type(completion) is Leaf:
+                    _write(step.key, self.leaves(completion, values), outs)
+                else:
+                    waiting.append(self.complete_into(step, values, outs))
+            else:
+                waiting.append(self.resolve_into(step, sources, outs))
+        if len(waiting) == 1:
+            await waiting[0]
+        elif waiting:
+            await asyncio.gather(*waiting)
+
+    async def resolve_into(
+        self, step: FieldStep, sources: list[Any], outs: list[dict[str, Any]]
+    ) -> None:
+        call = self.caller(step)
+        results = [call(source) for source in sources]
+        if step.is_async:
+            results = await _together(results)
+        elif any(inspect.isawaitable(r) for r in results):
+            raise Detour  # a sync resolver returning awaitables: leave it to graphql-core
+        await self.complete_into(step, results, outs)
+
+    async def complete_into(
+        self, step: FieldStep, values: list[Any], outs: list[dict[str, Any]]
+    ) -> None:
+        _write(step.key, await self.complete(step.completion, values), outs)
+
+    def leaves(self, leaf: Leaf, values: list[Any]) -> list[Any]:
+        serialize = leaf.serialize
+        if leaf.nullable:
+            return [None if v is None else serialize(v) for v in values]
+        if None in values:
+            raise Detour
+        return [serialize(v) for v in values]
+
+    async def complete(self, completion: Completion, values: list[Any]) -> list[Any]:
+        if type(completion) is Leaf:
+            return self.leaves(completion, values)
+        if type(completion) is ListOf:
+            flat: list[Any] = []
+            sizes: list[int] = []
+            for value in values:
+                if value is None:
+                    if not completion.nullable:
+                        raise Detour
+                    sizes.append(-1)
+                    continue
+                if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+                    raise Detour
+                items = list(value)
+                sizes.append(len(items))
+                flat.extend(items)
+            done = await self.complete(completion.item, flat)
+            lists: list[Any] = []
+            at = 0
+            for size in sizes:
+                if size < 0:
+                    lists.append(None)
+                else:
+                    lists.append(done[at : at + size])
+                    at += size
+            return lists
+        if type(completion) is not Selection:
+            raise Detour
+        keys = completion.keys
+        is_type_of = completion.is_type_of
+        outs: list[Any] = []
+        objects: list[Any] = []
+        targets: list[dict[str, Any]] = []
+        for value in values:
+            if value is None:
+                if not completion.nullable:
+                    raise Detour
+                outs.append(None)
+                continue
+            if is_type_of is not None and not is_type_of(value, None):
+                raise Detour
+            out: dict[str, Any] = dict.fromkeys(keys)
+            outs.append(out)
+            objects.append(value)
+            targets.append(out)
+        if objects:
+            await self.fill(completion, objects, targets)
+        return outs
+
+    def caller(self, step: FieldStep) -> Callable[[Any], Any]:
+        strawberry_field = step.field
+        resolver = strawberry_field.base_resolver
+        if resolver is None:
+            raise Detour
+        raw_info = GraphQLResolveInfo(
+            step.nodes[0].name.value,
+            step.nodes,
+            step.definition.type,
+            step.parent,
+            Path(None, step.key, step.parent.name),
+            self.plan.schema._schema,
+            self.plan.fragments,
+            None,
+            self.plan.operation,
+            self.variables,
+            self.context,
+            _is_awaitable,
+            None,
+            None,  # type: ignore[arg-type]
+        )
+        info = self.config.info_class(_raw_info=raw_info, _field=strawberry_field)
+        raw = (
+            get_argument_values(step.definition, step.nodes[0], self.variables)
+            if step.has_arguments
+            else {}
+        )
+        args, kwargs = get_arguments(
+            field=strawberry_field,
+            source=None,
+            info=info,
+            kwargs=raw,
+            config=self.config,
+            scalar_registry=self.scalars,
+        )
+        function = cast(Callable[..., Any], resolver.wrapped_func)
+        if resolver.self_parameter is not None and len(args) == 1:
+            return lambda source: function(source, **kwargs)
+        source_names = [
+            p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p is not None
+        ]
+        if args:
+            raise Detour
+
+        def with_source(source: Any) -> Any:
+            return function(**kwargs, **dict.fromkeys(source_names, source))
+
+        return with_source
+
+
+async def _together(coroutines: list[Any]) -> list[Any]:
+    """The results of resolver coroutines run side by side, without a Task each.
+
+    Each round advances every coroutine to its next suspension, for a resolver nearly
+    always a loader's future; one waiter wakes when all of those are done, and the next
+    round resumes them. A Task per coroutine, as asyncio.gather makes, cost about as
+    much as the resolvers themselves on the Order Center page.
+    """
+    results: list[Any] = [None] * len(coroutines)
+    live: list[tuple[int, Any]] = list(enumerate(coroutines))
+    try:
+        while live:
+            suspended: list[tuple[int, Any]] = []
+            blocked: list[asyncio.Future[Any]] = []
+            for index, coroutine in live:
+                try:
+                    yielded = coroutine.send(None)
+                except StopIteration as stop:
+                    results[index] = stop.value
+                    continue
+                suspended.append((index, coroutine))
+                if yielded is not None:
+                    # What a Task does with a future its coroutine awaits.
+                    yielded._asyncio_future_blocking = False
+                    blocked.append(yielded)
+            live = suspended
+            if blocked:
+                await _all_done(blocked)
+            elif live:
+                await asyncio.sleep(0)  # a bare yield: give the loop one turn
+    except BaseException:
+        for _, coroutine in live:
+            coroutine.close()
+        raise
+    return results
+
+
+def _all_done(futures: list[asyncio.Future[Any]]) -> asyncio.Future[None]:
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    remaining = len(futures)
+
+    def one(_: asyncio.Future[Any]) -> None:
+        nonlocal remaining
+        remaining -= 1
+        if remaining == 0 and not done.done():
+            done.set_result(None)
+
+    for future in futures:
+        future.add_done_callback(one)
+    return done
+
+
+def _is_awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
+    return inspect.isawaitable(value)
+
+
+def _write(key: str, values: list[Any], outs: list[dict[str, Any]]) -> None:
+    for out, value in zip(outs, values, strict=True):
+        out[key] = value
+
+
+def compile_plan(
+    schema: strawberry.Schema, query: str, operation_name: str | None, limits: Limits
+) -> Plan:
+    """The plan of a query operation; NotCompilable when it uses what plans do not do."""
+    try:
+        document = parse(query, no_location=True)
+    except GraphQLError as error:
+        raise NotCompilable("syntax") from error
+    operation = get_operation_ast(document, operation_name)
+    if operation is None or operation.operation is not OperationType.QUERY:
+        raise NotCompilable("not a query")
+    if operation.directives or any(d.directives for d in operation.variable_definitions or ()):
+        raise NotCompilable("directives")
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    graphql_schema = schema._schema
+    root_type = graphql_schema.query_type
+    if root_type is None:
+        raise NotCompilable("no query type")
+    root = _Compiler(graphql_schema, fragments).selection(
+        root_type, [operation.selection_set], nullable=False
+    )
+    return Plan(schema, operation, fragments, root, limits, document)
+
+
+class Plans:
+    """Compiled plans by (document, operation name), least recently used out first.
+
+    A document that cannot be compiled is remembered as such, so it is tried once.
+    """
+
+    def __init__(
+        self, schema: strawberry.Schema, limits: Limits, max_plans: int = MAX_PLANS
+    ) -> None:
+        self.schema = schema
+        self.limits = limits
+        self.max_plans = max_plans
+        self._plans: OrderedDict[tuple[str, str | None], Plan | None] = OrderedDict()
+        # How requests went: answered by a plan, or sent on to the generic executor.
+        self.answered = 0
+        self.declined = 0
+
+    def __len__(self) -> int:
+        return len(self._plans)
+
+    def get(self, query: str, operation_name: str | None) -> Plan | None:
+        key = (query, operation_name)
+        plan = self._plans.get(key)
+        if plan is not None:
+            self._plans.move_to_end(key)
+        return plan
+
+    def knows(self, query: str, operation_name: str | None) -> bool:
+        return (query, operation_name) in self._plans
+
+    def learn(self, query: str, operation_name: str | None) -> Plan | None:
+        """Compile a document the generic executor has just answered without an error."""
+        try:
+            plan: Plan | None = compile_plan(self.schema, query, operation_name, self.limits)
+        except NotCompilable:
+            plan = None
+        except Exception:
+            # A document graphql-core ran but this compiler trips on: a bug here, and
+            # no reason to fail a request that has its answer already.
+            log.exception("could not compile a plan for operation %s", operation_name)
+            plan = None
+        self._plans[(query, operation_name)] = plan
+        if len(self._plans) > self.max_plans:
+            self._plans.popitem(last=False)
+        return plan
