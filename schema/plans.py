@@ -493,53 +493,58 @@ class _Execution:
 async def _together(coroutines: list[Any]) -> list[Any]:
     """The results of resolver coroutines run side by side, without a Task each.
 
-    Each round advances every coroutine to its next suspension, for a resolver nearly
-    always a loader's future; one waiter wakes when all of those are done, and the next
-    round resumes them. A Task per coroutine, as asyncio.gather makes, cost about as
-    much as the resolvers themselves on the Order Center page.
+    Each coroutine runs to its next suspension, for a resolver nearly always a loader's
+    future, and is resumed once that future is done, as a Task would do it; one waiter
+    per round wakes on the first of them. A Task per coroutine, as asyncio.gather makes,
+    cost about as much as the resolvers themselves on the Order Center page.
     """
     results: list[Any] = [None] * len(coroutines)
-    live: list[tuple[int, Any]] = list(enumerate(coroutines))
+    # (index, coroutine, the future it waits for; None: ready to run)
+    waiting: list[tuple[int, Any, Any]] = [(i, c, None) for i, c in enumerate(coroutines)]
     try:
-        while live:
-            suspended: list[tuple[int, Any]] = []
-            blocked: list[asyncio.Future[Any]] = []
-            for index, coroutine in live:
+        while waiting:
+            suspended: list[tuple[int, Any, Any]] = []
+            for entry in waiting:
+                index, coroutine, future = entry
+                if future is not None and not future.done():
+                    suspended.append(entry)
+                    continue
                 try:
                     yielded = coroutine.send(None)
                 except StopIteration as stop:
                     results[index] = stop.value
                     continue
-                suspended.append((index, coroutine))
                 if yielded is not None:
                     # What a Task does with a future its coroutine awaits.
                     yielded._asyncio_future_blocking = False
-                    blocked.append(yielded)
-            live = suspended
-            if blocked:
-                await _all_done(blocked)
-            elif live:
-                await asyncio.sleep(0)  # a bare yield: give the loop one turn
+                suspended.append((index, coroutine, yielded))
+            waiting = suspended
+            blocked = [f for _, _, f in waiting if f is not None and not f.done()]
+            if waiting and len(blocked) == len(waiting):
+                await _first_done(blocked)
+            elif any(f is None for _, _, f in waiting):
+                await asyncio.sleep(0)  # a bare yield asks for one loop turn
     except BaseException:
-        for _, coroutine in live:
+        for _, coroutine, _ in waiting:
             coroutine.close()
         raise
     return results
 
 
-def _all_done(futures: list[asyncio.Future[Any]]) -> asyncio.Future[None]:
-    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    remaining = len(futures)
+async def _first_done(futures: list[asyncio.Future[Any]]) -> None:
+    wake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-    def one(_: asyncio.Future[Any]) -> None:
-        nonlocal remaining
-        remaining -= 1
-        if remaining == 0 and not done.done():
-            done.set_result(None)
+    def done(_: asyncio.Future[Any]) -> None:
+        if not wake.done():
+            wake.set_result(None)
 
     for future in futures:
-        future.add_done_callback(one)
-    return done
+        future.add_done_callback(done)
+    try:
+        await wake
+    finally:
+        for future in futures:
+            future.remove_done_callback(done)
 
 
 def _is_awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
