@@ -102,6 +102,8 @@ class Selection:
     type_name: str
     steps: list[FieldStep]
     is_type_of: Callable[[Any, Any], Any] | None
+    # Instances of the type's own class pass is_type_of without asking it.
+    origin: type | None
 
 
 Completion: TypeAlias = Leaf | ListOf | Selection
@@ -229,6 +231,9 @@ class _Compiler:
             type_name=object_type.name,
             steps=steps,
             is_type_of=object_type.is_type_of,
+            origin=getattr(
+                (object_type.extensions or {}).get("strawberry-definition"), "origin", None
+            ),
         )
 
     def _collect(
@@ -421,6 +426,7 @@ class _Execution:
             raise Detour
         keys = completion.keys
         is_type_of = completion.is_type_of
+        origin = completion.origin
         outs: list[Any] = []
         objects: list[Any] = []
         targets: list[dict[str, Any]] = []
@@ -430,7 +436,7 @@ class _Execution:
                     raise Detour
                 outs.append(None)
                 continue
-            if is_type_of is not None and not is_type_of(value, None):
+            if is_type_of is not None and type(value) is not origin and not is_type_of(value, None):
                 raise Detour
             out: dict[str, Any] = dict.fromkeys(keys)
             outs.append(out)
