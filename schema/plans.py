@@ -71,6 +71,7 @@ log = logging.getLogger("ordercenter.plans")
 
 MAX_PLANS = 256
 COSTS_PER_PLAN = 64
+MAX_REMEMBERED_VARIABLES_BYTES = 512
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 
 
@@ -280,17 +281,20 @@ class Plan:
     costs: OrderedDict[bytes, int] = field(default_factory=OrderedDict)
 
     def cost(self, variables: Mapping[str, Any]) -> int:
+        """The operation's cost with these variables, remembered for small ones."""
         key = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
         found = self.costs.get(key)
-        if found is None:
-            document_schema = self.schema._schema
-            found = operation_cost(
-                document_schema,
-                self.document,
-                self.operation.name.value if self.operation.name else None,
-                variables,
-                self.limits.cost_model,
-            )
+        if found is not None:
+            return found
+        found = operation_cost(
+            self.schema._schema,
+            self.document,
+            self.operation.name.value if self.operation.name else None,
+            variables,
+            self.limits.cost_model,
+        )
+        # Bounded in count and size: variables are the client's, up to a megabyte.
+        if len(key) <= MAX_REMEMBERED_VARIABLES_BYTES:
             self.costs[key] = found
             if len(self.costs) > COSTS_PER_PLAN:
                 self.costs.popitem(last=False)

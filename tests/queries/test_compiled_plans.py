@@ -276,3 +276,21 @@ async def test_plans_off_means_graphql_core_only(apps: Apps, seeded: list[int]) 
     generic, planned = await pair.both(product_query, variables, seeded[0])
     assert planned == generic
     assert pair.plans.answered == 1
+
+
+def test_costs_are_remembered_only_for_small_variables() -> None:
+    plan = compile_plan(
+        schema,
+        "query P($n: Int, $s: String) { viewer { orders(first: $n, filter: {search: $s}) "
+        "{ totalCount } } }",
+        None,
+        Limits(),
+    )
+    small = plan.cost({"n": 5, "s": "shoe"})
+    assert plan.cost({"s": "shoe", "n": 5}) == small
+    assert len(plan.costs) == 1
+    plan.cost({"n": 5, "s": "x" * 10_000})
+    assert len(plan.costs) == 1
+    for n in range(100):
+        plan.cost({"n": n})
+    assert len(plan.costs) == 64
