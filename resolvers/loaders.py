@@ -12,8 +12,15 @@ from contextlib import AbstractAsyncContextManager
 from functools import cache, cached_property
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Boolean, ColumnElement, Select, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import coercions, roles
+from sqlalchemy.sql._typing import _ColumnExpressionArgument
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.visitors import InternalTraversal
 from sqlmodel import SQLModel, col
 
 from db.models import (
@@ -43,14 +50,51 @@ def _chunks(keys: Sequence[int]) -> Iterable[Sequence[int]]:
         yield keys[start : start + _CHUNK]
 
 
+class OneOfKeys(ColumnElement[bool]):
+    """``column IN (:keys)``, the keys bound as one list; on PostgreSQL ``column = ANY(:keys)``.
+
+    asyncpg prepares every statement text it has not yet seen on a connection (a round
+    trip, and a parse and plan on the server), and keeps 100 of them. An IN list has a
+    placeholder per key, so every batch size was a text of its own, and one request
+    after another re-prepared most of its loaders' statements. One array parameter
+    makes one text per loader. SQLite has no arrays: there it stays an expanding IN.
+    """
+
+    inherit_cache = True
+    type = Boolean()
+    # A comparison already: SQLite (no native booleans) must not get "... = 1" after it.
+    _is_implicitly_boolean = True
+    _traverse_internals = [
+        ("column", InternalTraversal.dp_clauseelement),
+        ("name", InternalTraversal.dp_string),
+    ]
+
+    def __init__(self, column: _ColumnExpressionArgument[Any], name: str = "keys") -> None:
+        # An ORM attribute (Order.id) becomes its column: the cache key is made of these.
+        self.column: ColumnElement[Any] = coercions.expect(roles.ExpressionElementRole, column)
+        self.name = name
+
+
+@compiles(OneOfKeys)
+def _one_of_keys(element: OneOfKeys, compiler: SQLCompiler, **kw: Any) -> str:
+    keys: BindParameter[Any] = bindparam(element.name, expanding=True)
+    return compiler.process(element.column.in_(keys), **kw)
+
+
+@compiles(OneOfKeys, "postgresql")
+def _one_of_keys_array(element: OneOfKeys, compiler: SQLCompiler, **kw: Any) -> str:
+    keys: BindParameter[Any] = bindparam(element.name, type_=ARRAY(element.column.type))
+    return compiler.process(element.column == any_(keys), **kw)
+
+
 @cache
 def _statement(model: type[SQLModel], column: str, order: tuple[str, ...]) -> Select[Any]:
     """``SELECT model WHERE column IN :keys ORDER BY order``, built once per loader kind.
 
     Built per batch, the statement and its cache key cost more than compiling it: a
-    statement reused with an expanding parameter skips both.
+    statement reused with a list parameter skips both.
     """
-    statement = select(model).where(getattr(model, column).in_(bindparam("keys", expanding=True)))
+    statement = select(model).where(OneOfKeys(getattr(model, column)))
     return statement.order_by(*(getattr(model, c) for c in order)) if order else statement
 
 
@@ -193,7 +237,7 @@ class ShipmentByOrderIdLoader(ScheduledLoader):
 
 _TAGGED = select(col(TaggedItem.product_id)).where(
     col(TaggedItem.user_id) == bindparam("viewer"),
-    col(TaggedItem.product_id).in_(bindparam("keys", expanding=True)),
+    OneOfKeys(col(TaggedItem.product_id)),
 )
 
 

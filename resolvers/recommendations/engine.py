@@ -21,6 +21,11 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
+# Re-exported: the tunables live apart so that the server can hold a config without
+# importing numpy and scipy (see ``config``).
+from resolvers.recommendations.config import DEFAULT_CONFIG as DEFAULT_CONFIG
+from resolvers.recommendations.config import EngineConfig as EngineConfig
+
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -33,40 +38,6 @@ class Reason(StrEnum):
     SIMILAR_TO_TAGGED = "SIMILAR_TO_TAGGED"
     SIMILAR_TO_VIEWED = "SIMILAR_TO_VIEWED"
     TRENDING = "TRENDING"
-
-
-@dataclass(frozen=True, slots=True)
-class EngineConfig:
-    """Tunables; the defaults were chosen with ``ordercenter recommend --evaluate``."""
-
-    list_size: int = 20
-    # Diversity: at most this many picks from one shop, and from one category.
-    per_shop: int = 4
-    per_category: int = 8
-    # Neighbours kept per item: bounds the model at n x neighbours, whatever n is.
-    neighbours: int = 100
-    # Damps similarities resting on few shared users: cos * co / (co + shrinkage).
-    shrinkage: float = 2.0
-    # Added per history item to every other product of its category.
-    category_prior: float = 3.0
-    bought_weight: float = 1.0
-    tagged_weight: float = 1.0
-    viewed_weight: float = 1.0
-    # Older behaviour counts for less: its weight halves every this many days.
-    half_life_days: float = 180.0
-    # Personal scores are multiplied by popularity ** exponent: among equally
-    # similar products, the one more people buy is the likelier next purchase.
-    popularity_exponent: float = 1.0
-    trending_days: float = 14.0
-
-    def __post_init__(self) -> None:
-        if self.list_size < 1 or self.per_shop < 1 or self.per_category < 1:
-            raise ValueError("list_size, per_shop and per_category must be at least 1")
-        if self.neighbours < 1 or self.trending_days <= 0 or self.half_life_days <= 0:
-            raise ValueError("neighbours, trending_days and half_life_days must be positive")
-
-
-DEFAULT_CONFIG = EngineConfig()
 
 
 def _ints(values: Any) -> IntArray:
@@ -254,17 +225,45 @@ def _top_k_per_row(matrix: Any, k: int) -> Any:
     )
 
 
-def cosine_neighbours(user_item: Any, k: int, shrinkage: float) -> Any:
-    """Item-item cosine of a binary user x item matrix, shrunk, self-free, top ``k`` per item."""
+# Item pairs scored at once. The full item x item product is nearly dense before the
+# pruning (4 M pairs for 2,000 products), and its temporaries peaked at ~300 MiB in
+# the server process; a block of rows at a time keeps them to a few MiB.
+BLOCK_ENTRIES = 1 << 18
+
+
+def cosine_neighbours(
+    user_item: Any, k: int, shrinkage: float, *, block_entries: int = BLOCK_ENTRIES
+) -> Any:
+    """Item-item cosine of a binary user x item matrix, shrunk, self-free, top ``k`` per item.
+
+    Computed ``block_entries // items`` items at a time; each item's neighbours depend
+    on its own row alone, so the blocks change nothing but the memory taken.
+    """
     binary = sparse.csr_matrix(user_item)
-    co = (binary.T @ binary).tocoo()
+    by_item = binary.T.tocsr()
+    n = binary.shape[1]
     buyers = np.asarray(binary.sum(axis=0), dtype=np.float64).reshape(-1)
-    off_diagonal = co.row != co.col
-    rows, cols, shared = co.row[off_diagonal], co.col[off_diagonal], co.data[off_diagonal]
-    cosine = shared / np.sqrt(buyers[rows] * buyers[cols])
-    damped = cosine * shared / (shared + shrinkage)
-    similarity = sparse.csr_matrix((damped, (rows, cols)), shape=co.shape)
-    return _top_k_per_row(similarity, k)
+    step = max(1, block_entries // max(1, n))
+    rows: list[IntArray] = []
+    cols: list[IntArray] = []
+    values: list[FloatArray] = []
+    for start in range(0, n, step):
+        co = (by_item[start : start + step] @ binary).tocoo()
+        r, c = co.row.astype(np.int64) + start, co.col.astype(np.int64)
+        off_diagonal = r != c
+        r, c, shared = r[off_diagonal], c[off_diagonal], co.data[off_diagonal]
+        cosine = shared / np.sqrt(buyers[r] * buyers[c])
+        damped = cosine * shared / (shared + shrinkage)
+        block = sparse.csr_matrix((damped, (r - start, c)), shape=(co.shape[0], n))
+        top = _top_k_per_row(block, k).tocoo()
+        rows.append(top.row.astype(np.int64) + start)
+        cols.append(top.col.astype(np.int64))
+        values.append(top.data)
+    if not rows:
+        return sparse.csr_matrix((n, n))
+    return sparse.csr_matrix(
+        (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
+    )
 
 
 def build_model(

@@ -16,19 +16,14 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from db.engine import SessionFactory
 from db.types import utcnow
-from resolvers.recommendations.data import load_behaviour, load_everything, load_unavailable
-from resolvers.recommendations.engine import (
-    DEFAULT_CONFIG,
-    EngineConfig,
-    Model,
-    Pick,
-    build_model,
-    recommend,
-)
-from resolvers.recommendations.store import replace_recommendations
+from resolvers.recommendations.config import DEFAULT_CONFIG, EngineConfig
+
+if TYPE_CHECKING:
+    from resolvers.recommendations.engine import Model, Pick
 
 log = logging.getLogger("ordercenter.recommendations")
 
@@ -94,6 +89,11 @@ class RecommendationRefresher:
 
     async def model(self) -> Model:
         """The shared model, rebuilt from everyone's behaviour when missing or too old."""
+        # Imported here, not at the top: the server makes its refresher at start-up, and
+        # numpy and scipy (about 25 MiB) should cost a process nothing until a refresh.
+        from resolvers.recommendations.data import load_everything
+        from resolvers.recommendations.engine import build_model
+
         async with self._model_lock:
             age = time.monotonic() - self._model_built
             if self._model is None or age > self.model_max_age_seconds:
@@ -108,6 +108,10 @@ class RecommendationRefresher:
 
     async def refresh(self, user_id: int) -> list[Pick]:
         """Recompute and store the user's list now, without debouncing."""
+        from resolvers.recommendations.data import load_behaviour, load_unavailable
+        from resolvers.recommendations.engine import recommend
+        from resolvers.recommendations.store import replace_recommendations
+
         model = await self.model()
         async with self._sessions() as session:
             own = await load_behaviour(session, user_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -14,7 +14,9 @@ from sqlmodel import col
 from db.engine import SessionFactory
 from db.models import Recommendation
 from db.writing import write_transaction
-from resolvers.recommendations.engine import Pick
+
+if TYPE_CHECKING:
+    from resolvers.recommendations.engine import Pick
 
 # Well under both SQLite's and asyncpg's limit on bound parameters per statement.
 _IN_CHUNK = 1_000

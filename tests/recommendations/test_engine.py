@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -91,6 +92,36 @@ def test_cosine_neighbours_are_symmetric_self_free_and_pruned() -> None:
     pruned = cosine_neighbours(matrix, k=1, shrinkage=0.0).toarray()
     assert (pruned > 0).sum(axis=1).tolist() == [1, 1, 1]
     assert pruned[0].argmax() == 1
+
+
+def test_cosine_neighbours_do_not_depend_on_the_block_size() -> None:
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        users, items = int(rng.integers(1, 40)), int(rng.integers(1, 60))
+        matrix = sparse.csr_matrix(rng.random((users, items)) < rng.random())
+        k, shrinkage = int(rng.integers(1, 8)), float(rng.choice([0.0, 2.0]))
+        whole = cosine_neighbours(matrix, k, shrinkage, block_entries=users * items * items)
+        for block_entries in (1, 5, 100):
+            blocks = cosine_neighbours(matrix, k, shrinkage, block_entries=block_entries)
+            # Bit for bit, ties and their order included: the picks must not move.
+            assert np.array_equal(blocks.indptr, whole.indptr)
+            assert np.array_equal(blocks.indices, whole.indices)
+            assert np.array_equal(blocks.data, whole.data)
+
+
+def test_cosine_neighbours_do_not_hold_every_item_pair_at_once() -> None:
+    # 1,000 items bought together by many users: about a million pairs before the
+    # pruning, which all at once took ~90 MiB of temporaries here.
+    rng = np.random.default_rng(1)
+    matrix = sparse.csr_matrix(rng.random((200, 1_000)) < 0.2)
+    tracemalloc.start()
+    try:
+        similarity = cosine_neighbours(matrix, k=100, shrinkage=2.0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert similarity.nnz == 1_000 * 100
+    assert peak < 40 * 2**20
 
 
 def test_trending_counts_recent_purchases_only() -> None:

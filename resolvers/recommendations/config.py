@@ -1,0 +1,43 @@
+"""The engine's tunables, importable without numpy or scipy.
+
+The server builds its refresher at start-up, long before (and often without) any
+refresh: keeping the config here lets it do so without loading the numeric stack.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """Tunables; the defaults were chosen with ``ordercenter recommend --evaluate``."""
+
+    list_size: int = 20
+    # Diversity: at most this many picks from one shop, and from one category.
+    per_shop: int = 4
+    per_category: int = 8
+    # Neighbours kept per item: bounds the model at n x neighbours, whatever n is.
+    neighbours: int = 100
+    # Damps similarities resting on few shared users: cos * co / (co + shrinkage).
+    shrinkage: float = 2.0
+    # Added per history item to every other product of its category.
+    category_prior: float = 3.0
+    bought_weight: float = 1.0
+    tagged_weight: float = 1.0
+    viewed_weight: float = 1.0
+    # Older behaviour counts for less: its weight halves every this many days.
+    half_life_days: float = 180.0
+    # Personal scores are multiplied by popularity ** exponent: among equally
+    # similar products, the one more people buy is the likelier next purchase.
+    popularity_exponent: float = 1.0
+    trending_days: float = 14.0
+
+    def __post_init__(self) -> None:
+        if self.list_size < 1 or self.per_shop < 1 or self.per_category < 1:
+            raise ValueError("list_size, per_shop and per_category must be at least 1")
+        if self.neighbours < 1 or self.trending_days <= 0 or self.half_life_days <= 0:
+            raise ValueError("neighbours, trending_days and half_life_days must be positive")
+
+
+DEFAULT_CONFIG = EngineConfig()
