@@ -30,10 +30,32 @@ from graphql import (
     OperationDefinitionNode,
     SelectionSetNode,
     VariableNode,
+    Visitor,
     get_named_type,
     get_operation_ast,
     is_leaf_type,
+    visit,
 )
+
+# The only arguments whose values the cost reads (page sizes, id lists).
+SIZING_ARGUMENTS = frozenset({"first", "last", "ids"})
+
+
+def sizing_variables(document: DocumentNode) -> frozenset[str]:
+    """The variables an operation's cost depends on: those passed to a sizing argument.
+
+    Two requests that agree on these have the same cost, whatever their other
+    variables (an order number, a search text).
+    """
+    names: set[str] = set()
+
+    class Sizing(Visitor):
+        def enter_argument(self, node: Any, *_: Any) -> None:
+            if node.name.value in SIZING_ARGUMENTS and isinstance(node.value, VariableNode):
+                names.add(node.value.name.value)
+
+    visit(document, Sizing())
+    return frozenset(names)
 
 
 @dataclass(frozen=True, slots=True)

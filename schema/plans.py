@@ -59,7 +59,7 @@ from strawberry.schema.schema_converter import CustomGraphQLEnumType, get_argume
 from strawberry.types import ExecutionResult
 from strawberry.types.field import StrawberryField
 
-from schema.cost import operation_cost
+from schema.cost import operation_cost, sizing_variables
 
 if TYPE_CHECKING:
     import strawberry
@@ -279,10 +279,15 @@ class Plan:
     limits: Limits
     document: DocumentNode
     costs: OrderedDict[bytes, int] = field(default_factory=OrderedDict)
+    sizing: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sizing = sizing_variables(self.document)
 
     def cost(self, variables: Mapping[str, Any]) -> int:
         """The operation's cost with these variables, remembered for small ones."""
-        key = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
+        sizing = {name: variables[name] for name in self.sizing if name in variables}
+        key = orjson.dumps(sizing, option=orjson.OPT_SORT_KEYS)
         found = self.costs.get(key)
         if found is not None:
             return found
@@ -290,7 +295,7 @@ class Plan:
             self.schema._schema,
             self.document,
             self.operation.name.value if self.operation.name else None,
-            variables,
+            sizing,
             self.limits.cost_model,
         )
         # Bounded in count and size: variables are the client's, up to a megabyte.

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from graphql import parse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -24,6 +25,7 @@ from db.engine import create_session_factory
 from db.models import Order, Product
 from db.seed import SeedSize, seed_database
 from resolvers.ids import to_global_id
+from schema.cost import CostModel, operation_cost
 from schema.definition import schema
 from schema.limits import Limits
 from schema.plans import NotCompilable, Plans, compile_plan
@@ -278,19 +280,19 @@ async def test_plans_off_means_graphql_core_only(apps: Apps, seeded: list[int]) 
     assert pair.plans.answered == 1
 
 
-def test_costs_are_remembered_only_for_small_variables() -> None:
-    plan = compile_plan(
-        schema,
+def test_costs_are_remembered_by_the_variables_that_size_the_operation() -> None:
+    query = (
         "query P($n: Int, $s: String) { viewer { orders(first: $n, filter: {search: $s}) "
-        "{ totalCount } } }",
-        None,
-        Limits(),
+        "{ totalCount edges { node { items { title } } } } } }"
     )
-    small = plan.cost({"n": 5, "s": "shoe"})
-    assert plan.cost({"s": "shoe", "n": 5}) == small
-    assert len(plan.costs) == 1
-    plan.cost({"n": 5, "s": "x" * 10_000})
-    assert len(plan.costs) == 1
+    plan = compile_plan(schema, query, None, Limits())
+    assert plan.sizing == {"n"}
+    for n, text in [(5, "shoe"), (5, "hat"), (7, "hat"), (None, "x" * 10_000)]:
+        variables = {"n": n, "s": text}
+        expected = operation_cost(schema._schema, parse(query), None, variables, CostModel())
+        assert plan.cost(variables) == expected
+    # One entry per page size, not per search text.
+    assert len(plan.costs) == 3
     for n in range(100):
         plan.cost({"n": n})
     assert len(plan.costs) == 64
