@@ -477,30 +477,33 @@ class _Execution:
             None,  # type: ignore[arg-type]
         )
         info = self.config.info_class(_raw_info=raw_info, _field=strawberry_field)
-        raw = (
-            get_argument_values(step.definition, step.nodes[0], self.variables)
-            if step.has_arguments
-            else {}
-        )
-        args, kwargs = get_arguments(
-            field=strawberry_field,
-            source=None,
-            info=info,
-            kwargs=raw,
-            config=self.config,
-            scalar_registry=self.scalars,
-        )
         function = cast(Callable[..., Any], resolver.wrapped_func)
-        if resolver.self_parameter is not None and len(args) == 1:
-            return lambda source: function(source, **kwargs)
+        if step.has_arguments:
+            raw = get_argument_values(step.definition, step.nodes[0], self.variables)
+            _, kwargs = get_arguments(
+                field=strawberry_field,
+                source=None,
+                info=info,
+                kwargs=raw,
+                config=self.config,
+                scalar_registry=self.scalars,
+            )
+        else:
+            kwargs = {}
+            if resolver.info_parameter is not None:
+                kwargs[resolver.info_parameter.name] = info
         source_names = [
             p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p is not None
         ]
-        if args:
-            raise Detour
+        takes_self = resolver.self_parameter is not None
+        if not source_names:
+            if takes_self:
+                return lambda source: function(source, **kwargs)
+            return lambda _: function(**kwargs)
 
         def with_source(source: Any) -> Any:
-            return function(**kwargs, **dict.fromkeys(source_names, source))
+            named = {**kwargs, **dict.fromkeys(source_names, source)}
+            return function(source, **named) if takes_self else function(**named)
 
         return with_source
 
