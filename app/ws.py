@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from contextlib import suppress
 from datetime import timedelta
 from typing import Any
 
@@ -15,19 +16,26 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.schema.schema import StreamResult
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
+    _OperationStreamClosed,
 )
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    Message,
+)
 
 from app.auth import TokenVerifier, bearer_token
 from app.request_id import request_id_of
 from app.settings import Settings
 from resolvers.context import Context
+from resolvers.subscriptions.hub import SlowConsumer
 from resolvers.subscriptions.lane import Lane, current_lane
 from schema.definition import OrderCenterSchema
+from schema.subscription import LiveSelection, too_slow
 
 log = logging.getLogger("ordercenter.ws")
 CLOSE_TIMEOUT_SECONDS = 3.0
@@ -48,45 +56,124 @@ def authorization_of(params: dict[str, Any] | None) -> str | None:
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
-    """graphql-transport-ws with a direct lane per operation (resolvers/subscriptions/lane.py)."""
+    """graphql-transport-ws with the direct lane (resolvers/subscriptions/lane.py).
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.lanes: dict[str, Lane] = {}
+    Overrides of Strawberry's handler: ``run_operation`` offers each operation the
+    lane; ``_send_result_stream`` (internal: it sends one operation's results, and
+    ``run_operation`` sends ``complete`` once it returns) moves a subscription that
+    took the lane to a task of its own once its subscribe-time pipeline has ended, and
+    ends the pipeline's task with Strawberry's own signal for "no complete from here"
+    (``_OperationStreamClosed``, internal too), so nothing of that task outlives it;
+    ``send_message`` lets a late answer of the pipeline win over the lane;
+    ``handle_connection_init`` and ``handle_message`` let go of what an idle
+    connection would otherwise hold for good (the spent init timer, the last message
+    read).
+    """
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        await super().handle_connection_init(message)
+        if self.connection_init_received:
+            # Cancelled now: kept, it would hold its cancellation (an exception and its
+            # traceback) as long as the connection lives.
+            self.connection_init_timeout_task = None
+
+    async def handle_message(self, message: Message) -> None:
+        try:
+            await super().handle_message(message)
+        finally:
+            # The read loop holds on to the last message it read until the next one
+            # comes, which from a client that only subscribed may be never.
+            received: object = message
+            if isinstance(received, dict):
+                received.clear()
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
-        lane = None
-        if isinstance(self.context, Context):
-            # As str: orjson's bytes keep ~4 KB of spare capacity, and the key lives as long
-            # as the subscription (thousands of them).
-            variables = orjson.dumps(operation.variables, option=orjson.OPT_SORT_KEYS).decode()
-            key = (
-                "frame",
-                self.context.viewer_id,
-                operation.query,
-                variables,
-                operation.operation_name,
-            )
-            lane = self.lanes[operation.id] = Lane(key, operation.id, self.send_text)
+        lane = Lane(operation.id) if isinstance(self.context, Context) else None
         token = current_lane.set(lane)
         try:
             await super().run_operation(operation)
         finally:
             current_lane.reset(token)
-            if lane is not None and self.lanes.get(operation.id) is lane:
-                del self.lanes[operation.id]
+
+    async def _send_result_stream(
+        self, operation: Operation[Context, None], result_source: StreamResult
+    ) -> None:
+        lane = current_lane.get()
+        try:
+            await super()._send_result_stream(operation, result_source)
+        except BaseException:
+            # Stopped, or failed on the way out after the resolver handed over.
+            if lane is not None and lane.feed is not None:
+                lane.feed.close()
+            raise
+        if lane is None or lane.feed is None:
+            return
+        if self.operations.get(operation.id) is not operation:  # pragma: no cover
+            lane.feed.close()  # stopped meanwhile
+            return
+        task = asyncio.create_task(self._serve_lane(operation, lane))
+        task.add_done_callback(self._task_done)
+        operation.task = task  # what a `complete` from the client cancels
+        raise _OperationStreamClosed
 
     async def send_message(self, message: Message) -> None:
-        lane = self.lanes.get(message.get("id", "")) if message["type"] == "next" else None
-        if lane is None or lane.rendering is None:
-            await super().send_message(message)
-            return
-        payload = message.get("payload")
-        payload_json = orjson.dumps(payload).decode()
-        lane.rendered(
-            payload_json if isinstance(payload, dict) and not payload.get("errors") else None
-        )
-        await self.send_text(lane.frame(payload_json))
+        lane = current_lane.get()
+        if lane is not None and lane.feed is not None:
+            # The pipeline answered after its resolver handed over (an extension failed
+            # on its way out): that answer stands, and the lane is not taken.
+            lane.feed.close()
+            lane.feed = None
+        await super().send_message(message)
+
+    async def _serve_lane(self, operation: Operation[Context, None], lane: Lane) -> None:
+        """Send each event until the subscriber falls behind or something fails; then
+        the error that ends it and ``complete``, as the pipeline would have."""
+        current_lane.set(None)  # this task serves the lane: it is not its pipeline
+        feed, context, socket = lane.feed, self.context, self.websocket
+        selection: LiveSelection = lane.selection
+        if feed is None or not isinstance(context, Context):  # pragma: no cover
+            raise TypeError("a lane without a feed")
+        if not isinstance(socket, ASGIWebSocketAdapter):  # pragma: no cover
+            raise TypeError("a Starlette WebSocket is expected")
+        # Every delivery goes through here: the socket's own send, without the layers
+        # of send_text, and the event's payload as rendered for the others if it is.
+        send = socket.ws.send
+        head = lane.frame_head()
+        try:
+            while True:
+                try:
+                    delivery = feed.take()
+                    while delivery is None:
+                        if feed.replaying:
+                            delivery = await feed.next()
+                        else:
+                            await feed.ready()
+                            delivery = feed.take()
+                    payload = selection.rendered(delivery) or await selection.payload(
+                        context, delivery
+                    )
+                except SlowConsumer:
+                    ending = selection.error_payload(context, too_slow(feed.last))
+                    break
+                except Exception as error:
+                    ending = selection.error_payload(context, error)
+                    break
+                try:
+                    await send({"type": "websocket.send", "text": head + payload + "}"})
+                except WebSocketDisconnect as error:
+                    raise WebSocketDisconnected from error
+            feed.close()  # nothing more is queued for it while it says goodbye
+            await self.send_text(head + ending + "}")
+            await operation.send_operation_message({"id": operation.id, "type": "complete"})
+        except Exception as error:
+            # As run_operation does when sending fails (the socket went away).
+            await self.handle_task_exception(error)
+            with suppress(Exception):
+                await operation.send_operation_message({"id": operation.id, "type": "complete"})
+            self.operations.pop(operation.id, None)
+            raise
+        finally:
+            feed.close()
 
     async def send_text(self, text: str) -> None:
         socket = self.websocket
@@ -119,6 +206,8 @@ class GraphQLWebSocket(GraphQL[Context, None]):
             max_subscriptions_per_connection=settings.ws_max_operations,
         )
         self.settings = settings
+        # Built once: every connection's context holds them.
+        self.rules = settings.rules
         # The HTTP backend's verifier: one decision about tokens for both transports.
         self.verifier = verifier or TokenVerifier.from_settings(settings)
         self.connections: Counter[int] = Counter()
@@ -140,7 +229,7 @@ class GraphQLWebSocket(GraphQL[Context, None]):
             request_id=request_id_of(request.scope),
             events=state.bus,
             gateway=state.gateway,
-            rules=self.settings.rules,
+            rules=self.rules,
             hub=state.hub,
         )
         request.scope.setdefault("state", {})["ordercenter_context"] = context
@@ -156,6 +245,8 @@ class GraphQLWebSocket(GraphQL[Context, None]):
         self.connections[viewer.user_id] += 1
         context.viewer_id = viewer.user_id
         context.refresh_loaders()
+        # Read once: the token need not stay in memory as long as the connection.
+        context.connection_params = None
 
     async def close_all(self, code: int = 1001, reason: str = "server shutting down") -> None:
         """Close every open socket (1001 Going Away: reconnect, elsewhere or later)."""

@@ -8,11 +8,13 @@ from typing import Any
 import strawberry
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
 from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from resolvers.errors import ClientError
+from resolvers.subscriptions.lane import current_lane
 from schema.activity import Recommendation, TaggedItem
 from schema.catalog import Product, Shop
 from schema.limits import Limits, extensions_for
@@ -21,7 +23,7 @@ from schema.orders import Order, OrderEvent
 from schema.payments import Payment, PaymentMethod
 from schema.query import Query
 from schema.shopper_mutations import ShopperMutations
-from schema.subscription import SharedEventExecution, Subscription
+from schema.subscription import SharedEventExecution, Subscription, wraps_resolvers
 from schema.user import User
 
 log = logging.getLogger("ordercenter.graphql")
@@ -47,6 +49,23 @@ def is_expected(error: GraphQLError) -> bool:
 
 
 class OrderCenterSchema(strawberry.Schema):
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> SchemaExtensionsRunner:
+        runner = super().create_extensions_runner(execution_context, extensions)
+        # An operation the transport offers the direct lane (resolvers/subscriptions/
+        # lane.py): its resolver can hand over once subscribed, with this pipeline's
+        # extensions results for the payloads to come.
+        lane = current_lane.get()
+        if (
+            lane is not None
+            and lane.pipeline is None
+            and not lane.taken
+            and not any(wraps_resolvers(extension) for extension in extensions)
+        ):
+            lane.pipeline = runner
+        return runner
+
     async def _handle_execution_result(
         self,
         context: ExecutionContext,

@@ -1,23 +1,39 @@
-"""Live order-status changes."""
+"""Live order-status changes.
+
+The resolver checks who may follow what and where to resume, then opens a hub
+subscriber. On graphql-transport-ws it hands that subscriber over to the transport
+(the direct lane, resolvers/subscriptions/lane.py) and returns: each event is then
+rendered once per viewer and document by ``LiveSelection``. Elsewhere (the legacy
+graphql-ws protocol, in-process subscribers) it yields each event through the usual
+pipeline, where ``SharedEventExecution`` shares one execution per viewer and document.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncGenerator, Hashable
 from typing import Annotated, Any, cast
+from weakref import WeakValueDictionary
 
+import orjson
 import strawberry
-from graphql import ExecutionResult
+from graphql import DocumentNode, ExecutionResult, GraphQLError
 from graphql.pyutils import AwaitableOrValue, is_awaitable
+from strawberry.execution import optimized_is_awaitable
+from strawberry.extensions import SchemaExtension
+from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
 
 from db.models import Order as OrderRow
 from resolvers import policy
 from resolvers.context import Context
 from resolvers.errors import ClientError, InvalidArgument
 from resolvers.ids import expect_global_id
-from resolvers.subscriptions.hub import Delivery, SlowConsumer
-from resolvers.subscriptions.lane import current_lane
+from resolvers.subscriptions.hub import Delivery, SlowConsumer, Subscriber
+from resolvers.subscriptions.lane import Lane, current_lane
 from schema.common import Info
 from schema.orders import OrderEvent
 
@@ -30,6 +46,11 @@ class OrderNotFound(ClientError):
 
 class TooSlow(ClientError):
     code = "SLOW_CONSUMER"
+
+
+def too_slow(last: int | None) -> TooSlow:
+    resume = "" if last is None else f' Resume with after: "{last}".'
+    return TooSlow(f"Too slow: events were arriving faster than you read them.{resume}")
 
 
 def parse_after(after: str | None) -> int | None:
@@ -151,6 +172,192 @@ class SharedResult:
         return self.result
 
 
+class LiveSelection:
+    """How the events of one lane key render (resolvers/subscriptions/lane.py): the
+    operation's validated document, variables and name, and its subscribe-time
+    extensions results (the cost), which every payload carries. One per key at a time
+    (``of``), shared by every operation of that key while any is live; it renders each
+    event once (``payload``) for all of them.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "document",
+        "extensions",
+        "operation_name",
+        "schema",
+        "variables",
+    )
+
+    # (schema id, viewer, document, variables, operation name) -> its selection. A
+    # selection holds its schema, so the id stays that schema's while the entry lives.
+    _live: WeakValueDictionary[Hashable, LiveSelection] = WeakValueDictionary()
+
+    def __init__(
+        self,
+        schema: Any,
+        document: DocumentNode,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        extensions: dict[str, Any],
+    ) -> None:
+        self.schema = schema
+        self.document = document
+        self.variables = variables
+        self.operation_name = operation_name
+        self.extensions = extensions
+
+    @classmethod
+    async def of(cls, pipeline: SchemaExtensionsRunner, viewer_id: int | None) -> LiveSelection:
+        """The selection of the subscription this subscribe-time pipeline runs."""
+        execution = pipeline.execution_context
+        if execution.graphql_document is None:  # pragma: no cover - it is executing
+            raise RuntimeError("a subscription is executing without a document")
+        # As str: orjson's bytes keep ~4 KB of spare capacity, and the key lives as long
+        # as the selection.
+        try:
+            variables = orjson.dumps(execution.variables, option=orjson.OPT_SORT_KEYS).decode()
+        except TypeError:  # what orjson cannot write, an unused 100-digit number say
+            variables = json.dumps(execution.variables, sort_keys=True, default=repr)
+        name = execution.operation_name
+        key = (id(execution.schema), viewer_id, execution.query, variables, name)
+        selection = cls._live.get(key)
+        if selection is None:
+            # Asked now, as the pipeline would for the first result: what they say is
+            # the operation's (its cost), the same for each of its events.
+            extensions = await pipeline.get_extensions_results(execution)
+            selection = cls(
+                execution.schema,
+                execution.graphql_document,
+                execution.variables,
+                execution.operation_name,
+                extensions,
+            )
+            cls._live[key] = selection
+        return selection
+
+    def rendered(self, delivery: Delivery) -> str | None:
+        """This event's payload if it is rendered for every operation already."""
+        slot: asyncio.Future[str | None] | None = delivery.shared.get(self)
+        return slot.result() if slot is not None and slot.done() else None
+
+    async def payload(self, context: Context, delivery: Delivery) -> str:
+        """This event's encoded payload, rendered once for every operation of this
+        selection: the first to get here renders it, the others wait for that. A
+        rendering with errors is not shared: each then renders its own."""
+        slot: asyncio.Future[str | None] | None = delivery.shared.get(self)
+        if slot is None:
+            slot = delivery.shared[self] = asyncio.get_running_loop().create_future()
+            shared = None
+            try:
+                payload, shared = await self.render(context, delivery)
+            finally:
+                # Also when this operation is cancelled or fails: the others render then.
+                if not slot.done():
+                    slot.set_result(shared)
+            return payload
+        # Usually rendered already (the renderer ran first); otherwise wait for it
+        # without letting this operation's cancellation cancel the others' slot.
+        rendered = slot.result() if slot.done() else await asyncio.shield(slot)
+        if rendered is None:
+            payload, _ = await self.render(context, delivery)
+            return payload
+        return rendered
+
+    async def render(self, context: Context, delivery: Delivery) -> tuple[str, str | None]:
+        """The payload of this event for ``context``'s viewer, and the same again when
+        it may be shared (no errors), else None."""
+        node = LiveOrderEvent.of(delivery)
+        scheduler = context.loaders.scheduler
+        # As ReleaseReads does for an operation: the event's waves share one
+        # connection, back in the pool once it is rendered.
+        scheduler.keep_reads(True)
+        try:
+            executor = SharedEventExecution.build(
+                self.schema._schema,
+                self.document,
+                node,
+                context,
+                self.variables,
+                self.operation_name,
+                # What Strawberry's own execution passes (typed as a plain bool check).
+                is_awaitable=cast(Any, optimized_is_awaitable),
+            )
+            if isinstance(executor, list):  # pragma: no cover - the pipeline coerced them
+                result = ExecutionResult(None, executor)
+            else:
+                outcome = executor.execute_operation(False)
+                result = cast(ExecutionResult, await outcome if is_awaitable(outcome) else outcome)
+        finally:
+            scheduler.keep_reads(False)
+            await scheduler.aclose()
+            # This event's rows are not kept until the next one.
+            context.refresh_loaders()
+        if result.errors:
+            return self._encode(context, result.data, result.errors), None
+        payload = self._encode(context, result.data, None)
+        return payload, payload
+
+    def error_payload(self, context: Context, error: Exception) -> str:
+        """The payload that ends the operation with ``error``, as the pipeline answers
+        an error raised by the resolver's stream."""
+        if not isinstance(error, GraphQLError):
+            error = GraphQLError(str(error), original_error=error)
+        return self._encode(context, None, [error])
+
+    def _encode(self, context: Context, data: Any, errors: list[GraphQLError] | None) -> str:
+        # As the pipeline answers: errors go through the schema's process_errors (which
+        # logs unexpected ones) and each payload carries the extensions' results; these
+        # are the operation's, whatever the event (LimitErrorCodes only codes limit
+        # refusals, which never come from executing).
+        payload: dict[str, Any] = {"data": data}
+        if errors:
+            execution = ExecutionContext(
+                query=None,
+                schema=self.schema,
+                allowed_operations=(OperationType.SUBSCRIPTION,),
+                context=context,
+            )
+            self.schema.process_errors(errors, execution)
+            payload["errors"] = [error.formatted for error in errors]
+        if self.extensions:
+            payload["extensions"] = self.extensions
+        return orjson.dumps(payload).decode()
+
+
+def wraps_resolvers(extension: SchemaExtension) -> bool:
+    """An extension with a ``resolve`` hook sees each field of each execution: the lane
+    (which shares one rendering between operations) is then not on offer."""
+    return type(extension).resolve is not SchemaExtension.resolve
+
+
+async def open_feed(ctx: Context, order_id: strawberry.ID | None, after: str | None) -> Subscriber:
+    """The subscribe-time checks, then the hub subscriber (registered) they allow."""
+    viewer = await policy.current_viewer(ctx)
+    cursor = parse_after(after)
+    order_pk = None
+    if order_id is not None:
+        order_pk = expect_global_id(order_id, "Order", argument="orderId")
+        order = await ctx.loaders.order_by_id.load(order_pk)
+        if order is None or not await policy.can_see_order(ctx, order):
+            raise OrderNotFound("No such order.", argument="orderId")
+    hub = ctx.hub
+    subscriber: Subscriber = hub.open(
+        user_id=None if order_pk is not None else viewer.id, order_id=order_pk, after=cursor
+    )
+    return subscriber
+
+
+async def hand_over(lane: Lane, feed: Subscriber, ctx: Context) -> None:
+    """Give the transport this subscription's feed and selection; the pipeline ends."""
+    pipeline, lane.pipeline = lane.pipeline, None
+    lane.selection = await LiveSelection.of(pipeline, ctx.viewer_id)
+    lane.feed = feed
+    # The rows the checks read are not needed any more (the pipeline gives the
+    # connection back as it ends).
+    ctx.refresh_loaders()
+
+
 @strawberry.type(description="Live updates.")
 class Subscription:
     @strawberry.subscription(
@@ -171,46 +378,19 @@ class Subscription:
         ] = None,
     ) -> AsyncGenerator[OrderEvent, None]:
         ctx = info.context
-        viewer = await policy.current_viewer(ctx)
-        cursor = parse_after(after)
-        order_pk = None
-        if order_id is not None:
-            order_pk = expect_global_id(order_id, "Order", argument="orderId")
-            order = await ctx.loaders.order_by_id.load(order_pk)
-            if order is None or not await policy.can_see_order(ctx, order):
-                raise OrderNotFound("No such order.", argument="orderId")
-        events = ctx.hub.subscribe(
-            user_id=None if order_pk is not None else viewer.id, order_id=order_pk, after=cursor
-        )
-        last = cursor
+        feed = await open_feed(ctx, order_id, after)
         lane = current_lane.get()
+        if lane is not None and lane.pipeline is not None:
+            try:
+                await hand_over(lane, feed, ctx)
+            except BaseException:
+                feed.close()
+                raise
+            return
         try:
-            async for delivery in events:
-                last = delivery.event.id
-                if lane is None:
-                    yield LiveOrderEvent.of(delivery)
-                    continue
-                slot = delivery.shared.get(lane.key)
-                if slot is None:
-                    # This subscription renders the event for every one on its lane.
-                    slot = delivery.shared[lane.key] = asyncio.get_running_loop().create_future()
-                    lane.rendering = slot
-                    try:
-                        yield LiveOrderEvent.of(delivery)
-                    finally:
-                        lane.rendered(None)  # no-op once the transport handed it over
-                    continue
-                # Usually rendered already (the renderer ran first); otherwise wait for it
-                # without letting this subscriber's cancellation cancel the others' slot.
-                payload = slot.result() if slot.done() else await asyncio.shield(slot)
-                if payload is None:
-                    yield LiveOrderEvent.of(delivery)
-                else:
-                    await lane.send_text(lane.frame(payload))
+            while True:
+                yield LiveOrderEvent.of(await feed.next())
         except SlowConsumer:
-            resume = "" if last is None else f' Resume with after: "{last}".'
-            raise TooSlow(
-                f"Too slow: events were arriving faster than you read them.{resume}"
-            ) from None
+            raise too_slow(feed.last) from None
         finally:
-            await events.aclose()
+            feed.close()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -31,6 +31,7 @@ log = logging.getLogger("ordercenter.hub")
 
 Sessions = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 READ_BATCH = 1000
+TURN_EVERY = 64  # offers between turns of the event loop
 
 
 class WakeUps(Protocol):
@@ -49,6 +50,12 @@ class Delivery:
     event: OrderEvent
     order: Order
     shared: dict[Any, Any] = field(default_factory=dict)
+    # The event's id, read once: an ORM attribute read costs more than the rest of
+    # what each of its thousand subscribers does with it in ``offer``.
+    id: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.id = self.event.id or 0
 
 
 class SlowConsumer(Exception):
@@ -59,41 +66,92 @@ class SlowConsumer(Exception):
 class Subscriber:
     """One live subscription: what it wants, and a bounded queue of what it gets.
 
-    A deque and one future rather than an asyncio.Queue: thousands of these sit idle
-    per process, and a Queue (four deques, an Event, its own futures) weighs several
-    times more for nothing this needs.
+    Registered with its hub as it is made (``SubscriptionHub.open``); ``next()`` gives
+    the stored events it asked to resume after, then live ones. A list and one future
+    rather than an asyncio.Queue (four deques, an Event, its own futures), or even a
+    deque (760 bytes before the first event): thousands of these sit idle per process.
     """
 
+    hub: SubscriptionHub
     user_id: int | None
     order_id: int | None
     capacity: int
-    pending: deque[Delivery] = field(default_factory=deque)
+    pending: list[Delivery] = field(default_factory=list)
     waiter: asyncio.Future[None] | None = None
     floor: int = 0  # deliver only ids above this (the replay already covered the rest)
     overflowed: bool = False
+    # Stored events in (replay_after, replay_upto] still to be read, a page at a time.
+    replay_after: int = 0
+    replay_upto: int = 0
+    replayed: list[Delivery] | None = None  # the page being handed out, newest first
+    last: int | None = None  # the cursor of the last event handed out (or resumed after)
 
     def offer(self, delivery: Delivery) -> None:
-        event = delivery.event
-        if self.overflowed or event.id is None or event.id <= self.floor:
+        if self.overflowed or delivery.id <= self.floor:
             return
         if len(self.pending) >= self.capacity:
             self.overflowed = True
         else:
             self.pending.append(delivery)
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_result(None)
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    @property
+    def replaying(self) -> bool:
+        return self.replayed is not None or self.replay_after < self.replay_upto
+
+    def take(self) -> Delivery | None:
+        """The next live delivery if one is queued; None if there is none yet (or the
+        replay comes first: ``next``). What was queued before an overflow still goes
+        out before SlowConsumer."""
+        if self.replaying:
+            return None
+        if self.pending:
+            delivery = self.pending.pop(0)
+            self.last = delivery.id
+            return delivery
+        if self.overflowed:
+            raise SlowConsumer
+        return None
+
+    def ready(self) -> asyncio.Future[None]:
+        """Done once something is offered: await it, then ``take``. A bare future rather
+        than a coroutine: an idle subscriber holds nothing more between events."""
+        self.waiter = asyncio.get_running_loop().create_future()
+        return self.waiter
 
     async def next(self) -> Delivery:
-        """The next delivery; what was queued before an overflow still goes out first."""
-        while not self.pending:
-            if self.overflowed:
-                raise SlowConsumer
-            self.waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self.waiter
-            finally:
-                self.waiter = None
-        return self.pending.popleft()
+        """The next delivery: replayed ones first, then live ones."""
+        if self.replaying:
+            replayed = await self._next_replayed()
+            if replayed is not None:
+                self.last = replayed.id
+                return replayed
+        while (delivery := self.take()) is None:
+            await self.ready()
+        return delivery
+
+    async def _next_replayed(self) -> Delivery | None:
+        while not self.replayed:
+            if self.replay_after >= self.replay_upto:
+                self.replayed = None
+                return None
+            page = await self.hub._replay_page(self, self.replay_after, self.replay_upto)
+            # A short page is the last one.
+            last = page[-1].id if len(page) == READ_BATCH else self.replay_upto
+            page.reverse()
+            self.replayed = page
+            # Done with the table once this page is handed out (replay_after == upto).
+            self.replay_after = last
+        delivery = self.replayed.pop()
+        if not self.replayed and self.replay_after >= self.replay_upto:
+            self.replayed = None
+        return delivery
+
+    def close(self) -> None:
+        """Unregister (again is harmless): nothing more is queued for it."""
+        self.hub._unregister(self)
 
 
 class SubscriptionHub:
@@ -174,14 +232,24 @@ class SubscriptionHub:
             async with self._sessions() as session:
                 rows = (await session.execute(statement)).all()
             self.reads += 1
+            offered = 0
             for event, order in rows:
                 delivery = Delivery(event, order)
-                for subscriber in list(self._by_order.get(event.order_id, ())):
+                # Advanced before it is handed out: a subscriber that registers while
+                # that takes turns of the loop (below) replays this event instead.
+                self.last_id = max(self.last_id, delivery.id)
+                wanted = [
+                    *self._by_order.get(event.order_id, ()),
+                    *self._by_user.get(order.user_id, ()),
+                ]
+                for subscriber in wanted:
                     subscriber.offer(delivery)
-                for subscriber in list(self._by_user.get(order.user_id, ())):
-                    subscriber.offer(delivery)
-                if event.id is not None:
-                    self.last_id = event.id
+                    offered += 1
+                    if offered % TURN_EVERY == 0:
+                        # Thousands of subscribers woken at once would each run before
+                        # anything else: requests (the next status change among them)
+                        # would wait for the whole fan-out, and the database with them.
+                        await asyncio.sleep(0)
             if len(rows) < READ_BATCH:
                 return
 
@@ -201,46 +269,44 @@ class SubscriptionHub:
                 if not index[key]:
                     del index[key]
 
-    async def _replay(
-        self, subscriber: Subscriber, after: int, upto: int
-    ) -> AsyncIterator[Delivery]:
-        """Stored events in (after, upto] for this subscriber, oldest first, in pages."""
-        while after < upto:
-            statement = (
-                select(OrderEvent, Order)
-                .join(Order, col(Order.id) == col(OrderEvent.order_id))
-                .where(col(OrderEvent.id) > after, col(OrderEvent.id) <= upto)
-                .order_by(col(OrderEvent.id))
-                .limit(READ_BATCH)
-            )
-            if subscriber.order_id is not None:
-                statement = statement.where(col(OrderEvent.order_id) == subscriber.order_id)
-            else:
-                statement = statement.where(col(Order.user_id) == subscriber.user_id)
-            async with self._sessions() as session:
-                page = [Delivery(event, order) for event, order in await session.execute(statement)]
-            for delivery in page:
-                yield delivery
-            if len(page) < READ_BATCH:
-                return
-            after = page[-1].event.id or upto
+    async def _replay_page(self, subscriber: Subscriber, after: int, upto: int) -> list[Delivery]:
+        """Up to a page of stored events in (after, upto] for this subscriber, oldest first."""
+        statement = (
+            select(OrderEvent, Order)
+            .join(Order, col(Order.id) == col(OrderEvent.order_id))
+            .where(col(OrderEvent.id) > after, col(OrderEvent.id) <= upto)
+            .order_by(col(OrderEvent.id))
+            .limit(READ_BATCH)
+        )
+        if subscriber.order_id is not None:
+            statement = statement.where(col(OrderEvent.order_id) == subscriber.order_id)
+        else:
+            statement = statement.where(col(Order.user_id) == subscriber.user_id)
+        async with self._sessions() as session:
+            return [Delivery(event, order) for event, order in await session.execute(statement)]
 
-    async def subscribe(
-        self, *, user_id: int | None, order_id: int | None, after: int | None
-    ) -> AsyncIterator[Delivery]:
-        """Events for one order (or all of a buyer's orders): replayed after ``after``,
-        then live, with no gap and no duplicate at the seam."""
-        subscriber = Subscriber(user_id, order_id, self.queue_size)
+    def open(self, *, user_id: int | None, order_id: int | None, after: int | None) -> Subscriber:
+        """A subscriber to events for one order (or all of a buyer's orders), registered
+        now: replayed after ``after``, then live, with no gap and no duplicate at the
+        seam. ``close()`` it when done."""
+        subscriber = Subscriber(self, user_id, order_id, self.queue_size, last=after)
         # Registered before reading last_id, with no await between: every event above
         # `upto` reaches the queue, every one at or below it comes from the replay.
         self._register(subscriber)
         upto = self.last_id
         subscriber.floor = upto if after is None else max(after, upto)
+        if after is not None and after < upto:
+            subscriber.replay_after, subscriber.replay_upto = after, upto
+        return subscriber
+
+    async def subscribe(
+        self, *, user_id: int | None, order_id: int | None, after: int | None
+    ) -> AsyncIterator[Delivery]:
+        """``open``, as an async iterator: registered when first iterated, unregistered
+        when closed."""
+        subscriber = self.open(user_id=user_id, order_id=order_id, after=after)
         try:
-            if after is not None and after < upto:
-                async for event in self._replay(subscriber, after, upto):
-                    yield event
             while True:
                 yield await subscriber.next()
         finally:
-            self._unregister(subscriber)
+            subscriber.close()

@@ -1,45 +1,51 @@
-"""The direct lane: a live event rendered once is sent as is to every subscription
-that would render it the same way.
+"""The direct lane: a graphql-transport-ws subscription served by the transport itself
+once it is subscribed, instead of by a GraphQL pipeline held open for its whole life.
 
-Each subscription of a live event would otherwise run the whole per-event pipeline
-(graphql-core execution, Strawberry's result handling, encoding): with a thousand
-subscriptions of one viewer that is a thousand identical renderings of one frame.
-The transport opens a lane per operation (same viewer, document, variables and
-operation name give the same key); the first subscription of an event to get there
-renders it through the normal pipeline and the transport hands the encoded payload
-back through the event's slot; the others await that slot and send the payload
-under their own operation id. A rendering with errors is not shared: the others
-then render their own.
+Strawberry runs every operation as one pipeline: the schema extensions' hooks, held
+open as context managers; graphql-core's subscription executor; the resolver's
+generator; the stream of results. For a live subscription all of that stays alive as
+long as the subscription does: it was most of what an idle one weighed.
+
+On the lane the pipeline runs only for what happens at subscribe time: parsing,
+validation, the limits and the cost, and the resolver's own checks (who may follow
+which order, where to resume), with their errors exactly as before. Then the resolver
+hands over its hub subscriber and how the operation renders (``selection``) and the
+pipeline ends. What is left per operation is this record, the subscriber and the
+operation task waiting on it. Each event is rendered once per key (viewer, document,
+variables, operation name; see ``schema.subscription.LiveSelection``) and the encoded
+payload goes out under each operation's own id.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Hashable
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
+
+from resolvers.subscriptions.hub import Subscriber
 
 
 @dataclass(slots=True, eq=False)
 class Lane:
-    key: Hashable
     operation_id: str
-    send_text: Callable[[str], Awaitable[None]]
-    # The slot of the event this operation is rendering right now, if any.
-    rendering: asyncio.Future[str | None] | None = None
+    # The subscribe-time pipeline, set by the schema while it runs (its extensions'
+    # results go into every payload); None when the lane is not on offer.
+    pipeline: Any = None
+    # Set by the resolver as it hands over: where events come from, how they render.
+    feed: Subscriber | None = None
+    selection: Any = None
 
-    def frame(self, payload_json: str) -> str:
-        """A graphql-transport-ws "next" message, as the pipeline would encode it."""
+    @property
+    def taken(self) -> bool:
+        """The resolver handed over: the transport serves this operation."""
+        return self.feed is not None
+
+    def frame_head(self) -> str:
+        """The start of this operation's "next" message, as the pipeline would encode it."""
         operation_id = orjson.dumps(self.operation_id).decode()
-        return f'{{"id":{operation_id},"type":"next","payload":{payload_json}}}'
-
-    def rendered(self, payload_json: str | None) -> None:
-        """The pipeline encoded this operation's current event (None: do not share)."""
-        slot, self.rendering = self.rendering, None
-        if slot is not None and not slot.done():
-            slot.set_result(payload_json)
+        return f'{{"id":{operation_id},"type":"next","payload":'
 
 
 # Set by the transport for the task that runs one operation.

@@ -13,6 +13,7 @@ import pytest
 from db.engine import SessionFactory
 from db.models import OrderEvent
 from domain.order_status import OrderStatus
+from resolvers.subscriptions import hub as hub_module
 from resolvers.subscriptions.hub import SlowConsumer, SubscriptionHub
 from tests.factories import make_order, make_product, make_shop, make_user
 
@@ -81,4 +82,49 @@ async def test_replay_then_live_without_gap_or_duplicate(sessions: SessionFactor
     ids = [e.id for e in received]
     assert ids == sorted(set(ids))
     await events.aclose()  # type: ignore[attr-defined]
+    assert hub.subscriber_count == 0
+
+
+async def test_open_registers_at_once_and_close_unregisters(sessions: SessionFactory) -> None:
+    hub = SubscriptionHub(sessions, NoWakeUps(), queue_size=2)
+    buyer = await make_user(sessions)
+    subscriber = hub.open(user_id=buyer.id, order_id=None, after=None)
+    # No await in between: an event committed from now on reaches it.
+    assert hub.subscriber_count == 1
+    assert subscriber.last is None
+    subscriber.close()
+    subscriber.close()  # again: harmless
+    assert hub.subscriber_count == 0
+
+
+async def test_replay_reads_page_by_page_then_goes_live(
+    sessions: SessionFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hub_module, "READ_BATCH", 2)
+    hub = SubscriptionHub(sessions, NoWakeUps(), queue_size=8)
+    order_id = await _order(sessions, OrderStatus.DELIVERED)  # five events: pages 2, 2, 1
+    await hub.drain()
+    subscriber = hub.open(user_id=None, order_id=order_id, after=0)
+    try:
+        replayed = [await asyncio.wait_for(subscriber.next(), 5) for _ in range(5)]
+        assert [d.event.order_version for d in replayed] == [1, 2, 3, 4, 5]
+        assert subscriber.last == replayed[-1].id
+        async with sessions() as session:
+            session.add(
+                OrderEvent(
+                    order_id=order_id,
+                    from_status="DELIVERED",
+                    to_status="COMPLETED",
+                    order_version=6,
+                    actor="BUYER",
+                )
+            )
+            await session.commit()
+        await hub.drain()
+        live = await asyncio.wait_for(subscriber.next(), 5)
+        assert live.event.order_version == 6
+        assert subscriber.last == live.id
+        assert subscriber.pending == []
+    finally:
+        subscriber.close()
     assert hub.subscriber_count == 0
