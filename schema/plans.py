@@ -43,7 +43,6 @@ from graphql import (
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
-    GraphQLSchema,
     GraphQLString,
     InlineFragmentNode,
     OperationDefinitionNode,
@@ -171,8 +170,7 @@ def _leaf_serializer(leaf_type: Any) -> Callable[[Any], Any]:
 
 
 class _Compiler:
-    def __init__(self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode]) -> None:
-        self.schema = schema
+    def __init__(self, fragments: dict[str, FragmentDefinitionNode]) -> None:
         self.fragments = fragments
 
     def completion(self, output: GraphQLOutputType, nodes: list[FieldNode]) -> Completion:
@@ -594,9 +592,7 @@ def compile_plan(
     root_type = graphql_schema.query_type
     if root_type is None:
         raise NotCompilable("no query type")
-    root = _Compiler(graphql_schema, fragments).selection(
-        root_type, [operation.selection_set], nullable=False
-    )
+    root = _Compiler(fragments).selection(root_type, [operation.selection_set], nullable=False)
     return Plan(schema, operation, fragments, root, limits, document)
 
 
