@@ -59,6 +59,15 @@ def _refuse(message: str, code: str, **extensions: Any) -> ExecutionResult:
     return ExecutionResult(data=None, errors=[error])
 
 
+def cost_results(cost: int, limits: Limits) -> dict[str, Any]:
+    """What an executed operation reports in ``extensions``.
+
+    The same for the same operation: the remaining budget is not part of the answer,
+    so two answers can be compared (and reveal nothing about others).
+    """
+    return {"cost": {"requested": cost, "maximum": limits.max_cost}}
+
+
 def query_cost_extension(limits: Limits) -> Callable[[], SchemaExtension]:
     class QueryCost(SchemaExtension):
         def __init__(self) -> None:
@@ -110,9 +119,7 @@ def query_cost_extension(limits: Limits) -> Callable[[], SchemaExtension]:
         def get_results(self) -> dict[str, Any]:
             if self.cost is None:
                 return {}
-            # The same for the same operation: the remaining budget is not part of the
-            # answer, so two answers can be compared (and reveal nothing about others).
-            return {"cost": {"requested": self.cost, "maximum": limits.max_cost}}
+            return cost_results(self.cost, limits)
 
     return QueryCost
 

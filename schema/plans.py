@@ -59,6 +59,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.field import StrawberryField
 
 from schema.cost import operation_cost, sizing_variables
+from schema.limits import cost_results
 
 if TYPE_CHECKING:
     import strawberry
@@ -336,7 +337,7 @@ class Plan:
         finally:
             scheduler.keep_reads(False)
             await scheduler.aclose()
-        extensions = {"cost": {"requested": cost, "maximum": self.limits.max_cost}}
+        extensions = cost_results(cost, self.limits)
         return ExecutionResult(data=data, errors=None, extensions=extensions), spent
 
 
