@@ -6,16 +6,17 @@ from datetime import datetime
 
 import strawberry
 
+from db.models import Product as ProductRow
 from db.models import ProductView as ProductViewRow
 from db.models import Recommendation as RecommendationRow
 from db.models import TaggedItem as TaggedItemRow
 from schema.catalog import Product
-from schema.common import Info, Node, global_id
+from schema.common import Node, global_id, loaded
 from schema.enums import RecommendationReason
 
 
-async def _product(info: Info, product_id: int) -> Product:
-    return Product.from_row(await info.context.loaders.product_by_id.load(product_id))
+def _product_of(view: ProductView | TaggedItem | Recommendation) -> int:
+    return view.row.product_id
 
 
 @strawberry.type(description="A product the buyer tagged, usually from a video.")
@@ -35,8 +36,9 @@ class TaggedItem:
         )
 
     @strawberry.field(description="The tagged product.")
-    async def product(self, info: Info) -> Product:
-        return await _product(info, self.row.product_id)
+    @loaded("product_by_id", key=_product_of)
+    def product(self, row: ProductRow) -> Product:
+        return Product.from_row(row)
 
 
 @strawberry.type(description="A product the buyer viewed, with the latest time they did.")
@@ -49,8 +51,9 @@ class ProductView:
         return cls(viewed_at=row.viewed_at, row=row)
 
     @strawberry.field(description="The viewed product.")
-    async def product(self, info: Info) -> Product:
-        return await _product(info, self.row.product_id)
+    @loaded("product_by_id", key=_product_of)
+    def product(self, row: ProductRow) -> Product:
+        return Product.from_row(row)
 
 
 @strawberry.type(description="A product recommended to the buyer, and why.")
@@ -69,11 +72,11 @@ class Recommendation(Node):
         )
 
     @strawberry.field(description="The recommended product.")
-    async def product(self, info: Info) -> Product:
-        return await _product(info, self.row.product_id)
+    @loaded("product_by_id", key=_product_of)
+    def product(self, row: ProductRow) -> Product:
+        return Product.from_row(row)
 
     @strawberry.field(description="The product it is based on ('because you bought X').")
-    async def based_on(self, info: Info) -> Product | None:
-        if self.row.based_on_product_id is None:
-            return None
-        return await _product(info, self.row.based_on_product_id)
+    @loaded("product_by_id", key=lambda recommendation: recommendation.row.based_on_product_id)
+    def based_on(self, row: ProductRow | None) -> Product | None:
+        return None if row is None else Product.from_row(row)

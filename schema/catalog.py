@@ -6,7 +6,7 @@ import strawberry
 
 from db.models import Product as ProductRow
 from db.models import Shop as ShopRow
-from schema.common import Info, Money, Node, global_id, pk
+from schema.common import Money, Node, global_id, loaded, pk
 
 
 @strawberry.type(description="A seller's storefront.")
@@ -41,11 +41,11 @@ class Product(Node):
         )
 
     @strawberry.field(description="The shop that sells it.")
-    async def shop(self, info: Info) -> Shop:
-        shop = await info.context.loaders.shop_by_id.load(self.row.shop_id)
-        return Shop.from_row(shop)
+    @loaded("shop_by_id", key=lambda product: product.row.shop_id)
+    def shop(self, row: ShopRow) -> Shop:
+        return Shop.from_row(row)
 
     @strawberry.field(description="Whether the viewer has tagged it (false when signed out).")
-    async def viewer_has_tagged(self, info: Info) -> bool:
-        tagged: bool = await info.context.loaders.viewer_tagged_product.load(pk(self.row))
+    @loaded("viewer_tagged_product", key=lambda product: pk(product.row))
+    def viewer_has_tagged(self, tagged: bool) -> bool:
         return tagged

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import strawberry
 
@@ -110,3 +111,47 @@ def pk(row: _HasId) -> int:
 
 def global_id(type_name: str, row: _HasId) -> strawberry.ID:
     return strawberry.ID(to_global_id(type_name, pk(row)))
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """A field that is one loader's value for a key of its object, then a plain function.
+
+    Written this way, the field resolves one object at a time on graphql-core's path and
+    a whole level at once in a compiled plan (schema.plans), from one definition.
+    """
+
+    loader: str  # the attribute of Loaders
+    key: Callable[[Any], Any]  # the object -> the key; None: nothing to load
+    finish: Callable[..., Any]  # (object, loaded value[, context]) -> the field's value
+    with_context: bool
+
+
+def loaded(
+    loader: str, key: Callable[[Any], Any], *, with_context: bool = False
+) -> Callable[[Callable[..., T]], Callable[..., Awaitable[T]]]:
+    """Make ``finish(self, value)`` (or ``finish(self, value, context)``) a resolver that
+    loads ``value`` with ``loaders.<loader>.load(key(self))``; None when the key is None."""
+
+    def decorate(finish: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+        spec = Loaded(loader, key, finish, with_context)
+
+        async def resolve(self: Any, info: Info) -> T:
+            context = info.context
+            found = key(self)
+            value = None if found is None else await getattr(context.loaders, loader).load(found)
+            if with_context:
+                return finish(self, value, context)
+            return finish(self, value)
+
+        # What Strawberry reads off a resolver: its name, module (the namespace its
+        # annotations resolve in) and the annotations of (self, info) -> return.
+        resolve.__name__ = finish.__name__
+        resolve.__qualname__ = finish.__qualname__
+        resolve.__module__ = finish.__module__
+        resolve.__doc__ = finish.__doc__
+        resolve.__annotations__ = {"info": Info, "return": finish.__annotations__["return"]}
+        setattr(resolve, "loaded", spec)  # noqa: B010
+        return resolve
+
+    return decorate

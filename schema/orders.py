@@ -10,12 +10,14 @@ from db.models import Order as OrderRow
 from db.models import OrderEvent as OrderEventRow
 from db.models import OrderItem as OrderItemRow
 from db.models import Payment as PaymentRow
+from db.models import Product as ProductRow
 from db.models import Shipment as ShipmentRow
 from db.models import ShipmentEvent as ShipmentEventRow
+from db.models import Shop as ShopRow
 from domain import order_status as rules
 from resolvers import policy
 from schema.catalog import Product, Shop
-from schema.common import Address, Info, Money, Node, global_id, pk
+from schema.common import Address, Info, Money, Node, global_id, loaded, pk
 from schema.enums import (
     CancelReason,
     EventActor,
@@ -53,8 +55,9 @@ class OrderItem:
         )
 
     @strawberry.field(description="The product as it is now.")
-    async def product(self, info: Info) -> Product:
-        return Product.from_row(await info.context.loaders.product_by_id.load(self.row.product_id))
+    @loaded("product_by_id", key=lambda item: item.row.product_id)
+    def product(self, row: ProductRow) -> Product:
+        return Product.from_row(row)
 
 
 @strawberry.type(description="A carrier scan.")
@@ -97,8 +100,8 @@ class Shipment:
         )
 
     @strawberry.field(description="Carrier scans, oldest first.")
-    async def events(self, info: Info) -> list[ShipmentEvent]:
-        rows = await info.context.loaders.shipment_events_by_shipment_id.load(pk(self.row))
+    @loaded("shipment_events_by_shipment_id", key=lambda shipment: pk(shipment.row))
+    def events(self, rows: list[ShipmentEventRow]) -> list[ShipmentEvent]:
         return [ShipmentEvent.from_row(r) for r in rows]
 
 
@@ -130,8 +133,9 @@ class OrderEvent(Node):
         )
 
     @strawberry.field(description="The order that changed.")
-    async def order(self, info: Info) -> Order:
-        return Order.from_row(await info.context.loaders.order_by_id.load(self.row.order_id))
+    @loaded("order_by_id", key=lambda event: event.row.order_id)
+    def order(self, row: OrderRow) -> Order:
+        return Order.from_row(row)
 
 
 @strawberry.type(description="A purchase from one shop.")
@@ -182,10 +186,8 @@ class Order(Node):
         )
 
     @strawberry.field(description="Whether money was taken (or given back) for it.")
-    async def payment_status(self, info: Info) -> OrderPaymentStatus:
-        payments: list[PaymentRow] = await info.context.loaders.payments_by_order_id.load(
-            pk(self.row)
-        )
+    @loaded("payments_by_order_id", key=lambda order: pk(order.row))
+    def payment_status(self, payments: list[PaymentRow]) -> OrderPaymentStatus:
         statuses = {p.status for p in payments}
         if "REFUNDED" in statuses:
             return OrderPaymentStatus.REFUNDED
@@ -194,27 +196,28 @@ class Order(Node):
         return OrderPaymentStatus.UNPAID
 
     @strawberry.field(description="The shop it was bought from.")
-    async def shop(self, info: Info) -> Shop:
-        return Shop.from_row(await info.context.loaders.shop_by_id.load(self.row.shop_id))
+    @loaded("shop_by_id", key=lambda order: order.row.shop_id)
+    def shop(self, row: ShopRow) -> Shop:
+        return Shop.from_row(row)
 
     @strawberry.field(description="What was bought.")
-    async def items(self, info: Info) -> list[OrderItem]:
-        rows = await info.context.loaders.items_by_order_id.load(pk(self.row))
+    @loaded("items_by_order_id", key=lambda order: pk(order.row))
+    def items(self, rows: list[OrderItemRow]) -> list[OrderItem]:
         return [OrderItem.from_row(r) for r in rows]
 
     @strawberry.field(description="Every payment attempt and refund, oldest first.")
-    async def payments(self, info: Info) -> list[Payment]:
-        rows = await info.context.loaders.payments_by_order_id.load(pk(self.row))
+    @loaded("payments_by_order_id", key=lambda order: pk(order.row))
+    def payments(self, rows: list[PaymentRow]) -> list[Payment]:
         return [Payment.from_row(r) for r in rows]
 
     @strawberry.field(description="How it travels; null until it ships.")
-    async def shipment(self, info: Info) -> Shipment | None:
-        row = await info.context.loaders.shipment_by_order_id.load(pk(self.row))
+    @loaded("shipment_by_order_id", key=lambda order: pk(order.row))
+    def shipment(self, row: ShipmentRow | None) -> Shipment | None:
         return None if row is None else Shipment.from_row(row)
 
     @strawberry.field(description="Every status change, oldest first.")
-    async def timeline(self, info: Info) -> list[OrderEvent]:
-        rows = await info.context.loaders.events_by_order_id.load(pk(self.row))
+    @loaded("events_by_order_id", key=lambda order: pk(order.row))
+    def timeline(self, rows: list[OrderEventRow]) -> list[OrderEvent]:
         return [OrderEvent.from_row(r) for r in rows]
 
     @strawberry.field(description="What the viewer may do now, per the order state machine.")

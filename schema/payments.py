@@ -7,13 +7,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from db.models import Order as OrderRow
 from db.models import Payment as PaymentRow
 from db.models import PaymentMethod as PaymentMethodRow
 from resolvers import policy
-from schema.common import Info, Money, Node, global_id
+from schema.common import Money, Node, global_id, loaded
 from schema.enums import PaymentStatus
 
 if TYPE_CHECKING:
+    from resolvers.context import Context
     from schema.orders import Order
 
 
@@ -55,19 +57,22 @@ class Payment(Node):
         )
 
     @strawberry.field(description="The order it pays for.")
-    async def order(self, info: Info) -> Annotated[Order, strawberry.lazy("schema.orders")]:
+    @loaded("order_by_id", key=lambda payment: payment.row.order_id)
+    def order(self, row: OrderRow) -> Annotated[Order, strawberry.lazy("schema.orders")]:
         from schema.orders import Order
 
-        return Order.from_row(await info.context.loaders.order_by_id.load(self.row.order_id))
+        return Order.from_row(row)
 
     @strawberry.field(
         description="The card used; null if it was not a saved card or is not the viewer's."
     )
-    async def method(self, info: Info) -> PaymentMethod | None:
-        if self.row.payment_method_id is None:
-            return None
-        row = await info.context.loaders.payment_method_by_id.load(self.row.payment_method_id)
+    @loaded(
+        "payment_method_by_id",
+        key=lambda payment: payment.row.payment_method_id,
+        with_context=True,
+    )
+    def method(self, row: PaymentMethodRow | None, context: Context) -> PaymentMethod | None:
         # The seller sees the payment, never the buyer's card.
-        if row is None or not policy.owns(info.context.viewer_id, row):
+        if row is None or not policy.owns(context.viewer_id, row):
             return None
         return PaymentMethod.from_row(row)

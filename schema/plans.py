@@ -58,6 +58,7 @@ from strawberry.schema.schema_converter import CustomGraphQLEnumType, get_argume
 from strawberry.types import ExecutionResult
 from strawberry.types.field import StrawberryField
 
+from schema.common import Loaded
 from schema.cost import operation_cost, sizing_variables
 from schema.limits import cost_results
 
@@ -123,6 +124,8 @@ class FieldStep:
     completion: Completion
     has_arguments: bool
     is_async: bool
+    # A field written with schema.common.loaded: resolved for all objects by one load each.
+    loaded: Loaded | None
 
 
 def _leaf_serializer(leaf_type: Any) -> Callable[[Any], Any]:
@@ -222,6 +225,7 @@ class _Compiler:
                     completion=self.completion(definition.type, nodes),
                     has_arguments=bool(definition.args),
                     is_async=resolver is not None and resolver.is_async,
+                    loaded=None if resolver is None else _loaded(resolver.wrapped_func),
                 )
             )
         return Selection(
@@ -382,6 +386,9 @@ class _Execution:
     async def resolve_into(
         self, step: FieldStep, sources: list[Any], outs: list[dict[str, Any]]
     ) -> None:
+        if step.loaded is not None:
+            await self.complete_into(step, await self.load(step.loaded, sources), outs)
+            return
         call = self.caller(step)
         results = [call(source) for source in sources]
         if step.is_async:
@@ -453,6 +460,22 @@ class _Execution:
         if objects:
             await self.fill(completion, objects, targets)
         return outs
+
+    async def load(self, spec: Loaded, sources: list[Any]) -> list[Any]:
+        """What the field's resolver returns for each source, with one load per source
+        (all in the same wave, as the resolvers would make them) and no coroutine."""
+        loader = getattr(self.context.loaders, spec.loader)
+        key = spec.key
+        futures = [None if (k := key(source)) is None else loader.load(k) for source in sources]
+        waiting = [f for f in futures if f is not None and not f.done()]
+        if waiting:
+            await _all_done(waiting)
+        values = [None if f is None else f.result() for f in futures]
+        finish = spec.finish
+        if spec.with_context:
+            context = self.context
+            return [finish(s, v, context) for s, v in zip(sources, values, strict=True)]
+        return [finish(s, v) for s, v in zip(sources, values, strict=True)]
 
     def caller(self, step: FieldStep) -> Callable[[Any], Any]:
         strawberry_field = step.field
@@ -546,6 +569,27 @@ async def _together(coroutines: list[Any]) -> list[Any]:
             coroutine.close()
         raise
     return results
+
+
+async def _all_done(futures: list[asyncio.Future[Any]]) -> None:
+    """Wait until every one of ``futures`` is done, on one waiter rather than a gather."""
+    remaining = len(futures)
+    wake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def done(_: asyncio.Future[Any]) -> None:
+        nonlocal remaining
+        remaining -= 1
+        if remaining == 0 and not wake.done():
+            wake.set_result(None)
+
+    for future in futures:
+        future.add_done_callback(done)
+    await wake
+
+
+def _loaded(function: Any) -> Loaded | None:
+    spec = getattr(function, "loaded", None)
+    return spec if isinstance(spec, Loaded) else None
 
 
 async def _first_done(futures: list[asyncio.Future[Any]]) -> None:
