@@ -14,11 +14,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections import namedtuple
 from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
 from aiodataloader import DataLoader, Loader, dispatch_queue_batch
+from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql import Executable
 
@@ -36,6 +38,23 @@ STALL_SECONDS = 0.5
 # Loop turns without a load after which the request's reads connection is released:
 # longer than a wave's quiet count, so only a request done with the database lets go.
 IDLE_TURNS = 2 * QUIET_TURNS
+
+
+@functools.lru_cache(maxsize=256)
+def _record_class(columns: tuple[str, ...]) -> type[tuple[Any, ...]]:
+    return namedtuple("Record", columns, rename=True)
+
+
+def _records(result: Result[Any]) -> list[Any]:
+    """The result's rows as named tuples: same names, same positions.
+
+    Resolvers read rows by attribute (``row.shop_id``) thousands of times a request; a
+    Core row answers that through ``__getattr__`` at ~300 ns a read, a named tuple in
+    ~40. Copying a row into one costs about a single read.
+    """
+    record = _record_class(tuple(result.keys()))
+    new = tuple.__new__
+    return [new(record, row) for row in result.all()]
 
 
 class Reads:
@@ -70,7 +89,7 @@ class Reads:
         self._keepers += 1 if keep else -1
 
     async def rows(self, statement: Executable, params: dict[str, Any] | None = None) -> list[Any]:
-        """Core rows: for ``select(Model)`` they answer the model's attribute names."""
+        """Rows as named tuples: for ``select(Model)`` they answer the model's attribute names."""
         self._users += 1
         try:
             async with self._lock:
@@ -79,7 +98,7 @@ class Reads:
                         session = self._session = self._sessions()
                         options = read_options(session.get_bind().dialect.name)
                         self._connection = await session.connection(execution_options=options)
-                    rows = list((await self._connection.execute(statement, params)).all())
+                    rows = _records(await self._connection.execute(statement, params))
                 except BaseException:
                     # As a session of its own per batch would have been: closed with the
                     # failure, so one broken statement (or connection) fails only its batch.

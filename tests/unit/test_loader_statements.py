@@ -94,3 +94,24 @@ async def test_the_page_query_runs_the_same_texts_whatever_the_number_of_orders(
     if engine.dialect.name == "postgresql":
         # Every statement is prepared once per connection, not once per page size.
         assert texts[1] == texts[5] == texts[20]
+
+
+async def test_loaded_rows_answer_by_column_name_and_position(sessions: SessionFactory) -> None:
+    buyer = await make_user(sessions)
+    shop = await make_shop(sessions)
+    product = await make_product(sessions, shop=shop)
+    order = await make_order(sessions, buyer=buyer, shop=shop, products=[product])
+    context = Context.for_request(viewer_id=buyer.id, sessions=sessions)
+    [row] = await context.loaders.order_by_id.load_many([order.id])
+    # Named tuples (not SQLAlchemy rows): the model's names, in the table's column order.
+    assert isinstance(row, tuple)
+    assert (row.id, row.user_id, row.shop_id, row.number) == (
+        order.id,
+        buyer.id,
+        shop.id,
+        order.number,
+    )
+    assert row[0] == row.id
+    items = await context.loaders.items_by_order_id.load(order.id)
+    assert [(i.product_id, i.order_id) for i in items] == [(product.id, order.id)]
+    await context.loaders.scheduler.aclose()
