@@ -6,6 +6,7 @@ request (and every subscription event), so nothing is cached across viewers.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -121,6 +122,27 @@ class RowByIdLoader(ScheduledLoader):
     def __init__(self, reads: Reads, scheduler: BatchScheduler) -> None:
         super().__init__(scheduler)
         self._reads = reads
+        # Rows a one-to-many loader fetched, cached (as a settled future) only once
+        # asked for: most of them never are, and a future each cost more than the row.
+        self._primed: dict[Any, Any] = {}
+
+    def prime(self, key: Any, value: Any) -> RowByIdLoader:
+        if key not in self._cache:
+            self._primed.setdefault(key, value)
+        return self
+
+    def load(self, key: Any) -> asyncio.Future[Any]:
+        if self._primed and key in self._primed:
+            super().prime(key, self._primed.pop(key))
+        return super().load(key)
+
+    def clear(self, key: Any) -> RowByIdLoader:
+        self._primed.pop(key, None)
+        return super().clear(key)
+
+    def clear_all(self) -> RowByIdLoader:
+        self._primed.clear()
+        return super().clear_all()
 
     async def batch_load_fn(self, keys: Sequence[int]) -> list[Any]:
         rows = await _fetch(self._reads, self.model, "id", keys)

@@ -381,7 +381,7 @@ class _Execution:
         if len(waiting) == 1:
             await waiting[0]
         elif waiting:
-            await asyncio.gather(*waiting)
+            await _together(waiting)
 
     async def resolve_into(
         self, step: FieldStep, sources: list[Any], outs: list[dict[str, Any]]
