@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
+from app import heap
 from app.auth import BearerTokenBackend, TokenVerifier
 from app.bus import make_bus
 from app.graphiql import STATIC_URL_PREFIX, static_app
@@ -224,4 +225,6 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
 
 def app_factory() -> Starlette:
     """Entry point for ``uvicorn --factory app.main:app_factory`` (and ``ordercenter serve``)."""
-    return create_app()
+    app = create_app()
+    heap.settle()
+    return app
