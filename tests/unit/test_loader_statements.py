@@ -115,3 +115,24 @@ async def test_loaded_rows_answer_by_column_name_and_position(sessions: SessionF
     items = await context.loaders.items_by_order_id.load(order.id)
     assert [(i.product_id, i.order_id) for i in items] == [(product.id, order.id)]
     await context.loaders.scheduler.aclose()
+
+
+async def test_rows_a_parent_loader_fetched_answer_by_id_lookups_without_a_query(
+    sessions: SessionFactory, count_statements: StatementCounter
+) -> None:
+    buyer = await make_user(sessions)
+    shop = await make_shop(sessions)
+    products = [await make_product(sessions, shop=shop) for _ in range(2)]
+    order = await make_order(sessions, buyer=buyer, shop=shop, products=products)
+    loaders = Context.for_request(viewer_id=buyer.id, sessions=sessions).loaders
+    items = await loaders.items_by_order_id.load(order.id)
+    count_statements.reset()
+    found = await loaders.order_item_by_id.load_many([i.id for i in items])
+    assert found == items
+    assert count_statements.count == 0
+    # What the request forgets (after changing it) is read again.
+    loaders.order_item_by_id.clear(items[0].id)
+    again = await loaders.order_item_by_id.load(items[0].id)
+    assert again == items[0]
+    assert count_statements.count == 1
+    await loaders.scheduler.aclose()
