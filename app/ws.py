@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import types
 from collections import Counter
+from collections.abc import Coroutine, Generator
 from contextlib import suppress
 from datetime import timedelta
 from typing import Any
@@ -32,13 +34,39 @@ from app.auth import TokenVerifier, bearer_token
 from app.request_id import request_id_of
 from app.settings import Settings
 from resolvers.context import Context
-from resolvers.subscriptions.hub import SlowConsumer
+from resolvers.subscriptions.hub import Delivery, SlowConsumer
 from resolvers.subscriptions.lane import Lane, current_lane
 from schema.definition import OrderCenterSchema
 from schema.subscription import LiveSelection, too_slow
 
 log = logging.getLogger("ordercenter.ws")
 CLOSE_TIMEOUT_SECONDS = 3.0
+
+
+@types.coroutine
+def _resume(started: Coroutine[Any, Any, None], held: Any) -> Generator[Any, Any, None]:
+    """Runs to its end a coroutine that was stepped by hand and suspended on ``held``,
+    as if it had been awaited from the start."""
+    while True:
+        try:
+            sent = yield held
+        except BaseException as error:
+            try:
+                held = started.throw(error)
+            except StopIteration:
+                return
+            continue
+        try:
+            held = started.send(sent)
+        except StopIteration:
+            return
+
+
+def _retrieve(task: asyncio.Future[None]) -> None:
+    # Its failure is the lane task's to report (it awaits this first); if that task is
+    # gone, the connection is too.
+    if not task.cancelled():
+        task.exception()
 
 
 def authorization_of(params: dict[str, Any] | None) -> str | None:
@@ -135,10 +163,53 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             raise TypeError("a lane without a feed")
         if not isinstance(socket, ASGIWebSocketAdapter):  # pragma: no cover
             raise TypeError("a Starlette WebSocket is expected")
-        # Every delivery goes through here: the socket's own send, without the layers
-        # of send_text, and the event's payload as rendered for the others if it is.
-        send = socket.ws.send
+        # Every delivery goes through here: the connection's ASGI send, without the
+        # layers of send_text, and the event's payload as rendered for the others.
+        send: Send = socket.ws._send
         head = lane.frame_head()
+        operations = self.operations
+        # A frame that push() started but the server held back (flow control): it goes
+        # out before anything else of this operation.
+        stalled: asyncio.Future[None] | None = None
+
+        def push(delivery: Delivery) -> bool:
+            """Hand an already rendered event out from the hub's own fan-out, without
+            waking this task; False leaves it to the task."""
+            nonlocal stalled
+            payload = selection.rendered(delivery)
+            if (
+                payload is None
+                or stalled is not None
+                or operations.get(operation.id) is not operation
+            ):
+                return False
+            sending = send({"type": "websocket.send", "text": head + payload + "}"})
+            if not isinstance(sending, Coroutine):  # pragma: no cover - any awaitable
+                stalled = asyncio.ensure_future(sending)
+                stalled.add_done_callback(_retrieve)
+                return True
+            try:
+                held = sending.send(None)
+            except StopIteration:
+                return True
+            except BaseException:
+                # It failed before it suspended, so nothing of it was written: the task
+                # sends it again and ends as that send ends.
+                return False
+            stalled = asyncio.ensure_future(_resume(sending, held))
+            stalled.add_done_callback(_retrieve)
+            return True
+
+        async def flush() -> None:
+            nonlocal stalled
+            if stalled is not None:
+                try:
+                    await stalled
+                except OSError as error:  # as Starlette's send_text reports it
+                    raise WebSocketDisconnected from error
+                finally:
+                    stalled = None
+
         try:
             while True:
                 try:
@@ -147,7 +218,11 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                         if feed.replaying:
                             delivery = await feed.next()
                         else:
-                            await feed.ready()
+                            feed.direct = push
+                            try:
+                                await feed.ready()
+                            finally:
+                                feed.direct = None
                             delivery = feed.take()
                     payload = selection.rendered(delivery) or await selection.payload(
                         context, delivery
@@ -158,11 +233,13 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 except Exception as error:
                     ending = selection.error_payload(context, error)
                     break
+                await flush()
                 try:
                     await send({"type": "websocket.send", "text": head + payload + "}"})
-                except WebSocketDisconnect as error:
+                except OSError as error:  # as Starlette's send_text reports it
                     raise WebSocketDisconnected from error
             feed.close()  # nothing more is queued for it while it says goodbye
+            await flush()
             await self.send_text(head + ending + "}")
             await operation.send_operation_message({"id": operation.id, "type": "complete"})
         except Exception as error:

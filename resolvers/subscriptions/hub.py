@@ -85,9 +85,22 @@ class Subscriber:
     replay_upto: int = 0
     replayed: list[Delivery] | None = None  # the page being handed out, newest first
     last: int | None = None  # the cursor of the last event handed out (or resumed after)
+    # Set by a consumer that can hand an event out at once (True) while it is parked in
+    # ``ready`` with nothing queued: then the event costs it no wake-up of its own.
+    direct: Callable[[Delivery], bool] | None = None
 
     def offer(self, delivery: Delivery) -> None:
         if self.overflowed or delivery.id <= self.floor:
+            return
+        waiter = self.waiter
+        if (
+            self.direct is not None
+            and waiter is not None
+            and not waiter.done()
+            and not self.pending
+            and self.direct(delivery)
+        ):
+            self.last = delivery.id
             return
         if len(self.pending) >= self.capacity:
             self.overflowed = True
@@ -151,6 +164,7 @@ class Subscriber:
 
     def close(self) -> None:
         """Unregister (again is harmless): nothing more is queued for it."""
+        self.direct = None
         self.hub._unregister(self)
 
 

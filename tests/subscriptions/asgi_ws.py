@@ -34,7 +34,7 @@ class AsgiSocket:
 
     def __init__(self, app: Starlette, protocol: str) -> None:
         self._to_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self._from_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._from_app: asyncio.Queue[dict[str, Any]] = self.outbox()
         scope = {
             "type": "websocket",
             "asgi": {"version": "3.0"},
@@ -51,6 +51,10 @@ class AsgiSocket:
         }
         self.scope: dict[str, Any] = scope
         self.task = asyncio.create_task(app(scope, self._to_app.get, self._from_app.put))
+
+    def outbox(self) -> asyncio.Queue[dict[str, Any]]:
+        """Where the app's sends go (its ``put`` is the app's ASGI send)."""
+        return asyncio.Queue()
 
     @classmethod
     async def open(cls, app: Starlette, token: str, protocol: str = TRANSPORT_WS) -> AsgiSocket:
