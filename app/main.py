@@ -154,6 +154,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         if owns_engine:
             app.state.engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
             app.state.sessions = create_session_factory(app.state.engine)
+            answer_in_sql(app, settings)
         await app.state.bus.connect()
         app.state.hub = SubscriptionHub(
             app.state.sessions,
@@ -220,7 +221,15 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     if engine is not None:
         app.state.engine = engine
         app.state.sessions = create_session_factory(engine)
+        answer_in_sql(app, settings)
     return app
+
+
+def answer_in_sql(app: Starlette, settings: Settings) -> None:
+    """Let PostgreSQL build compiled plans' answers (schema.sql_plans), unless told not to."""
+    if app.state.plans is not None:
+        dialect = app.state.engine.dialect.name
+        app.state.plans.in_sql = settings.sql_plans and dialect == "postgresql"
 
 
 def app_factory() -> Starlette:

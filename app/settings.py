@@ -68,6 +68,10 @@ class Settings(BaseSettings):
         default=True,
         description="Answer queries seen before with compiled plans; false: graphql-core only.",
     )
+    sql_plans: bool = Field(
+        default=True,
+        description="On PostgreSQL, let the database build a compiled plan's whole answer.",
+    )
     max_page_size: int = Field(
         default=100, ge=1, le=1000, description="Largest `first`/`last` a connection accepts."
     )

@@ -393,7 +393,8 @@ async def verify(
             if scenario == "detail" and user not in numbers:
                 continue
             answers = {}
-            for impl in ("ours", "generic", "floor", "naive"):
+            others = [i for i in ("generic", "py plans", "floor", "naive") if i in servers]
+            for impl in ("ours", *others):
                 if scenario == "page":
                     path, body = page_request(impl, user)
                 else:
@@ -401,7 +402,7 @@ async def verify(
                 answers[impl] = await post(client, servers[impl], path, body, user)
             if "errors" in answers["ours"] or not answers["ours"].get("data"):
                 raise RuntimeError(f"our server failed the {scenario} query: {answers['ours']}")
-            for impl in ("generic", "floor", "naive"):
+            for impl in others:
                 found = differences(answers["ours"]["data"], answers[impl].get("data"))
                 key = f"{scenario}/{impl}"
                 if found and verdicts.get(key, "ok") == "ok":
@@ -419,7 +420,13 @@ async def statements(client: httpx.AsyncClient, server: Server) -> int:
 async def count_statements(
     client: httpx.AsyncClient, server: Server, scenario: str, impl: str, fixtures: Fixtures
 ) -> float:
-    """Statements per request over COUNT_REQUESTS sequential requests (pairs for place+pay)."""
+    """Statements per request over COUNT_REQUESTS sequential requests (pairs for place+pay),
+    once the operation has been answered before (its compiled plan made)."""
+    if scenario == "page":
+        await post(client, server, *page_request(impl, fixtures.buyers[-1]), fixtures.buyers[-1])
+    elif scenario == "detail":
+        user, number = fixtures.detail[-1]
+        await post(client, server, *detail_request(impl, number), user)
     before = await statements(client, server)
     for index in range(COUNT_REQUESTS):
         if scenario == "page":
@@ -535,6 +542,10 @@ async def bench_database(
     ]
     if database == "PostgreSQL":
         plan.insert(1, ("ours x2", [], _env(url, ORDERCENTER_BUS_URL=url)))
+        # Ours with plans answered in Python, not built by PostgreSQL (schema.sql_plans).
+        python_plans = _env(url, ORDERCENTER_SQL_PLANS="false")
+        plan.insert(2, ("py plans", [], python_plans))
+        plan.append(("counting py", ["bench.counting:app_factory"], {**python_plans, **quiet}))
     async with AsyncExitStack() as stack:
         starting = []
         for name, factory, env in plan:
@@ -563,14 +574,21 @@ async def bench_database(
             counted["page", "ours x2"] = counted["page", "ours"]
             for scenario in ("page", "detail"):
                 counted[scenario, "generic"] = counted[scenario, "ours"]
+                if "counting py" in servers:
+                    # Python plans and graphql-core run the same statements (tested).
+                    python = await count_statements(
+                        client, servers["counting py"], scenario, "ours", fixtures
+                    )
+                    counted[scenario, "generic"] = counted[scenario, "py plans"] = python
             print(
                 f"  {database}: answers compared, statements counted in "
                 f"{time.monotonic() - phase:.1f} s",
                 flush=True,
             )
 
-            runs = [("page", impl) for impl in ("ours", "generic", "floor", "naive", "ours x2")]
-            runs += [("detail", impl) for impl in ("ours", "generic", "floor", "naive")]
+            impls = ("ours", "py plans", "generic", "floor", "naive")
+            runs = [("page", impl) for impl in (*impls, "ours x2")]
+            runs += [("detail", impl) for impl in impls]
             runs.append(("place+pay", "ours"))
             for scenario, impl in runs:
                 if impl not in servers:
@@ -658,6 +676,9 @@ def print_table(rows: list[Row], verdicts: dict[str, dict[str, str]]) -> None:
             generic = by.get((database, scenario, "generic"))
             if generic is not None and generic.rps > 0:
                 parts.append(f"plans/generic {ours.rps / generic.rps:5.2f}x")
+            python = by.get((database, scenario, "py plans"))
+            if python is not None and python.rps > 0:
+                parts.append(f"in SQL/in Python {ours.rps / python.rps:5.2f}x")
             two = by.get((database, scenario, "ours x2"))
             if two is not None and ours.rps > 0:
                 parts.append(f"2 workers/1 worker {two.rps / ours.rps:4.2f}x")
@@ -665,7 +686,7 @@ def print_table(rows: list[Row], verdicts: dict[str, dict[str, str]]) -> None:
         checks = verdicts.get(database, {})
         bad = {k: v for k, v in checks.items() if v != "ok"}
         print(
-            f"{database:<10} same JSON as ours (generic, floor, naive; page and detail): "
+            f"{database:<10} same JSON as ours (every other implementation; page and detail): "
             + ("yes" if checks and not bad else f"NO: {bad}" if bad else "not checked")
         )
     notes = [r for r in rows if r.note]
@@ -681,7 +702,8 @@ place+pay {DURATION["place+pay"]:.0f} s). page = bench.queries.ORDER_CENTER_PAGE
 first: 20, buyer varied per request;
 detail = ORDER_DETAIL (viewer.order(number)); place+pay = placeOrder then payOrder \
 (one sample = the pair). impl: ours = ordercenter serve
-(1 worker; 'ours x2' = --workers 2; 'generic' = compiled plans off), \
+(1 worker; 'ours x2' = --workers 2; 'generic' = compiled plans off; 'py plans' = plans \
+answered in Python, not by PostgreSQL), \
 floor = bench/floor.py (hand-written SQL, orjson), naive = bench/naive.py (one query per relation).
 stmt/req: SQL statements per request, counted server-side on {COUNT_REQUESTS} \
 sequential untimed requests (BEGIN/COMMIT not counted).

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from types import MappingProxyType
 
 # ISO 4217 exponents that differ from the usual 2.
 _EXPONENTS: dict[str, int] = {
@@ -11,6 +13,10 @@ _EXPONENTS: dict[str, int] = {
     "JPY": 0, "KMF": 0, "KRW": 0, "KWD": 3, "LYD": 3, "OMR": 3, "PYG": 0, "RWF": 0,
     "TND": 3, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
 }  # fmt: skip
+
+
+# Read-only, for code that must write amounts the same way elsewhere (schema.sql_plans).
+MINOR_UNIT_EXPONENTS: Mapping[str, int] = MappingProxyType(_EXPONENTS)
 
 
 class CurrencyMismatch(ValueError):

@@ -58,6 +58,7 @@ from strawberry.schema.schema_converter import CustomGraphQLEnumType, get_argume
 from strawberry.types import ExecutionResult
 from strawberry.types.field import StrawberryField
 
+from schema import sql_plans
 from schema.common import Loaded
 from schema.cost import operation_cost, sizing_variables
 from schema.limits import cost_results
@@ -283,9 +284,12 @@ class Plan:
     document: DocumentNode
     costs: OrderedDict[bytes, int] = field(default_factory=OrderedDict)
     sizing: frozenset[str] = field(init=False)
+    # Every field has a rule in schema.sql_plans: PostgreSQL can build the whole answer.
+    sql: sql_plans.SqlPlan | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.sizing = sizing_variables(self.document)
+        self.sql = sql_plans.compile_sql(self.root)
 
     def cost(self, variables: Mapping[str, Any]) -> int:
         """The operation's cost with these variables, remembered for small ones."""
@@ -309,10 +313,13 @@ class Plan:
         return found
 
     async def run(
-        self, context: Context, variables: Mapping[str, Any] | None
+        self, context: Context, variables: Mapping[str, Any] | None, *, sql: bool = False
     ) -> tuple[ExecutionResult | None, bool]:
         """The answer, or None when the generic executor must give it; and whether the
-        caller's cost budget was spent (the generic run must then not spend it again)."""
+        caller's cost budget was spent (the generic run must then not spend it again).
+
+        ``sql``: the database is PostgreSQL, which may build the answer itself.
+        """
         raw = dict(variables or {})
         coerced = get_variable_values(
             self.schema._schema, self.operation.variable_definitions or (), raw
@@ -334,7 +341,11 @@ class Plan:
         scheduler = context.loaders.scheduler
         scheduler.keep_reads(True)
         try:
-            data = await _Execution(self, context, coerced).root()
+            data = None
+            if sql and self.sql is not None:
+                data = await self.sql.answer(context, coerced)
+            if data is None:
+                data = await _Execution(self, context, coerced).root()
         except Exception:
             # Whatever went wrong, the generic executor reports it as it always has.
             return None, spent
@@ -640,6 +651,8 @@ class Plans:
         self.limits = limits
         self.max_plans = max_plans
         self._plans: OrderedDict[tuple[str, str | None], Plan | None] = OrderedDict()
+        # Whether the database is PostgreSQL, where plans may be answered in one statement.
+        self.in_sql = False
         # How requests went: answered by a plan, or sent on to the generic executor.
         self.answered = 0
         self.declined = 0

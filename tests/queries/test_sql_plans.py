@@ -1,0 +1,228 @@
+"""On PostgreSQL a compiled plan's answer is built by the database in one statement
+(schema.sql_plans); it must be exactly graphql-core's, byte for byte.
+
+The data here is made for the rules' edges: a buyer who owns the shop they bought from
+(seller actions too), an operator (seller of every shop), a payment made with somebody
+else's card (hidden), instants with and without microseconds (".123400" keeps its
+zeros), currencies with 0 and 3 decimals, scores whose JSON differs between languages
+(1.0, 1e-05, 0.30000000000000004), text with quotes, backslashes and emoji, dismissed
+recommendations and empty lists.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bench.queries import ORDER_CENTER_PAGE, ORDER_DETAIL
+from db.engine import create_session_factory
+from db.models import Order, User
+from domain.order_status import OrderStatus
+from tests.conftest import StatementCounter, token_for
+from tests.factories import (
+    make_order,
+    make_payment,
+    make_payment_method,
+    make_product,
+    make_recommendation,
+    make_shop,
+    make_tag,
+    make_user,
+)
+from tests.security.conftest import Apps, make_settings
+from tests.security.conftest import apps as apps  # the fixture
+
+# PostgreSQL only: elsewhere there is nothing to compare.
+pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+EVERYTHING = """
+query Everything($n: Int) {
+  me: viewer {
+    __typename id handle displayName
+    tabs: orderTabs { count __typename tab }
+    list: orders(first: $n) {
+      totalCount
+      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+      edges { cursor node { __typename ...O } }
+    }
+    recommendations {
+      totalCount
+      pageInfo { endCursor hasNextPage }
+      edges { cursor node { id score reason
+        product { id title price { amount currencyCode } }
+        basedOn { id title imageUrl } } }
+    }
+  }
+}
+fragment O on Order {
+  id number tab status cancelReason placedAt updatedAt paymentStatus availableActions version
+  subtotal { amount currencyCode } shippingFee { amount } tax { amount }
+  total { currencyCode amount }
+  shippingAddress { name line1 line2 city region postalCode countryCode phone }
+  shop { id handle name }
+  items { id title quantity sourceVideoId unitPrice { amount currencyCode } total { amount }
+          product { id title description category imageUrl viewerHasTagged
+                    price { amount currencyCode } shop { name } } }
+  payments { id status createdAt amount { amount currencyCode }
+             method { id brand last4 expMonth expYear isDefault } }
+  shipment { carrier trackingNumber shippedAt deliveredAt estimatedDelivery
+             events { kind location message happenedAt } }
+  timeline { id cursor fromStatus toStatus orderVersion actor note occurredAt }
+}
+"""
+
+
+async def _people(engine: AsyncEngine) -> dict[str, Any]:
+    sessions = create_session_factory(engine)
+    buyer = await make_user(sessions)
+    operator = await make_user(sessions, role="operator")
+    stranger = await make_user(sessions)
+    own_shop = await make_shop(sessions, owner=buyer, name='Ada\'s "Own" Shop \\ 🛍')
+    other_shop = await make_shop(sessions)
+    tea = await make_product(sessions, shop=own_shop, title='Tea "Matcha" — 抹茶 \\ 🍵')
+    yen = await make_product(sessions, shop=other_shop, price_minor=500, currency="JPY")
+    dinar = await make_product(sessions, shop=other_shop, price_minor=12345, currency="KWD")
+    cheap = await make_product(sessions, shop=other_shop, price_minor=5)
+    spare = await make_product(sessions, shop=other_shop, price_minor=0)
+    card = await make_payment_method(sessions, user=buyer)
+    foreign_card = await make_payment_method(sessions, user=stranger, last4="0005")
+    base = datetime(2026, 10, 3, 9, 30, 15, 123400, tzinfo=UTC)
+    orders: list[Order] = []
+    for i, (status, shop, products) in enumerate(
+        [
+            (OrderStatus.UNPAID, own_shop, [tea]),
+            (OrderStatus.AWAITING_SHIPMENT, own_shop, [tea, cheap]),
+            (OrderStatus.IN_TRANSIT, other_shop, [yen]),
+            (OrderStatus.DELIVERED, other_shop, [dinar]),
+            (OrderStatus.COMPLETED, other_shop, [cheap]),
+            (OrderStatus.CANCELLED, own_shop, [tea]),
+        ]
+    ):
+        micro = [base, base.replace(microsecond=0), base.replace(microsecond=1)][i % 3]
+        orders.append(
+            await make_order(
+                sessions,
+                buyer=buyer,
+                shop=shop,
+                products=products,
+                status=status,
+                placed_at=micro + timedelta(days=i),
+                payment_method=card,
+            )
+        )
+    await make_payment(sessions, order=orders[5], status="REFUNDED", payment_method=foreign_card)
+    await make_payment(sessions, order=orders[0], status="FAILED", payment_method=foreign_card)
+    # Listed by creation, not by id: one made before the capture, one after.
+    for minutes in (-30, 600):
+        at = orders[1].placed_at + timedelta(minutes=minutes)
+        await make_payment(sessions, order=orders[1], status="FAILED", created_at=at)
+    for owner in (operator, stranger):
+        await make_order(sessions, buyer=owner, shop=own_shop, products=[tea], payment_method=card)
+    await make_tag(sessions, user=buyer, product=tea)
+    for score, product, based_on in [
+        (1.0, yen, tea),
+        (1e-05, dinar, None),
+        (0.1 + 0.2, cheap, yen),
+        (0.5, tea, None),
+    ]:
+        await make_recommendation(
+            sessions, user=buyer, product=product, score=score, based_on=based_on
+        )
+    await make_recommendation(sessions, user=buyer, product=spare, score=0.9, dismissed=True)
+    return {"buyer": buyer, "operator": operator, "stranger": stranger, "orders": orders}
+
+
+def _around_first_difference(a: bytes, b: bytes) -> str:
+    at = next(
+        (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))
+    )
+    return f"in SQL: {a[at - 120 : at + 60]!r}\ngeneric: {b[at - 120 : at + 60]!r}"
+
+
+async def _compare(
+    apps: Apps,
+    count_statements: StatementCounter,
+    query: str,
+    variables: dict[str, Any],
+    user: User,
+) -> bytes:
+    plain = apps.app(make_settings(compiled_plans=False))
+    planned = apps.app(make_settings(compiled_plans=True))
+    assert user.id is not None
+    headers = {"Authorization": f"Bearer {token_for(user.id)}"}
+    body = {"query": query, "variables": variables}
+    generic = await (await apps.client(plain)).post("/graphql", json=body, headers=headers)
+    client = await apps.client(planned)
+    await client.post("/graphql", json=body, headers=headers)  # compiles the plan
+    count_statements.reset()
+    in_sql = await client.post("/graphql", json=body, headers=headers)
+    assert b'"errors"' not in generic.content, generic.content[:400]
+    assert in_sql.content == generic.content, _around_first_difference(
+        in_sql.content, generic.content
+    )
+    assert planned.state.plans.answered == 1
+    assert count_statements.count == 1  # the database built it: one statement
+    return generic.content
+
+
+@pytest.mark.parametrize("first", [None, 0, 1, 2, 6, 100])
+async def test_everything_in_one_statement_answers_as_graphql_core(
+    apps: Apps, engine: AsyncEngine, count_statements: StatementCounter, first: int | None
+) -> None:
+    people = await _people(engine)
+    for who in ("buyer", "operator", "stranger"):
+        answer = await _compare(apps, count_statements, EVERYTHING, {"n": first}, people[who])
+        if who == "buyer" and first == 6:
+            # The edges this data is for are in the answer.
+            for expected in (
+                b'"availableActions":["CANCEL","SHIP"]',  # buyer and seller of that order
+                b'"availableActions":["CONFIRM_RECEIPT"]',
+                b".123400+00:00",
+                b':15+00:00"',  # no microseconds at all
+                b'"score":1.0,',
+                b'"score":0.00001,',
+                b'"score":0.30000000000000004,',
+                "抹茶".encode(),
+            ):
+                assert expected in answer, expected
+            assert b'"0005"' not in answer  # somebody else's card stays hidden
+            assert b'"amount":"500"' in answer  # yen: no decimals
+            assert b'"amount":"12.345"' in answer  # dinar: three
+
+
+async def test_the_page_and_order_detail_in_one_statement(
+    apps: Apps, engine: AsyncEngine, count_statements: StatementCounter
+) -> None:
+    people = await _people(engine)
+    await _compare(apps, count_statements, ORDER_CENTER_PAGE, {"first": 20}, people["buyer"])
+    for order in people["orders"]:
+        answer = await _compare(
+            apps, count_statements, ORDER_DETAIL, {"number": order.number}, people["buyer"]
+        )
+        assert order.number.encode() in answer
+    # Somebody else's order, and a number too long to exist: null, as the resolver says.
+    for number in (people["orders"][0].number, "X" * 65):
+        answer = await _compare(
+            apps, count_statements, ORDER_DETAIL, {"number": number}, people["stranger"]
+        )
+        assert answer.startswith(b'{"data":{"viewer":{"order":null}}')
+
+
+async def test_sql_plans_off_means_python_plans(
+    apps: Apps, engine: AsyncEngine, count_statements: StatementCounter
+) -> None:
+    people = await _people(engine)
+    app = apps.app(make_settings(sql_plans=False))
+    client = await apps.client(app)
+    buyer = people["buyer"]
+    assert buyer.id is not None
+    headers = {"Authorization": f"Bearer {token_for(buyer.id)}"}
+    body = {"query": ORDER_CENTER_PAGE, "variables": {"first": 20}}
+    await client.post("/graphql", json=body, headers=headers)
+    count_statements.reset()
+    await client.post("/graphql", json=body, headers=headers)
+    assert app.state.plans.answered == 1
+    assert count_statements.count > 1
