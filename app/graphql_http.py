@@ -179,9 +179,7 @@ class GraphQLHTTPHandler:
         if plans is not None:
             plan = plans.get(query, operation_name)
             if plan is not None:
-                answer, spent = await plan.run(
-                    context, params.get("variables"), sql=plans.in_sql
-                )
+                answer, spent = await plan.run(context, params.get("variables"), sql=plans.in_sql)
                 if answer is not None:
                     plans.answered += 1
                     return answer
