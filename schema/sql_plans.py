@@ -276,8 +276,9 @@ def _available_actions(c: _Compiler, s: Row, step: FieldStep) -> str:
         f"EXISTS (SELECT 1 FROM {_table(Shop)} {shop} WHERE {shop}.id = {s.alias}.shop_id "
         f"AND {shop}.owner_id = {viewer}))"
     )
-    whens = []
+    by_status = []
     for status in rules.OrderStatus:
+        by_roles = []
         for is_buyer, is_seller in itertools.product((True, False), repeat=2):
             actors = frozenset(
                 a
@@ -288,15 +289,16 @@ def _available_actions(c: _Compiler, s: Row, step: FieldStep) -> str:
                 [names[a.value] for a in rules.available_actions(status, actors)]
             )
             test = (
-                f"{roles}.status = {_literal(status.value)} AND "
                 f"{'' if is_buyer else 'NOT '}{roles}.buyer AND "
                 f"{'' if is_seller else 'NOT '}{roles}.seller"
             )
-            whens.append(f"WHEN {test} THEN {_literal(actions.decode())}::json")
+            by_roles.append(f"WHEN {test} THEN {_literal(actions.decode())}::json")
+        by_status.append(f"WHEN {_literal(status.value)} THEN CASE {' '.join(by_roles)} END")
     # The roles once per order, then the table of every (status, roles) case.
     return (
-        f"(SELECT CASE {' '.join(whens)} END FROM (SELECT {s.alias}.status AS status, "
-        f"{s.alias}.user_id = {viewer} AS buyer, {seller} AS seller) {roles})"
+        f"(SELECT CASE {roles}.status {' '.join(by_status)} END FROM (SELECT "
+        f"{s.alias}.status AS status, {s.alias}.user_id = {viewer} AS buyer, "
+        f"{seller} AS seller) {roles})"
     )
 
 
