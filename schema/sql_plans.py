@@ -128,6 +128,9 @@ def _enum_names(step: FieldStep) -> dict[Any, str]:
 
 
 def _case(expression: str, names: Mapping[str, str]) -> str:
+    if all(stored == name for stored, name in names.items()):
+        # Stored as the GraphQL names already (most enums): nothing to translate.
+        return expression
     whens = " ".join(f"WHEN {_literal(k)} THEN {_literal(v)}" for k, v in names.items())
     return f"(CASE {expression} {whens} END)"
 
