@@ -11,10 +11,12 @@ recommendations and empty lists.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.queries import ORDER_CENTER_PAGE, ORDER_DETAIL
@@ -226,3 +228,30 @@ async def test_sql_plans_off_means_python_plans(
     await client.post("/graphql", json=body, headers=headers)
     assert app.state.plans.answered == 1
     assert count_statements.count > 1
+
+
+async def test_a_statement_the_database_refuses_falls_back_to_the_python_plan(
+    apps: Apps,
+    engine: AsyncEngine,
+    count_statements: StatementCounter,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    people = await _people(engine)
+    plain = apps.app(make_settings(compiled_plans=False))
+    planned = apps.app(make_settings())
+    buyer = people["buyer"]
+    assert buyer.id is not None
+    headers = {"Authorization": f"Bearer {token_for(buyer.id)}"}
+    body = {"query": ORDER_CENTER_PAGE, "variables": {"first": 20}}
+    generic = await (await apps.client(plain)).post("/graphql", json=body, headers=headers)
+    client = await apps.client(planned)
+    await client.post("/graphql", json=body, headers=headers)
+    plan = planned.state.plans.get(ORDER_CENTER_PAGE, None)
+    assert plan is not None
+    assert plan.sql is not None
+    broken = replace(plan.sql, statement=text("SELECT no_such_function(:viewer)"))
+    plan.sql = broken
+    answer = await client.post("/graphql", json=body, headers=headers)
+    assert answer.content == generic.content
+    assert planned.state.plans.answered == 1  # the plan answered, in Python
+    assert "an SQL plan failed" in caplog.text
