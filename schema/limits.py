@@ -68,6 +68,45 @@ def cost_results(cost: int, limits: Limits) -> dict[str, Any]:
     return {"cost": {"requested": cost, "maximum": limits.max_cost}}
 
 
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """An operation's cost checked against the limit and charged to the caller's budget."""
+
+    refusal: ExecutionResult | None  # QUERY_TOO_COSTLY or RATE_LIMITED; None: go ahead
+    spent: bool  # the caller's budget was charged (a second run must not charge it again)
+    remaining: int | None = None
+
+
+async def charge(context: Any, cost: int, limits: Limits) -> Charge:
+    """What both the generic path (QueryCost) and compiled plans do before executing."""
+    if cost > limits.max_cost:
+        return Charge(
+            _refuse(
+                f"This operation would cost {cost}; the limit is {limits.max_cost}. "
+                "Ask for smaller pages or fewer fields.",
+                "QUERY_TOO_COSTLY",
+                cost=cost,
+                maxCost=limits.max_cost,
+            ),
+            spent=False,
+        )
+    budget: CostBudget | None = getattr(context, "budget", None)
+    key: str | None = getattr(context, "rate_key", None)
+    if budget is None or key is None:
+        return Charge(None, spent=False)
+    spend = await budget.spend(key, cost)
+    if not spend.allowed:
+        retry = math.ceil(spend.retry_after)
+        refusal = _refuse(
+            f"Too many requests: your query budget refills in {retry} s.",
+            "RATE_LIMITED",
+            retryAfter=retry,
+            cost=cost,
+        )
+        return Charge(refusal, spent=False, remaining=spend.remaining)
+    return Charge(None, spent=True, remaining=spend.remaining)
+
+
 def query_cost_extension(limits: Limits) -> Callable[[], SchemaExtension]:
     class QueryCost(SchemaExtension):
         def __init__(self) -> None:
@@ -91,30 +130,9 @@ def query_cost_extension(limits: Limits) -> Callable[[], SchemaExtension]:
             yield
 
         async def _check(self, cost: int) -> ExecutionResult | None:
-            if cost > limits.max_cost:
-                return _refuse(
-                    f"This operation would cost {cost}; the limit is {limits.max_cost}. "
-                    "Ask for smaller pages or fewer fields.",
-                    "QUERY_TOO_COSTLY",
-                    cost=cost,
-                    maxCost=limits.max_cost,
-                )
-            app_context = self.execution_context.context
-            budget: CostBudget | None = getattr(app_context, "budget", None)
-            key: str | None = getattr(app_context, "rate_key", None)
-            if budget is None or key is None:
-                return None
-            spend = await budget.spend(key, cost)
-            self.remaining = spend.remaining
-            if not spend.allowed:
-                retry = math.ceil(spend.retry_after)
-                return _refuse(
-                    f"Too many requests: your query budget refills in {retry} s.",
-                    "RATE_LIMITED",
-                    retryAfter=retry,
-                    cost=cost,
-                )
-            return None
+            charged = await charge(self.execution_context.context, cost, limits)
+            self.remaining = charged.remaining
+            return charged.refusal
 
         def get_results(self) -> dict[str, Any]:
             if self.cost is None:

@@ -61,7 +61,7 @@ from strawberry.types.field import StrawberryField
 from schema import sql_plans
 from schema.common import Loaded
 from schema.cost import operation_cost, sizing_variables
-from schema.limits import cost_results
+from schema.limits import charge, cost_results
 
 if TYPE_CHECKING:
     import strawberry
@@ -330,14 +330,10 @@ class Plan:
             cost = self.cost(raw)
         except (TypeError, orjson.JSONEncodeError):
             return None, False
-        if cost > self.limits.max_cost:
-            return None, False
-        spent = False
-        if context.budget is not None and context.rate_key is not None:
-            spend = await context.budget.spend(context.rate_key, cost)
-            if not spend.allowed:
-                return None, False
-            spent = True
+        charged = await charge(context, cost, self.limits)
+        if charged.refusal is not None:
+            return None, False  # graphql-core asks again and gives the refusal
+        spent = charged.spent
         scheduler = context.loaders.scheduler
         scheduler.keep_reads(True)
         try:
