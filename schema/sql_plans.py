@@ -235,7 +235,7 @@ def _tab_counts(c: _Compiler, s: Row, step: FieldStep) -> str:
 
 
 def _selection(step: FieldStep) -> Selection:
-    from schema.plans import ListOf, Selection
+    from schema.plans import ListOf, Selection  # schema.plans imports this module
 
     completion: Any = step.completion
     while isinstance(completion, ListOf):
