@@ -23,6 +23,7 @@ byte on seeded data.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import logging
 from collections.abc import Callable, Mapping
@@ -170,7 +171,18 @@ def instant_column(name: str) -> Rule:
 
 
 def node_id(type_name: str) -> Rule:
-    return lambda c, s, step: b64url(f"'{type_name}:' || {s.alias}.id")
+    """resolvers.ids.to_global_id. base64 encodes 3 bytes at a time, so the part of the
+    constant "Type:" prefix that fills whole groups is encoded here, once."""
+    prefix = f"{type_name}:".encode()
+    whole = len(prefix) - len(prefix) % 3
+    head = base64.urlsafe_b64encode(prefix[:whole]).decode()
+    tail = prefix[whole:].decode()
+
+    def rule(c: _Compiler, s: Row, step: FieldStep) -> str:
+        rest = b64url(f"'{tail}' || {s.alias}.id")
+        return f"('{head}' || {rest})"
+
+    return rule
 
 
 def enum_column(name: str) -> Rule:
