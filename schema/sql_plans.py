@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from graphql import GraphQLEnumType, GraphQLList, GraphQLNonNull
+from graphql import GraphQLEnumType, get_named_type
 from graphql.execution.values import get_argument_values
 from sqlalchemy import TextClause, text
 
@@ -124,12 +124,14 @@ def cursor(list_name: str, key_json: str, pk: str) -> str:
 
 
 def _enum_names(step: FieldStep) -> dict[Any, str]:
-    output: Any = step.definition.type
-    while isinstance(output, GraphQLNonNull | GraphQLList):
-        output = output.of_type
-    if not isinstance(output, GraphQLEnumType):
-        raise NotExpressible(f"{step.parent.name}.{step.key} is not an enum")
-    return {member.value: name for name, member in output.values.items()}
+    """The stored value -> GraphQL name table of the enum the field returns."""
+    return _names(get_named_type(step.definition.type))
+
+
+def _names(enum_type: Any) -> dict[Any, str]:
+    if not isinstance(enum_type, GraphQLEnumType):
+        raise NotExpressible(f"{enum_type} is not an enum")
+    return {member.value: name for name, member in enum_type.values.items()}
 
 
 def _case(expression: str, names: Mapping[str, str]) -> str:
@@ -231,8 +233,8 @@ def many(model: Any, condition: Callable[[str, str], str], order: str) -> Rule:
 
 def _tab_counts(c: _Compiler, s: Row, step: FieldStep) -> str:
     alias = c.alias()
-    tab_type = _field_type(step, "tab")
-    tab_names = {member.value: name for name, member in tab_type.values.items()}
+    tab_counts: Any = get_named_type(step.definition.type)
+    tab_names = _names(get_named_type(tab_counts.fields["tab"].type))
     items = []
     for tab in rules.OrderTab:
         statuses = ", ".join(_literal(st.value) for st in rules.statuses_of_tab(tab))
@@ -255,17 +257,6 @@ def _selection(step: FieldStep) -> Selection:
     if not isinstance(completion, Selection):
         raise NotExpressible(f"{step.parent.name}.{step.key} has no selection")
     return completion
-
-
-def _field_type(step: FieldStep, name: str) -> Any:
-    """The named type of field ``name`` of the type ``step`` returns."""
-    output: Any = step.definition.type
-    while isinstance(output, GraphQLNonNull | GraphQLList):
-        output = output.of_type
-    field_type: Any = output.fields[name].type
-    while isinstance(field_type, GraphQLNonNull | GraphQLList):
-        field_type = field_type.of_type
-    return field_type
 
 
 def _payment_status(c: _Compiler, s: Row, step: FieldStep) -> str:
