@@ -17,6 +17,8 @@ from resolvers.errors import InvalidArgument
 from resolvers.pagination import Page, PageArgs, paginate
 
 ORDERS_LIST = "orders"
+# Longer numbers are never looked up: no order has one (answered as not found).
+MAX_ORDER_NUMBER_LENGTH = 64
 MAX_SEARCH_LENGTH = 100
 
 
@@ -106,7 +108,7 @@ async def orders_page(
 
 async def order_by_number(ctx: Context, *, user_id: int, number: str) -> Order | None:
     """The buyer's own order with this number; None for another buyer's or none."""
-    if len(number) > 64:
+    if len(number) > MAX_ORDER_NUMBER_LENGTH:
         return None
     statement = select(Order).where(Order.number == number, Order.user_id == user_id)
 

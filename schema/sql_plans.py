@@ -53,7 +53,7 @@ from domain import order_status as rules
 from domain.money import MINOR_UNIT_EXPONENTS
 from resolvers.activity import RECOMMENDATIONS_LIST
 from resolvers.errors import InvalidArgument
-from resolvers.orders import ORDERS_LIST
+from resolvers.orders import MAX_ORDER_NUMBER_LENGTH, ORDERS_LIST
 from resolvers.pagination import page_args
 from resolvers.policy import OPERATOR
 
@@ -431,7 +431,7 @@ def _order_by_number(c: _Compiler, s: Row, step: FieldStep) -> str:
         if not isinstance(value, str):
             raise NotExpressible("number")
         # resolvers.orders.order_by_number answers None for longer ones: so does NULL.
-        return value if len(value) <= 64 else None
+        return value if len(value) <= MAX_ORDER_NUMBER_LENGTH else None
 
     param = c.parameter(number)
     return one(Order, lambda u, o: f"{o}.user_id = {u}.id AND {o}.number = {param}")(c, s, step)
