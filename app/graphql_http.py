@@ -9,12 +9,10 @@ never reached execution, while ``application/json`` keeps answering 200.
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
 from typing import Any
 
 import orjson
-from graphql import GraphQLError, OperationDefinitionNode, parse
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from strawberry.exceptions import MissingQueryError
@@ -24,40 +22,40 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from app.graphiql import graphiql_html
-from app.persisted import PersistedQueries, PersistedQueryError, names_persisted_query
+from app.persisted import names_persisted_query
+from app.pipeline import REQUEST_BYTES, OperationPipeline, OperationRequest, Refused
 from app.request_id import request_id_of
-from app.settings import Settings
 from resolvers.context import Context
-from schema.definition import OrderCenterSchema, is_expected
 from schema.plans import Plans
 
 log = logging.getLogger("ordercenter.http")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
-MAX_BODY_BYTES = 1_048_576
+TOO_LARGE = "REQUEST_TOO_LARGE"
 
 
 class RequestError(Exception):
-    """The HTTP request itself is unusable; no GraphQL execution happens."""
+    """The HTTP request itself is unusable, or refused; no GraphQL execution happens.
+
+    ``error``: the message, or the whole formatted error of a pipeline refusal.
+    """
 
     def __init__(
         self,
         status: int,
-        message: str,
+        error: str | dict[str, Any],
         headers: dict[str, str] | None = None,
-        code: str | None = None,
+        code: str = "BAD_REQUEST",
     ):
-        super().__init__(message)
+        formatted = error if isinstance(error, dict) else {"message": error}
+        super().__init__(formatted["message"])
         self.status = status
-        self.message = message
         self.headers = headers or {}
-        self.code = code
+        self.formatted = {"extensions": {"code": code}, **formatted}
 
     def as_error(self) -> dict[str, Any]:
-        if self.code is None:
-            return {"message": self.message}
-        return {"message": self.message, "extensions": {"code": self.code}}
+        return self.formatted
 
 
 def negotiate(accept: str | None) -> str | None:
@@ -101,29 +99,21 @@ def wants_graphiql(request: Request) -> bool:
 
 
 class GraphQLHTTPHandler:
-    def __init__(self, schema: OrderCenterSchema, settings: Settings) -> None:
-        self.schema = schema
-        self.settings = settings
-        self.persisted = PersistedQueries.from_settings(settings)
-        self.plans = Plans(schema, settings.limits) if settings.compiled_plans else None
+    def __init__(self, pipeline: OperationPipeline) -> None:
+        self.pipeline = pipeline
+        self.settings = pipeline.settings
+
+    @property
+    def plans(self) -> Plans | None:
+        return self.pipeline.plans
 
     def context_for(self, request: Request, request_id: str) -> Context:
         user = request.user if "user" in request.scope else None
-        viewer_id = getattr(user, "user_id", None)
-        sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
-        state = request.app.state
-        return Context.for_request(
-            viewer_id=viewer_id,
-            sessions=sessions,
-            max_page_size=self.settings.max_page_size,
-            default_page_size=self.settings.default_page_size,
+        return self.pipeline.context(
+            request.app.state,
+            viewer_id=getattr(user, "user_id", None),
             request_id=request_id,
-            events=state.bus,
-            gateway=state.gateway,
-            rules=self.settings.rules,
-            refresher=getattr(state, "refresher", None),
-            budget=getattr(state, "budget", None),
-            rate_key=f"user:{viewer_id}" if viewer_id is not None else _client_key(request),
+            client_host=request.client.host if request.client else None,
         )
 
     async def handle(self, request: Request) -> Response:
@@ -161,49 +151,30 @@ class GraphQLHTTPHandler:
                 OperationType.MUTATION,
             }
         )
+        operation = OperationRequest(
+            query=params.get("query"),
+            variables=params.get("variables"),
+            operation_name=params.get("operationName"),
+            extensions=params.get("extensions"),
+        )
         try:
-            params["query"] = self.persisted.resolve(params.get("query"), params.get("extensions"))
-        except PersistedQueryError as error:
-            if error.status is None:
-                return PreExecutionError(data=None, errors=[error.graphql_error()])
-            raise RequestError(error.status, error.message, code=error.code) from None
-        if params.get("operationName") is None and _operation_count(params["query"]) > 1:
-            # Strawberry would quietly run the first one; the spec calls it an error.
-            raise RequestError(
-                400, "The document has several operations: say which in `operationName`."
+            return await self.pipeline.execute(
+                operation,
+                self.context_for(request, request_id),
+                allowed=allowed,
+                fresh_context=lambda: self.context_for(request, request_id),
             )
-        query: str = params["query"]
-        operation_name: str | None = params.get("operationName")
-        context = self.context_for(request, request_id)
-        plans = self.plans
-        if plans is not None:
-            plan = plans.get(query, operation_name)
-            if plan is not None:
-                answer, spent = await plan.run(context, params.get("variables"), sql=plans.in_sql)
-                if answer is not None:
-                    plans.answered += 1
-                    return answer
-                plans.declined += 1
-                # Off the plan's happy path: the generic run answers, on fresh loaders,
-                # without charging the caller's budget twice.
-                context = self.context_for(request, request_id)
-                if spent:
-                    context.budget = None
-        try:
-            result = await self.schema.execute(
-                query,
-                variable_values=params.get("variables"),
-                context_value=context,
-                operation_name=operation_name,
-                allowed_operation_types=allowed,
-                operation_extensions=params.get("extensions"),
-            )
+        except Refused as refused:
+            if refused.status is None:
+                return PreExecutionError(data=None, errors=[refused.error])
+            raise RequestError(refused.status, dict(refused.error.formatted)) from None
         except InvalidOperationTypeError as error:
             if request.method == "GET":
                 raise RequestError(
                     405,
                     "Only queries run over GET; send mutations with POST.",
                     {"Allow": "POST"},
+                    code="METHOD_NOT_ALLOWED",
                 ) from error
             raise RequestError(400, "Subscriptions run over WebSocket at /graphql.") from error
         except CannotGetOperationTypeError as error:
@@ -212,14 +183,12 @@ class GraphQLHTTPHandler:
             return PreExecutionError(data=None, errors=[GraphQLError(error.as_http_error_reason())])
         except MissingQueryError as error:
             raise RequestError(400, "No GraphQL query found in the request.") from error
-        if plans is not None and not result.errors and not plans.knows(query, operation_name):
-            plans.learn(query, operation_name)
-        return result
 
     def _result_response(
         self, result: ExecutionResult, media_type: str, request_id: str
     ) -> Response:
-        errors = [_format_error(e, request_id) for e in result.errors or []]
+        # Masked and coded by the pipeline already (schema/error_policy.py).
+        errors = [e.formatted for e in result.errors or []]
         # A request that never reached execution (syntax, validation, variable
         # coercion) has no `data` entry at all.
         not_executed = isinstance(result, PreExecutionError) or (
@@ -265,15 +234,21 @@ async def _read_params(request: Request) -> dict[str, Any]:
     else:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != JSON:
-            raise RequestError(415, "Send GraphQL requests as application/json.")
+            raise RequestError(
+                415, "Send GraphQL requests as application/json.", code="UNSUPPORTED_MEDIA_TYPE"
+            )
         length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            raise RequestError(413, f"Request bodies are limited to {MAX_BODY_BYTES} bytes.")
+        if length is not None and length.isdigit() and int(length) > REQUEST_BYTES:
+            raise RequestError(
+                413, f"Request bodies are limited to {REQUEST_BYTES} bytes.", code=TOO_LARGE
+            )
         body = b""
         async for chunk in request.stream():
             body += chunk
-            if len(body) > MAX_BODY_BYTES:
-                raise RequestError(413, f"Request bodies are limited to {MAX_BODY_BYTES} bytes.")
+            if len(body) > REQUEST_BYTES:
+                raise RequestError(
+                    413, f"Request bodies are limited to {REQUEST_BYTES} bytes.", code=TOO_LARGE
+                )
         try:
             params = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -294,33 +269,6 @@ async def _read_params(request: Request) -> dict[str, Any]:
         raise RequestError(400, "`operationName` must be a string.")
     checked: dict[str, Any] = params
     return checked
-
-
-def _client_key(request: Request) -> str:
-    return f"ip:{request.client.host}" if request.client else "ip:unknown"
-
-
-@lru_cache(maxsize=512)
-def _operation_count(query: str) -> int:
-    try:
-        document = parse(query, no_location=True)
-    except GraphQLError:
-        return 0  # execution reports the syntax error properly
-    return sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
-
-
-def _format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
-    if is_expected(error):
-        return dict(error.formatted)
-    masked: dict[str, Any] = {
-        "message": "Internal server error",
-        "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
-    }
-    if error.locations:
-        masked["locations"] = [loc._asdict() for loc in error.locations]
-    if error.path:
-        masked["path"] = error.path
-    return masked
 
 
 def _id(request_id: str) -> dict[str, str]:

@@ -25,6 +25,7 @@ from app.auth import BearerTokenBackend, TokenVerifier
 from app.bus import make_bus
 from app.graphiql import STATIC_URL_PREFIX, static_app
 from app.graphql_http import GraphQLHTTPHandler
+from app.pipeline import OperationPipeline
 from app.ratelimit import make_budget
 from app.request_id import RequestIdMiddleware
 from app.security import SecurityHeadersMiddleware
@@ -189,10 +190,10 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             if owns_engine:
                 await app.state.engine.dispose()
 
-    schema = build_schema(settings.limits)
-    graphql = GraphQLHTTPHandler(schema, settings)
+    pipeline = OperationPipeline(build_schema(settings.limits), settings)
+    graphql = GraphQLHTTPHandler(pipeline)
     verifier = TokenVerifier.from_settings(settings)
-    websockets = GraphQLWebSocket(schema, settings, verifier)
+    websockets = GraphQLWebSocket(pipeline, verifier)
     app = Starlette(
         routes=[
             Route("/graphql", graphql.handle, methods=["GET", "POST"]),

@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 from graphql import GraphQLError
+
+from schema.bounded import WeighedLRU
 
 if TYPE_CHECKING:
     from app.settings import Settings
@@ -100,32 +101,22 @@ class QueryCache:
     """Registered documents by hash, least recently used first out; bounded twice."""
 
     def __init__(self, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES) -> None:
-        self.max_entries = max_entries
-        self.max_bytes = max_bytes
-        self.bytes = 0
-        self._documents: OrderedDict[str, str] = OrderedDict()
+        self._documents: WeighedLRU[str, str] = WeighedLRU(
+            max_entries=max_entries, max_bytes=max_bytes
+        )
 
     def __len__(self) -> int:
         return len(self._documents)
 
+    @property
+    def bytes(self) -> int:
+        return self._documents.bytes
+
     def get(self, digest: str) -> str | None:
-        document = self._documents.get(digest)
-        if document is not None:
-            self._documents.move_to_end(digest)
-        return document
+        return self._documents.get(digest)
 
     def put(self, digest: str, document: str) -> None:
-        size = len(document.encode())
-        if size > self.max_bytes:
-            return
-        previous = self._documents.pop(digest, None)
-        if previous is not None:
-            self.bytes -= len(previous.encode())
-        self._documents[digest] = document
-        self.bytes += size
-        while len(self._documents) > self.max_entries or self.bytes > self.max_bytes:
-            _, evicted = self._documents.popitem(last=False)
-            self.bytes -= len(evicted.encode())
+        self._documents.put(digest, document, len(document.encode()))
 
 
 def _requested_hash(persisted: Any) -> str:

@@ -107,6 +107,16 @@ class Settings(BaseSettings):
     ws_max_connections_per_user: int = Field(
         default=10, ge=1, description="Concurrent WebSocket connections per user."
     )
+    ws_max_pending_per_address: int = Field(
+        default=64,
+        ge=1,
+        description="WebSockets one client address may hold open before connection_init.",
+    )
+    ws_max_pending: int = Field(
+        default=1024,
+        ge=1,
+        description="WebSockets the process holds open before connection_init, all addresses.",
+    )
     subscriber_queue_size: int = Field(
         default=256,
         ge=1,
@@ -140,6 +150,16 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(default=15, ge=1, description="Deepest selection allowed.")
     max_aliases: int = Field(default=30, ge=1, description="Aliases per operation.")
     max_tokens: int = Field(default=3000, ge=10, description="Tokens per document.")
+    max_document_bytes: int = Field(
+        default=65_536,
+        ge=1024,
+        le=1_048_576,
+        description="Size of a document's text, checked before it is read, on every transport.",
+    )
+    suggestions: bool | None = Field(
+        default=None,
+        description="'Did you mean …?' hints in errors; default: on except in production.",
+    )
     max_query_cost: int = Field(
         default=10_000, ge=1, description="Static cost limit of one operation."
     )
@@ -189,6 +209,10 @@ class Settings(BaseSettings):
         return self.introspection if self.introspection is not None else self.env != "production"
 
     @property
+    def suggestions_enabled(self) -> bool:
+        return self.suggestions if self.suggestions is not None else self.env != "production"
+
+    @property
     def limits(self) -> Limits:
         return Limits(
             max_depth=self.max_query_depth,
@@ -199,6 +223,8 @@ class Settings(BaseSettings):
                 default_page_size=self.default_page_size, max_page_size=self.max_page_size
             ),
             introspection=self.introspection_enabled,
+            max_document_bytes=self.max_document_bytes,
+            suggestions=self.suggestions_enabled,
         )
 
     @property

@@ -9,10 +9,12 @@ from collections import Counter
 from collections.abc import Coroutine, Generator
 from contextlib import suppress
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import orjson
+from graphql import GraphQLError
 from starlette.requests import Request
+from starlette.types import Message as Message_
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
@@ -28,15 +30,20 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
     Message,
+    SubscribeMessage,
 )
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import (
+    ConnectionInitMessage as LegacyInitMessage,
+)
+from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 
 from app.auth import TokenVerifier, bearer_token
+from app.pipeline import REQUEST_BYTES, OperationPipeline, OperationRequest, Refused, rate_key
 from app.request_id import request_id_of
-from app.settings import Settings
 from resolvers.context import Context
 from resolvers.subscriptions.hub import Delivery, SlowConsumer
 from resolvers.subscriptions.lane import Lane, current_lane
-from schema.definition import OrderCenterSchema
 from schema.subscription import LiveSelection, too_slow
 
 log = logging.getLogger("ordercenter.ws")
@@ -83,6 +90,72 @@ def authorization_of(params: dict[str, Any] | None) -> str | None:
     return None
 
 
+def _ours(view: Any) -> GraphQLWebSocket:
+    return cast("GraphQLWebSocket", view)
+
+
+def _admit(view: Any, context: Any, payload: Any) -> str | GraphQLError:
+    """The pipeline's admission of a subscribe/start payload: the document text to run,
+    or the coded error to answer with (the operation then does not start)."""
+    pipeline = _ours(view).pipeline
+    request = OperationRequest(
+        query=payload.get("query"),
+        variables=payload.get("variables"),
+        operation_name=payload.get("operationName"),
+        extensions=payload.get("extensions"),
+    )
+    try:
+        return pipeline.admit(request, getattr(context, "request_id", None))
+    except Refused as refused:
+        return refused.error
+
+
+def _scope_of(websocket: Any) -> Scope:
+    if not isinstance(websocket, ASGIWebSocketAdapter):  # pragma: no cover
+        raise TypeError("a Starlette WebSocket is expected")
+    return websocket.ws.scope
+
+
+class PendingSockets:
+    """Sockets open but not yet initialised (no connection_init), per address and in all.
+
+    Each holds a file descriptor and buffers until the init timeout: without a cap one
+    client could hold thousands. Over the cap a socket is refused at once.
+    """
+
+    def __init__(self, per_address: int, total: int) -> None:
+        self.per_address = per_address
+        self.total = total
+        self.by_address: Counter[str] = Counter()
+        self.count = 0
+
+    def enter(self, scope: Scope) -> str | None:
+        """None when the socket may wait for its init (it is counted); else the reason."""
+        address = (scope.get("client") or ("unknown", 0))[0]
+        if self.count >= self.total:
+            return "Too many connections are starting; try again shortly."
+        if self.by_address[address] >= self.per_address:
+            return "Too many connections from your address are starting; send connection_init."
+        self.by_address[address] += 1
+        self.count += 1
+        scope.setdefault("state", {})[_PENDING] = address
+        return None
+
+    def settle(self, scope: Scope) -> None:
+        """The socket sent connection_init, or went away: it is not pending any more."""
+        address = scope.get("state", {}).pop(_PENDING, None)
+        if address is not None:
+            self.count -= 1
+            self.by_address[address] -= 1
+            if self.by_address[address] <= 0:
+                del self.by_address[address]
+
+
+_PENDING = "ordercenter_pending_address"
+TRY_AGAIN_LATER = 1013
+MESSAGE_TOO_BIG = 1009
+
+
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws with the direct lane (resolvers/subscriptions/lane.py).
 
@@ -99,6 +172,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        _ours(self.view).pending.settle(_scope_of(self.websocket))
         await super().handle_connection_init(message)
         if self.connection_init_received:
             # Cancelled now: kept, it would hold its cancellation (an exception and its
@@ -114,6 +188,24 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             received: object = message
             if isinstance(received, dict):
                 received.clear()
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        payload: Any = message.get("payload")
+        # Strawberry's own protocol checks (init first, unique ids, malformed payloads)
+        # answer as the protocol says; anything else goes through the pipeline first.
+        if (
+            self.connection_acknowledged
+            and isinstance(payload, dict)
+            and message.get("id") not in self.operations
+        ):
+            admitted = _admit(self.view, self.context, payload)
+            if isinstance(admitted, GraphQLError):
+                await self.send_message(
+                    {"id": message["id"], "type": "error", "payload": [admitted.formatted]}
+                )
+                return
+            payload["query"] = admitted
+        await super().handle_subscribe(message)
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         lane = Lane(operation.id) if isinstance(self.context, Context) else None
@@ -262,19 +354,36 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             raise WebSocketDisconnected from error
 
 
+class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
+    """The legacy graphql-ws protocol, through the same pipeline."""
+
+    async def handle_connection_init(self, message: LegacyInitMessage) -> None:
+        _ours(self.view).pending.settle(_scope_of(self.websocket))
+        await super().handle_connection_init(message)
+
+    async def handle_start(self, message: StartMessage) -> None:
+        payload: Any = message.get("payload")
+        if self.connection_acknowledged and isinstance(payload, dict):
+            admitted = _admit(self.view, self.context, payload)
+            if isinstance(admitted, GraphQLError):
+                await self.send_message(
+                    {"type": "error", "id": message["id"], "payload": admitted.formatted}
+                )
+                return
+            payload["query"] = admitted
+        await super().handle_start(message)
+
+
 class GraphQLWebSocket(GraphQL[Context, None]):
     """Strawberry's WebSocket transport with our context, auth and limits."""
 
     graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
 
-    def __init__(
-        self,
-        schema: OrderCenterSchema,
-        settings: Settings,
-        verifier: TokenVerifier | None = None,
-    ) -> None:
+    def __init__(self, pipeline: OperationPipeline, verifier: TokenVerifier | None = None) -> None:
+        settings = pipeline.settings
         super().__init__(
-            schema,
+            pipeline.schema,
             graphql_ide=None,
             keep_alive=True,
             keep_alive_interval=settings.ws_keep_alive_seconds,
@@ -282,9 +391,9 @@ class GraphQLWebSocket(GraphQL[Context, None]):
             connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
             max_subscriptions_per_connection=settings.ws_max_operations,
         )
+        self.pipeline = pipeline
         self.settings = settings
-        # Built once: every connection's context holds them.
-        self.rules = settings.rules
+        self.pending = PendingSockets(settings.ws_max_pending_per_address, settings.ws_max_pending)
         # The HTTP backend's verifier: one decision about tokens for both transports.
         self.verifier = verifier or TokenVerifier.from_settings(settings)
         self.connections: Counter[int] = Counter()
@@ -298,15 +407,11 @@ class GraphQLWebSocket(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         state = request.app.state
-        context = Context.for_request(
+        context = self.pipeline.context(
+            state,
             viewer_id=None,
-            sessions=state.sessions,
-            max_page_size=self.settings.max_page_size,
-            default_page_size=self.settings.default_page_size,
             request_id=request_id_of(request.scope),
-            events=state.bus,
-            gateway=state.gateway,
-            rules=self.rules,
+            client_host=request.client.host if request.client else None,
             hub=state.hub,
         )
         request.scope.setdefault("state", {})["ordercenter_context"] = context
@@ -321,9 +426,19 @@ class GraphQLWebSocket(GraphQL[Context, None]):
             raise ConnectionRejectionError({"message": "Too many connections for this user."})
         self.connections[viewer.user_id] += 1
         context.viewer_id = viewer.user_id
+        context.rate_key = rate_key(viewer.user_id, None)
         context.refresh_loaders()
         # Read once: the token need not stay in memory as long as the connection.
         context.connection_params = None
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, reason: str) -> None:
+        """Accept, so that the client sees why, then close with 1013 (Try Again Later)."""
+        if (await receive())["type"] != "websocket.connect":
+            return
+        offered = scope.get("subprotocols") or []
+        chosen = next((p for p in offered if p in self.protocols), None)
+        await send({"type": "websocket.accept", "subprotocol": chosen})
+        await send({"type": "websocket.close", "code": TRY_AGAIN_LATER, "reason": reason})
 
     async def close_all(self, code: int = 1001, reason: str = "server shutting down") -> None:
         """Close every open socket (1001 Going Away: reconnect, elsewhere or later)."""
@@ -336,10 +451,41 @@ class GraphQLWebSocket(GraphQL[Context, None]):
             )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        refusal = self.pending.enter(scope)
+        if refusal is not None:
+            await self._refuse(scope, receive, send, refusal)
+            return
+        closed = False
+
+        async def sending(message: Message_) -> None:
+            if not closed:
+                await send(message)
+
+        async def receiving() -> Message_:
+            # One limit for an operation whatever its transport: a message may be as
+            # large as an HTTP body, no larger (uvicorn alone would take 16 MiB).
+            nonlocal closed
+            message = await receive()
+            data = message.get("text") or message.get("bytes") or ""
+            if len(data) > REQUEST_BYTES and (
+                isinstance(data, bytes) or len(data.encode()) > REQUEST_BYTES
+            ):
+                await send(
+                    {
+                        "type": "websocket.close",
+                        "code": MESSAGE_TOO_BIG,
+                        "reason": f"Messages are limited to {REQUEST_BYTES} bytes.",
+                    }
+                )
+                closed = True
+                return {"type": "websocket.disconnect", "code": MESSAGE_TOO_BIG}
+            return message
+
         self._open.add(send)
         try:
-            await super().__call__(scope, receive, send)
+            await super().__call__(scope, receiving, sending)
         finally:
+            self.pending.settle(scope)
             self._open.discard(send)
             context = (scope.get("state") or {}).get("ordercenter_context")
             if isinstance(context, Context) and context.viewer_id is not None:

@@ -13,10 +13,11 @@ from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from resolvers.errors import ClientError
 from resolvers.subscriptions.lane import current_lane
 from schema.activity import Recommendation, TaggedItem
 from schema.catalog import Product, Shop
+from schema.documents import Documents
+from schema.error_policy import ErrorPolicy, is_expected
 from schema.limits import Limits, extensions_for
 from schema.order_mutations import OrderMutations
 from schema.orders import Order, OrderEvent
@@ -29,26 +30,12 @@ from schema.user import User
 log = logging.getLogger("ordercenter.graphql")
 
 
-def is_expected(error: GraphQLError) -> bool:
-    """Errors the client caused: syntax, validation, variables, and our ClientErrors."""
-    original = error.original_error
-    if original is None or isinstance(original, ClientError):
-        return True
-    # Variable coercion, before execution (so no path): graphql-core wraps the scalar's
-    # own GraphQLError ("Variable '$n' has invalid value: Int cannot represent ...").
-    if error.path is None and isinstance(original, GraphQLError):
-        return True
-    # A literal no scalar can read, e.g. an Int of 5,000 digits (int() refuses it):
-    # validation reports it at the literal ("Expected value of type 'Int', but
-    # encountered error ..."). Our own failures have a path, or no location at all.
-    return (
-        error.path is None
-        and bool(error.nodes)
-        and isinstance(original, ValueError | TypeError | OverflowError)
-    )
-
-
 class OrderCenterSchema(strawberry.Schema):
+    # Set by build_schema: the document cache every transport reads through, and what
+    # errors look like on their way out.
+    documents: Documents
+    error_policy: ErrorPolicy
+
     def create_extensions_runner(
         self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
     ) -> SchemaExtensionsRunner:
@@ -90,6 +77,11 @@ class OrderCenterSchema(strawberry.Schema):
         answer = await super()._handle_execution_result(
             context, result, extensions_runner, skip_process_errors=skip_process_errors
         )
+        if answer.errors:
+            # Every result Strawberry hands a transport passes here (executed, refused
+            # before execution, or failed in an extension's hook): the one place its
+            # errors are masked and coded.
+            answer.errors = self.error_policy.finish(answer.errors, _request_id(context))
         if live and not result.errors:
             extensions_runner.ordercenter_results = answer.extensions  # type: ignore[attr-defined]
         return answer
@@ -128,7 +120,9 @@ class Mutation(OrderMutations, ShopperMutations):
 
 def build_schema(limits: Limits | None = None) -> OrderCenterSchema:
     """The schema with the given abuse limits (the SDL does not depend on them)."""
-    return OrderCenterSchema(
+    limits = limits or Limits()
+    documents = Documents(max_bytes=limits.max_document_bytes, max_tokens=limits.max_tokens)
+    built = OrderCenterSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -143,9 +137,12 @@ def build_schema(limits: Limits | None = None) -> OrderCenterSchema:
             Recommendation,
             TaggedItem,
         ],
-        extensions=extensions_for(limits or Limits()),
+        extensions=extensions_for(limits, documents),
         execution_context_class=SharedEventExecution,
     )
+    built.documents = documents
+    built.error_policy = ErrorPolicy(suggestions=limits.suggestions)
+    return built
 
 
 schema = build_schema()

@@ -1,4 +1,4 @@
-"""Checks on each parsed request before validation, the limiters or resolvers see it.
+"""Checks on each parsed document before validation, the limiters or resolvers see it.
 
 - Shape. The depth and alias limiters (Strawberry's) and the cost estimate inline every
   fragment spread, recursively, wherever it occurs: a few hundred bytes of fragments
@@ -28,7 +28,6 @@ from graphql import (
     Visitor,
     visit,
 )
-from strawberry.extensions import SchemaExtension
 
 # Selections once every spread is inlined; a document within the token limit and
 # without fragments has a few thousand at most.
@@ -174,36 +173,40 @@ def _string_literals(document: DocumentNode) -> list[StringValueNode]:
     return collect.found
 
 
-class DocumentShapeLimiter(SchemaExtension):
-    """Checks each parsed request before validation (and the limiters) run."""
+def nul_refusal(document: DocumentNode, variables: Any) -> GraphQLError | None:
+    if not _has_nul(document, variables):
+        return None
+    return GraphQLError(
+        "Strings may not contain NUL (U+0000) characters.",
+        extensions={"code": "BAD_USER_INPUT"},
+    )
 
-    def on_parse(self) -> Iterator[None]:
-        yield
-        document = self.execution_context.graphql_document
-        if document is None:  # a syntax error, reported as such
-            return
-        if _has_nul(document, self.execution_context.variables):
-            raise GraphQLError(
-                "Strings may not contain NUL (U+0000) characters.",
-                extensions={"code": "BAD_USER_INPUT"},
-            )
-        try:
-            shape = document_shape(document)
-        except FragmentCycleError as cycle:
-            raise GraphQLError(f"Cannot spread fragment '{cycle.name}' within itself.") from None
-        except EmptySelectionSetError as empty:
-            raise GraphQLError(
-                "Selection sets may not be empty: select at least one field.", empty.node
-            ) from None
-        if shape.selections > MAX_EXPANDED_SELECTIONS:
-            raise GraphQLError(
-                f"With its fragments inlined this document has {shape.selections} selections;"
-                f" the limit is {MAX_EXPANDED_SELECTIONS}.",
-                extensions={"code": "QUERY_TOO_LARGE"},
-            )
-        if shape.nesting > MAX_NESTING:
-            raise GraphQLError(
-                f"With its fragments inlined this document nests {shape.nesting} levels deep;"
-                f" the limit is {MAX_NESTING}.",
-                extensions={"code": "QUERY_TOO_DEEP"},
-            )
+
+def shape_refusal(document: DocumentNode) -> GraphQLError | None:
+    """Why a parsed document may not go on to validation, or None."""
+    try:
+        shape = document_shape(document)
+    except FragmentCycleError as cycle:
+        return GraphQLError(
+            f"Cannot spread fragment '{cycle.name}' within itself.",
+            extensions={"code": "GRAPHQL_VALIDATION_FAILED"},
+        )
+    except EmptySelectionSetError as empty:
+        return GraphQLError(
+            "Selection sets may not be empty: select at least one field.",
+            empty.node,
+            extensions={"code": "GRAPHQL_VALIDATION_FAILED"},
+        )
+    if shape.selections > MAX_EXPANDED_SELECTIONS:
+        return GraphQLError(
+            f"With its fragments inlined this document has {shape.selections} selections;"
+            f" the limit is {MAX_EXPANDED_SELECTIONS}.",
+            extensions={"code": "QUERY_TOO_LARGE"},
+        )
+    if shape.nesting > MAX_NESTING:
+        return GraphQLError(
+            f"With its fragments inlined this document nests {shape.nesting} levels deep;"
+            f" the limit is {MAX_NESTING}.",
+            extensions={"code": "QUERY_TOO_DEEP"},
+        )
+    return None

@@ -1,4 +1,4 @@
-"""Abuse limits checked before execution: depth, aliases, tokens and cost.
+"""Abuse limits checked before execution: size, tokens, depth, aliases and cost.
 
 Each refusal is a GraphQL error with ``extensions.code``; nothing is executed. The
 cost of every executed operation is reported in ``extensions.cost``.
@@ -7,26 +7,22 @@ cost of every executed operation is reported in ``extensions.cost``.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from graphql import GraphQLError, GraphQLSyntaxError
+from graphql import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.types import ExecutionResult
 
 from schema.cost import CostModel, operation_cost
-from schema.document_limits import DocumentShapeLimiter
+from schema.documents import Documents, document_gate
 
 
 class Spend(Protocol):
@@ -41,9 +37,6 @@ class CostBudget(Protocol):
     async def spend(self, key: str, cost: int) -> Spend: ...
 
 
-PARSED_DOCUMENTS = 512
-
-
 @dataclass(frozen=True, slots=True)
 class Limits:
     max_depth: int = 15
@@ -52,6 +45,9 @@ class Limits:
     max_cost: int = 10_000
     cost_model: CostModel = field(default_factory=CostModel)
     introspection: bool = True
+    # Raw document text, in bytes; the HTTP body and WebSocket messages are larger.
+    max_document_bytes: int = 65_536
+    suggestions: bool = True  # "Did you mean …?" in errors; off in production
 
 
 def _refuse(message: str, code: str, **extensions: Any) -> ExecutionResult:
@@ -125,8 +121,10 @@ def query_cost_extension(limits: Limits) -> Callable[[], SchemaExtension]:
                     limits.cost_model,
                 )
                 refusal = await self._check(self.cost)
-                if refusal is not None:
-                    context.result = refusal
+                if refusal is not None and refusal.errors:
+                    # Raised rather than set as the result: a subscription's run does
+                    # not look at a result set here, and would go on without a budget.
+                    raise refusal.errors[0]
             yield
 
         async def _check(self, cost: int) -> ExecutionResult | None:
@@ -140,37 +138,6 @@ def query_cost_extension(limits: Limits) -> Callable[[], SchemaExtension]:
             return cost_results(self.cost, limits)
 
     return QueryCost
-
-
-# Strawberry's limiters and graphql-core's rule report bare messages; these give them codes.
-_CODED_MESSAGES = (
-    (re.compile(r"exceeds maximum operation depth of \d+$"), "QUERY_TOO_DEEP"),
-    (re.compile(r"^\d+ aliases found\. Allowed: \d+$"), "TOO_MANY_ALIASES"),
-    (re.compile(r"Document contains more than \d+ tokens\. Parsing aborted\.$"), "TOO_MANY_TOKENS"),
-    (re.compile(r"^GraphQL introspection has been disabled"), "INTROSPECTION_DISABLED"),
-)
-
-
-class LimitErrorCodes(SchemaExtension):
-    """Adds ``extensions.code`` to the refusals of the depth, alias and token limits."""
-
-    def _code_errors(self) -> None:
-        for error in self.execution_context.pre_execution_errors or []:
-            if error.extensions and "code" in error.extensions:
-                continue
-            for pattern, code in _CODED_MESSAGES:
-                if pattern.search(error.message) and (
-                    code != "TOO_MANY_TOKENS" or isinstance(error, GraphQLSyntaxError)
-                ):
-                    # In place: the answer already holds these very error objects.
-                    error.extensions = {**(error.extensions or {}), "code": code}
-                    break
-
-    def get_results(self) -> dict[str, Any]:
-        # Called once the errors are final, whichever way they came: a parse error may
-        # be raised inside another extension's hook (ParserCache), past on_parse.
-        self._code_errors()
-        return {}
 
 
 class ReleaseReads(SchemaExtension):
@@ -194,22 +161,16 @@ class ReleaseReads(SchemaExtension):
             await scheduler.aclose()
 
 
-def extensions_for(limits: Limits) -> list[Callable[[], SchemaExtension]]:
+def extensions_for(limits: Limits, documents: Documents) -> list[Callable[[], SchemaExtension]]:
     # The limiters make a new rule class per instance, and the rule classes are part of
-    # ValidationCache's key: built per request, they would make every lookup a miss.
+    # the validation cache's key: built per request, they would make every lookup a miss.
     depth_rules = QueryDepthLimiter(max_depth=limits.max_depth).validation_rules
     alias_rules = MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules
     extensions: list[Callable[[], SchemaExtension]] = [
         ReleaseReads,
-        LimitErrorCodes,
-        lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-        # Before anything inlines fragments: refuses fragment bombs, endless chains,
-        # empty selection sets and NUL characters (see schema/document_limits.py).
-        DocumentShapeLimiter,
-        # Clients send the same few documents again and again (every subscriber the
-        # same subscription): parse and validate each once.
-        lambda: ParserCache(maxsize=PARSED_DOCUMENTS),
-        lambda: ValidationCache(maxsize=PARSED_DOCUMENTS),
+        # Size, tokens, shape and NUL checks, then parsing and validation once per
+        # distinct document, from a cache bounded in bytes (schema/documents.py).
+        document_gate(documents),
         lambda: AddValidationRules(depth_rules),
         lambda: AddValidationRules(alias_rules),
         query_cost_extension(limits),

@@ -59,8 +59,10 @@ from strawberry.types import ExecutionResult
 from strawberry.types.field import StrawberryField
 
 from schema import sql_plans
+from schema.bounded import WeighedLRU
 from schema.common import Loaded
 from schema.cost import operation_cost, sizing_variables
+from schema.documents import estimated_bytes
 from schema.limits import charge, cost_results
 
 if TYPE_CHECKING:
@@ -72,6 +74,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("ordercenter.plans")
 
 MAX_PLANS = 256
+PLAN_BYTES = 32 * 1024 * 1024
 COSTS_PER_PLAN = 64
 MAX_REMEMBERED_VARIABLES_BYTES = 512
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
@@ -646,7 +649,9 @@ class Plans:
         self.schema = schema
         self.limits = limits
         self.max_plans = max_plans
-        self._plans: OrderedDict[tuple[str, str | None], Plan | None] = OrderedDict()
+        self._plans: WeighedLRU[tuple[str, str | None], Plan | None] = WeighedLRU(
+            max_entries=max_plans, max_bytes=PLAN_BYTES
+        )
         # Whether the database is PostgreSQL, where plans may be answered in one statement.
         self.in_sql = False
         # How requests went: answered by a plan, or sent on to the generic executor.
@@ -657,11 +662,7 @@ class Plans:
         return len(self._plans)
 
     def get(self, query: str, operation_name: str | None) -> Plan | None:
-        key = (query, operation_name)
-        plan = self._plans.get(key)
-        if plan is not None:
-            self._plans.move_to_end(key)
-        return plan
+        return self._plans.get((query, operation_name))
 
     def knows(self, query: str, operation_name: str | None) -> bool:
         return (query, operation_name) in self._plans
@@ -677,7 +678,7 @@ class Plans:
             # no reason to fail a request that has its answer already.
             log.exception("could not compile a plan for operation %s", operation_name)
             plan = None
-        self._plans[(query, operation_name)] = plan
-        if len(self._plans) > self.max_plans:
-            self._plans.popitem(last=False)
+        # A plan holds its document and a tree of selections: about what the parsed
+        # document weighs, twice over.
+        self._plans.put((query, operation_name), plan, 2 * estimated_bytes(query))
         return plan

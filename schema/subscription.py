@@ -307,9 +307,8 @@ class LiveSelection:
 
     def _encode(self, context: Context, data: Any, errors: list[GraphQLError] | None) -> str:
         # As the pipeline answers: errors go through the schema's process_errors (which
-        # logs unexpected ones) and each payload carries the extensions' results; these
-        # are the operation's, whatever the event (LimitErrorCodes only codes limit
-        # refusals, which never come from executing).
+        # logs unexpected ones) and its error policy (masking, codes), and each payload
+        # carries the extensions' results; these are the operation's, whatever the event.
         payload: dict[str, Any] = {"data": data}
         if errors:
             execution = ExecutionContext(
@@ -319,6 +318,7 @@ class LiveSelection:
                 context=context,
             )
             self.schema.process_errors(errors, execution)
+            errors = self.schema.error_policy.finish(errors, context.request_id)
             payload["errors"] = [error.formatted for error in errors]
         if self.extensions:
             payload["extensions"] = self.extensions

@@ -351,11 +351,30 @@ def _padded_body(size: int) -> bytes:
     return head + b"x" * (size - len(head) - len(tail)) + tail
 
 
+def _padded_variables(size: int) -> bytes:
+    """A valid request of exactly ``size`` bytes, padded in an unused variable."""
+    head, tail = b'{"query": "{ __typename }", "variables": {"pad": "', b'"}}'
+    return head + b"x" * (size - len(head) - len(tail)) + tail
+
+
 async def test_body_of_exactly_one_mib_is_accepted(client: httpx.AsyncClient) -> None:
-    body = _padded_body(1_048_576)
+    body = _padded_variables(1_048_576)
     response = await client.post("/graphql", content=body, headers={"Content-Type": JSON})
     assert response.status_code == 200
     assert answer(response) == {"data": {"__typename": "Query"}}
+
+
+async def test_document_over_its_limit_is_413_before_it_is_read(
+    client: httpx.AsyncClient, executions: list[str]
+) -> None:
+    """A one-megabyte comment is one token: the document's own size limit refuses it."""
+    response = await client.post(
+        "/graphql", content=_padded_body(1_048_576), headers={"Content-Type": JSON}
+    )
+    assert response.status_code == 413
+    [error] = error_body(response)["errors"]
+    assert error["extensions"]["code"] == "DOCUMENT_TOO_LARGE"
+    assert executions == []
 
 
 async def test_body_over_one_mib_is_413(client: httpx.AsyncClient, executions: list[str]) -> None:

@@ -13,7 +13,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
@@ -21,15 +20,17 @@ import asyncpg
 import httpx
 import pytest
 import redis.asyncio as redis
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.auth import issue_token
-from db.engine import normalize_url
 from resolvers.ids import to_global_id
 from resolvers.mutations.unit_of_work import EVENTS_CHANNEL
-from tests.server.serving import ORDERCENTER, ServerProcess, free_port, running_server
+from tests.server.serving import (
+    ORDERCENTER,
+    ServerProcess,
+    free_port,
+    fresh_postgres_database,
+    running_server,
+)
 from tests.subscriptions.wsclient import (
     LEGACY_WS,
     TRANSPORT_WS,
@@ -580,31 +581,14 @@ async def test_no_connection_init_in_time_closes_with_4408(
 # -------------------------------------------------------- several processes, PostgreSQL
 
 
-async def _admin(admin_url: str, statement: str) -> None:
-    engine = create_async_engine(normalize_url(admin_url), isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture(scope="module")
 def pg_database() -> Iterator[str]:
     """A throwaway PostgreSQL database for this module's servers, dropped after."""
     admin_url = os.environ.get(PG_URL_VAR)
     if not admin_url:
         pytest.skip(f"needs PostgreSQL: set {PG_URL_VAR} to run the multi-process tests")
-    name = f"ordercenter_ws_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
-    try:
-        yield (
-            make_url(normalize_url(admin_url))
-            .set(drivername="postgresql", database=name)
-            .render_as_string(hide_password=False)
-        )
-    finally:
-        asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with fresh_postgres_database(admin_url) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
