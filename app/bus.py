@@ -179,7 +179,7 @@ class RedisBus:
                 attempt += 1
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]
 
 
 def make_bus(url: str) -> InProcessBus | PostgresBus | RedisBus:

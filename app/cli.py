@@ -13,6 +13,7 @@ import uvicorn
 from sqlalchemy import select
 from sqlmodel import col
 
+from app import access_log
 from app.auth import TokenIssuingError, ensure_can_issue, issue_token_for
 from app.persisted_cli import persisted_queries
 from app.settings import Settings, get_settings
@@ -29,6 +30,7 @@ def _configure_logging(settings: Settings) -> None:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    access_log.install()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

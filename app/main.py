@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
-from app import heap
+from app import access_log, heap
 from app.auth import BearerTokenBackend, TokenVerifier
 from app.bus import make_bus
 from app.graphiql import STATIC_URL_PREFIX, static_app
@@ -149,6 +149,9 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     settings = settings or get_settings()
     settings.check()
     owns_engine = engine is None
+    # Here, not only in the CLI: whatever serves this app (`uvicorn --factory`, each of
+    # --workers' processes, an embedding) builds it after configuring its logging.
+    access_log.install()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

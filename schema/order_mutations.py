@@ -94,8 +94,10 @@ class OrderPayload:
     user_errors: list[UserError] = strawberry.field(description="Why it was refused, if it was.")
 
 
-async def _run(info: Info, use_case: Callable[[int], Awaitable[OrderOutcome]]) -> OrderPayload:
-    outcome, errors = await attempt(info, use_case)
+async def _run(
+    info: Info, input: object, use_case: Callable[[int], Awaitable[OrderOutcome]]
+) -> OrderPayload:
+    outcome, errors = await attempt(info, input, use_case)
     if outcome is None:
         return OrderPayload(order=None, user_errors=errors)
     order = None if outcome.order is None else Order.from_row(outcome.order)
@@ -145,7 +147,7 @@ class OrderMutations:
                 idempotency_key=input.idempotency_key,
             )
 
-        return await _run(info, use_case)
+        return await _run(info, input, use_case)
 
     @strawberry.mutation(description="Pay an unpaid order with a saved method (buyer).")
     async def pay_order(
@@ -164,7 +166,7 @@ class OrderMutations:
                 idempotency_key=input.idempotency_key,
             )
 
-        return await _run(info, use_case)
+        return await _run(info, input, use_case)
 
     @strawberry.mutation(description="Cancel before shipping (buyer or seller); refunds if paid.")
     async def cancel_order(
@@ -181,7 +183,7 @@ class OrderMutations:
                 reason=reason,
             )
 
-        return await _run(info, use_case)
+        return await _run(info, input, use_case)
 
     @strawberry.mutation(description="Confirm a delivered order arrived (buyer).")
     async def confirm_receipt(
@@ -196,7 +198,7 @@ class OrderMutations:
                 order_id=decode_id(input.order_id, "Order", "input", "orderId"),
             )
 
-        return await _run(info, use_case)
+        return await _run(info, input, use_case)
 
     @strawberry.mutation(description="Hand the order to a carrier: AWAITING_COLLECTION (seller).")
     async def ship_order(
@@ -213,7 +215,7 @@ class OrderMutations:
                 tracking_number=input.tracking_number,
             )
 
-        return await _run(info, use_case)
+        return await _run(info, input, use_case)
 
     @strawberry.mutation(description="Record IN_TRANSIT or DELIVERED (seller, for the carrier).")
     async def update_order_status(
@@ -230,4 +232,4 @@ class OrderMutations:
                 note=input.note,
             )
 
-        return await _run(info, use_case)
+        return await _run(info, input, use_case)

@@ -115,9 +115,9 @@ def _method_id(global_id: strawberry.ID) -> int:
 
 
 async def _method_payload(
-    info: Info, use_case: Callable[[int], Awaitable[PaymentMethodRow]]
+    info: Info, input: object, use_case: Callable[[int], Awaitable[PaymentMethodRow]]
 ) -> PaymentMethodPayload:
-    row, errors = await attempt(info, use_case)
+    row, errors = await attempt(info, input, use_case)
     method = None if row is None else PaymentMethod.from_row(row)
     return PaymentMethodPayload(payment_method=method, user_errors=errors)
 
@@ -138,7 +138,7 @@ class ShopperMutations:
                 source_video_id=input.source_video_id,
             )
 
-        row, errors = await attempt(info, use_case)
+        row, errors = await attempt(info, input, use_case)
         item = None if row is None else TaggedItem.from_row(row)
         return TaggedItemPayload(tagged_item=item, user_errors=errors)
 
@@ -153,7 +153,7 @@ class ShopperMutations:
                 info.context, viewer_id=viewer_id, product_id=_product_id(input.product_id)
             )
 
-        row, errors = await attempt(info, use_case)
+        row, errors = await attempt(info, input, use_case)
         item = None if row is None else TaggedItem.from_row(row)
         return TaggedItemPayload(tagged_item=item, user_errors=errors)
 
@@ -173,7 +173,7 @@ class ShopperMutations:
                 info.context, viewer_id=viewer_id, product_id=_product_id(input.product_id)
             )
 
-        row, errors = await attempt(info, use_case)
+        row, errors = await attempt(info, input, use_case)
         view = None if row is None else ProductView.from_row(row)
         return ProductViewPayload(product_view=view, user_errors=errors)
 
@@ -182,7 +182,7 @@ class ShopperMutations:
         async def use_case(viewer_id: int) -> int:
             return await shopper.clear_recently_viewed(info.context, viewer_id=viewer_id)
 
-        count, errors = await attempt(info, use_case)
+        count, errors = await attempt(info, None, use_case)
         return ClearRecentlyViewedPayload(cleared_count=count or 0, user_errors=errors)
 
     @strawberry.mutation(
@@ -204,7 +204,7 @@ class ShopperMutations:
                 ),
             )
 
-        row, errors = await attempt(info, use_case)
+        row, errors = await attempt(info, input, use_case)
         recommendation = None if row is None else Recommendation.from_row(row)
         return RecommendationPayload(recommendation=recommendation, user_errors=errors)
 
@@ -222,7 +222,7 @@ class ShopperMutations:
                 make_default=input.make_default,
             )
 
-        return await _method_payload(info, use_case)
+        return await _method_payload(info, input, use_case)
 
     @strawberry.mutation(
         description="Remove a saved method; if it was the default, the newest remaining "
@@ -240,7 +240,7 @@ class ShopperMutations:
                 info.context, viewer_id=viewer_id, method_id=_method_id(input.payment_method_id)
             )
 
-        return await _method_payload(info, use_case)
+        return await _method_payload(info, input, use_case)
 
     @strawberry.mutation(description="Make a saved method the default.")
     async def set_default_payment_method(
@@ -255,4 +255,4 @@ class ShopperMutations:
                 info.context, viewer_id=viewer_id, method_id=_method_id(input.payment_method_id)
             )
 
-        return await _method_payload(info, use_case)
+        return await _method_payload(info, input, use_case)

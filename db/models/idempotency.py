@@ -20,7 +20,8 @@ class IdempotencyKey(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id")
     operation: str = Field(max_length=32)
-    key: str = Field(max_length=128)
+    # sha256 (hex) of the client's key, never the key: it is the client's free text.
+    key: str = Field(max_length=64)
     # sha256 of the canonical input: the same key with other input is a CONFLICT.
     request_hash: str = Field(max_length=64)
     order_id: int | None = Field(default=None, foreign_key="orders.id")

@@ -3,6 +3,9 @@
 The key row is inserted inside the use-case's transaction, before any work. A racing
 request with the same key then blocks on the unique index (PostgreSQL) or on the
 write lock (SQLite) until the first commits, and finds its result.
+
+A key is the client's free text: only its sha256 is stored or sent to the payment
+processor, so whatever a client put in it stays out of both.
 """
 
 from __future__ import annotations
@@ -42,7 +45,14 @@ class Replay:
     error: UserError | None
 
 
-def check_key(key: str) -> None:
+def key_digest(key: str) -> str:
+    """What stands for a client's key wherever it is kept or forwarded: sha256, hex."""
+    # surrogatepass: JSON may carry a lone surrogate, which strict UTF-8 cannot encode.
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def check_key(key: str) -> str:
+    """The digest of a valid key; the key itself goes no further than here."""
     if not key.strip() or len(key) > MAX_KEY_LENGTH:
         raise Refused.one(
             ErrorCode.INVALID,
@@ -50,6 +60,7 @@ def check_key(key: str) -> None:
             "input",
             "idempotencyKey",
         )
+    return key_digest(key)
 
 
 async def claim(
@@ -57,16 +68,18 @@ async def claim(
     *,
     user_id: int,
     operation: str,
-    key: str,
+    key_hash: str,
     fingerprint: str,
     now: datetime,
     ttl: timedelta,
 ) -> IdempotencyKey | Replay:
-    """This request's key row (flushed), or the earlier request's result to replay."""
+    """This request's key row (flushed), or the earlier request's result to replay.
+
+    ``key_hash`` is check_key's digest of the client's key."""
     statement = select(IdempotencyKey).where(
         IdempotencyKey.user_id == user_id,
         IdempotencyKey.operation == operation,
-        IdempotencyKey.key == key,
+        IdempotencyKey.key == key_hash,
     )
     existing = (await session.execute(statement)).scalars().first()
     if existing is not None and existing.created_at <= now - ttl:
@@ -91,7 +104,11 @@ async def claim(
         )
         return Replay(order_id=existing.order_id, error=error)
     row = IdempotencyKey(
-        user_id=user_id, operation=operation, key=key, request_hash=fingerprint, created_at=now
+        user_id=user_id,
+        operation=operation,
+        key=key_hash,
+        request_hash=fingerprint,
+        created_at=now,
     )
     session.add(row)
     await session.flush()

@@ -1,8 +1,10 @@
-"""The Alembic history builds exactly the tables the models describe, on both engines."""
+"""The Alembic history builds exactly the tables the models describe, on both engines,
+and carries existing rows along."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import uuid
 from pathlib import Path
@@ -18,6 +20,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from db.engine import create_engine, normalize_url
 from db.migrate import upgrade
 from db.models import metadata
+from resolvers.mutations import idempotency
 from tests.conftest import PG_URL_VAR
 
 
@@ -63,5 +66,63 @@ def test_postgres_migrations_match_models() -> None:
     try:
         upgrade(url)
         assert asyncio.run(_diff(url)) == []
+    finally:
+        asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+# Keys as clients sent them before 0003, the longest allowed one included.
+OLD_KEYS = ["checkout-1", "4111.1111.1111.1111", "\u00e9t\u00e9-\U0001f600", "k" * 128]
+
+
+async def _run_sql(url: str, statement: str, rows: list[dict[str, Any]]) -> list[Any]:
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            result = await conn.execute(text(statement), rows or None)
+            return list(result.all()) if result.returns_rows else []
+    finally:
+        await engine.dispose()
+
+
+def _keys_survive_hashed(url: str) -> None:
+    upgrade(url, "0002")
+    user = {"id": 1, "handle": "ada", "name": "Ada"}
+    asyncio.run(
+        _run_sql(
+            url,
+            "INSERT INTO users (id, handle, display_name, role, created_at) "
+            "VALUES (:id, :handle, :name, 'buyer', CURRENT_TIMESTAMP)",
+            [user],
+        )
+    )
+    asyncio.run(
+        _run_sql(
+            url,
+            "INSERT INTO idempotency_keys (user_id, operation, key, request_hash, created_at) "
+            "VALUES (1, 'placeOrder', :key, :hash, CURRENT_TIMESTAMP)",
+            [{"key": key, "hash": "a" * 64} for key in OLD_KEYS],
+        )
+    )
+    upgrade(url)
+    assert asyncio.run(_diff(url)) == []
+    stored = asyncio.run(_run_sql(url, "SELECT key FROM idempotency_keys ORDER BY id", []))
+    assert [key for (key,) in stored] == [hashlib.sha256(k.encode()).hexdigest() for k in OLD_KEYS]
+    # A retry's key, as the API digests it now, finds the row kept from before.
+    assert [key for (key,) in stored] == [idempotency.key_digest(k) for k in OLD_KEYS]
+
+
+def test_sqlite_upgrade_keeps_only_hashes_of_existing_idempotency_keys(tmp_path: Path) -> None:
+    _keys_survive_hashed(f"sqlite:///{tmp_path / 'migrated.db'}")
+
+
+def test_postgres_upgrade_keeps_only_hashes_of_existing_idempotency_keys() -> None:
+    admin_url = os.environ.get(PG_URL_VAR)
+    if not admin_url:
+        pytest.skip(f"PostgreSQL variant: {PG_URL_VAR} is not set")
+    name = f"ordercenter_migrate_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
+    url = make_url(normalize_url(admin_url)).set(database=name).render_as_string(False)
+    try:
+        _keys_survive_hashed(url)
     finally:
         asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -4,6 +4,7 @@ second order or a second charge."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from app.main import create_app
 from app.settings import Settings
 from db.engine import SessionFactory
 from db.models import IdempotencyKey, Order, User
+from resolvers.gateway import ChargeResult, SandboxGateway
 from resolvers.mutations import idempotency
 from resolvers.mutations.outcome import ErrorCode, Refused
 from tests.conftest import TEST_SECRET, GraphQLClient
@@ -382,7 +384,7 @@ async def test_claim_replays_within_the_ttl_and_forgets_after(sessions: SessionF
                 session,
                 user_id=user.id,  # type: ignore[arg-type]
                 operation="placeOrder",
-                key="k",
+                key_hash=idempotency.key_digest("k"),
                 fingerprint=fingerprint,
                 now=now,
                 ttl=ttl,
@@ -419,3 +421,55 @@ async def test_an_unauthenticated_retry_changes_nothing(
     )
     assert error["extensions"]["code"] == "UNAUTHENTICATED"
     assert await db_state(sessions) == before
+
+
+# --- what is kept of a key ------------------------------------------------------------------
+
+
+class RecordingGateway(SandboxGateway):
+    """The sandbox, noting every idempotency key it is sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.keys: list[str] = []
+
+    async def charge(
+        self, token: str, *, amount_minor: int, currency: str, idempotency_key: str
+    ) -> ChargeResult:
+        self.keys.append(idempotency_key)
+        return await super().charge(
+            token, amount_minor=amount_minor, currency=currency, idempotency_key=idempotency_key
+        )
+
+
+async def test_keys_are_kept_and_forwarded_only_as_their_sha256(
+    engine: AsyncEngine, sessions: SessionFactory
+) -> None:
+    settings = Settings(env="test", jwt_secret=TEST_SECRET, database_url="sqlite:///unused.db")
+    app = create_app(settings, engine=engine)
+    gateway = app.state.gateway = RecordingGateway()
+    transport = httpx.ASGITransport(app=app)
+    buyer = await make_user(sessions)
+    shop = await make_shop(sessions)
+    product = await make_product(sessions, shop=shop, stock=5)
+    method = await make_payment_method(sessions, user=buyer)
+    unpaid = await make_order(sessions, buyer=buyer, shop=shop, products=[product])
+    place_key, pay_key = "client-chosen PLACE key", "client-chosen PAY key"
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        gql = GraphQLClient(http)
+        placed = await place(gql, buyer, [line(product)], key=place_key, method=method)
+        paid = await _pay(gql, buyer, gid("Order", unpaid), method, pay_key)
+        # A retry still finds its first answer through the hash.
+        again = await _pay(gql, buyer, gid("Order", unpaid), method, pay_key)
+    assert placed["userErrors"] == paid["userErrors"] == again["userErrors"] == []
+    assert again["order"]["id"] == paid["order"]["id"]
+
+    digests = {hashlib.sha256(k.encode()).hexdigest() for k in (place_key, pay_key)}
+    assert {k.key for k in await _keys(sessions)} == digests
+    # The processor gets each charge's key by its digest, and nothing of the key itself
+    # (no fragment of it that a lowercase hex digest could hold by chance).
+    assert len(gateway.keys) == 2
+    assert {d for d in digests for k in gateway.keys if d in k} == digests
+    for forwarded in gateway.keys:
+        assert "client-chosen" not in forwarded
+        assert " key " not in forwarded
