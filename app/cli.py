@@ -268,6 +268,10 @@ def recommend(evaluate_only: bool, k: int, no_progress: bool) -> None:
     require_database(settings)
     bars: list[Any] = []
 
+    def phase(what: str) -> None:
+        if not no_progress:
+            click.echo(f"{what}…", err=True)
+
     def progress(done: int, total: int) -> None:
         if no_progress:
             return
@@ -283,8 +287,8 @@ def recommend(evaluate_only: bool, k: int, no_progress: bool) -> None:
         sessions = create_session_factory(engine)
         try:
             if evaluate_only:
-                return await evaluate_database(sessions, k=k, progress=progress)
-            return await recompute_everyone(sessions, progress=progress)
+                return await evaluate_database(sessions, k=k, progress=progress, phase=phase)
+            return await recompute_everyone(sessions, progress=progress, phase=phase)
         finally:
             for bar in bars:
                 bar.close()
