@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import socket
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 import uvicorn
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
 
 from app import access_log
@@ -18,7 +23,7 @@ from app.auth import TokenIssuingError, ensure_can_issue, issue_token_for
 from app.persisted_cli import persisted_queries
 from app.settings import Settings, get_settings
 from db.engine import create_engine
-from db.migrate import upgrade
+from db.migrate import current_revision, head_revision, sqlite_path, upgrade
 from db.models import User
 
 log = logging.getLogger("ordercenter")
@@ -114,6 +119,41 @@ def seed(
     )
 
 
+def _where(settings: Settings) -> str:
+    path = sqlite_path(settings.database_url)
+    if path is not None:
+        return str(path.resolve())
+    return make_url(settings.database_url).render_as_string(hide_password=True)
+
+
+def require_database(settings: Settings) -> None:
+    """Refuse, saying what to run, when the database a command reads is missing or old.
+
+    Opening a SQLite file that is not there would create an empty one in whatever folder
+    the command runs from, and reading unmigrated tables fails with a driver traceback.
+    """
+    where = _where(settings)
+    first = "run `ordercenter migrate` and then `ordercenter seed` (or `make run`) first"
+    path = sqlite_path(settings.database_url)
+    if path is not None and not path.exists():
+        raise click.ClickException(
+            f"no database at {where}: {first}, or point ORDERCENTER_DATABASE_URL at "
+            "an existing one (a relative sqlite path is relative to the current folder)"
+        )
+    try:
+        current = asyncio.run(current_revision(settings.database_url))
+    except (OSError, SQLAlchemyError) as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        raise click.ClickException(f"cannot open the database at {where}: {reason}") from None
+    if current is None:
+        raise click.ClickException(f"the database at {where} was never migrated: {first}")
+    if current != head_revision():
+        raise click.ClickException(
+            f"the database at {where} is at revision {current}, not the latest "
+            f"({head_revision()}): run `ordercenter migrate` first"
+        )
+
+
 async def _user_id(settings: Settings, handle: str) -> int | None:
     engine = create_engine(settings.database_url)
     try:
@@ -162,6 +202,11 @@ def token(handle: str | None, role: str | None) -> None:
     settings = get_settings()
     if (handle is None) == (role is None):
         raise click.UsageError("give either HANDLE or --role")
+    try:
+        ensure_can_issue(settings)
+    except TokenIssuingError as error:
+        raise click.ClickException(f"cannot mint tokens: {error}") from None
+    require_database(settings)
     if role is not None:
         handle = asyncio.run(_first_handle(settings, role))
         if handle is None:
@@ -180,6 +225,7 @@ def sweep() -> None:
     from resolvers.mutations.timeouts import apply_timeouts
 
     settings = get_settings()
+    require_database(settings)
 
     async def run() -> Any:
         engine = create_engine(settings.database_url)
@@ -221,7 +267,12 @@ def recommend(evaluate_only: bool, k: int, no_progress: bool) -> None:
     from resolvers.recommendations.batch import evaluate_database, recompute_everyone
 
     settings = get_settings()
+    require_database(settings)
     bars: list[Any] = []
+
+    def phase(what: str) -> None:
+        if not no_progress:
+            click.echo(f"{what}…", err=True)
 
     def progress(done: int, total: int) -> None:
         if no_progress:
@@ -238,8 +289,8 @@ def recommend(evaluate_only: bool, k: int, no_progress: bool) -> None:
         sessions = create_session_factory(engine)
         try:
             if evaluate_only:
-                return await evaluate_database(sessions, k=k, progress=progress)
-            return await recompute_everyone(sessions, progress=progress)
+                return await evaluate_database(sessions, k=k, progress=progress, phase=phase)
+            return await recompute_everyone(sessions, progress=progress, phase=phase)
         finally:
             for bar in bars:
                 bar.close()
@@ -283,10 +334,10 @@ def simulate(rate: float, duration: float | None, rng_seed: int | None, log_ever
     """
     from app.simulate import run_simulation
 
+    settings = get_settings()
+    require_database(settings)
     report = asyncio.run(
-        run_simulation(
-            get_settings(), rate=rate, duration=duration, seed=rng_seed, log_every=log_every
-        )
+        run_simulation(settings, rate=rate, duration=duration, seed=rng_seed, log_every=log_every)
     )
     click.echo(report.summary())
 
@@ -308,8 +359,13 @@ def export_schema(output: Path) -> None:
 
 
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    from app.main import app_factory
+
+    # One worker runs in this process, so it can take these settings as they are (the
+    # demo's differ from the environment's); more workers each read the environment.
+    app: Any = "app.main:app_factory" if workers > 1 else functools.partial(app_factory, settings)
     uvicorn.run(
-        "app.main:app_factory",
+        app,
         factory=True,
         host=host,
         port=port,
@@ -321,6 +377,28 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
         # in the fan-out benchmark for little gain.
         ws_per_message_deflate=False,
     )
+
+
+def ensure_port_free(host: str, port: int, *, instead: str) -> None:
+    """Refuse before any start-up work (and before printing a token) on a busy port,
+    rather than let uvicorn fail with a bare '[Errno 98]' at the end."""
+    if port == 0:
+        return
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            # As uvicorn binds: a port left in TIME_WAIT by a stopped server is free.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise click.ClickException(
+            f"cannot serve on {host}:{port}: {reason} (is another server, perhaps an "
+            f"earlier `make run`, still running?). Stop it, or serve on another port: "
+            f"{instead}"
+        ) from None
 
 
 @main.command()
@@ -335,9 +413,28 @@ def serve(host: str | None, port: int | None, workers: int, no_migrate: bool) ->
         settings.check()
     except ValueError as error:
         raise click.ClickException(str(error)) from None
-    if not no_migrate:
+    host, port = host or settings.host, port or settings.port
+    ensure_port_free(host, port, instead=f"`ordercenter serve --port {port + 1}`")
+    if no_migrate:
+        require_database(settings)
+    else:
         upgrade(settings.database_url)
-    _serve(settings, host or settings.host, port or settings.port, workers)
+    _serve(settings, host, port, workers)
+
+
+# The seed's unpaid orders are hours old (each screen has something to show), older
+# than the 30-minute timeout: a demo sweeping with it would cancel them a minute in.
+DEMO_UNPAID_ORDER_TIMEOUT = timedelta(days=365)
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """The settings `ordercenter demo` serves with: unpaid orders are kept for a year,
+    so the demo keeps orders to pay for; ORDERCENTER_UNPAID_ORDER_TIMEOUT_SECONDS,
+    when set, still wins."""
+    if "unpaid_order_timeout_seconds" in settings.model_fields_set:
+        return settings
+    seconds = int(DEMO_UNPAID_ORDER_TIMEOUT.total_seconds())
+    return settings.model_copy(update={"unpaid_order_timeout_seconds": seconds})
 
 
 @main.command()
@@ -346,14 +443,15 @@ def serve(host: str | None, port: int | None, workers: int, no_migrate: bool) ->
 @click.pass_context
 def demo(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Migrate, seed an empty database, print a demo token, and serve (`make run`)."""
-    settings = get_settings()
+    settings = demo_settings(get_settings())
+    host, port = host or settings.host, port or settings.port
+    ensure_port_free(host, port, instead=f"ORDERCENTER_PORT={port + 1} make run")
     upgrade(settings.database_url)
     fresh = asyncio.run(_user_id(settings, DEMO_HANDLE)) is None
     ctx.invoke(seed, if_empty=True)
     if fresh:
         # The seed's recommendations are placeholders; show the engine's from the start.
         ctx.invoke(recommend, evaluate_only=False, k=10, no_progress=False)
-    host, port = host or settings.host, port or settings.port
     demo_token = _token_for(settings, DEMO_HANDLE)
     url = f"http://{host}:{port}/graphql"
     click.echo(

@@ -236,8 +236,8 @@ def answer_in_sql(app: Starlette, settings: Settings) -> None:
         app.state.plans.in_sql = settings.sql_plans and dialect == "postgresql"
 
 
-def app_factory() -> Starlette:
+def app_factory(settings: Settings | None = None) -> Starlette:
     """Entry point for ``uvicorn --factory app.main:app_factory`` (and ``ordercenter serve``)."""
-    app = create_app()
+    app = create_app(settings)
     heap.settle()
     return app

@@ -13,7 +13,8 @@ bench/subscriptions.py's client (and any well-behaved one):
   ``complete`` unregisters it; ``ping`` -> ``pong``; anything else closes with 4400.
 
 ``POST /publish`` (body optional: ``{"toStatus": "...", "extensions": ...}``) makes
-one event (cursor: a counter; occurredAt: now, UTC, ``datetime.isoformat()`` as ours)
+one event (cursor: a counter, encoded as ours; occurredAt: now, UTC,
+``datetime.isoformat()`` as ours)
 and sends ``{"id": <op id>, "type": "next", "payload": {"data": {"orderStatusChanged":
 {"cursor", "toStatus", "occurredAt"}}, "extensions": ...}}`` - byte for byte the frame
 our server sends for bench.subscriptions.SUBSCRIPTION - to every subscriber. The
@@ -40,6 +41,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Message, Receive, Scope, Send
+
+from bench.shapes import cursor as event_cursor
 
 PROTOCOL = "graphql-transport-ws"
 # What ours adds to each subscription result (the cost extension, default limits).
@@ -71,7 +74,8 @@ class Broadcaster:
                 del self.groups[op_id]
 
     async def publish(self, to_status: str, extensions: Any) -> tuple[int, str]:
-        cursor = str(next(self._cursor))
+        number = next(self._cursor)
+        cursor = event_cursor("orderEvents", number, number)
         event = {
             "cursor": cursor,
             "toStatus": to_status,

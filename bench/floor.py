@@ -286,7 +286,7 @@ async def order_center_page(db: Database, viewer: int, first: int) -> dict[str, 
         timeline_of[e[0]].append(
             {
                 "id": global_id("OrderEvent", e[1]),
-                "cursor": str(e[1]),
+                "cursor": cursor("orderEvents", e[1], e[1]),
                 "fromStatus": e[2],
                 "toStatus": e[3],
                 "orderVersion": e[4],
@@ -440,7 +440,7 @@ async def order_detail(db: Database, viewer: int, number: str) -> dict[str, Any]
         "timeline": [
             {
                 "id": global_id("OrderEvent", e[0]),
-                "cursor": str(e[0]),
+                "cursor": cursor("orderEvents", e[0], e[0]),
                 "fromStatus": e[1],
                 "toStatus": e[2],
                 "orderVersion": e[3],

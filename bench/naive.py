@@ -351,7 +351,7 @@ class Order:
         return [
             OrderEvent(
                 id=strawberry.ID(global_id("OrderEvent", r.id)),
-                cursor=str(r.id),
+                cursor=cursor("orderEvents", r.id, r.id),
                 from_status=r.from_status,
                 to_status=r.to_status,
                 order_version=r.order_version,

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from urllib.parse import quote
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db.engine import normalize_url
+from db.engine import create_engine, normalize_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -36,3 +42,47 @@ async def upgrade_async(engine: AsyncEngine, revision: str = "head") -> None:
 
     async with engine.begin() as conn:
         await conn.run_sync(_run)
+
+
+def head_revision() -> str | None:
+    """The newest revision of the migration history."""
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+async def current_revision(url: str) -> str | None:
+    """The revision the database at ``url`` is at; None when it was never migrated."""
+
+    def _read(connection: Connection) -> str | None:
+        # Its "Context impl SQLiteImpl" lines mean nothing to someone asking for a token.
+        chatty = logging.getLogger("alembic.runtime.migration")
+        level = chatty.level
+        chatty.setLevel(logging.WARNING)
+        try:
+            return MigrationContext.configure(connection).get_current_revision()
+        finally:
+            chatty.setLevel(level)
+
+    path = sqlite_path(url)
+    if path is not None:
+        # Read-only: our engine's connect hook would switch the file to WAL, a write.
+        read_only = sa.create_engine(f"sqlite:///file:{quote(str(path))}?mode=ro&uri=true")
+        try:
+            with read_only.connect() as connection:
+                return _read(connection)
+        finally:
+            read_only.dispose()
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(_read)
+    finally:
+        await engine.dispose()
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (relative to the current folder, as SQLite opens it);
+    None for other databases and in-memory SQLite."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)

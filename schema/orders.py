@@ -16,6 +16,7 @@ from db.models import ShipmentEvent as ShipmentEventRow
 from db.models import Shop as ShopRow
 from domain import order_status as rules
 from resolvers import policy
+from resolvers.subscriptions.cursors import event_cursor
 from schema.catalog import Product, Shop
 from schema.common import Address, Info, Money, Node, global_id, loaded, pk
 from schema.enums import (
@@ -107,7 +108,9 @@ class Shipment:
 
 @strawberry.type(description="One status change of an order; also what subscriptions deliver.")
 class OrderEvent(Node):
-    cursor: str = strawberry.field(description="Pass as `after` to resume a subscription here.")
+    cursor: str = strawberry.field(
+        description="Opaque; pass as `after` to resume a subscription after this event."
+    )
     from_status: OrderStatus | None = strawberry.field(
         description="The status before; null for the first event (order placed)."
     )
@@ -122,7 +125,7 @@ class OrderEvent(Node):
     def from_row(cls, row: OrderEventRow) -> OrderEvent:
         return cls(
             id=global_id("OrderEvent", row),
-            cursor=str(pk(row)),
+            cursor=event_cursor(pk(row)),
             from_status=None if row.from_status is None else OrderStatus(row.from_status),
             to_status=OrderStatus(row.to_status),
             order_version=row.order_version,

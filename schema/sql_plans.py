@@ -56,6 +56,7 @@ from resolvers.errors import InvalidArgument
 from resolvers.orders import MAX_ORDER_NUMBER_LENGTH, ORDERS_LIST
 from resolvers.pagination import page_args
 from resolvers.policy import OPERATOR
+from resolvers.subscriptions.cursors import EVENTS_LIST
 
 if TYPE_CHECKING:
     from graphql.execution.values import VariableValues
@@ -570,7 +571,7 @@ RULES: dict[str, dict[str, Rule]] = {
     },
     "OrderEvent": {
         "id": node_id("OrderEvent"),
-        "cursor": lambda c, s, step: f"({s.alias}.id)::text",
+        "cursor": lambda c, s, step: cursor(EVENTS_LIST, f"({s.alias}.id)::text", f"{s.alias}.id"),
         "fromStatus": enum_column("from_status"),
         "toStatus": enum_column("to_status"),
         "orderVersion": column("order_version"),

@@ -30,14 +30,13 @@ from strawberry.types.graphql import OperationType
 from db.models import Order as OrderRow
 from resolvers import policy
 from resolvers.context import Context
-from resolvers.errors import ClientError, InvalidArgument
+from resolvers.errors import ClientError
 from resolvers.ids import expect_global_id
+from resolvers.subscriptions.cursors import event_cursor, event_id_after
 from resolvers.subscriptions.hub import Delivery, SlowConsumer, Subscriber
 from resolvers.subscriptions.lane import Lane, current_lane
 from schema.common import Info
 from schema.orders import OrderEvent
-
-MAX_CURSOR = 2**63 - 1
 
 
 class OrderNotFound(ClientError):
@@ -49,16 +48,14 @@ class TooSlow(ClientError):
 
 
 def too_slow(last: int | None) -> TooSlow:
-    resume = "" if last is None else f' Resume with after: "{last}".'
+    resume = "" if last is None else f' Resume with after: "{event_cursor(last)}".'
     return TooSlow(f"Too slow: events were arriving faster than you read them.{resume}")
 
 
 def parse_after(after: str | None) -> int | None:
     if after is None:
         return None
-    if not after.isdigit() or int(after) > MAX_CURSOR:
-        raise InvalidArgument("`after` is not a valid event cursor.", argument="after")
-    return int(after)
+    return event_id_after(after)
 
 
 class LiveOrderEvent(OrderEvent):
@@ -374,7 +371,10 @@ class Subscription:
         ] = None,
         after: Annotated[
             str | None,
-            strawberry.argument(description="An OrderEvent.cursor to resume after."),
+            strawberry.argument(
+                description="An OrderEvent.cursor to resume after (a bare event id, the cursor of "
+                "earlier versions, still works)."
+            ),
         ] = None,
     ) -> AsyncGenerator[OrderEvent, None]:
         ctx = info.context

@@ -25,6 +25,8 @@ __all__ = ["DatabaseNotEmpty", "SeedReport", "SeedSize", "seed_database"]
 
 # Orders buffered before a flush: bounds memory at 50k orders and paces progress.
 _ORDERS_PER_FLUSH = 2_500
+# ...and at least this many flushes, so the demo's 2,500 orders still move the bar.
+_MIN_FLUSHES = 20
 
 
 @dataclass(frozen=True)
@@ -114,9 +116,11 @@ async def seed_database(
         counts = allocate(rng, buyers, size.users * size.orders_per_user, size.orders_per_user)
         drafts = plan_orders(rng, buyers, counts, anchor)
         builder = OrderBuilder(rng, catalog, anchor)
+        per_flush = min(_ORDERS_PER_FLUSH, max(1, -(-len(drafts) // _MIN_FLUSHES)))
+        writer.report("orders", 0, len(drafts))
         for done, draft in enumerate(drafts, start=1):
             builder.add(draft)
-            if builder.pending_orders >= _ORDERS_PER_FLUSH or done == len(drafts):
+            if builder.pending_orders >= per_flush or done == len(drafts):
                 for name, rows in builder.drain():
                     await writer.insert(name, rows, report=False)
                 writer.report("orders", done, len(drafts))

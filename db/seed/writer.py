@@ -83,6 +83,9 @@ class BulkWriter:
         """Insert ``rows`` into table ``name``; every row must carry every column."""
         target = table(name)
         total = len(rows)
+        if report:
+            # Started before the first chunk: the bar's clock and rate measure the writing.
+            self.report(name, 0, total)
         for start in range(0, total, CHUNK_ROWS):
             chunk = rows[start : start + CHUNK_ROWS]
             await self._conn.execute(insert(target), list(chunk))

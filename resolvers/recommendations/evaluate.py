@@ -132,15 +132,22 @@ def evaluate(
     *,
     k: int = 10,
     progress: Callable[[int, int], None] | None = None,
+    phase: Callable[[str], None] | None = None,
 ) -> Evaluation:
     config = replace(config, list_size=max(config.list_size, k))
+    if phase is not None:
+        phase("holding out each buyer's latest order")
     split = hold_out_latest(behaviour)
     buyers = np.asarray(sorted(split.held_out), dtype=np.int64)
     if len(buyers) == 0:
         return Evaluation(0, k, Scores(0.0, 0.0), Scores(0.0, 0.0))
     now = max(split.cutoff.values())
+    if phase is not None:
+        phase("building the item-item model from the rest")
     model = build_model(products, split.train, now, config)
     popular = _most_bought(products, split.train.purchases).tolist()
+    if progress is not None:
+        progress(0, len(buyers))
     engine_hits = baseline_hits = 0
     engine_recall = baseline_recall = 0.0
     for done, (user, history) in enumerate(split.train.by_user(buyers), start=1):

@@ -27,6 +27,7 @@ from db.engine import SessionFactory
 from db.models import Order, OrderEvent, User
 from domain.order_status import OrderStatus
 from resolvers.ids import to_global_id
+from resolvers.subscriptions.cursors import event_cursor
 from resolvers.subscriptions.lane import Lane, current_lane
 from schema.definition import build_schema
 from schema.limits import ReleaseReads
@@ -49,7 +50,7 @@ WHO_LOOKS = """subscription($id: ID) {
 # What the pipeline sent for SMALL, byte for byte (its cost: 1 of at most 10000).
 NEXT = (
     '{"id":"%s","type":"next","payload":{"data":{"orderStatusChanged":'
-    '{"cursor":"%d","toStatus":"%s"}},"extensions":{"cost":{"requested":1,"maximum":10000}}}}'
+    '{"cursor":"%s","toStatus":"%s"}},"extensions":{"cost":{"requested":1,"maximum":10000}}}}'
 )
 ENDED = (
     '{"id":"%s","type":"next","payload":{"data":null,"errors":[{"message":"%s",'
@@ -130,7 +131,7 @@ async def test_an_idle_subscription_holds_no_graphql_pipeline(
             assert context.connection_params is None
             # And it is live.
             (shipped,) = await add_events(app, sessions, event(order, OrderStatus.IN_TRANSIT, 3))
-            assert await socket.recv() == NEXT % ("1", shipped, "IN_TRANSIT")
+            assert await socket.recv() == NEXT % ("1", event_cursor(shipped), "IN_TRANSIT")
         finally:
             await socket.close()
         assert app.state.hub.subscriber_count == 0
@@ -157,18 +158,18 @@ async def test_frames_are_byte_for_byte_what_the_pipeline_sent(
             # Replayed after a cursor, then live.
             await socket.subscribe("1", SMALL, {"id": mine, "after": "0"})
             placed, paid = await event_ids(sessions, order)
-            assert await socket.recv() == NEXT % ("1", placed, "UNPAID")
-            assert await socket.recv() == NEXT % ("1", paid, "AWAITING_SHIPMENT")
+            assert await socket.recv() == NEXT % ("1", event_cursor(placed), "UNPAID")
+            assert await socket.recv() == NEXT % ("1", event_cursor(paid), "AWAITING_SHIPMENT")
             (shipped,) = await add_events(app, sessions, event(order, OrderStatus.IN_TRANSIT, 3))
-            assert await socket.recv() == NEXT % ("1", shipped, "IN_TRANSIT")
+            assert await socket.recv() == NEXT % ("1", event_cursor(shipped), "IN_TRANSIT")
             # Five at once for a queue of two: the two it holds, then the end.
             burst = [event(order, OrderStatus.IN_TRANSIT, 4 + i) for i in range(5)]
             first, second, *_ = await add_events(app, sessions, *burst)
-            assert await socket.recv() == NEXT % ("1", first, "IN_TRANSIT")
-            assert await socket.recv() == NEXT % ("1", second, "IN_TRANSIT")
+            assert await socket.recv() == NEXT % ("1", event_cursor(first), "IN_TRANSIT")
+            assert await socket.recv() == NEXT % ("1", event_cursor(second), "IN_TRANSIT")
             too_slow = (
                 "Too slow: events were arriving faster than you read them. "
-                f'Resume with after: \\"{second}\\".'
+                f'Resume with after: \\"{event_cursor(second)}\\".'
             )
             assert await socket.recv() == ENDED % ("1", too_slow, "SLOW_CONSUMER", "")
             assert await socket.recv() == COMPLETE % "1"
@@ -232,7 +233,7 @@ async def test_complete_ends_a_subscription_on_the_lane_and_frees_its_id(
             await socket.subscribe("1", SMALL, {})  # the same id again, a new operation
             await until_subscribed(hub, 1)
             (cancelled,) = await add_events(app, sessions, event(order, OrderStatus.CANCELLED, 3))
-            assert await socket.recv() == NEXT % ("1", cancelled, "CANCELLED")
+            assert await socket.recv() == NEXT % ("1", event_cursor(cancelled), "CANCELLED")
             assert socket.pending() == 0  # nothing from the one that was stopped
         finally:
             await socket.close()
@@ -297,6 +298,6 @@ async def test_variables_orjson_cannot_write_do_not_break_the_subscription(
             await socket.subscribe("1", SMALL, {"unused": 10**30})
             await until_subscribed(app.state.hub, 1)
             (shipped,) = await add_events(app, sessions, event(order, OrderStatus.IN_TRANSIT, 3))
-            assert await socket.recv() == NEXT % ("1", shipped, "IN_TRANSIT")
+            assert await socket.recv() == NEXT % ("1", event_cursor(shipped), "IN_TRANSIT")
         finally:
             await socket.close()

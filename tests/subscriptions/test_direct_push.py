@@ -16,6 +16,7 @@ from db.engine import SessionFactory
 from domain.order_status import OrderStatus
 from resolvers.ids import to_global_id
 from resolvers.subscriptions import hub as hub_module
+from resolvers.subscriptions.cursors import event_cursor
 from resolvers.subscriptions.hub import Delivery, Subscriber
 from tests.conftest import token_for
 from tests.subscriptions.asgi_ws import AsgiSocket, add_events, running_app, until, until_subscribed
@@ -155,7 +156,7 @@ async def test_frames_held_back_after_a_direct_hand_out_go_out_once_and_in_order
                 socket.gated.gate.set()
             for socket in sockets:
                 for event_id in ids:
-                    assert await socket.recv() == NEXT % ("1", event_id, "IN_TRANSIT")
+                    assert await socket.recv() == NEXT % ("1", event_cursor(event_id), "IN_TRANSIT")
             await asyncio.sleep(0.05)
             assert [socket.pending() for socket in sockets] == [0, 0]
         finally:

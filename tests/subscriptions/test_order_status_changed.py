@@ -24,6 +24,7 @@ import redis.asyncio as redis
 from app.auth import issue_token
 from resolvers.ids import to_global_id
 from resolvers.mutations.unit_of_work import EVENTS_CHANNEL
+from resolvers.subscriptions.cursors import event_cursor
 from tests.server.serving import (
     ORDERCENTER,
     ServerProcess,
@@ -41,6 +42,7 @@ from tests.subscriptions.wsclient import (
     OperationFailed,
     WsClient,
     cursors,
+    event_id,
     event_ids,
     last_event_id,
     make_world,
@@ -79,7 +81,7 @@ async def opened(
 async def read_until(client: WsClient, op_id: str, last: int) -> list[dict[str, Any]]:
     """Events of ``op_id`` up to and including cursor ``last`` (which must come)."""
     events: list[dict[str, Any]] = []
-    while not events or int(events[-1]["cursor"]) < last:
+    while not events or event_id(events[-1]["cursor"]) < last:
         events.append(await client.next_event(op_id))
     return events
 
@@ -92,7 +94,7 @@ async def expect_next(
     await api.place(buyer)
     sentinel = await last_event_id(database_url, buyer.user_id)
     event = await client.next_event(op_id)
-    assert int(event["cursor"]) == sentinel, event
+    assert event_id(event["cursor"]) == sentinel, event
     return event
 
 
@@ -109,7 +111,7 @@ async def until_live(
         except TimeoutError:
             continue  # subscribed after the probe committed: not delivered, as it should be
         newest = await last_event_id(database_url, buyer.user_id)
-        if int(first["cursor"]) < newest:
+        if event_id(first["cursor"]) < newest:
             await read_until(client, op_id, newest)
         return newest
     raise AssertionError("the subscription never went live")
@@ -142,7 +144,7 @@ async def test_live_event_with_current_order_and_only_the_viewers_orders(
         event = await client.next_event("1")
         # The next event is mine (the other buyer's came first and were not delivered),
         # and its cursor is the id of the event's row.
-        assert int(event["cursor"]) == await last_event_id(database, me.user_id)
+        assert event_id(event["cursor"]) == await last_event_id(database, me.user_id)
         assert event["fromStatus"] == "UNPAID"
         assert event["toStatus"] == "CANCELLED"
         assert event["orderVersion"] == 2
@@ -162,7 +164,7 @@ async def test_live_event_with_current_order_and_only_the_viewers_orders(
             2,
         )
         assert paid["order"] == {"id": paid_order, "status": "AWAITING_SHIPMENT"}
-        assert int(placed["cursor"]) < int(paid["cursor"])
+        assert event_id(placed["cursor"]) < event_id(paid["cursor"])
         await expect_next(client, "1", api, me, database)
 
 
@@ -395,7 +397,7 @@ async def test_many_subscriptions_of_one_event_each_get_it_under_their_own_id(
         by_seller = await seller.next_event("s")
 
     expected = {
-        "cursor": str(paid[-1]),
+        "cursor": event_cursor(paid[-1]),
         "toStatus": "AWAITING_SHIPMENT",
         "order": {"id": order_id, "status": "AWAITING_SHIPMENT", "availableActions": ["CANCEL"]},
     }
@@ -495,7 +497,7 @@ async def test_slow_consumer_is_cut_off_and_resumes_with_after(
                 await peer_api.cancel(buyer.token, await peer_api.place(buyer))
         finally:
             server.process.send_signal(signal.SIGCONT)
-        expected = await event_ids(database, buyer.user_id, int(live["cursor"]))
+        expected = await event_ids(database, buyer.user_id, event_id(live["cursor"]))
         assert len(expected) == 12
         delivered: list[dict[str, Any]] = []
         failure: OperationFailed | None = None
@@ -695,7 +697,7 @@ async def test_subscriber_on_one_process_gets_changes_made_on_another(
             a.env["ORDERCENTER_BUS_URL"], lambda: api_b.pay(me, order_id), database, me.user_id
         )
         paid = await on_a.next_event("1")
-        assert int(paid["cursor"]) == paid_id
+        assert event_id(paid["cursor"]) == paid_id
         assert paid["order"] == {"id": order_id, "status": "AWAITING_SHIPMENT"}
         assert (paid["fromStatus"], paid["toStatus"], paid["orderVersion"]) == (
             "UNPAID",
@@ -763,7 +765,7 @@ async def test_concurrent_writers_on_postgresql_skip_nothing(
             await client.subscribe("1", after=await last_event_id(database, buyer.user_id))
         # Live before the race starts (so it is the live path, not the replay, on trial).
         starts = [
-            int((await expect_next(client, "1", apis[i % 2], buyer, database))["cursor"])
+            event_id((await expect_next(client, "1", apis[i % 2], buyer, database))["cursor"])
             for i, (client, buyer) in enumerate(zip(clients, buyers, strict=True))
         ]
 

@@ -22,6 +22,7 @@ from app.auth import issue_token
 from db.engine import create_engine, create_session_factory
 from db.models import PaymentMethod, Product, Shop, User
 from resolvers.ids import to_global_id
+from resolvers.subscriptions.cursors import event_id_after
 from tests.server.serving import SECRET
 
 TRANSPORT_WS = "graphql-transport-ws"
@@ -209,8 +210,14 @@ class WsClient:
         await asyncio.wait_for(self.ws.close(), WAIT)
 
 
+def event_id(cursor: str) -> int:
+    """The event id an opaque OrderEvent cursor resumes after."""
+    return event_id_after(cursor)
+
+
 def cursors(events: Sequence[dict[str, Any]]) -> list[int]:
-    return [int(event["cursor"]) for event in events]
+    """The event ids of ``events``' cursors, in the order received."""
+    return [event_id(event["cursor"]) for event in events]
 
 
 class Api:
