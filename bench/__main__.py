@@ -1,4 +1,5 @@
-"""`python -m bench` / `make bench`: the HTTP benchmarks, then subscription fan-out.
+"""`python -m bench` / `make bench`: the HTTP benchmarks, subscription fan-out, then the
+bounded abuse scenario (1 MB documents from other clients; bench/abuse.py).
 
 The in-process benchmarks (``python -m bench.page_query``, ``python -m bench.order_flow``)
 are not part of it: the HTTP suite measures the same operations through a real server.
@@ -6,13 +7,15 @@ are not part of it: the HTTP suite measures the same operations through a real s
 
 import asyncio
 
-from bench import http_suite, subscriptions
+from bench import abuse, http_suite, subscriptions
 
 
 async def main() -> None:
     await http_suite.main([], command="python -m bench")
     print()
     await subscriptions.main()
+    print()
+    await abuse.main([], command="python -m bench")
 
 
 asyncio.run(main())

@@ -129,9 +129,16 @@ class Server:
 
     def peak_rss_mib(self) -> float:
         """VmHWM of the serving process (the largest worker's when there are several)."""
+        return self._worker_status_mib("VmHWM")
+
+    def rss_mib(self) -> float:
+        """VmRSS of the serving process now (the largest worker's when there are several)."""
+        return self._worker_status_mib("VmRSS")
+
+    def _worker_status_mib(self, key: str) -> float:
         pids = _descendants(self.process.pid)
         workers = pids[1:] if len(pids) > 1 else pids
-        return max(_status_kb(p, "VmHWM") for p in workers) / 1024
+        return max(_status_kb(p, key) for p in workers) / 1024
 
     def cpu_seconds(self) -> float:
         return sum(_cpu_seconds(p) for p in _descendants(self.process.pid))
@@ -211,13 +218,15 @@ def ours_command(port: int, workers: int = 1) -> list[str]:
 # --- Data -------------------------------------------------------------------------
 
 
-async def seed(database_url: str) -> float:
+async def seed(
+    database_url: str, users: int = USERS, orders_per_user: int = ORDERS_PER_USER
+) -> float:
     started = time.monotonic()
     process = await asyncio.create_subprocess_exec(
         ORDERCENTER,
         "seed",
-        f"--users={USERS}",
-        f"--orders-per-user={ORDERS_PER_USER}",
+        f"--users={users}",
+        f"--orders-per-user={orders_per_user}",
         "--no-progress",
         env=_env(database_url, ORDERCENTER_LOG_LEVEL="warning"),
         stdout=asyncio.subprocess.PIPE,
