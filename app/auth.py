@@ -265,8 +265,13 @@ class TokenVerifier:
 
     def verify(self, token: str) -> AuthenticatedViewer | None:
         """The viewer a token names, or None for anything not signed, expired or malformed."""
+        checked = self.check(token)
+        return checked if isinstance(checked, AuthenticatedViewer) else None
+
+    def check(self, token: str) -> AuthenticatedViewer | str:
+        """The viewer a token names, or why not: "malformed", "expired" or "invalid"."""
         if len(token) > MAX_TOKEN_BYTES:
-            return None
+            return "malformed"
         try:
             header = jwt.get_unverified_header(token)
             algorithm = header.get("alg")
@@ -286,13 +291,20 @@ class TokenVerifier:
                 audience=self.audience,
                 leeway=self.leeway,
             )
+        except jwt.ExpiredSignatureError:
+            return "expired"
+        except jwt.DecodeError as error:
+            if isinstance(error, jwt.InvalidSignatureError):
+                return "invalid"
+            log.debug("bearer token refused: %s", type(error).__name__)
+            return "malformed"
         except (jwt.PyJWTError, ValueError, TypeError) as error:
             log.debug("bearer token refused: %s", type(error).__name__)
-            return None
+            return "invalid"
         subject = claims.get("sub")
         if not isinstance(subject, str) or not _USER_ID.fullmatch(subject):
             log.debug("bearer token refused: sub is not a user id")
-            return None
+            return "invalid"
         return AuthenticatedViewer(int(subject))
 
 
@@ -305,17 +317,42 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip()
 
 
+def identify(verifier: TokenVerifier, authorization: str | None) -> AuthenticatedViewer | str:
+    """Who an Authorization value names, or why nobody: "missing", "malformed",
+    "expired" or "invalid". The one decision for HTTP and WebSocket alike."""
+    if authorization is None or not authorization.strip():
+        return "missing"
+    token = bearer_token(authorization)
+    if token is None:
+        return "malformed"
+    return verifier.check(token)
+
+
+class SignedOut(BaseUser):
+    """A caller whose token was refused; ``auth_problem`` says why."""
+
+    def __init__(self, auth_problem: str) -> None:
+        self.auth_problem = auth_problem
+
+    @property
+    def is_authenticated(self) -> bool:
+        return False
+
+    @property
+    def display_name(self) -> str:
+        return ""
+
+
 class BearerTokenBackend(AuthenticationBackend):
     def __init__(self, verifier: TokenVerifier) -> None:
         self._verifier = verifier
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
-        token = bearer_token(conn.headers.get("authorization"))
-        if token is None:
+        identified = identify(self._verifier, conn.headers.get("authorization"))
+        if identified == "missing":
             return None
-        viewer = self._verifier.verify(token)
-        if viewer is None:
-            # An invalid token is treated as no token: fields that need a viewer answer
-            # UNAUTHENTICATED, public fields still work.
-            return None
-        return AuthCredentials(["authenticated"]), viewer
+        if isinstance(identified, str):
+            # A refused token is treated as no token: fields that need a viewer answer
+            # UNAUTHENTICATED (saying why), public fields still work.
+            return AuthCredentials([]), SignedOut(identified)
+        return AuthCredentials(["authenticated"]), identified

@@ -360,6 +360,7 @@ def export_schema(output: Path) -> None:
 
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     from app.main import app_factory
+    from app.pipeline import REQUEST_BYTES
 
     # One worker runs in this process, so it can take these settings as they are (the
     # demo's differ from the environment's); more workers each read the environment.
@@ -376,6 +377,9 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
         # Messages are small and many: compression cost ~40 KB and ~60 us per socket
         # in the fan-out benchmark for little gain.
         ws_per_message_deflate=False,
+        # The app closes larger messages with 1009 itself; this keeps uvicorn from
+        # buffering up to its own default of 16 MiB first. A frame's header needs room.
+        ws_max_size=REQUEST_BYTES + 1024,
     )
 
 

@@ -114,6 +114,7 @@ class GraphQLHTTPHandler:
             viewer_id=getattr(user, "user_id", None),
             request_id=request_id,
             client_host=request.client.host if request.client else None,
+            auth_problem=getattr(user, "auth_problem", None),
         )
 
     async def handle(self, request: Request) -> Response:

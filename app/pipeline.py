@@ -92,6 +92,7 @@ class OperationPipeline:
         request_id: str,
         client_host: str | None,
         hub: Any = None,
+        auth_problem: str | None = None,
     ) -> Context:
         """A caller's context: fresh loaders, the app's services, the caller's budget."""
         settings = self.settings
@@ -108,6 +109,7 @@ class OperationPipeline:
             budget=getattr(state, "budget", None),
             rate_key=rate_key(viewer_id, client_host),
             hub=hub,
+            auth_problem=auth_problem,
         )
 
     def admit(self, request: OperationRequest, request_id: str | None = None) -> str:

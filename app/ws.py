@@ -38,10 +38,11 @@ from strawberry.subscriptions.protocols.graphql_ws.types import (
 )
 from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 
-from app.auth import TokenVerifier, bearer_token
+from app.auth import TokenVerifier, identify
 from app.pipeline import REQUEST_BYTES, OperationPipeline, OperationRequest, Refused, rate_key
 from app.request_id import request_id_of
 from resolvers.context import Context
+from resolvers.errors import SIGN_IN, NotAuthenticated
 from resolvers.subscriptions.hub import Delivery, SlowConsumer
 from resolvers.subscriptions.lane import Lane, current_lane
 from schema.subscription import LiveSelection, too_slow
@@ -152,6 +153,10 @@ class PendingSockets:
 
 
 _PENDING = "ordercenter_pending_address"
+UNAUTHENTICATED = NotAuthenticated.code
+# Why a connection_init was refused, as its close frame says it.
+REFUSALS = {**SIGN_IN, "connections": "Too many connections for this user."}
+FORBIDDEN = 4403
 TRY_AGAIN_LATER = 1013
 MESSAGE_TOO_BIG = 1009
 
@@ -418,12 +423,14 @@ class GraphQLWebSocket(GraphQL[Context, None]):
         return context
 
     async def on_ws_connect(self, context: Context) -> None:
-        token = bearer_token(authorization_of(context.connection_params))
-        viewer = None if token is None else self.verifier.verify(token)
-        if viewer is None:
-            raise ConnectionRejectionError({"message": "A valid bearer token is required."})
+        viewer = identify(self.verifier, authorization_of(context.connection_params))
+        if isinstance(viewer, str):
+            context.auth_problem = viewer
+            extensions = {"code": UNAUTHENTICATED, "reason": viewer}
+            raise ConnectionRejectionError({"message": SIGN_IN[viewer], "extensions": extensions})
         if self.connections[viewer.user_id] >= self.settings.ws_max_connections_per_user:
-            raise ConnectionRejectionError({"message": "Too many connections for this user."})
+            context.auth_problem = "connections"
+            raise ConnectionRejectionError({"message": REFUSALS["connections"]})
         self.connections[viewer.user_id] += 1
         context.viewer_id = viewer.user_id
         context.rate_key = rate_key(viewer.user_id, None)
@@ -458,8 +465,15 @@ class GraphQLWebSocket(GraphQL[Context, None]):
         closed = False
 
         async def sending(message: Message_) -> None:
-            if not closed:
-                await send(message)
+            if closed:
+                return
+            if message["type"] == "websocket.close" and message.get("code") == FORBIDDEN:
+                # Strawberry refuses a connection_init with a bare "Forbidden": say why.
+                context = scope.get("state", {}).get("ordercenter_context")
+                reason = REFUSALS.get(getattr(context, "auth_problem", None) or "")
+                if reason:
+                    message = {**message, "reason": reason}
+            await send(message)
 
         async def receiving() -> Message_:
             # One limit for an operation whatever its transport: a message may be as

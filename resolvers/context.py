@@ -48,6 +48,8 @@ class Context:
     rate_key: str | None = None  # whose budget this request spends
     # Set by the WebSocket transport from the connection_init payload.
     connection_params: dict[str, Any] | None = None
+    # Why there is no viewer although the caller tried (malformed, expired, invalid).
+    auth_problem: str | None = None
 
     def refresh_loaders(self) -> None:
         """New loaders for the next subscription event: nothing cached goes stale."""
@@ -70,6 +72,7 @@ class Context:
         budget: Any = None,
         rate_key: str | None = None,
         refresher: Any = None,
+        auth_problem: str | None = None,
     ) -> Context:
         """A context with fresh loaders: nothing cached leaks between requests."""
         scheduler = BatchScheduler()
@@ -89,4 +92,5 @@ class Context:
             refresher=refresher,
             budget=budget,
             rate_key=rate_key,
+            auth_problem=auth_problem,
         )

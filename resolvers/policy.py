@@ -103,10 +103,10 @@ def may_dismiss_recommendation(viewer_id: int | None, recommendation: Recommenda
 async def current_viewer(ctx: Context) -> User:
     """The signed-in user's row; NotAuthenticated without a valid token or user."""
     if ctx.viewer_id is None:
-        raise NotAuthenticated
+        raise NotAuthenticated(ctx.auth_problem or "missing")
     user: User | None = await ctx.loaders.user_by_id.load(ctx.viewer_id)
     if user is None:
-        raise NotAuthenticated
+        raise NotAuthenticated("invalid")  # signed, but it names nobody
     return user
 
 

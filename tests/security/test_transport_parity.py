@@ -257,7 +257,7 @@ def postgres_server(production_env: dict[str, str]) -> Iterator[ServerProcess]:
     with (
         fresh_postgres_database(admin) as url,
         running_server(
-            users=2, orders_per_user=2, database_url=url, extra_env=production_env
+            users=3, orders_per_user=2, database_url=url, extra_env=production_env
         ) as running,
     ):
         yield running
@@ -365,6 +365,35 @@ async def test_no_suggestions_in_production_on_any_transport(server: ServerProce
             assert "Did you mean" not in message, (transport, message)
             assert "paymentMethods" not in message
             assert "orderStatusChanged" not in message
+
+
+# --- 8. Card numbers, however written ------------------------------------------------
+
+
+async def test_a_card_number_is_refused_in_a_mutation_on_every_transport_that_runs_one(
+    server: ServerProcess,
+) -> None:
+    """Mutations run over POST and graphql-transport-ws (GET and graphql-ws refuse them
+    by type): the same user error on both, and the number is stored nowhere."""
+    answer = await ask(
+        server,
+        POST,
+        "{ viewer { recentlyViewed(first: 1) { edges { node { product { id } } } } } }",
+    )
+    ids = [e["node"]["product"]["id"] for e in answer.data["viewer"]["recentlyViewed"]["edges"]]
+    product = ids[0] if ids else "UHJvZHVjdDox"
+    card = "4111.1111.1111\u200b1111"
+    tag = TAG.replace("vid_parity", card)
+    for transport in (POST, TRANSPORT_WS):
+        outcome = await ask(server, transport, tag, variables={"p": product})
+        assert outcome.codes == (), (transport, outcome)
+        payload = outcome.data["tagProduct"]
+        assert payload["taggedItem"] is None, transport
+        assert [e["code"] for e in payload["userErrors"]] == ["INVALID"], transport
+    database = server.env["ORDERCENTER_DATABASE_URL"].removeprefix("sqlite:///")
+    with sqlite3.connect(database) as db:
+        videos = [row[0] for row in db.execute("SELECT source_video_id FROM tagged_items")]
+    assert not any(video and "1111" in video for video in videos)
 
 
 # --- 9. Every refusal carries a code -------------------------------------------------

@@ -20,8 +20,10 @@ import asyncpg
 import httpx
 import pytest
 import redis.asyncio as redis
+import websockets
 
 from app.auth import issue_token
+from resolvers.errors import SIGN_IN
 from resolvers.ids import to_global_id
 from resolvers.mutations.unit_of_work import EVENTS_CHANNEL
 from resolvers.subscriptions.cursors import event_cursor
@@ -247,15 +249,27 @@ BAD_TOKENS = {
         1, secret="another-secret-that-is-long-enough-too", ttl_seconds=3600
     ),
 }
+# What each refusal says (close reason, connection_error message): why, not just "no".
+REASONS = {
+    "none": "missing",
+    "garbage": "malformed",
+    "expired": "expired",
+    "wrong-secret": "invalid",
+}
 
 
-@pytest.mark.parametrize("token", BAD_TOKENS.values(), ids=BAD_TOKENS.keys())
-async def test_transport_ws_refuses_a_missing_or_invalid_token_with_4403(
-    server: ServerProcess, token: str | None
+@pytest.mark.parametrize("name", BAD_TOKENS)
+async def test_transport_ws_refuses_a_missing_or_invalid_token_with_4403_and_says_why(
+    server: ServerProcess, name: str
 ) -> None:
+    token = BAD_TOKENS[name]
     client = await WsClient.connect(server.url, TRANSPORT_WS)
     await client.init({} if token is None else {"Authorization": f"Bearer {token}"})
-    assert await client.closed_code() == 4403
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await client.recv()
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4403
+    assert closed.value.rcvd.reason == SIGN_IN[REASONS[name]]
 
 
 async def test_transport_ws_refuses_an_expired_token_of_a_real_user(
@@ -267,15 +281,17 @@ async def test_transport_ws_refuses_an_expired_token_of_a_real_user(
     assert await client.closed_code() == 4403
 
 
-@pytest.mark.parametrize("token", BAD_TOKENS.values(), ids=BAD_TOKENS.keys())
+@pytest.mark.parametrize("name", BAD_TOKENS)
 async def test_legacy_graphql_ws_answers_connection_error_then_closes(
-    server: ServerProcess, token: str | None
+    server: ServerProcess, name: str
 ) -> None:
+    token = BAD_TOKENS[name]
     client = await WsClient.connect(server.url, LEGACY_WS)
     await client.init(None if token is None else {"authorization": f"Bearer {token}"})
     message = await client.recv()
     assert message["type"] == "connection_error", message
-    assert message["payload"]["message"] == "A valid bearer token is required."
+    assert message["payload"]["message"] == SIGN_IN[REASONS[name]]
+    assert message["payload"]["extensions"] == {"code": "UNAUTHENTICATED", "reason": REASONS[name]}
     assert await client.closed_code() is not None  # 1011, strawberry's choice
 
 
