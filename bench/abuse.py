@@ -104,8 +104,10 @@ P99_TARGET_MS = 100.0
 RSS_TARGET_MIB = 250.0
 
 
-def document(shape: str, nonce: str, size: int = DOC_CHARS) -> str:
-    """A ~``size``-character document of ``shape``, distinct per ``nonce``."""
+def document(shape: str, nonce: str, size: int | None = None) -> str:
+    """A ~``size``-character document of ``shape`` (default: ``--size``), distinct per
+    ``nonce``."""
+    size = DOC_CHARS if size is None else size
     if shape == "operations":
         head = f"{{ n{nonce} }} "
         return head + "{ a } " * ((size - len(head)) // 6)
@@ -380,7 +382,7 @@ async def scenario_a(
 
         await _settle(pid, SETTLE_SECONDS)
         result = Result(
-            f"A: {args.abusers} clients x 1 MB docs, {args.duration:.0f} s",
+            f"A: {args.abusers} clients x {DOC_CHARS / 1e6:g} MB docs, {args.duration:.0f} s",
             Row("SQLite", "abuse-A", "ours"),
             rss_before=server.rss_mib(),
             target=f"p99 < {P99_TARGET_MS:.0f} ms",
@@ -441,7 +443,7 @@ async def scenario_b(
         await check_normal(server, bearer)
         await _settle(pid, SETTLE_SECONDS)
         result = Result(
-            f"B: {args.docs:,} distinct 1 MB docs",
+            f"B: {args.docs:,} distinct {DOC_CHARS / 1e6:g} MB docs",
             rss_before=server.rss_mib(),
             target=f"RSS < {RSS_TARGET_MIB:.0f} MiB",
         )
@@ -610,13 +612,21 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--abusers", type=int, default=ABUSERS, help="A: abusive clients")
     parser.add_argument("--docs", type=int, default=DOCS, help="B: documents")
     parser.add_argument(
+        "--size",
+        type=int,
+        default=DOC_CHARS,
+        help="characters per abusive document (e.g. 65000: just under the document limit)",
+    )
+    parser.add_argument(
         "--docs-seconds", type=float, default=DOCS_SECONDS, help="B: stop after this long"
     )
     return parser.parse_args(argv)
 
 
 async def main(argv: list[str] | None = None, command: str | None = None) -> None:
+    global DOC_CHARS  # every shape and scenario reads it; one run, one size
     args = arguments(argv)
+    DOC_CHARS = args.size
     if command is None:
         command = " ".join(["python -m bench.abuse", *(argv or [])])
     started = time.monotonic()

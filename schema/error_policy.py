@@ -10,7 +10,8 @@ live-event renderer of the direct lane. It
   GRAPHQL_VALIDATION_FAILED as Apollo Server names them, BAD_USER_INPUT for variables,
   the limits' own codes for their refusals);
 - in production, drops graphql-core's "Did you mean …?" suggestions, which would name
-  fields, mutations and enum values that introspection is off to keep private.
+  fields, mutations and enum values that introspection is off to keep private;
+- cuts messages at ``MAX_MESSAGE`` characters (they may quote what the client sent).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ INTERNAL = "INTERNAL_SERVER_ERROR"
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 BAD_USER_INPUT = "BAD_USER_INPUT"
+MAX_MESSAGE = 500  # characters of an error message
 
 # graphql-core appends its suggestions at the end of a message (utilities.did_you_mean).
 _SUGGESTION = re.compile(r"\s*Did you mean .*\?$", re.DOTALL)
@@ -90,6 +92,10 @@ class ErrorPolicy:
         message = error.message
         if not self.suggestions:
             message = _SUGGESTION.sub("", message)
+        if len(message) > MAX_MESSAGE:
+            # Messages quote what was sent (an id, a variable's value): never a whole
+            # 64 KiB document or megabyte variable back.
+            message = message[:MAX_MESSAGE] + "… (cut)"
         if message == error.message and (error.extensions or {}).get("code") == code:
             return error
         extensions: dict[str, Any] = {**(error.extensions or {}), "code": code}

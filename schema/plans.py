@@ -62,7 +62,7 @@ from schema import sql_plans
 from schema.bounded import WeighedLRU
 from schema.common import Loaded
 from schema.cost import operation_cost, sizing_variables
-from schema.documents import estimated_bytes
+from schema.documents import Documents, estimated_bytes
 from schema.limits import charge, cost_results
 
 if TYPE_CHECKING:
@@ -614,13 +614,20 @@ def _write(key: str, values: list[Any], outs: list[dict[str, Any]]) -> None:
 
 
 def compile_plan(
-    schema: strawberry.Schema, query: str, operation_name: str | None, limits: Limits
+    schema: strawberry.Schema,
+    query: str | DocumentNode,
+    operation_name: str | None,
+    limits: Limits,
 ) -> Plan:
-    """The plan of a query operation; NotCompilable when it uses what plans do not do."""
-    try:
-        document = parse(query, no_location=True)
-    except GraphQLError as error:
-        raise NotCompilable("syntax") from error
+    """The plan of a query operation (its text, or the document already read from it);
+    NotCompilable when it uses what plans do not do."""
+    if isinstance(query, DocumentNode):
+        document = query
+    else:
+        try:
+            document = parse(query, no_location=True)
+        except GraphQLError as error:
+            raise NotCompilable("syntax") from error
     operation = get_operation_ast(document, operation_name)
     if operation is None or operation.operation is not OperationType.QUERY:
         raise NotCompilable("not a query")
@@ -669,8 +676,13 @@ class Plans:
 
     def learn(self, query: str, operation_name: str | None) -> Plan | None:
         """Compile a document the generic executor has just answered without an error."""
+        # The pipeline read this text already: its document is in the schema's cache.
+        documents: Documents | None = getattr(self.schema, "documents", None)
+        read = None if documents is None else documents.read(query).document
         try:
-            plan: Plan | None = compile_plan(self.schema, query, operation_name, self.limits)
+            plan: Plan | None = compile_plan(
+                self.schema, read or query, operation_name, self.limits
+            )
         except NotCompilable:
             plan = None
         except Exception:

@@ -162,3 +162,11 @@ def test_suggestions_are_dropped_only_when_asked() -> None:
         "Value 'TO_PAYY' does not exist in 'OrderTab' enum. Did you mean the enum value 'TO_PAY'?"
     )
     assert "TO_PAY'" not in ErrorPolicy(suggestions=False).one(enum, None).message
+
+
+def test_long_messages_are_cut() -> None:
+    error = GraphQLError("'" + "x" * 70_000 + "' is not a valid id.", extensions={"code": "X"})
+    cut = ErrorPolicy().one(error, None)
+    assert len(cut.message) < 600
+    assert cut.extensions == {"code": "X"}
+    assert ErrorPolicy().one(cut, None) is cut
