@@ -1,16 +1,26 @@
-# Every target bootstraps .venv from pyproject.toml; it reinstalls only when that file changes.
+# Every target bootstraps .venv from requirements.lock (exact versions, hashes checked);
+# it reinstalls only when that file or pyproject.toml changes. `make lock` re-resolves it.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements.lock
 
-.PHONY: run test lint format bench schema clean
+.PHONY: run test lint format bench schema clean lock
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
+
+# Newest versions pyproject.toml allows, with every file's hash; commit the result.
+lock:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 \
+		--upgrade --quiet -o $(LOCK)
 
 run: $(STAMP)
 	$(BIN)/ordercenter demo
