@@ -217,7 +217,7 @@ def token(handle: str | None, role: str | None) -> None:
 
 @main.command()
 def sweep() -> None:
-    """Apply order timeouts once (the server also does it every sweep interval)."""
+    """Apply order timeouts once (the server or the worker also does it every sweep interval)."""
     from app.bus import InProcessBus
     from db.engine import create_session_factory
     from resolvers.context import Context
@@ -243,6 +243,30 @@ def sweep() -> None:
 
     report = asyncio.run(run())
     click.echo(f"cancelled {report.cancelled} unpaid and completed {report.completed} delivered")
+
+
+@main.command()
+def worker() -> None:
+    """Sweep order timeouts and refresh recommendations until stopped (SIGTERM, Ctrl-C).
+
+    Pair it with ORDERCENTER_BACKGROUND=worker on the API processes. On PostgreSQL run
+    as many as you like: one leads, the others take over when it dies.
+    """
+    import signal
+
+    from app.worker import run_worker
+
+    settings = get_settings()
+    require_database(settings)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await run_worker(settings, stop)
+
+    asyncio.run(run())
 
 
 @main.command()

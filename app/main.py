@@ -30,12 +30,13 @@ from app.ratelimit import make_budget
 from app.request_id import RequestIdMiddleware
 from app.security import SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
+from app.worker import sweep_forever
 from app.ws import GraphQLWebSocket
 from db.engine import create_engine, create_session_factory
 from resolvers.context import Context
 from resolvers.gateway import SandboxGateway
-from resolvers.mutations.timeouts import apply_timeouts
 from resolvers.recommendations.refresher import RecommendationRefresher
+from resolvers.recommendations.requests import RefreshRequests
 from resolvers.subscriptions.hub import SubscriptionHub
 from schema.definition import build_schema
 
@@ -60,23 +61,6 @@ def system_context(app: Starlette, settings: Settings) -> Context:
         gateway=app.state.gateway,
         rules=settings.rules,
     )
-
-
-async def sweep_forever(app: Starlette, settings: Settings) -> None:
-    """Apply order timeouts every ``sweep_interval_seconds`` until cancelled."""
-    while True:
-        await asyncio.sleep(settings.sweep_interval_seconds)
-        try:
-            report = await apply_timeouts(system_context(app, settings))
-        except Exception:
-            log.exception("order timeout sweep failed; retrying next interval")
-            continue
-        if report.cancelled or report.completed:
-            log.info(
-                "timeouts: cancelled %d unpaid, completed %d delivered orders",
-                report.cancelled,
-                report.completed,
-            )
 
 
 def close_sockets_on_sigterm(websockets: GraphQLWebSocket) -> Callable[[], None]:
@@ -156,15 +140,25 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             poll_interval=settings.hub_poll_seconds,
         )
         await app.state.hub.start()
-        app.state.refresher = RecommendationRefresher(
-            app.state.sessions,
-            debounce_seconds=settings.recommendation_debounce_seconds,
-            model_max_age_seconds=settings.recommendation_model_max_age_seconds,
+        inline = settings.background == "inline"
+        # In worker mode `ordercenter worker` sweeps and refreshes; this process only
+        # records who acted, and never loads the numeric stack.
+        app.state.refresher = (
+            RecommendationRefresher(
+                app.state.sessions,
+                debounce_seconds=settings.recommendation_debounce_seconds,
+                model_max_age_seconds=settings.recommendation_model_max_age_seconds,
+            )
+            if inline
+            else RefreshRequests(app.state.sessions)
         )
         restore_sigterm = close_sockets_on_sigterm(websockets)
         sweeper = None
-        if settings.sweep_interval_seconds > 0:
-            sweeper = asyncio.create_task(sweep_forever(app, settings))
+        if inline and settings.sweep_interval_seconds > 0:
+            interval = settings.sweep_interval_seconds
+            sweeper = asyncio.create_task(
+                sweep_forever(lambda: system_context(app, settings), interval)
+            )
         try:
             yield
         finally:

@@ -95,6 +95,17 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(
         default=60, ge=0, description="How often the server applies those timeouts; 0: never."
     )
+    background: Literal["inline", "worker"] = Field(
+        default="inline",
+        description="Who sweeps timeouts and refreshes recommendations: each API process "
+        "(inline) or `ordercenter worker` (worker).",
+    )
+    worker_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often `ordercenter worker` looks for buyers to refresh and, "
+        "while another worker leads, whether it can lead.",
+    )
     ws_keep_alive_seconds: float = Field(
         default=15, gt=0, description="Interval of WebSocket keep-alive pings."
     )
