@@ -24,6 +24,7 @@ import redis.asyncio as redis
 from redis.exceptions import RedisError
 from sqlalchemy.engine import make_url
 
+from app import metrics
 from resolvers.mutations.unit_of_work import EVENTS_CHANNEL
 
 log = logging.getLogger("ordercenter.bus")
@@ -120,6 +121,7 @@ class PostgresBus:
                         await connection.execute("SELECT 1")
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                 log.warning("LISTEN connection lost (%s); reconnecting", error)
+                metrics.count_bus_reconnect("postgresql")
                 await asyncio.sleep(_delay(attempt))
                 attempt += 1
             finally:
@@ -175,6 +177,7 @@ class RedisBus:
                         yield message.get("data")
             except (RedisError, OSError) as error:
                 log.warning("Redis subscription lost (%s); reconnecting", error)
+                metrics.count_bus_reconnect("redis")
                 await asyncio.sleep(_delay(attempt))
                 attempt += 1
             finally:

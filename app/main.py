@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
-from app import access_log, heap
+from app import access_log, heap, metrics
 from app.auth import BearerTokenBackend, TokenVerifier
 from app.bus import make_bus
 from app.graphiql import STATIC_URL_PREFIX, static_app
@@ -78,7 +78,8 @@ async def sweep_forever(app: Starlette, settings: Settings) -> None:
     while True:
         await asyncio.sleep(settings.sweep_interval_seconds)
         try:
-            report = await apply_timeouts(system_context(app, settings))
+            with metrics.timed("timeout_sweep"):
+                report = await apply_timeouts(system_context(app, settings))
         except Exception:
             log.exception("order timeout sweep failed; retrying next interval")
             continue
@@ -171,7 +172,9 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             app.state.sessions,
             debounce_seconds=settings.recommendation_debounce_seconds,
             model_max_age_seconds=settings.recommendation_model_max_age_seconds,
+            observe=metrics.job_observer("recommendation_refresh"),
         )
+        stop_metrics = metrics.start(app.state, settings)
         restore_sigterm = close_sockets_on_sigterm(websockets)
         sweeper = None
         if settings.sweep_interval_seconds > 0:
@@ -184,6 +187,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
             restore_sigterm()
+            await stop_metrics()
             await app.state.refresher.close()
             await app.state.hub.stop()
             await app.state.bus.close()
@@ -202,6 +206,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             Route("/graphql", graphql.handle, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", websockets),
             Route("/healthz", healthz, methods=["GET"]),
+            *metrics.routes(settings),
             Route("/", root, methods=["GET"]),
             Route("/favicon.ico", favicon, methods=["GET"]),
             Mount(STATIC_URL_PREFIX, app=static_app(), name="graphiql-static"),
