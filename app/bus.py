@@ -24,6 +24,7 @@ import redis.asyncio as redis
 from redis.exceptions import RedisError
 from sqlalchemy.engine import make_url
 
+from app import metrics
 from resolvers.mutations.unit_of_work import EVENTS_CHANNEL
 
 log = logging.getLogger("ordercenter.bus")
@@ -127,6 +128,7 @@ class PostgresBus:
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                 self.connected = False
                 log.warning("LISTEN connection lost (%s); reconnecting", error)
+                metrics.count_bus_reconnect("postgresql")
                 await asyncio.sleep(_delay(attempt))
                 attempt += 1
             finally:
@@ -186,6 +188,7 @@ class RedisBus:
             except (RedisError, OSError) as error:
                 self.connected = False
                 log.warning("Redis subscription lost (%s); reconnecting", error)
+                metrics.count_bus_reconnect("redis")
                 await asyncio.sleep(_delay(attempt))
                 attempt += 1
             finally:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import socket
 import sys
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -383,6 +385,29 @@ def export_schema(output: Path) -> None:
 
 
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    if workers > 1 and settings.metrics_exposure != "off":
+        with tempfile.TemporaryDirectory(prefix="ordercenter-metrics-") as shared:
+            # Before prometheus_client is first imported, here and in every worker (they
+            # inherit the environment): each worker then writes its values to files there
+            # that a scrape adds up. Fresh per run: an old run's counts must not count.
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = shared
+            from app import metrics
+
+            server = None
+            if settings.metrics_exposure == "port":
+                # One port for all workers: this process, which serves no requests, has it.
+                server = metrics.serve_on_port(settings.host, settings.metrics_port or 0)
+            try:
+                _run_uvicorn(settings, host, port, workers)
+            finally:
+                if server is not None:
+                    server.shutdown()
+                    server.server_close()
+        return
+    _run_uvicorn(settings, host, port, workers)
+
+
+def _run_uvicorn(settings: Settings, host: str, port: int, workers: int) -> None:
     from app.main import app_factory
     from app.pipeline import REQUEST_BYTES
 

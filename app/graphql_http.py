@@ -164,6 +164,7 @@ class GraphQLHTTPHandler:
                 self.context_for(request, request_id),
                 allowed=allowed,
                 fresh_context=lambda: self.context_for(request, request_id),
+                transport="http-get" if request.method == "GET" else "http-post",
             )
         except Refused as refused:
             if refused.status is None:

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
-from app import access_log, heap
+from app import access_log, heap, metrics
 from app.auth import BearerTokenBackend, TokenVerifier
 from app.bus import make_bus
 from app.graphiql import STATIC_URL_PREFIX, static_app
@@ -148,10 +148,12 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
                 app.state.sessions,
                 debounce_seconds=settings.recommendation_debounce_seconds,
                 model_max_age_seconds=settings.recommendation_model_max_age_seconds,
+                observe=metrics.job_observer("recommendation_refresh"),
             )
             if inline
             else RefreshRequests(app.state.sessions)
         )
+        stop_metrics = metrics.start(app.state, settings)
         restore_sigterm = close_sockets_on_sigterm(websockets)
         sweeper = None
         if inline and settings.sweep_interval_seconds > 0:
@@ -167,6 +169,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
             restore_sigterm()
+            await stop_metrics()
             await app.state.refresher.close()
             await app.state.hub.stop()
             await app.state.bus.close()
@@ -186,6 +189,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             WebSocketRoute("/graphql", websockets),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            *metrics.routes(settings),
             Route("/", root, methods=["GET"]),
             Route("/favicon.ico", favicon, methods=["GET"]),
             Mount(STATIC_URL_PREFIX, app=static_app(), name="graphiql-static"),

@@ -15,6 +15,10 @@ an ``OperationRequest`` here. Every operation then goes through, in this order:
 6. the execution path: a compiled plan (answered in SQL on PostgreSQL) or graphql-core;
 7. error masking and codes (schema/error_policy.py), where results leave the schema.
 
+Metrics (app/metrics.py) are taken here too: each operation's latency by name,
+transport and path (WebSocket operations are timed by app/ws.py from this admission),
+and every error code the policy gives.
+
 A rule added to one of these steps holds on every transport with no code of its own
 there. The request-level limit shared by the transports is here too: an HTTP body and a
 WebSocket message are both limited to ``REQUEST_BYTES``.
@@ -22,8 +26,9 @@ WebSocket message are both limited to ``REQUEST_BYTES``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from graphql import GraphQLError
@@ -31,12 +36,13 @@ from starlette.datastructures import State
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from app import metrics
 from app.persisted import PersistedQueries, PersistedQueryError
 from app.settings import Settings
 from resolvers.context import Context
 from schema.definition import OrderCenterSchema
 from schema.documents import TOO_LARGE, WHICH_OPERATION, oversized, too_large
-from schema.plans import Plans
+from schema.plans import PlanAnswer, Plans
 
 REQUEST_BYTES = 1_048_576  # an HTTP request body, and a WebSocket message
 ALL_OPERATIONS = frozenset(
@@ -83,6 +89,10 @@ class OperationPipeline:
         self.settings = settings
         self.persisted = PersistedQueries.from_settings(settings)
         self.plans = Plans(schema, settings.limits) if settings.compiled_plans else None
+        self.metrics = settings.metrics_exposure != "off"
+        self.names = metrics.OperationNames()
+        if self.metrics:
+            schema.error_policy = replace(schema.error_policy, observe=metrics.count_error)
 
     def context(
         self,
@@ -114,19 +124,30 @@ class OperationPipeline:
 
     def admit(self, request: OperationRequest, request_id: str | None = None) -> str:
         """Steps 1-3: the document text to run, or Refused."""
+        return self.admission(request, request_id)[0]
+
+    def admission(self, request: OperationRequest, request_id: str | None) -> tuple[str, str]:
+        """Steps 1-3: the document text to run and the operation's name as metrics label
+        it ("" with metrics off), or Refused."""
+        policy = self.schema.error_policy
         limit = self.schema.documents.max_bytes
         if isinstance(request.query, str) and (size := oversized(request.query, limit)):
-            raise Refused(too_large(size, limit), 413)
+            raise Refused(policy.one(too_large(size, limit), request_id), 413)
         try:
             text = self.persisted.resolve(request.query, request.extensions)
         except PersistedQueryError as error:
-            raise Refused(error.graphql_error(), error.status) from None
+            raise Refused(policy.one(error.graphql_error(), request_id), error.status) from None
         try:
-            self.schema.documents.admit(text, request.variables, request.operation_name)
+            reading = self.schema.documents.admit(text, request.variables, request.operation_name)
         except GraphQLError as error:
             status = _STATUS.get((error.extensions or {}).get("code"))
-            raise Refused(self.schema.error_policy.one(error, request_id), status) from None
-        return text
+            raise Refused(policy.one(error, request_id), status) from None
+        label = self.names.label(request.operation_name, reading.document) if self.metrics else ""
+        return text, label
+
+    def refused_label(self, request: OperationRequest) -> str:
+        """The metrics label of an operation refused before its document was read."""
+        return self.names.label(request.operation_name, None)
 
     async def execute(
         self,
@@ -135,12 +156,32 @@ class OperationPipeline:
         *,
         allowed: Collection[OperationType] = ALL_OPERATIONS,
         fresh_context: Callable[[], Context] | None = None,
+        transport: str = "http-post",
     ) -> ExecutionResult:
         """A query or mutation's result; Refused before anything runs.
 
         ``fresh_context`` gives the generic run new loaders when a compiled plan
-        declined part-way (the budget is not charged twice)."""
-        text = self.admit(request, context.request_id)
+        declined part-way (the budget is not charged twice). ``transport`` labels
+        its metrics."""
+        if not self.metrics:
+            return (await self._execute(request, context, allowed, fresh_context))[0]
+        started = time.perf_counter()
+        label, path = self.refused_label(request), metrics.REFUSED
+        try:
+            result, label, path = await self._execute(request, context, allowed, fresh_context)
+        finally:
+            metrics.observe_operation(label, transport, path, time.perf_counter() - started)
+        return result
+
+    async def _execute(
+        self,
+        request: OperationRequest,
+        context: Context,
+        allowed: Collection[OperationType],
+        fresh_context: Callable[[], Context] | None,
+    ) -> tuple[ExecutionResult, str, str]:
+        """The result, the operation's label and the execution path that answered."""
+        text, label = self.admission(request, context.request_id)
         name = request.operation_name
         plans = self.plans
         if plans is not None:
@@ -149,7 +190,9 @@ class OperationPipeline:
                 answer, spent = await plan.run(context, request.variables, sql=plans.in_sql)
                 if answer is not None:
                     plans.answered += 1
-                    return answer
+                    in_sql = isinstance(answer, PlanAnswer) and answer.in_sql
+                    path = metrics.SQL_PLAN if in_sql else metrics.COMPILED_PLAN
+                    return answer, label, path
                 plans.declined += 1
                 if fresh_context is not None:
                     context = fresh_context()
@@ -165,4 +208,4 @@ class OperationPipeline:
         )
         if plans is not None and not result.errors and not plans.knows(text, name):
             plans.learn(text, name)
-        return result
+        return result, label, metrics.GENERIC

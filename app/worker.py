@@ -21,6 +21,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from app import metrics
 from app.bus import make_bus
 from app.settings import Settings
 from db.engine import SessionFactory, create_engine, create_session_factory
@@ -44,7 +45,8 @@ async def sweep_forever(make_context: Callable[[], Context], interval: float) ->
     while True:
         await asyncio.sleep(interval)
         try:
-            report = await apply_timeouts(make_context())
+            with metrics.timed("timeout_sweep"):
+                report = await apply_timeouts(make_context())
         except Exception:
             log.exception("order timeout sweep failed; retrying next interval")
             continue
@@ -142,6 +144,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         sessions,
         debounce_seconds=settings.recommendation_debounce_seconds,
         model_max_age_seconds=settings.recommendation_model_max_age_seconds,
+        observe=metrics.job_observer("recommendation_refresh"),
     )
     gateway = SandboxGateway()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import types
 from collections import Counter
 from collections.abc import Coroutine, Generator
@@ -38,6 +39,7 @@ from strawberry.subscriptions.protocols.graphql_ws.types import (
 )
 from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 
+from app import metrics
 from app.auth import TokenVerifier, identify
 from app.pipeline import REQUEST_BYTES, OperationPipeline, OperationRequest, Refused, rate_key
 from app.request_id import request_id_of
@@ -95,9 +97,12 @@ def _ours(view: Any) -> GraphQLWebSocket:
     return cast("GraphQLWebSocket", view)
 
 
-def _admit(view: Any, context: Any, payload: Any) -> str | GraphQLError:
+def _admit(
+    view: Any, context: Any, payload: Any, timings: Timings, transport: str, operation_id: str
+) -> str | GraphQLError:
     """The pipeline's admission of a subscribe/start payload: the document text to run,
-    or the coded error to answer with (the operation then does not start)."""
+    or the coded error to answer with (the operation then does not start). With
+    metrics on, the operation's timing starts here (``Timings``)."""
     pipeline = _ours(view).pipeline
     request = OperationRequest(
         query=payload.get("query"),
@@ -105,10 +110,41 @@ def _admit(view: Any, context: Any, payload: Any) -> str | GraphQLError:
         operation_name=payload.get("operationName"),
         extensions=payload.get("extensions"),
     )
+    started = time.perf_counter()
     try:
-        return pipeline.admit(request, getattr(context, "request_id", None))
+        text, label = pipeline.admission(request, getattr(context, "request_id", None))
     except Refused as refused:
+        if pipeline.metrics:
+            label = pipeline.refused_label(request)
+            metrics.observe_operation(
+                label, transport, metrics.REFUSED, time.perf_counter() - started
+            )
         return refused.error
+    if pipeline.metrics:
+        timings.start(operation_id, label, transport, started)
+    return text
+
+
+class Timings:
+    """One connection's operations from their admission to their first answer (a
+    result, an error, or for a subscription on the direct lane its hand-over): the
+    latency of ``metrics.OPERATION_SECONDS`` on WebSocket transports, all of which
+    run graphql-core (the generic path)."""
+
+    __slots__ = ("started",)
+
+    def __init__(self) -> None:
+        self.started: dict[str, tuple[str, str, float]] = {}
+
+    def start(self, operation_id: str, label: str, transport: str, started: float) -> None:
+        self.started[operation_id] = (label, transport, started)
+
+    def answered(self, operation_id: Any) -> None:
+        if self.started and (timing := self.started.pop(operation_id, None)) is not None:
+            label, transport, started = timing
+            metrics.observe_operation(
+                label, transport, metrics.GENERIC, time.perf_counter() - started
+            )
 
 
 def _scope_of(websocket: Any) -> Scope:
@@ -176,6 +212,8 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     read).
     """
 
+    timings: Timings | None = None  # made at the first operation
+
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         _ours(self.view).pending.settle(_scope_of(self.websocket))
         await super().handle_connection_init(message)
@@ -203,7 +241,15 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             and isinstance(payload, dict)
             and message.get("id") not in self.operations
         ):
-            admitted = _admit(self.view, self.context, payload)
+            self.timings = self.timings or Timings()
+            admitted = _admit(
+                self.view,
+                self.context,
+                payload,
+                self.timings,
+                GRAPHQL_TRANSPORT_WS_PROTOCOL,
+                message["id"],
+            )
             if isinstance(admitted, GraphQLError):
                 await self.send_message(
                     {"id": message["id"], "type": "error", "payload": [admitted.formatted]}
@@ -239,6 +285,8 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         task = asyncio.create_task(self._serve_lane(operation, lane))
         task.add_done_callback(self._task_done)
         operation.task = task  # what a `complete` from the client cancels
+        if self.timings is not None:
+            self.timings.answered(operation.id)  # subscribed
         raise _OperationStreamClosed
 
     async def send_message(self, message: Message) -> None:
@@ -248,6 +296,8 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             # on its way out): that answer stands, and the lane is not taken.
             lane.feed.close()
             lane.feed = None
+        if self.timings is not None:
+            self.timings.answered(message.get("id"))
         await super().send_message(message)
 
     async def _serve_lane(self, operation: Operation[Context, None], lane: Lane) -> None:
@@ -268,6 +318,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         # A frame that push() started but the server held back (flow control): it goes
         # out before anything else of this operation.
         stalled: asyncio.Future[None] | None = None
+        lag = _ours(self.view).pipeline.metrics
 
         def push(delivery: Delivery) -> bool:
             """Hand an already rendered event out from the hub's own fan-out, without
@@ -281,6 +332,8 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             ):
                 return False
             sending = send({"type": "websocket.send", "text": head + payload + "}"})
+            if lag:
+                metrics.observe_lag(delivery.created)
             if not isinstance(sending, Coroutine):  # pragma: no cover - any awaitable
                 stalled = asyncio.ensure_future(sending)
                 stalled.add_done_callback(_retrieve)
@@ -311,9 +364,11 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             while True:
                 try:
                     delivery = feed.take()
+                    live = True
                     while delivery is None:
                         if feed.replaying:
                             delivery = await feed.next()
+                            live = False  # stored: its lag is not the live path's
                         else:
                             feed.direct = push
                             try:
@@ -335,6 +390,8 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                     await send({"type": "websocket.send", "text": head + payload + "}"})
                 except OSError as error:  # as Starlette's send_text reports it
                     raise WebSocketDisconnected from error
+                if lag and live:
+                    metrics.observe_lag(delivery.created)
             feed.close()  # nothing more is queued for it while it says goodbye
             await flush()
             await self.send_text(head + ending + "}")
@@ -366,10 +423,15 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         _ours(self.view).pending.settle(_scope_of(self.websocket))
         await super().handle_connection_init(message)
 
+    timings: Timings | None = None  # made at the first operation
+
     async def handle_start(self, message: StartMessage) -> None:
         payload: Any = message.get("payload")
         if self.connection_acknowledged and isinstance(payload, dict):
-            admitted = _admit(self.view, self.context, payload)
+            self.timings = self.timings or Timings()
+            admitted = _admit(
+                self.view, self.context, payload, self.timings, GRAPHQL_WS_PROTOCOL, message["id"]
+            )
             if isinstance(admitted, GraphQLError):
                 await self.send_message(
                     {"type": "error", "id": message["id"], "payload": admitted.formatted}
@@ -377,6 +439,11 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
                 return
             payload["query"] = admitted
         await super().handle_start(message)
+
+    async def send_message(self, message: Any) -> None:
+        if self.timings is not None:
+            self.timings.answered(message.get("id"))
+        await super().send_message(message)
 
 
 class GraphQLWebSocket(GraphQL[Context, None]):
@@ -496,9 +563,13 @@ class GraphQLWebSocket(GraphQL[Context, None]):
             return message
 
         self._open.add(send)
+        if self.pipeline.metrics:
+            metrics.WEBSOCKETS.inc()
         try:
             await super().__call__(scope, receiving, sending)
         finally:
+            if self.pipeline.metrics:
+                metrics.WEBSOCKETS.dec()
             self.pending.settle(scope)
             self._open.discard(send)
             context = (scope.get("state") or {}).get("ordercenter_context")

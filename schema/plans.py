@@ -343,6 +343,7 @@ class Plan:
             data = None
             if sql and self.sql is not None:
                 data = await self.sql.answer(context, coerced)
+            in_sql = data is not None
             if data is None:
                 data = await _Execution(self, context, coerced).root()
         except Exception:
@@ -352,7 +353,14 @@ class Plan:
             scheduler.keep_reads(False)
             await scheduler.aclose()
         extensions = cost_results(cost, self.limits)
-        return ExecutionResult(data=data, errors=None, extensions=extensions), spent
+        return PlanAnswer(data=data, errors=None, extensions=extensions, in_sql=in_sql), spent
+
+
+@dataclass
+class PlanAnswer(ExecutionResult):
+    """A plan's answer, and whether PostgreSQL built it (the server's metrics say so)."""
+
+    in_sql: bool = False
 
 
 class _Execution:
