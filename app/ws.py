@@ -95,20 +95,30 @@ def _ours(view: Any) -> GraphQLWebSocket:
     return cast("GraphQLWebSocket", view)
 
 
-def _admit(view: Any, context: Any, payload: Any) -> str | GraphQLError:
-    """The pipeline's admission of a subscribe/start payload: the document text to run,
-    or the coded error to answer with (the operation then does not start)."""
-    pipeline = _ours(view).pipeline
-    request = OperationRequest(
+def _request(payload: Any) -> OperationRequest:
+    return OperationRequest(
         query=payload.get("query"),
         variables=payload.get("variables"),
         operation_name=payload.get("operationName"),
         extensions=payload.get("extensions"),
     )
+
+
+def _admit(view: Any, context: Any, request: OperationRequest) -> str | GraphQLError:
+    """The pipeline's admission of a subscribe/start payload: the document text to run,
+    or the coded error to answer with (the operation then does not start)."""
     try:
-        return pipeline.admit(request, getattr(context, "request_id", None))
+        return _ours(view).pipeline.admit(request, getattr(context, "request_id", None))
     except Refused as refused:
         return refused.error
+
+
+def _operation(view: Any, context: Context, request: OperationRequest, transport: str) -> Any:
+    """The pipeline's span of a subscribe/start: admission and the start of the operation,
+    whose task (created inside) runs its statements as the span's children."""
+    return _ours(view).pipeline.operation(
+        request, transport=transport, request_id=context.request_id, viewer_id=context.viewer_id
+    )
 
 
 def _scope_of(websocket: Any) -> Scope:
@@ -202,14 +212,19 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             self.connection_acknowledged
             and isinstance(payload, dict)
             and message.get("id") not in self.operations
+            and isinstance(self.context, Context)
         ):
-            admitted = _admit(self.view, self.context, payload)
-            if isinstance(admitted, GraphQLError):
-                await self.send_message(
-                    {"id": message["id"], "type": "error", "payload": [admitted.formatted]}
-                )
-                return
-            payload["query"] = admitted
+            request = _request(payload)
+            with _operation(self.view, self.context, request, GRAPHQL_TRANSPORT_WS_PROTOCOL):
+                admitted = _admit(self.view, self.context, request)
+                if isinstance(admitted, GraphQLError):
+                    await self.send_message(
+                        {"id": message["id"], "type": "error", "payload": [admitted.formatted]}
+                    )
+                    return
+                payload["query"] = admitted
+                await super().handle_subscribe(message)
+            return
         await super().handle_subscribe(message)
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
@@ -368,14 +383,22 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
 
     async def handle_start(self, message: StartMessage) -> None:
         payload: Any = message.get("payload")
-        if self.connection_acknowledged and isinstance(payload, dict):
-            admitted = _admit(self.view, self.context, payload)
-            if isinstance(admitted, GraphQLError):
-                await self.send_message(
-                    {"type": "error", "id": message["id"], "payload": admitted.formatted}
-                )
-                return
-            payload["query"] = admitted
+        if (
+            self.connection_acknowledged
+            and isinstance(payload, dict)
+            and isinstance(self.context, Context)
+        ):
+            request = _request(payload)
+            with _operation(self.view, self.context, request, GRAPHQL_WS_PROTOCOL):
+                admitted = _admit(self.view, self.context, request)
+                if isinstance(admitted, GraphQLError):
+                    await self.send_message(
+                        {"type": "error", "id": message["id"], "payload": admitted.formatted}
+                    )
+                    return
+                payload["query"] = admitted
+                await super().handle_start(message)
+            return
         await super().handle_start(message)
 
 
