@@ -6,6 +6,7 @@ served (the pipeline, the engine's hooks, the WebSocket transport).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 
 import httpx
@@ -159,3 +160,14 @@ async def test_a_websocket_subscribe_is_a_span_in_the_connections_trace(
     assert attributes[EXECUTION_PATH] == "generic"
     assert format(operation.context.trace_id, "032x") == request_id
     assert any(s.kind == SpanKind.CLIENT for s in children_of(operation, spans))
+
+
+def test_no_endpoint_no_tracing_and_a_missing_exporter_is_named(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert not Tracing.from_settings(settings).enabled
+    # The OTLP exporter is an optional extra: without it, start-up says how to get it.
+    monkeypatch.setitem(sys.modules, "opentelemetry.exporter.otlp.proto.http.trace_exporter", None)
+    wanting = settings.model_copy(update={"otlp_endpoint": "http://127.0.0.1:4318"})
+    with pytest.raises(ValueError, match=r"order-center\[otlp\]"):
+        Tracing.from_settings(wanting)
