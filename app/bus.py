@@ -24,6 +24,7 @@ import redis.asyncio as redis
 from redis.exceptions import RedisError
 from sqlalchemy.engine import make_url
 
+from app import metrics
 from resolvers.mutations.unit_of_work import EVENTS_CHANNEL
 
 log = logging.getLogger("ordercenter.bus")
@@ -34,6 +35,9 @@ IDLE_CHECK_SECONDS = 5.0
 
 
 class Bus(Protocol):
+    # Whether wake-ups can arrive now: /readyz reports a process that would only poll.
+    connected: bool
+
     async def connect(self) -> None: ...
     async def close(self) -> None: ...
     async def publish(self, event_ids: Sequence[int]) -> None: ...
@@ -45,6 +49,7 @@ class InProcessBus:
 
     def __init__(self) -> None:
         self._queues: set[asyncio.Queue[tuple[int, ...]]] = set()
+        self.connected = True
 
     async def connect(self) -> None:
         return None
@@ -90,6 +95,7 @@ class PostgresBus:
     def __init__(self, url: str) -> None:
         parsed = make_url(url)
         self._dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.connected = False
 
     async def connect(self) -> None:
         return None
@@ -108,6 +114,7 @@ class PostgresBus:
                 connection = await asyncpg.connect(self._dsn)
                 queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_SIZE)
                 await connection.add_listener(EVENTS_CHANNEL, _enqueue_payload(queue))
+                self.connected = True
                 if attempt:
                     log.info("LISTEN connection restored")
                 attempt = 0
@@ -119,10 +126,13 @@ class PostgresBus:
                         # Quiet: make sure the connection is still there.
                         await connection.execute("SELECT 1")
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                self.connected = False
                 log.warning("LISTEN connection lost (%s); reconnecting", error)
+                metrics.count_bus_reconnect("postgresql")
                 await asyncio.sleep(_delay(attempt))
                 attempt += 1
             finally:
+                self.connected = False
                 if connection is not None:
                     with contextlib.suppress(Exception):
                         await connection.close(timeout=1)
@@ -134,6 +144,7 @@ class RedisBus:
     def __init__(self, url: str) -> None:
         self._url = url
         self._client: redis.Redis | None = None
+        self.connected = False
 
     def _redis(self) -> redis.Redis:
         if self._client is None:
@@ -165,6 +176,7 @@ class RedisBus:
             pubsub = self._redis().pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(EVENTS_CHANNEL)
+                self.connected = True
                 if attempt:
                     log.info("Redis subscription restored")
                 attempt = 0
@@ -174,10 +186,13 @@ class RedisBus:
                     if message is not None:
                         yield message.get("data")
             except (RedisError, OSError) as error:
+                self.connected = False
                 log.warning("Redis subscription lost (%s); reconnecting", error)
+                metrics.count_bus_reconnect("redis")
                 await asyncio.sleep(_delay(attempt))
                 attempt += 1
             finally:
+                self.connected = False
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]
 

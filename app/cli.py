@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import socket
 import sys
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -214,7 +216,7 @@ def token(handle: str | None, role: str | None) -> None:
 
 @main.command()
 def sweep() -> None:
-    """Apply order timeouts once (the server also does it every sweep interval)."""
+    """Apply order timeouts once (the server or the worker also does it every sweep interval)."""
     from app.bus import InProcessBus
     from db.engine import create_session_factory
     from resolvers.context import Context
@@ -240,6 +242,30 @@ def sweep() -> None:
 
     report = asyncio.run(run())
     click.echo(f"cancelled {report.cancelled} unpaid and completed {report.completed} delivered")
+
+
+@main.command()
+def worker() -> None:
+    """Sweep order timeouts and refresh recommendations until stopped (SIGTERM, Ctrl-C).
+
+    Pair it with ORDERCENTER_BACKGROUND=worker on the API processes. On PostgreSQL run
+    as many as you like: one leads, the others take over when it dies.
+    """
+    import signal
+
+    from app.worker import run_worker
+
+    settings = get_settings()
+    require_database(settings)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await run_worker(settings, stop)
+
+    asyncio.run(run())
 
 
 @main.command()
@@ -356,6 +382,29 @@ def export_schema(output: Path) -> None:
 
 
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    if workers > 1 and settings.metrics_exposure != "off":
+        with tempfile.TemporaryDirectory(prefix="ordercenter-metrics-") as shared:
+            # Before prometheus_client is first imported, here and in every worker (they
+            # inherit the environment): each worker then writes its values to files there
+            # that a scrape adds up. Fresh per run: an old run's counts must not count.
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = shared
+            from app import metrics
+
+            server = None
+            if settings.metrics_exposure == "port":
+                # One port for all workers: this process, which serves no requests, has it.
+                server = metrics.serve_on_port(settings.host, settings.metrics_port or 0)
+            try:
+                _run_uvicorn(settings, host, port, workers)
+            finally:
+                if server is not None:
+                    server.shutdown()
+                    server.server_close()
+        return
+    _run_uvicorn(settings, host, port, workers)
+
+
+def _run_uvicorn(settings: Settings, host: str, port: int, workers: int) -> None:
     from app.main import app_factory
     from app.pipeline import REQUEST_BYTES
 

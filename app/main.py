@@ -10,21 +10,21 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from types import FrameType
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
-from app import access_log, heap
+from app import access_log, heap, metrics
 from app.auth import BearerTokenBackend, TokenVerifier
 from app.bus import make_bus
 from app.graphiql import STATIC_URL_PREFIX, static_app
 from app.graphql_http import GraphQLHTTPHandler
+from app.health import healthz, readyz
 from app.pipeline import OperationPipeline
 from app.ratelimit import make_budget
 from app.request_id import RequestIdMiddleware
@@ -32,27 +32,17 @@ from app.request_log import RequestLogMiddleware
 from app.security import SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
 from app.tracing import Tracing
+from app.worker import sweep_forever
 from app.ws import GraphQLWebSocket
 from db.engine import create_engine, create_session_factory
 from resolvers.context import Context
 from resolvers.gateway import SandboxGateway
-from resolvers.mutations.timeouts import apply_timeouts
 from resolvers.recommendations.refresher import RecommendationRefresher
+from resolvers.recommendations.requests import RefreshRequests
 from resolvers.subscriptions.hub import SubscriptionHub
 from schema.definition import build_schema
 
 log = logging.getLogger("ordercenter")
-
-
-async def healthz(request: Request) -> Response:
-    engine: AsyncEngine = request.app.state.engine
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-    except Exception:
-        log.exception("health check: database unreachable")
-        return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
-    return JSONResponse({"status": "ok"})
 
 
 async def root(_: Request) -> Response:
@@ -73,23 +63,6 @@ def system_context(app: Starlette, settings: Settings) -> Context:
         gateway=app.state.gateway,
         rules=settings.rules,
     )
-
-
-async def sweep_forever(app: Starlette, settings: Settings) -> None:
-    """Apply order timeouts every ``sweep_interval_seconds`` until cancelled."""
-    while True:
-        await asyncio.sleep(settings.sweep_interval_seconds)
-        try:
-            report = await apply_timeouts(system_context(app, settings))
-        except Exception:
-            log.exception("order timeout sweep failed; retrying next interval")
-            continue
-        if report.cancelled or report.completed:
-            log.info(
-                "timeouts: cancelled %d unpaid, completed %d delivered orders",
-                report.cancelled,
-                report.completed,
-            )
 
 
 def close_sockets_on_sigterm(websockets: GraphQLWebSocket) -> Callable[[], None]:
@@ -177,15 +150,27 @@ def create_app(
             poll_interval=settings.hub_poll_seconds,
         )
         await app.state.hub.start()
-        app.state.refresher = RecommendationRefresher(
-            app.state.sessions,
-            debounce_seconds=settings.recommendation_debounce_seconds,
-            model_max_age_seconds=settings.recommendation_model_max_age_seconds,
+        inline = settings.background == "inline"
+        # In worker mode `ordercenter worker` sweeps and refreshes; this process only
+        # records who acted, and never loads the numeric stack.
+        app.state.refresher = (
+            RecommendationRefresher(
+                app.state.sessions,
+                debounce_seconds=settings.recommendation_debounce_seconds,
+                model_max_age_seconds=settings.recommendation_model_max_age_seconds,
+                observe=metrics.job_observer("recommendation_refresh"),
+            )
+            if inline
+            else RefreshRequests(app.state.sessions)
         )
+        stop_metrics = metrics.start(app.state, settings)
         restore_sigterm = close_sockets_on_sigterm(websockets)
         sweeper = None
-        if settings.sweep_interval_seconds > 0:
-            sweeper = asyncio.create_task(sweep_forever(app, settings))
+        if inline and settings.sweep_interval_seconds > 0:
+            interval = settings.sweep_interval_seconds
+            sweeper = asyncio.create_task(
+                sweep_forever(lambda: system_context(app, settings), interval)
+            )
         try:
             yield
         finally:
@@ -194,6 +179,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
             restore_sigterm()
+            await stop_metrics()
             await app.state.refresher.close()
             await app.state.hub.stop()
             await app.state.bus.close()
@@ -213,6 +199,8 @@ def create_app(
             Route("/graphql", graphql.handle, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", websockets),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            *metrics.routes(settings),
             Route("/", root, methods=["GET"]),
             Route("/favicon.ico", favicon, methods=["GET"]),
             Mount(STATIC_URL_PREFIX, app=static_app(), name="graphiql-static"),

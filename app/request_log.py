@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.request_id import request_id_of
 from app.settings import Settings
+from app.vocabulary import TRANSPORTS, http_transport
 
 REQUEST_LOGGER = "ordercenter.request"
 log = logging.getLogger(REQUEST_LOGGER)
@@ -43,7 +44,7 @@ MAX_OPERATIONS = 20
 @dataclass(slots=True)
 class RequestRecord:
     request_id: str
-    transport: str
+    transport: str | None  # app/vocabulary.py's word (None: no GraphQL transport)
     method: str
     path: str
     started: float = field(default_factory=time.perf_counter)
@@ -101,7 +102,9 @@ class RequestLogMiddleware:
             return
         record = RequestRecord(
             request_id=request_id_of(scope),
-            transport=kind,
+            # An HTTP request's by its method, a WebSocket's its protocol once accepted;
+            # the pipeline says the same of each operation (``note_operation``).
+            transport=http_transport(scope["method"]) if kind == "http" else None,
             method=scope.get("method", "WEBSOCKET"),
             path=scope.get("path", ""),
         )
@@ -112,8 +115,11 @@ class RequestLogMiddleware:
                 record.status = message["status"]
             elif message["type"] == "websocket.close":
                 record.status = message.get("code", 1000)
-            elif message["type"] == "websocket.accept" and record.status is None:
-                record.status = 101
+            elif message["type"] == "websocket.accept":
+                if message.get("subprotocol") in TRANSPORTS:
+                    record.transport = message["subprotocol"]
+                if record.status is None:
+                    record.status = 101
             await send(message)
 
         try:
@@ -175,7 +181,7 @@ class TextFormatter(logging.Formatter):
         text = super().format(record)
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
-            text += f" request_id={fields['request_id']} transport={fields['transport']}"
+            text += f" request_id={fields['request_id']} transport={fields['transport'] or '-'}"
             if fields.get("viewer"):
                 text += f" viewer={fields['viewer']}"
         return text

@@ -95,6 +95,17 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(
         default=60, ge=0, description="How often the server applies those timeouts; 0: never."
     )
+    background: Literal["inline", "worker"] = Field(
+        default="inline",
+        description="Who sweeps timeouts and refreshes recommendations: each API process "
+        "(inline) or `ordercenter worker` (worker).",
+    )
+    worker_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often `ordercenter worker` looks for buyers to refresh and, "
+        "while another worker leads, whether it can lead.",
+    )
     ws_keep_alive_seconds: float = Field(
         default=15, gt=0, description="Interval of WebSocket keep-alive pings."
     )
@@ -170,6 +181,17 @@ class Settings(BaseSettings):
         default="memory://",
         description="Where budgets live: memory:// (per process) or redis:// (shared).",
     )
+    metrics: bool | None = Field(
+        default=None,
+        description="Prometheus metrics; default: on except in production, where only "
+        "ORDERCENTER_METRICS_PORT serves them.",
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Serve metrics on this port (same host) instead of /metrics of the API's.",
+    )
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed to call the API from browsers."
     )
@@ -223,6 +245,20 @@ class Settings(BaseSettings):
     @property
     def suggestions_enabled(self) -> bool:
         return self.suggestions if self.suggestions is not None else self.env != "production"
+
+    @property
+    def metrics_exposure(self) -> Literal["off", "api", "port"]:
+        """Where metrics are served; "off": neither served nor recorded.
+
+        Production keeps them off the public port unless told: operation names and
+        error rates are nobody else's business."""
+        if self.metrics is False:
+            return "off"
+        if self.metrics_port is not None:
+            return "port"
+        if self.metrics or self.env != "production":
+            return "api"
+        return "off"
 
     @property
     def limits(self) -> Limits:

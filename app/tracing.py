@@ -29,13 +29,12 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.settings import Settings
-from schema.plans import EXECUTION_PATH, GENERIC
-
-__all__ = ["EXECUTION_PATH", "GENERIC", "Tracing"]
 
 SERVICE_NAME = "order-center"
 REQUEST_ID = "ordercenter.request_id"
+# The values of these two are app/vocabulary.py's, as metrics and log lines say them.
 TRANSPORT = "ordercenter.transport"
+EXECUTION_PATH = "ordercenter.execution_path"
 OPERATION_NAME = "graphql.operation.name"
 OPERATION_TYPE = "graphql.operation.type"
 # Statements of SQL plans run to tens of kilobytes; the start says which one it was.

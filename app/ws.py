@@ -6,8 +6,8 @@ import asyncio
 import logging
 import types
 from collections import Counter
-from collections.abc import Coroutine, Generator
-from contextlib import suppress
+from collections.abc import Coroutine, Generator, Iterator
+from contextlib import contextmanager, suppress
 from datetime import timedelta
 from typing import Any, cast
 
@@ -38,9 +38,18 @@ from strawberry.subscriptions.protocols.graphql_ws.types import (
 )
 from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 
+from app import metrics
 from app.auth import TokenVerifier, identify
-from app.pipeline import REQUEST_BYTES, OperationPipeline, OperationRequest, Refused, rate_key
+from app.pipeline import (
+    REQUEST_BYTES,
+    Instrumented,
+    OperationPipeline,
+    OperationRequest,
+    Refused,
+    rate_key,
+)
 from app.request_id import request_id_of
+from app.vocabulary import GENERIC, GRAPHQL_TRANSPORT_WS, GRAPHQL_WS
 from resolvers.context import Context
 from resolvers.errors import SIGN_IN, NotAuthenticated
 from resolvers.subscriptions.hub import Delivery, SlowConsumer
@@ -104,21 +113,55 @@ def _request(payload: Any) -> OperationRequest:
     )
 
 
-def _admit(view: Any, context: Any, request: OperationRequest) -> str | GraphQLError:
-    """The pipeline's admission of a subscribe/start payload: the document text to run,
-    or the coded error to answer with (the operation then does not start)."""
-    try:
-        return _ours(view).pipeline.admit(request, getattr(context, "request_id", None))
-    except Refused as refused:
-        return refused.error
+@contextmanager
+def _operation(
+    handler: TransportWSHandler | LegacyWSHandler,
+    context: Context,
+    operation_id: str,
+    payload: Any,
+    transport: str,
+) -> Iterator[str | GraphQLError]:
+    """A subscribe/start as the pipeline runs it, alike on both protocols: inside the
+    operation's span (``OperationPipeline.operation``), its admission, and its timing
+    from that admission to its first answer (``Timings``). Yields the document text to
+    run, or the coded error to answer with (the operation then does not start).
 
-
-def _operation(view: Any, context: Context, request: OperationRequest, transport: str) -> Any:
-    """The pipeline's span of a subscribe/start: admission and the start of the operation,
-    whose task (created inside) runs its statements as the span's children."""
-    return _ours(view).pipeline.operation(
+    The handler starts the operation in the block: its task, created there, runs its
+    statements as the span's children."""
+    pipeline = _ours(handler.view).pipeline
+    request = _request(payload)
+    with pipeline.operation(
         request, transport=transport, request_id=context.request_id, viewer_id=context.viewer_id
-    )
+    ) as instrumented:
+        try:
+            text = pipeline.admit(request, context.request_id, instrumented)
+        except Refused as refused:
+            instrumented.observe()  # refused: timed to here
+            yield refused.error
+            return
+        instrumented.took(GENERIC)  # a WebSocket operation runs on graphql-core
+        if pipeline.metrics:
+            handler.timings = handler.timings or Timings()
+            handler.timings.start(operation_id, instrumented)
+        yield text
+
+
+class Timings:
+    """One connection's operations from their admission to their first answer (a
+    result, an error, or for a subscription on the direct lane its hand-over): the
+    latency of ``metrics.OPERATION_SECONDS`` on WebSocket transports."""
+
+    __slots__ = ("started",)
+
+    def __init__(self) -> None:
+        self.started: dict[str, Instrumented] = {}
+
+    def start(self, operation_id: str, instrumented: Instrumented) -> None:
+        self.started[operation_id] = instrumented
+
+    def answered(self, operation_id: Any) -> None:
+        if self.started and (instrumented := self.started.pop(operation_id, None)) is not None:
+            instrumented.observe()
 
 
 def _scope_of(websocket: Any) -> Scope:
@@ -186,6 +229,8 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     read).
     """
 
+    timings: Timings | None = None  # made at the first operation
+
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         _ours(self.view).pending.settle(_scope_of(self.websocket))
         await super().handle_connection_init(message)
@@ -214,9 +259,8 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             and message.get("id") not in self.operations
             and isinstance(self.context, Context)
         ):
-            request = _request(payload)
-            with _operation(self.view, self.context, request, GRAPHQL_TRANSPORT_WS_PROTOCOL):
-                admitted = _admit(self.view, self.context, request)
+            transport = GRAPHQL_TRANSPORT_WS
+            with _operation(self, self.context, message["id"], payload, transport) as admitted:
                 if isinstance(admitted, GraphQLError):
                     await self.send_message(
                         {"id": message["id"], "type": "error", "payload": [admitted.formatted]}
@@ -254,6 +298,8 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         task = asyncio.create_task(self._serve_lane(operation, lane))
         task.add_done_callback(self._task_done)
         operation.task = task  # what a `complete` from the client cancels
+        if self.timings is not None:
+            self.timings.answered(operation.id)  # subscribed
         raise _OperationStreamClosed
 
     async def send_message(self, message: Message) -> None:
@@ -263,6 +309,8 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             # on its way out): that answer stands, and the lane is not taken.
             lane.feed.close()
             lane.feed = None
+        if self.timings is not None:
+            self.timings.answered(message.get("id"))
         await super().send_message(message)
 
     async def _serve_lane(self, operation: Operation[Context, None], lane: Lane) -> None:
@@ -283,6 +331,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         # A frame that push() started but the server held back (flow control): it goes
         # out before anything else of this operation.
         stalled: asyncio.Future[None] | None = None
+        lag = _ours(self.view).pipeline.metrics
 
         def push(delivery: Delivery) -> bool:
             """Hand an already rendered event out from the hub's own fan-out, without
@@ -296,6 +345,8 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             ):
                 return False
             sending = send({"type": "websocket.send", "text": head + payload + "}"})
+            if lag:
+                metrics.observe_lag(delivery.created)
             if not isinstance(sending, Coroutine):  # pragma: no cover - any awaitable
                 stalled = asyncio.ensure_future(sending)
                 stalled.add_done_callback(_retrieve)
@@ -326,9 +377,11 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             while True:
                 try:
                     delivery = feed.take()
+                    live = True
                     while delivery is None:
                         if feed.replaying:
                             delivery = await feed.next()
+                            live = False  # stored: its lag is not the live path's
                         else:
                             feed.direct = push
                             try:
@@ -350,6 +403,8 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                     await send({"type": "websocket.send", "text": head + payload + "}"})
                 except OSError as error:  # as Starlette's send_text reports it
                     raise WebSocketDisconnected from error
+                if lag and live:
+                    metrics.observe_lag(delivery.created)
             feed.close()  # nothing more is queued for it while it says goodbye
             await flush()
             await self.send_text(head + ending + "}")
@@ -381,6 +436,8 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         _ours(self.view).pending.settle(_scope_of(self.websocket))
         await super().handle_connection_init(message)
 
+    timings: Timings | None = None  # made at the first operation
+
     async def handle_start(self, message: StartMessage) -> None:
         payload: Any = message.get("payload")
         if (
@@ -388,9 +445,7 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
             and isinstance(payload, dict)
             and isinstance(self.context, Context)
         ):
-            request = _request(payload)
-            with _operation(self.view, self.context, request, GRAPHQL_WS_PROTOCOL):
-                admitted = _admit(self.view, self.context, request)
+            with _operation(self, self.context, message["id"], payload, GRAPHQL_WS) as admitted:
                 if isinstance(admitted, GraphQLError):
                     await self.send_message(
                         {"type": "error", "id": message["id"], "payload": admitted.formatted}
@@ -400,6 +455,11 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
                 await super().handle_start(message)
             return
         await super().handle_start(message)
+
+    async def send_message(self, message: Any) -> None:
+        if self.timings is not None:
+            self.timings.answered(message.get("id"))
+        await super().send_message(message)
 
 
 class GraphQLWebSocket(GraphQL[Context, None]):
@@ -519,9 +579,13 @@ class GraphQLWebSocket(GraphQL[Context, None]):
             return message
 
         self._open.add(send)
+        if self.pipeline.metrics:
+            metrics.WEBSOCKETS.inc()
         try:
             await super().__call__(scope, receiving, sending)
         finally:
+            if self.pipeline.metrics:
+                metrics.WEBSOCKETS.dec()
             self.pending.settle(scope)
             self._open.discard(send)
             context = (scope.get("state") or {}).get("ordercenter_context")

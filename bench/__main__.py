@@ -1,5 +1,6 @@
-"""`python -m bench` / `make bench`: the HTTP benchmarks, subscription fan-out, then the
-bounded abuse scenario (1 MB documents from other clients; bench/abuse.py).
+"""`python -m bench` / `make bench`: the HTTP benchmarks, what metrics cost the page query
+(bench/metrics_cost.py), subscription fan-out, then the bounded abuse scenario (1 MB
+documents from other clients; bench/abuse.py).
 
 The in-process benchmarks (``python -m bench.page_query``, ``python -m bench.order_flow``)
 are not part of it: the HTTP suite measures the same operations through a real server.
@@ -7,11 +8,13 @@ are not part of it: the HTTP suite measures the same operations through a real s
 
 import asyncio
 
-from bench import abuse, http_suite, subscriptions
+from bench import abuse, http_suite, metrics_cost, subscriptions
 
 
 async def main() -> None:
     await http_suite.main([], command="python -m bench")
+    print()
+    await metrics_cost.main([], command="python -m bench")
     print()
     await subscriptions.main()
     print()

@@ -11,6 +11,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -44,23 +45,42 @@ async def upgrade_async(engine: AsyncEngine, revision: str = "head") -> None:
         await conn.run_sync(_run)
 
 
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config("sqlite://"))
+
+
 def head_revision() -> str | None:
     """The newest revision of the migration history."""
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    return _scripts().get_current_head()
+
+
+def is_known_revision(revision: str) -> bool:
+    """Whether this code's history has ``revision`` (a database newer than the code has not)."""
+    try:
+        return _scripts().get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
+def _read(connection: Connection) -> str | None:
+    # Its "Context impl SQLiteImpl" lines mean nothing to someone asking for a token.
+    chatty = logging.getLogger("alembic.runtime.migration")
+    level = chatty.level
+    chatty.setLevel(logging.WARNING)
+    try:
+        return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        chatty.setLevel(level)
+
+
+async def revision_of(engine: AsyncEngine) -> str | None:
+    """The revision of the database behind ``engine``; None when it was never migrated."""
+    async with engine.connect() as conn:
+        return await conn.run_sync(_read)
 
 
 async def current_revision(url: str) -> str | None:
     """The revision the database at ``url`` is at; None when it was never migrated."""
-
-    def _read(connection: Connection) -> str | None:
-        # Its "Context impl SQLiteImpl" lines mean nothing to someone asking for a token.
-        chatty = logging.getLogger("alembic.runtime.migration")
-        level = chatty.level
-        chatty.setLevel(logging.WARNING)
-        try:
-            return MigrationContext.configure(connection).get_current_revision()
-        finally:
-            chatty.setLevel(level)
 
     path = sqlite_path(url)
     if path is not None:
@@ -73,8 +93,7 @@ async def current_revision(url: str) -> str | None:
             read_only.dispose()
     engine = create_engine(url)
     try:
-        async with engine.connect() as conn:
-            return await conn.run_sync(_read)
+        return await revision_of(engine)
     finally:
         await engine.dispose()
 

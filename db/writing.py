@@ -14,10 +14,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 from weakref import WeakKeyDictionary
 
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
 
 from db.engine import WRITE
 
@@ -42,3 +45,11 @@ async def write_transaction(session: AsyncSession) -> AsyncIterator[AsyncSession
             yield session
         finally:
             await session.close()
+
+
+def upsert(session: AsyncSession, model: type[SQLModel]) -> Any:
+    """An INSERT that can say ON CONFLICT, in the bound database's own dialect."""
+    table: Any = model.__table__  # type: ignore[attr-defined]
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)

@@ -17,7 +17,7 @@ live-event renderer of the direct lane. It
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,14 +81,20 @@ def code_of(error: GraphQLError) -> str:
 @dataclass(frozen=True, slots=True)
 class ErrorPolicy:
     suggestions: bool = True  # off in production
+    # Told each code given, as it is given (the app's metrics; schema/ knows no app).
+    observe: Callable[[str], None] | None = None
 
     def finish(self, errors: Iterable[GraphQLError], request_id: str | None) -> list[GraphQLError]:
         return [self.one(error, request_id) for error in errors]
 
     def one(self, error: GraphQLError, request_id: str | None) -> GraphQLError:
         if not is_expected(error):
+            if self.observe is not None:
+                self.observe(INTERNAL)
             return _masked(error, request_id)
         code = code_of(error)
+        if self.observe is not None:
+            self.observe(code)
         message = error.message
         if not self.suggestions:
             message = _SUGGESTION.sub("", message)

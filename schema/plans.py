@@ -54,7 +54,6 @@ from graphql import (
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from graphql.pyutils import Path
-from opentelemetry import trace
 from strawberry.schema.schema_converter import CustomGraphQLEnumType, get_arguments
 from strawberry.types import ExecutionResult
 from strawberry.types.field import StrawberryField
@@ -75,11 +74,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("ordercenter.plans")
 
 MAX_PLANS = 256
-# The span attribute that says which executor answered an operation, and its values.
-EXECUTION_PATH = "ordercenter.execution_path"
-SQL_PLAN = "sql plan"
-COMPILED_PLAN = "compiled plan"
-GENERIC = "generic"
 PLAN_BYTES = 32 * 1024 * 1024
 COSTS_PER_PLAN = 64
 MAX_REMEMBERED_VARIABLES_BYTES = 512
@@ -347,11 +341,10 @@ class Plan:
         scheduler.keep_reads(True)
         try:
             data = None
-            path = SQL_PLAN
             if sql and self.sql is not None:
                 data = await self.sql.answer(context, coerced)
+            in_sql = data is not None
             if data is None:
-                path = COMPILED_PLAN
                 data = await _Execution(self, context, coerced).root()
         except Exception:
             # Whatever went wrong, the generic executor reports it as it always has.
@@ -359,10 +352,16 @@ class Plan:
         finally:
             scheduler.keep_reads(False)
             await scheduler.aclose()
-        # Said here, where it is known which answered; the operation's span is current.
-        trace.get_current_span().set_attribute(EXECUTION_PATH, path)
         extensions = cost_results(cost, self.limits)
-        return ExecutionResult(data=data, errors=None, extensions=extensions), spent
+        return PlanAnswer(data=data, errors=None, extensions=extensions, in_sql=in_sql), spent
+
+
+@dataclass
+class PlanAnswer(ExecutionResult):
+    """A plan's answer, and whether PostgreSQL built it: the pipeline names the execution
+    path from it (app/vocabulary.py) for its metrics and traces."""
+
+    in_sql: bool = False
 
 
 class _Execution:

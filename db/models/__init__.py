@@ -6,7 +6,7 @@ per-request batched loaders, so nothing lazy-loads behind a resolver's back.
 
 from sqlmodel import SQLModel
 
-from db.models.activity import ProductView, Recommendation, TaggedItem
+from db.models.activity import ProductView, Recommendation, RecommendationRequest, TaggedItem
 from db.models.catalog import Product, Shop, User
 from db.models.idempotency import IdempotencyKey
 from db.models.orders import Order, OrderEvent, OrderItem, Shipment, ShipmentEvent
@@ -24,6 +24,7 @@ __all__ = [
     "Product",
     "ProductView",
     "Recommendation",
+    "RecommendationRequest",
     "Shipment",
     "ShipmentEvent",
     "Shop",

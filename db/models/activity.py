@@ -63,3 +63,18 @@ class Recommendation(SQLModel, table=True):
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
+
+
+class RecommendationRequest(SQLModel, table=True):
+    """A buyer whose recommendations `ordercenter worker` should recompute (worker mode).
+
+    One row per buyer: a newer action only moves ``requested_at``, which is what the
+    worker's debounce waits on.
+    """
+
+    __tablename__ = "recommendation_requests"
+
+    user_id: int = Field(foreign_key="users.id", primary_key=True)
+    requested_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import delete, func
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import SQLModel, col, select
+from sqlmodel import col, select
 
 from db.models import Product, ProductView, Recommendation, TaggedItem
+from db.writing import upsert
 from resolvers import policy
 from resolvers.context import Context
 from resolvers.mutations.outcome import ErrorCode, Refused, not_found
@@ -17,14 +17,6 @@ from resolvers.mutations.unit_of_work import write
 
 MAX_VIDEO_ID = 64
 PRODUCT_FIELD = ("input", "productId")
-
-
-def _insert(session: AsyncSession, model: type[SQLModel]) -> Any:
-    """An INSERT that can say ON CONFLICT, in the bound database's own dialect."""
-    table: Any = model.__table__  # type: ignore[attr-defined]
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
 
 
 def _later(session: AsyncSession, a: Any, b: Any) -> Any:
@@ -62,7 +54,7 @@ async def tag_product(
     video = _video_id(source_video_id)
     async with write(ctx) as session:
         await _require_product(session, product_id)
-        insert = _insert(session, TaggedItem).values(
+        insert = upsert(session, TaggedItem).values(
             user_id=viewer_id, product_id=product_id, source_video_id=video, tagged_at=ctx.clock()
         )
         keys = ["user_id", "product_id"]
@@ -118,7 +110,7 @@ async def record_product_view(ctx: Context, *, viewer_id: int, product_id: int) 
     now = ctx.clock()
     async with write(ctx) as session:
         await _require_product(session, product_id)
-        insert = _insert(session, ProductView).values(
+        insert = upsert(session, ProductView).values(
             user_id=viewer_id, product_id=product_id, view_count=1, viewed_at=now
         )
         table: Any = ProductView.__table__  # type: ignore[attr-defined]

@@ -37,8 +37,11 @@ class RecommendationRefresher:
         model_max_age_seconds: float = 600.0,
         config: EngineConfig = DEFAULT_CONFIG,
         clock: Callable[[], datetime] = utcnow,
+        observe: Callable[[float, bool], None] | None = None,
     ) -> None:
         self._sessions = sessions
+        # Told each refresh's seconds and whether it failed (the server's metrics).
+        self._observe = observe
         self.debounce_seconds = debounce_seconds
         self.model_max_age_seconds = model_max_age_seconds
         self.config = config
@@ -76,12 +79,16 @@ class RecommendationRefresher:
         try:
             while True:
                 self._again.discard(user_id)
+                started, failed = time.perf_counter(), False
                 try:
                     await self.refresh(user_id)
                 except Exception:
                     # Stale recommendations are better than a dead refresher; the next
                     # action of this user tries again.
+                    failed = True
                     log.exception("refreshing recommendations of user %d failed", user_id)
+                if self._observe is not None:
+                    self._observe(time.perf_counter() - started, failed)
                 if user_id not in self._again or self._closed:
                     return
         finally:

@@ -53,9 +53,12 @@ class Delivery:
     # The event's id, read once: an ORM attribute read costs more than the rest of
     # what each of its thousand subscribers does with it in ``offer``.
     id: int = field(init=False)
+    # When the event was made (Unix time), read once for every subscriber's lag metric.
+    created: float = field(init=False)
 
     def __post_init__(self) -> None:
         self.id = self.event.id or 0
+        self.created = self.event.occurred_at.timestamp()
 
 
 class SlowConsumer(Exception):

@@ -132,7 +132,7 @@ def test_production_writes_one_json_line_per_request_and_nothing_sent(
         assert line["request_id"] == response.headers["X-Request-ID"]
         assert line["method"] == method
         assert line["path"] == "/graphql"
-        assert line["transport"] == "http"
+        assert line["transport"] == {"GET": "http-get", "POST": "http-post"}[method]
         assert line["operation"] == "Note"
         assert line["status"] == 200
         assert isinstance(line["duration_ms"], float | int)
@@ -158,7 +158,7 @@ def test_development_writes_a_readable_line_per_request(
     request_id = response.headers["X-Request-ID"]
     (line,) = lines_with(output, f"request_id={request_id}", 1)
     assert "ordercenter.request: POST /graphql 200 Note" in line
-    assert "transport=http" in line
+    assert "transport=http-post" in line
     with pytest.raises(json.JSONDecodeError):
         json.loads(line)
     assert_nothing_sent_is_logged(output.read_text(errors="replace"), token)

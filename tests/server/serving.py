@@ -75,6 +75,7 @@ def running_server(
     seed: bool = True,
     extra_env: dict[str, str] | None = None,
     port: int | None = None,
+    workers: int = 1,
 ) -> Iterator[ServerProcess]:
     """A server on a seeded database (a fresh SQLite file unless ``database_url``);
     stopped with SIGTERM on exit. ``seed=False`` serves the database as it is."""
@@ -104,9 +105,8 @@ def running_server(
             text=True,
         ).stdout.strip()
         port = port or free_port()
-        process = subprocess.Popen(
-            [ORDERCENTER, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env
-        )
+        command = [ORDERCENTER, "serve", "--host", "127.0.0.1", "--port", str(port)]
+        process = subprocess.Popen([*command, "--workers", str(workers)], env=env)
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 30

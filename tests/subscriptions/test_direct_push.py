@@ -4,6 +4,7 @@ the server held back (``app.ws._resume``): by hand, then in-process over ASGI.""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -24,7 +25,9 @@ from tests.subscriptions.test_direct_lane import NEXT, SMALL, buyer_with_order, 
 
 
 def _delivery(event_id: int) -> Delivery:
-    return Delivery(cast(Any, SimpleNamespace(id=event_id)), cast(Any, None))
+    return Delivery(
+        cast(Any, SimpleNamespace(id=event_id, occurred_at=datetime.now(UTC))), cast(Any, None)
+    )
 
 
 def _subscriber(direct: Any) -> Subscriber:
