@@ -1,12 +1,13 @@
 # Every target bootstraps .venv from requirements.lock (exact versions, hashes checked);
-# it reinstalls only when that file or pyproject.toml changes. `make lock` re-resolves it.
+# it reinstalls only when that file or pyproject.toml changes. `make lock` re-resolves it
+# keeping its pins, `make lock-upgrade` to the newest versions allowed.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 
-.PHONY: run test lint format bench schema clean lock
+.PHONY: run test lint format bench schema clean lock lock-upgrade
 
 $(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,12 +16,21 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
-# Newest versions pyproject.toml allows, with every file's hash; commit the result.
+# Re-resolve after pyproject.toml changed, with every file's hash: the pins already in
+# $(LOCK) stay (uv prefers them), only what is new or no longer fits is resolved afresh.
+# `make lock-upgrade`: every pin to the newest version pyproject.toml allows. Commit either.
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes \
+	--python-version 3.11 --quiet -o $(LOCK)
+
 lock:
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet uv
-	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 \
-		--upgrade --quiet -o $(LOCK)
+	$(UV_COMPILE)
+
+lock-upgrade:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet uv
+	$(UV_COMPILE) --upgrade
 
 run: $(STAMP)
 	$(BIN)/ordercenter demo

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
 
-from app import access_log
+from app import access_log, request_log
 from app.auth import TokenIssuingError, ensure_can_issue, issue_token_for
 from app.persisted_cli import persisted_queries
 from app.settings import Settings, get_settings
@@ -33,10 +33,7 @@ DEMO_HANDLE = "demo"
 
 
 def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    request_log.configure(settings)
     access_log.install()
 
 
@@ -414,6 +411,7 @@ def _run_uvicorn(settings: Settings, host: str, port: int, workers: int) -> None
     # One worker runs in this process, so it can take these settings as they are (the
     # demo's differ from the environment's); more workers each read the environment.
     app: Any = "app.main:app_factory" if workers > 1 else functools.partial(app_factory, settings)
+    # In JSON mode our request line replaces uvicorn's access line (app/request_log.py).
     uvicorn.run(
         app,
         factory=True,
@@ -421,6 +419,8 @@ def _run_uvicorn(settings: Settings, host: str, port: int, workers: int) -> None
         port=port,
         workers=workers,
         log_level=settings.log_level.lower(),
+        access_log=not settings.json_logs,
+        log_config=request_log.uvicorn_log_config(settings) or uvicorn.config.LOGGING_CONFIG,
         proxy_headers=False,
         timeout_graceful_shutdown=10,
         # Messages are small and many: compression cost ~40 KB and ~60 us per socket

@@ -25,6 +25,7 @@ from app.graphiql import graphiql_html
 from app.persisted import names_persisted_query
 from app.pipeline import REQUEST_BYTES, OperationPipeline, OperationRequest, Refused
 from app.request_id import request_id_of
+from app.vocabulary import HTTP_POST, http_transport
 from resolvers.context import Context
 from schema.plans import Plans
 
@@ -164,7 +165,7 @@ class GraphQLHTTPHandler:
                 self.context_for(request, request_id),
                 allowed=allowed,
                 fresh_context=lambda: self.context_for(request, request_id),
-                transport="http-get" if request.method == "GET" else "http-post",
+                transport=http_transport(request.method) or HTTP_POST,
             )
         except Refused as refused:
             if refused.status is None:

@@ -28,8 +28,10 @@ from app.health import healthz, readyz
 from app.pipeline import OperationPipeline
 from app.ratelimit import make_budget
 from app.request_id import RequestIdMiddleware
+from app.request_log import RequestLogMiddleware
 from app.security import SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
+from app.tracing import Tracing
 from app.worker import sweep_forever
 from app.ws import GraphQLWebSocket
 from db.engine import create_engine, create_session_factory
@@ -117,10 +119,17 @@ def cors(settings: Settings) -> list[Middleware]:
     ]
 
 
-def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None = None) -> Starlette:
-    """The application. Pass ``engine`` to share one (tests); otherwise it is made at start-up."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: AsyncEngine | None = None,
+    tracing: Tracing | None = None,
+) -> Starlette:
+    """The application. Pass ``engine`` to share one (tests); otherwise it is made at start-up.
+    ``tracing``: where spans go; by default as the settings say (app/tracing.py)."""
     settings = settings or get_settings()
     settings.check()
+    tracing = tracing or Tracing.from_settings(settings)
     owns_engine = engine is None
     # Here, not only in the CLI: whatever serves this app (`uvicorn --factory`, each of
     # --workers' processes, an embedding) builds it after configuring its logging.
@@ -132,6 +141,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             app.state.engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
             app.state.sessions = create_session_factory(app.state.engine)
             answer_in_sql(app, settings)
+            tracing.instrument(app.state.engine)
         await app.state.bus.connect()
         app.state.hub = SubscriptionHub(
             app.state.sessions,
@@ -178,8 +188,9 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
                 await close_budget()
             if owns_engine:
                 await app.state.engine.dispose()
+            tracing.shutdown()
 
-    pipeline = OperationPipeline(build_schema(settings.limits), settings)
+    pipeline = OperationPipeline(build_schema(settings.limits), settings, tracing)
     graphql = GraphQLHTTPHandler(pipeline)
     verifier = TokenVerifier.from_settings(settings)
     websockets = GraphQLWebSocket(pipeline, verifier)
@@ -196,6 +207,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         ],
         middleware=[
             Middleware(RequestIdMiddleware),
+            Middleware(RequestLogMiddleware, settings=settings),
             Middleware(SecurityHeadersMiddleware),
             *cors(settings),
             Middleware(AuthenticationMiddleware, backend=BearerTokenBackend(verifier)),
@@ -214,6 +226,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         app.state.engine = engine
         app.state.sessions = create_session_factory(engine)
         answer_in_sql(app, settings)
+        tracing.instrument(engine)
     return app
 
 

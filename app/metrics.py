@@ -23,7 +23,6 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
-from graphql import DocumentNode, OperationDefinitionNode
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -54,11 +53,7 @@ _NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,99}\Z")
 # How often each worker writes its pool and hub readings for the others' scrapes.
 SAMPLE_SECONDS = 1.0
 
-TRANSPORTS = ("http-get", "http-post", "graphql-transport-ws", "graphql-ws")
-# The execution paths: a compiled plan answered by PostgreSQL, a compiled plan answered
-# in Python, graphql-core; "refused": stopped by the pipeline before it ran.
-SQL_PLAN, COMPILED_PLAN, GENERIC, REFUSED = "sql_plan", "compiled_plan", "generic", "refused"
-
+# Its transport and path label values are app/vocabulary.py's, as traces and logs say them.
 OPERATION_SECONDS = Histogram(
     "ordercenter_operation_duration_seconds",
     "GraphQL operations (the _count is the request count) and their latency, by "
@@ -144,8 +139,9 @@ class OperationNames:
         self.limit = limit
         self.known: set[str] = set()
 
-    def label(self, requested: Any, document: DocumentNode | None) -> str:
-        name = requested if isinstance(requested, str) else _only_name(document)
+    def label(self, name: str | None) -> str:
+        """``name``: the operation's (the pipeline reads it from the document), or
+        None for an anonymous one."""
         if name is None:
             return ANONYMOUS
         if name in self.known:
@@ -154,15 +150,6 @@ class OperationNames:
             return OTHER
         self.known.add(name)
         return name
-
-
-def _only_name(document: DocumentNode | None) -> str | None:
-    # Without operationName a document runs its only operation (the pipeline refused
-    # it otherwise): that operation's name.
-    for definition in document.definitions if document is not None else ():
-        if isinstance(definition, OperationDefinitionNode):
-            return definition.name.value if definition.name is not None else None
-    return None
 
 
 def pool_reading(engine: Any) -> dict[str, int]:

@@ -15,9 +15,14 @@ an ``OperationRequest`` here. Every operation then goes through, in this order:
 6. the execution path: a compiled plan (answered in SQL on PostgreSQL) or graphql-core;
 7. error masking and codes (schema/error_policy.py), where results leave the schema.
 
-Metrics (app/metrics.py) are taken here too: each operation's latency by name,
-transport and path (WebSocket operations are timed by app/ws.py from this admission),
-and every error code the policy gives.
+Each operation runs inside ``OperationPipeline.operation``, the one place it is
+instrumented, whatever its transport: its trace span starts there (app/tracing.py), its
+request's log line learns what ran (app/request_log.py), and the ``Instrumented`` it
+yields carries the labels of its latency metric (app/metrics.py) as admission and
+execution learn them: name, transport and execution path, in app/vocabulary.py's words.
+``execute`` times a query or mutation to its result; app/ws.py times a WebSocket
+operation from the same admission to its first answer. Every error code the policy
+gives is counted too.
 
 A rule added to one of these steps holds on every transport with no code of its own
 there. The request-level limit shared by the transports is here too: an HTTP body and a
@@ -27,18 +32,23 @@ WebSocket message are both limited to ``REQUEST_BYTES``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import DocumentNode, GraphQLError, OperationDefinitionNode
+from opentelemetry.trace import Span, Status, StatusCode
 from starlette.datastructures import State
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from app import metrics
 from app.persisted import PersistedQueries, PersistedQueryError
+from app.request_log import note_operation, note_operation_name
 from app.settings import Settings
+from app.tracing import EXECUTION_PATH, OPERATION_NAME, OPERATION_TYPE, Tracing
+from app.vocabulary import COMPILED_PLAN, GENERIC, HTTP_POST, REFUSED, SQL_PLAN
 from resolvers.context import Context
 from schema.definition import OrderCenterSchema
 from schema.documents import TOO_LARGE, WHICH_OPERATION, oversized, too_large
@@ -83,10 +93,66 @@ def rate_key(viewer_id: int | None, client_host: str | None) -> str:
     return f"ip:{client_host or 'unknown'}"
 
 
+def _operation_of(document: DocumentNode | None, name: Any) -> OperationDefinitionNode | None:
+    for definition in document.definitions if document is not None else ():
+        if isinstance(definition, OperationDefinitionNode) and (
+            name is None or (definition.name is not None and definition.name.value == name)
+        ):
+            return definition
+    return None
+
+
+class Instrumented:
+    """One operation as its instruments see it (made by ``OperationPipeline.operation``):
+    its span, and the labels its latency is observed under, which admission (the name)
+    and execution (the path) fill in. Until then it counts as refused."""
+
+    __slots__ = ("label", "path", "span", "started", "timed", "transport")
+
+    def __init__(self, span: Span, transport: str, label: str, timed: bool) -> None:
+        self.span = span
+        self.transport = transport
+        self.label = label
+        self.path = REFUSED
+        self.started = time.perf_counter()
+        self.timed = timed  # metrics on
+
+    def named(self, operation: OperationDefinitionNode | None, label: str) -> None:
+        """The operation the document chose: the span's name and type, the log line's
+        operation, the metrics' label."""
+        self.label = label
+        if operation is None:
+            return
+        self.span.set_attribute(OPERATION_TYPE, operation.operation.value)
+        if operation.name is not None:
+            name = operation.name.value
+            self.span.update_name(f"graphql {name}")
+            self.span.set_attribute(OPERATION_NAME, name)
+            note_operation_name(name)
+
+    def refused(self, refused: Refused) -> None:
+        code = (refused.error.extensions or {}).get("code")
+        self.span.set_status(Status(StatusCode.ERROR, str(code)))
+
+    def took(self, path: str) -> None:
+        """The execution path that answered: the span's attribute and the metrics' label."""
+        self.path = path
+        self.span.set_attribute(EXECUTION_PATH, path)
+
+    def observe(self) -> None:
+        """Its latency, from its start to now, under its labels (with metrics on)."""
+        if self.timed:
+            seconds = time.perf_counter() - self.started
+            metrics.observe_operation(self.label, self.transport, self.path, seconds)
+
+
 class OperationPipeline:
-    def __init__(self, schema: OrderCenterSchema, settings: Settings) -> None:
+    def __init__(
+        self, schema: OrderCenterSchema, settings: Settings, tracing: Tracing | None = None
+    ) -> None:
         self.schema = schema
         self.settings = settings
+        self.tracing = tracing or Tracing()
         self.persisted = PersistedQueries.from_settings(settings)
         self.plans = Plans(schema, settings.limits) if settings.compiled_plans else None
         self.metrics = settings.metrics_exposure != "off"
@@ -122,13 +188,53 @@ class OperationPipeline:
             auth_problem=auth_problem,
         )
 
-    def admit(self, request: OperationRequest, request_id: str | None = None) -> str:
-        """Steps 1-3: the document text to run, or Refused."""
-        return self.admission(request, request_id)[0]
+    @contextmanager
+    def operation(
+        self,
+        request: OperationRequest,
+        *,
+        transport: str,
+        request_id: str,
+        viewer_id: int | None,
+    ) -> Iterator[Instrumented]:
+        """Where every operation runs, whatever its transport: its span (current inside),
+        its request's log line's operation, transport and viewer, and its metrics' labels.
 
-    def admission(self, request: OperationRequest, request_id: str | None) -> tuple[str, str]:
-        """Steps 1-3: the document text to run and the operation's name as metrics label
-        it ("" with metrics off), or Refused."""
+        The name is the request's ``operationName`` until ``admit`` reads the document;
+        the caller times it (``Instrumented.observe``) when its answer is out."""
+        name = request.operation_name if isinstance(request.operation_name, str) else None
+        with self.tracing.operation(name, transport=transport, request_id=request_id) as span:
+            note_operation(name, transport, viewer_id)
+            yield Instrumented(span, transport, self._label(name), self.metrics)
+
+    def _label(self, name: str | None) -> str:
+        """An operation's name as metrics label it ("" with metrics off)."""
+        return self.names.label(name) if self.metrics else ""
+
+    def admit(
+        self,
+        request: OperationRequest,
+        request_id: str | None = None,
+        instrumented: Instrumented | None = None,
+    ) -> str:
+        """Steps 1-3: the document text to run, or Refused. ``instrumented`` (the
+        operation's, from ``operation``) learns which operation it is, or the refusal."""
+        try:
+            text, document = self._admit(request, request_id)
+        except Refused as refused:
+            if instrumented is not None:
+                instrumented.refused(refused)
+            raise
+        if instrumented is not None:
+            operation = _operation_of(document, request.operation_name)
+            name = operation.name.value if operation and operation.name else None
+            instrumented.named(operation, self._label(name))
+        return text
+
+    def _admit(
+        self, request: OperationRequest, request_id: str | None
+    ) -> tuple[str, DocumentNode | None]:
+        """Steps 1-3 themselves: the text to run and its document, or Refused."""
         policy = self.schema.error_policy
         limit = self.schema.documents.max_bytes
         if isinstance(request.query, str) and (size := oversized(request.query, limit)):
@@ -142,12 +248,7 @@ class OperationPipeline:
         except GraphQLError as error:
             status = _STATUS.get((error.extensions or {}).get("code"))
             raise Refused(policy.one(error, request_id), status) from None
-        label = self.names.label(request.operation_name, reading.document) if self.metrics else ""
-        return text, label
-
-    def refused_label(self, request: OperationRequest) -> str:
-        """The metrics label of an operation refused before its document was read."""
-        return self.names.label(request.operation_name, None)
+        return text, reading.document
 
     async def execute(
         self,
@@ -156,22 +257,30 @@ class OperationPipeline:
         *,
         allowed: Collection[OperationType] = ALL_OPERATIONS,
         fresh_context: Callable[[], Context] | None = None,
-        transport: str = "http-post",
+        transport: str = HTTP_POST,
     ) -> ExecutionResult:
         """A query or mutation's result; Refused before anything runs.
 
         ``fresh_context`` gives the generic run new loaders when a compiled plan
-        declined part-way (the budget is not charged twice). ``transport`` labels
-        its metrics."""
-        if not self.metrics:
-            return (await self._execute(request, context, allowed, fresh_context))[0]
-        started = time.perf_counter()
-        label, path = self.refused_label(request), metrics.REFUSED
-        try:
-            result, label, path = await self._execute(request, context, allowed, fresh_context)
-        finally:
-            metrics.observe_operation(label, transport, path, time.perf_counter() - started)
-        return result
+        declined part-way (the budget is not charged twice). ``transport`` (one of
+        app/vocabulary.py's) labels its span, log line and metrics; its latency is
+        timed inside its span, to its result."""
+        with self.operation(
+            request,
+            transport=transport,
+            request_id=context.request_id,
+            viewer_id=context.viewer_id,
+        ) as instrumented:
+            try:
+                result = await self._execute(request, context, allowed, fresh_context, instrumented)
+            finally:
+                instrumented.observe()
+            if result.errors:
+                codes = [str((e.extensions or {}).get("code", "")) for e in result.errors]
+                instrumented.span.set_status(
+                    Status(StatusCode.ERROR, ", ".join(dict.fromkeys(codes)))
+                )
+            return result
 
     async def _execute(
         self,
@@ -179,9 +288,10 @@ class OperationPipeline:
         context: Context,
         allowed: Collection[OperationType],
         fresh_context: Callable[[], Context] | None,
-    ) -> tuple[ExecutionResult, str, str]:
-        """The result, the operation's label and the execution path that answered."""
-        text, label = self.admission(request, context.request_id)
+        instrumented: Instrumented,
+    ) -> ExecutionResult:
+        """The result; ``instrumented`` learns the operation and the path that answered."""
+        text = self.admit(request, context.request_id, instrumented)
         name = request.operation_name
         plans = self.plans
         if plans is not None:
@@ -191,8 +301,8 @@ class OperationPipeline:
                 if answer is not None:
                     plans.answered += 1
                     in_sql = isinstance(answer, PlanAnswer) and answer.in_sql
-                    path = metrics.SQL_PLAN if in_sql else metrics.COMPILED_PLAN
-                    return answer, label, path
+                    instrumented.took(SQL_PLAN if in_sql else COMPILED_PLAN)
+                    return answer
                 plans.declined += 1
                 if fresh_context is not None:
                     context = fresh_context()
@@ -208,4 +318,5 @@ class OperationPipeline:
         )
         if plans is not None and not result.errors and not plans.knows(text, name):
             plans.learn(text, name)
-        return result, label, metrics.GENERIC
+        instrumented.took(GENERIC)
+        return result

@@ -198,6 +198,18 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Address `ordercenter serve` binds.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port `ordercenter serve` binds.")
     log_level: str = Field(default="info", description="Python logging level name.")
+    log_format: Literal["json", "text"] | None = Field(
+        default=None,
+        description="json: one JSON object a line; text: readable. Default: json in production.",
+    )
+    log_key: str | None = Field(
+        default=None,
+        description="HMAC key hashing viewer ids in logs; default: derived from the JWT secret.",
+    )
+    otlp_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP collector URL for traces (`order-center[otlp]`); unset: no traces.",
+    )
 
     @field_validator("jwt_algorithms", mode="before")
     @classmethod
@@ -270,6 +282,10 @@ class Settings(BaseSettings):
             unpaid_timeout=timedelta(seconds=self.unpaid_order_timeout_seconds),
             receipt_window=timedelta(seconds=self.receipt_window_seconds),
         )
+
+    @property
+    def json_logs(self) -> bool:
+        return (self.log_format or ("json" if self.env == "production" else "text")) == "json"
 
     @property
     def uses_development_secret(self) -> bool:

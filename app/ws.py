@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import types
 from collections import Counter
-from collections.abc import Coroutine, Generator
-from contextlib import suppress
+from collections.abc import Coroutine, Generator, Iterator
+from contextlib import contextmanager, suppress
 from datetime import timedelta
 from typing import Any, cast
 
@@ -41,8 +40,16 @@ from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 
 from app import metrics
 from app.auth import TokenVerifier, identify
-from app.pipeline import REQUEST_BYTES, OperationPipeline, OperationRequest, Refused, rate_key
+from app.pipeline import (
+    REQUEST_BYTES,
+    Instrumented,
+    OperationPipeline,
+    OperationRequest,
+    Refused,
+    rate_key,
+)
 from app.request_id import request_id_of
+from app.vocabulary import GENERIC, GRAPHQL_TRANSPORT_WS, GRAPHQL_WS
 from resolvers.context import Context
 from resolvers.errors import SIGN_IN, NotAuthenticated
 from resolvers.subscriptions.hub import Delivery, SlowConsumer
@@ -97,54 +104,64 @@ def _ours(view: Any) -> GraphQLWebSocket:
     return cast("GraphQLWebSocket", view)
 
 
-def _admit(
-    view: Any, context: Any, payload: Any, timings: Timings, transport: str, operation_id: str
-) -> str | GraphQLError:
-    """The pipeline's admission of a subscribe/start payload: the document text to run,
-    or the coded error to answer with (the operation then does not start). With
-    metrics on, the operation's timing starts here (``Timings``)."""
-    pipeline = _ours(view).pipeline
-    request = OperationRequest(
+def _request(payload: Any) -> OperationRequest:
+    return OperationRequest(
         query=payload.get("query"),
         variables=payload.get("variables"),
         operation_name=payload.get("operationName"),
         extensions=payload.get("extensions"),
     )
-    started = time.perf_counter()
-    try:
-        text, label = pipeline.admission(request, getattr(context, "request_id", None))
-    except Refused as refused:
+
+
+@contextmanager
+def _operation(
+    handler: TransportWSHandler | LegacyWSHandler,
+    context: Context,
+    operation_id: str,
+    payload: Any,
+    transport: str,
+) -> Iterator[str | GraphQLError]:
+    """A subscribe/start as the pipeline runs it, alike on both protocols: inside the
+    operation's span (``OperationPipeline.operation``), its admission, and its timing
+    from that admission to its first answer (``Timings``). Yields the document text to
+    run, or the coded error to answer with (the operation then does not start).
+
+    The handler starts the operation in the block: its task, created there, runs its
+    statements as the span's children."""
+    pipeline = _ours(handler.view).pipeline
+    request = _request(payload)
+    with pipeline.operation(
+        request, transport=transport, request_id=context.request_id, viewer_id=context.viewer_id
+    ) as instrumented:
+        try:
+            text = pipeline.admit(request, context.request_id, instrumented)
+        except Refused as refused:
+            instrumented.observe()  # refused: timed to here
+            yield refused.error
+            return
+        instrumented.took(GENERIC)  # a WebSocket operation runs on graphql-core
         if pipeline.metrics:
-            label = pipeline.refused_label(request)
-            metrics.observe_operation(
-                label, transport, metrics.REFUSED, time.perf_counter() - started
-            )
-        return refused.error
-    if pipeline.metrics:
-        timings.start(operation_id, label, transport, started)
-    return text
+            handler.timings = handler.timings or Timings()
+            handler.timings.start(operation_id, instrumented)
+        yield text
 
 
 class Timings:
     """One connection's operations from their admission to their first answer (a
     result, an error, or for a subscription on the direct lane its hand-over): the
-    latency of ``metrics.OPERATION_SECONDS`` on WebSocket transports, all of which
-    run graphql-core (the generic path)."""
+    latency of ``metrics.OPERATION_SECONDS`` on WebSocket transports."""
 
     __slots__ = ("started",)
 
     def __init__(self) -> None:
-        self.started: dict[str, tuple[str, str, float]] = {}
+        self.started: dict[str, Instrumented] = {}
 
-    def start(self, operation_id: str, label: str, transport: str, started: float) -> None:
-        self.started[operation_id] = (label, transport, started)
+    def start(self, operation_id: str, instrumented: Instrumented) -> None:
+        self.started[operation_id] = instrumented
 
     def answered(self, operation_id: Any) -> None:
-        if self.started and (timing := self.started.pop(operation_id, None)) is not None:
-            label, transport, started = timing
-            metrics.observe_operation(
-                label, transport, metrics.GENERIC, time.perf_counter() - started
-            )
+        if self.started and (instrumented := self.started.pop(operation_id, None)) is not None:
+            instrumented.observe()
 
 
 def _scope_of(websocket: Any) -> Scope:
@@ -240,22 +257,18 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             self.connection_acknowledged
             and isinstance(payload, dict)
             and message.get("id") not in self.operations
+            and isinstance(self.context, Context)
         ):
-            self.timings = self.timings or Timings()
-            admitted = _admit(
-                self.view,
-                self.context,
-                payload,
-                self.timings,
-                GRAPHQL_TRANSPORT_WS_PROTOCOL,
-                message["id"],
-            )
-            if isinstance(admitted, GraphQLError):
-                await self.send_message(
-                    {"id": message["id"], "type": "error", "payload": [admitted.formatted]}
-                )
-                return
-            payload["query"] = admitted
+            transport = GRAPHQL_TRANSPORT_WS
+            with _operation(self, self.context, message["id"], payload, transport) as admitted:
+                if isinstance(admitted, GraphQLError):
+                    await self.send_message(
+                        {"id": message["id"], "type": "error", "payload": [admitted.formatted]}
+                    )
+                    return
+                payload["query"] = admitted
+                await super().handle_subscribe(message)
+            return
         await super().handle_subscribe(message)
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
@@ -427,17 +440,20 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
 
     async def handle_start(self, message: StartMessage) -> None:
         payload: Any = message.get("payload")
-        if self.connection_acknowledged and isinstance(payload, dict):
-            self.timings = self.timings or Timings()
-            admitted = _admit(
-                self.view, self.context, payload, self.timings, GRAPHQL_WS_PROTOCOL, message["id"]
-            )
-            if isinstance(admitted, GraphQLError):
-                await self.send_message(
-                    {"type": "error", "id": message["id"], "payload": admitted.formatted}
-                )
-                return
-            payload["query"] = admitted
+        if (
+            self.connection_acknowledged
+            and isinstance(payload, dict)
+            and isinstance(self.context, Context)
+        ):
+            with _operation(self, self.context, message["id"], payload, GRAPHQL_WS) as admitted:
+                if isinstance(admitted, GraphQLError):
+                    await self.send_message(
+                        {"type": "error", "id": message["id"], "payload": admitted.formatted}
+                    )
+                    return
+                payload["query"] = admitted
+                await super().handle_start(message)
+            return
         await super().handle_start(message)
 
     async def send_message(self, message: Any) -> None:

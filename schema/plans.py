@@ -358,7 +358,8 @@ class Plan:
 
 @dataclass
 class PlanAnswer(ExecutionResult):
-    """A plan's answer, and whether PostgreSQL built it (the server's metrics say so)."""
+    """A plan's answer, and whether PostgreSQL built it: the pipeline names the execution
+    path from it (app/vocabulary.py) for its metrics and traces."""
 
     in_sql: bool = False
 
