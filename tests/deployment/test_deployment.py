@@ -77,6 +77,7 @@ START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
 DELIVERY_TIMEOUT = 45.0  # after the load: every subscriber has every event by then
 RETRYABLE_STATUS = {502, 503, 504}
+FAIL_TIMEOUT = 2  # nginx's fail_timeout for each API process
 
 
 def _required() -> bool:
@@ -100,7 +101,7 @@ def _nginx() -> str:
 def render_nginx_conf(*, runtime: Path, listen: str, api_ports: list[int]) -> str:
     """deploy/nginx.conf with its placeholders filled in."""
     servers = "\n        ".join(
-        f"server 127.0.0.1:{port} max_fails=1 fail_timeout=2s;" for port in api_ports
+        f"server 127.0.0.1:{port} max_fails=3 fail_timeout={FAIL_TIMEOUT}s;" for port in api_ports
     )
     values = {"@RUNTIME@": str(runtime), "@LISTEN@": listen, "@API_SERVERS@": servers}
     lines = []
@@ -461,6 +462,9 @@ async def chaos(
     figures.kill9_restart_ready_seconds = time.monotonic() - killed_at
     figures.kill9_first_ok_through_nginx_seconds = await _first_ok_after(ledgers, killed_at, 30)
 
+    # A rolling restart stops the next process only once nginx has the restarted one
+    # back: its fail_timeout (2 s) must have passed, or stopping B leaves no live upstream.
+    await asyncio.sleep(FAIL_TIMEOUT + 0.5)
     resumed_at = progress.acknowledged
     await _wait_for(
         lambda: progress.acknowledged >= resumed_at + KILL_AFTER, 60, "load before SIGTERM"
