@@ -105,26 +105,43 @@ def running_server(
             text=True,
         ).stdout.strip()
         port = port or free_port()
-        command = [ORDERCENTER, "serve", "--host", "127.0.0.1", "--port", str(port)]
-        process = subprocess.Popen([*command, "--workers", str(workers)], env=env)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not start (exit code {process.poll()})")
-                time.sleep(0.1)
+        extra = ["--workers", str(workers)]
+        with serving_process(env, port, extra=extra) as process:
+            url = f"http://127.0.0.1:{port}"
             yield ServerProcess(url=url, demo_token=token, process=process, env=env)
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+
+
+@contextmanager
+def serving_process(
+    env: dict[str, str], port: int, *, output: Path | None = None, extra: list[str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`ordercenter serve` on 127.0.0.1:``port``, once it answers /healthz; stopped with
+    SIGTERM (killed after 15 s) on exit. ``output``: a file for its stdout and stderr."""
+    command = [ORDERCENTER, "serve", "--host", "127.0.0.1", "--port", str(port), *(extra or [])]
+    if output is None:
+        process = subprocess.Popen(command, env=env)
+    else:
+        with output.open("wb") as sink:
+            process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                said = "" if output is None else ":\n" + output.read_text(errors="replace")
+                raise RuntimeError(f"server did not start (exit code {process.poll()}){said}")
+            time.sleep(0.1)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.server.serving import ORDERCENTER, SECRET, free_port
+from tests.server.serving import SECRET, free_port, serving_process
 
 pytestmark = pytest.mark.server
 
@@ -42,33 +40,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     )
     port = free_port()
     output = tmp_path / "server.log"
-    with output.open("wb") as sink:
-        process = subprocess.Popen(
-            [ORDERCENTER, "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"server did not start:\n{output.read_text(errors='replace')}")
-            time.sleep(0.1)
-        yield url, output
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with serving_process(env, port, output=output):
+        yield f"http://127.0.0.1:{port}", output
 
 
 def _access_lines(output: Path, marker: str) -> list[str]:
