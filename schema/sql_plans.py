@@ -37,31 +37,51 @@ from sqlalchemy import TextClause, text
 
 from db.models import (
     Order,
-    OrderEvent,
-    OrderItem,
     Payment,
     PaymentMethod,
-    Product,
-    Recommendation,
-    Shipment,
-    ShipmentEvent,
     Shop,
     TaggedItem,
     User,
 )
 from domain import order_status as rules
 from domain.money import MINOR_UNIT_EXPONENTS
-from resolvers.activity import RECOMMENDATIONS_LIST
+from resolvers.activity import (
+    PAYMENT_METHODS_ORDER,
+    PAYMENT_METHODS_SHOWN_WHEN,
+    PAYMENTS,
+    RECOMMENDATIONS,
+    TAGGED,
+    VIEWED,
+)
 from resolvers.errors import InvalidArgument
-from resolvers.orders import MAX_ORDER_NUMBER_LENGTH, ORDERS_LIST
-from resolvers.pagination import page_args
+from resolvers.listings import Listing
+from resolvers.loaders import relation_of
+from resolvers.orders import (
+    MAX_ORDER_NUMBER_LENGTH,
+    ORDERS,
+    SEARCHED,
+    FilterTerms,
+    OrderFilter,
+    filter_terms,
+)
+from resolvers.pagination import PageArgs, page_args
 from resolvers.policy import OPERATOR
 from resolvers.subscriptions.cursors import EVENTS_LIST
+from schema.declared import (
+    Column,
+    Declaration,
+    Derived,
+    Embedded,
+    MoneyOf,
+    NodeId,
+    declaration_of,
+)
 
 if TYPE_CHECKING:
     from graphql.execution.values import VariableValues
 
     from resolvers.context import Context
+    from schema.common import Loaded
     from schema.plans import FieldStep, Selection
 
 
@@ -165,14 +185,6 @@ Source = Row | Values
 Rule = Callable[["_Compiler", Any, "FieldStep"], str]
 
 
-def column(name: str) -> Rule:
-    return lambda c, s, step: f"{s.alias}.{name}"
-
-
-def instant_column(name: str) -> Rule:
-    return lambda c, s, step: instant(f"{s.alias}.{name}")
-
-
 def node_id(type_name: str) -> Rule:
     """resolvers.ids.to_global_id. base64 encodes 3 bytes at a time, so the part of the
     constant "Type:" prefix that fills whole groups is encoded here, once."""
@@ -188,20 +200,8 @@ def node_id(type_name: str) -> Rule:
     return rule
 
 
-def enum_column(name: str) -> Rule:
-    return lambda c, s, step: _case(f"{s.alias}.{name}", _enum_names(step))
-
-
 def value(name: str) -> Rule:
     return lambda c, s, step: s.fields[name]
-
-
-def money(minor: str, currency: str = "currency") -> Rule:
-    def rule(c: _Compiler, s: Row, step: FieldStep) -> str:
-        minor_sql, currency_sql = f"{s.alias}.{minor}", f"{s.alias}.{currency}"
-        return c.object(step, Values({"minor": minor_sql, "currency": currency_sql}))
-
-    return rule
 
 
 def one(model: Any, condition: Callable[[str, str], str]) -> Rule:
@@ -261,12 +261,17 @@ def _selection(step: FieldStep) -> Selection:
 
 
 def _payment_status(c: _Compiler, s: Row, step: FieldStep) -> str:
+    """domain.order_status.order_payment_status, from its own precedence table."""
     alias = c.alias()
     names = _enum_names(step)
+    whens = " ".join(
+        f"WHEN bool_or({alias}.status = {_literal(payment_status)}) "
+        f"THEN {_literal(names[shown.value])}"
+        for payment_status, shown in rules.PAYMENT_STATUS_PRECEDENCE
+    )
+    unpaid = _literal(names[rules.OrderPaymentStatus.UNPAID.value])
     return (
-        f"(SELECT CASE WHEN bool_or({alias}.status = 'REFUNDED') THEN {_literal(names['REFUNDED'])}"
-        f" WHEN bool_or({alias}.status = 'CAPTURED') THEN {_literal(names['PAID'])}"
-        f" ELSE {_literal(names['UNPAID'])} END"
+        f"(SELECT CASE {whens} ELSE {unpaid} END"
         f" FROM {_table(Payment)} {alias} WHERE {alias}.order_id = {s.alias}.id)"
     )
 
@@ -328,48 +333,57 @@ def _method(c: _Compiler, s: Row, step: FieldStep) -> str:
     )(c, s, step)
 
 
-@dataclass(frozen=True)
-class Listing:
-    """A Relay connection over one table, newest (or best) first, by ``(key, id)``."""
-
-    model: Any
-    list_name: str
-    key: str
-    key_json: Callable[[str], str]  # the key's JSON text in a cursor
-    where: Callable[[str, str], str]  # (owner alias, row alias) -> condition
+_KEY_TYPES = {"datetime": "timestamptz", "float": "double precision"}
 
 
-ORDERS = Listing(
-    Order,
-    ORDERS_LIST,
-    "placed_at",
-    lambda k: "'\"' || " + instant(k) + " || '\"'",
-    lambda owner, row: f"{row}.user_id = {owner}.id",
-)
-RECOMMENDATIONS = Listing(
-    Recommendation,
-    RECOMMENDATIONS_LIST,
-    "score",
-    float_json,
-    lambda owner, row: f"{row}.user_id = {owner}.id AND {row}.dismissed IS FALSE",
-)
+def _key_json(listing: Listing, expression: str) -> str:
+    """The sort key's JSON text in a cursor (resolvers.pagination.encode_cursor)."""
+    if listing.key_kind == "datetime":
+        return "'\"' || " + instant(expression) + " || '\"'"
+    return float_json(expression)
 
 
-def connection(listing: Listing, key_kind: str) -> Rule:
+def _shown(listing: Listing, owner: str, row: str) -> str:
+    """The listing's rows of ``owner``: resolvers.listings.Listing.statement."""
+    conditions = [f"{row}.{listing.owner} = {owner}.id"]
+    for column_name, shown in listing.shown_when:
+        value_sql = "NULL" if shown is None else str(shown).upper()
+        conditions.append(f"{row}.{column_name} IS {value_sql}")
+    return " AND ".join(conditions)
+
+
+def connection(
+    listing: Listing, narrow: Callable[[_Compiler, FieldStep], Callable[[str], str]] | None = None
+) -> Rule:
+    """A page of ``listing`` forwards (``first``/``after``), as resolvers.pagination pages
+    it; ``narrow(compiler, step, row alias)`` adds the field's filter, if it has one."""
+
     def rule(c: _Compiler, s: Row, step: FieldStep) -> str:
-        size = c.page_size(step, listing.list_name, key_kind)
-        page, edge = c.alias(), c.alias()
+        page = c.page(step, listing, narrowed=narrow is not None)
         table = _table(listing.model)
+        key_type = _KEY_TYPES[listing.key_kind]
+        narrowing = None if narrow is None else narrow(c, step)
+
+        def where(row: str) -> str:
+            shown = _shown(listing, s.alias, row)
+            return shown if narrowing is None else f"{shown} AND {narrowing(row)}"
+
+        def after(row: str) -> str:
+            bound = f"(CAST({page.key} AS {key_type}), CAST({page.pk} AS bigint))"
+            position = f"({row}.{listing.key}, {row}.id)"
+            return f"(CAST({page.key} AS {key_type}) IS NULL OR {position} < {bound})"
+
+        page_alias, edge = c.alias(), c.alias()
         order_desc = f"{{a}}.{listing.key} DESC, {{a}}.id DESC"
         rows = (
-            f"(SELECT * FROM {table} {page} WHERE {listing.where(s.alias, page)} "
-            f"ORDER BY {order_desc.format(a=page)} LIMIT {size})"
+            f"(SELECT * FROM {table} {page_alias} WHERE {where(page_alias)} "
+            f"AND {after(page_alias)} ORDER BY {order_desc.format(a=page_alias)} "
+            f"LIMIT {page.size})"
         )
 
         def cursor_of(a: str) -> str:
-            return cursor(listing.list_name, listing.key_json(f"{a}.{listing.key}"), f"{a}.id")
+            return cursor(listing.name, _key_json(listing, f"{a}.{listing.key}"), f"{a}.id")
 
-        more = c.alias()
         fields: dict[str, str] = {}
         connection_selection = _selection(step)
         for inner in connection_selection.steps:
@@ -377,8 +391,7 @@ def connection(listing: Listing, key_kind: str) -> Rule:
             if name == "totalCount":
                 counted = c.alias()
                 fields[inner.key] = (
-                    f"(SELECT count(*) FROM {table} {counted} "
-                    f"WHERE {listing.where(s.alias, counted)})"
+                    f"(SELECT count(*) FROM {table} {counted} WHERE {where(counted)})"
                 )
             elif name == "edges":
                 edge_json = _edge(c, inner, cursor_of(edge), Row(edge))
@@ -387,14 +400,15 @@ def connection(listing: Listing, key_kind: str) -> Rule:
                     f"FROM {rows} {edge}), '[]'::json)"
                 )
             elif name == "pageInfo":
-                last, first = c.alias(), c.alias()
+                last, first, more = c.alias(), c.alias(), c.alias()
                 has_next = (
                     f"((SELECT count(*) FROM (SELECT 1 FROM {table} {more} "
-                    f"WHERE {listing.where(s.alias, more)} LIMIT {size} + 1) {c.alias()}) > {size})"
+                    f"WHERE {where(more)} AND {after(more)} LIMIT {page.size} + 1) {c.alias()})"
+                    f" > {page.size})"
                 )
                 values = {
                     "hasNextPage": has_next,
-                    "hasPreviousPage": "false",
+                    "hasPreviousPage": f"(CAST({page.key} AS {key_type}) IS NOT NULL)",
                     "startCursor": (
                         f"(SELECT {cursor_of(first)} FROM {rows} {first} "
                         f"ORDER BY {order_desc.format(a=first)} LIMIT 1)"
@@ -410,6 +424,87 @@ def connection(listing: Listing, key_kind: str) -> Rule:
         return c.build(connection_selection, fields)
 
     return rule
+
+
+def _order_filter(c: _Compiler, step: FieldStep) -> Callable[[str], str]:
+    """resolvers.orders._conditions of the field's ``filter``, from the same terms: each
+    term a parameter, NULL where the filter does not narrow by it."""
+    # The last request's variables (held, so their identity is not reused) and terms:
+    # its four parameters are bound one after another.
+    last: list[tuple[Any, FilterTerms]] = []
+
+    def terms(context: Context, variables: VariableValues) -> FilterTerms:
+        if last and last[0][0] is variables:
+            return last[0][1]
+        arguments = get_argument_values(step.definition, step.nodes[0], variables)
+        found = filter_terms(_domain_filter(arguments.get("filter")))
+        last[:] = [(variables, found)]
+        return found
+
+    statuses = c.parameter(lambda ctx, v: terms(ctx, v).statuses)
+    after = c.parameter(lambda ctx, v: terms(ctx, v).placed_after)
+    before = c.parameter(lambda ctx, v: terms(ctx, v).placed_before)
+    pattern = c.parameter(lambda ctx, v: terms(ctx, v).pattern)
+    return lambda row: _order_conditions(c, row, statuses, after, before, pattern)
+
+
+def _order_conditions(
+    c: _Compiler, row: str, statuses: str, after: str, before: str, pattern: str
+) -> str:
+    matches = []
+    for searched in SEARCHED:
+        like = f"ILIKE CAST({pattern} AS text) ESCAPE '\\'"
+        if searched.model is None:
+            matches.append(f"{row}.{searched.column} {like}")
+            continue
+        other = c.alias()
+        matches.append(
+            f"EXISTS (SELECT 1 FROM {_table(searched.model)} {other} WHERE "
+            f"{other}.{searched.joined} = {row}.{searched.on} AND {other}.{searched.column} {like})"
+        )
+    statuses, after, before = (
+        f"CAST({statuses} AS text[])",
+        f"CAST({after} AS timestamptz)",
+        f"CAST({before} AS timestamptz)",
+    )
+    return (
+        f"({statuses} IS NULL OR {row}.status = ANY({statuses}))"
+        f" AND ({after} IS NULL OR {row}.placed_at > {after})"
+        f" AND ({before} IS NULL OR {row}.placed_at < {before})"
+        f" AND (CAST({pattern} AS text) IS NULL OR {' OR '.join(matches)})"
+    )
+
+
+def _stored(member: Any) -> Any:
+    # graphql-core gives the API enum's member; the domain enum takes its value.
+    return getattr(member, "value", member)
+
+
+def _domain_filter(given: Any) -> OrderFilter:
+    """The API's OrderFilter argument (as graphql-core coerced it) in domain terms."""
+    if given is None:
+        return OrderFilter()
+    return OrderFilter(
+        tab=None if given.get("tab") is None else rules.OrderTab(_stored(given["tab"])),
+        statuses=tuple(rules.OrderStatus(_stored(s)) for s in given.get("status") or ()),
+        placed_after=given.get("placedAfter"),
+        placed_before=given.get("placedBefore"),
+        search=given.get("search"),
+    )
+
+
+def _payment_methods(c: _Compiler, s: Row, step: FieldStep) -> str:
+    """resolvers.activity.payment_methods: the shown ones, in its order."""
+    shown = " AND ".join(
+        f"{{m}}.{column_name} IS {'NULL' if value_ is None else str(value_).upper()}"
+        for column_name, value_ in PAYMENT_METHODS_SHOWN_WHEN
+    )
+    order = ", ".join(f"{{a}}.{column_name} DESC" for column_name in PAYMENT_METHODS_ORDER)
+    return many(
+        PaymentMethod,
+        lambda u, m: f"{m}.user_id = {u}.id AND " + shown.format(m=m),
+        order,
+    )(c, s, step)
 
 
 def _edge(c: _Compiler, step: FieldStep, cursor_sql: str, node: Row) -> str:
@@ -438,157 +533,137 @@ def _order_by_number(c: _Compiler, s: Row, step: FieldStep) -> str:
     return one(Order, lambda u, o: f"{o}.user_id = {u}.id AND {o}.number = {param}")(c, s, step)
 
 
-RULES: dict[str, dict[str, Rule]] = {
-    "User": {
-        "id": node_id("User"),
-        "handle": column("handle"),
-        "displayName": column("display_name"),
-        "orderTabs": _tab_counts,
-        "orders": connection(ORDERS, "datetime"),
-        "recommendations": connection(RECOMMENDATIONS, "float"),
-        "order": _order_by_number,
-    },
-    "OrderTabCount": {"tab": value("tab"), "count": value("count")},
-    "PageInfo": {
-        name: value(name) for name in ("hasNextPage", "hasPreviousPage", "startCursor", "endCursor")
-    },
+# --- From a field's declaration to its SQL ------------------------------------------
+#
+# Nothing here restates what a field means: the field's declaration (schema.declared, or
+# the loader of a related field) says which column, money, relation or domain rule it
+# is, and the GraphQL type says how its value is written (an enum's name, an instant).
+
+# The SQL of the domain rules and listings fields name (schema.declared.Derived.sql,
+# schema.common.Loaded.sql); each is generated from the domain's own table or function.
+DOMAIN_RULES: dict[str, Rule] = {
+    "order_tab": lambda c, s, step: _tab(c, s, step),
+    "payment_status": lambda c, s, step: _payment_status(c, s, step),
+    "available_actions": lambda c, s, step: _available_actions(c, s, step),
+    "viewer_has_tagged": lambda c, s, step: _viewer_has_tagged(c, s, step),
+    "payment_method_of_viewer": lambda c, s, step: _method(c, s, step),
+    "event_cursor": lambda c, s, step: cursor(
+        EVENTS_LIST, f"({s.alias}.id)::text", f"{s.alias}.id"
+    ),
+    "order_tabs": lambda c, s, step: _tab_counts(c, s, step),
+    "order_by_number": lambda c, s, step: _order_by_number(c, s, step),
+    "orders": lambda c, s, step: connection(ORDERS, _order_filter)(c, s, step),
+    "recommendations": lambda c, s, step: connection(RECOMMENDATIONS)(c, s, step),
+    "payments": lambda c, s, step: connection(PAYMENTS)(c, s, step),
+    "tagged_items": lambda c, s, step: connection(TAGGED)(c, s, step),
+    "recently_viewed": lambda c, s, step: connection(VIEWED)(c, s, step),
+    "payment_methods": lambda c, s, step: _payment_methods(c, s, step),
+}
+
+# Objects made of values already in scope (Values): each field is the value of its name,
+# except where the type's own serializer has a rule (Money's amount).
+VALUE_RULES: dict[str, dict[str, Rule]] = {
     "Money": {
         "amount": lambda c, s, step: amount(s.fields["minor"], s.fields["currency"]),
         "currencyCode": value("currency"),
     },
-    "Order": {
-        "id": node_id("Order"),
-        "number": column("number"),
-        "status": enum_column("status"),
-        "tab": _tab,
-        "version": column("version"),
-        "cancelReason": enum_column("cancel_reason"),
-        "placedAt": instant_column("placed_at"),
-        "updatedAt": instant_column("updated_at"),
-        "subtotal": money("subtotal_minor"),
-        "shippingFee": money("shipping_minor"),
-        "tax": money("tax_minor"),
-        "total": money("total_minor"),
-        "shippingAddress": lambda c, s, step: c.object(
-            step,
-            Values(
-                {
-                    name: f"{s.alias}.ship_{column_name}"
-                    for name, column_name in (
-                        ("name", "name"),
-                        ("line1", "line1"),
-                        ("line2", "line2"),
-                        ("city", "city"),
-                        ("region", "region"),
-                        ("postalCode", "postal_code"),
-                        ("countryCode", "country_code"),
-                        ("phone", "phone"),
-                    )
-                }
-            ),
-        ),
-        "paymentStatus": _payment_status,
-        "availableActions": _available_actions,
-        "shop": one(Shop, lambda o, s: f"{s}.id = {o}.shop_id"),
-        "items": many(OrderItem, lambda o, i: f"{i}.order_id = {o}.id", "{a}.id"),
-        "payments": many(Payment, lambda o, p: f"{p}.order_id = {o}.id", "{a}.created_at, {a}.id"),
-        "shipment": one(Shipment, lambda o, s: f"{s}.order_id = {o}.id"),
-        "timeline": many(OrderEvent, lambda o, e: f"{e}.order_id = {o}.id", "{a}.id"),
-    },
-    "Address": {
-        name: value(name)
-        for name in (
-            "name",
-            "line1",
-            "line2",
-            "city",
-            "region",
-            "postalCode",
-            "countryCode",
-            "phone",
-        )
-    },
-    "Shop": {"id": node_id("Shop"), "handle": column("handle"), "name": column("name")},
-    "OrderItem": {
-        "id": node_id("OrderItem"),
-        "title": column("title"),
-        "quantity": column("quantity"),
-        "sourceVideoId": column("source_video_id"),
-        "unitPrice": money("unit_price_minor"),
-        "total": lambda c, s, step: c.object(
-            step,
-            Values(
-                {
-                    "minor": f"({s.alias}.unit_price_minor * {s.alias}.quantity)",
-                    "currency": f"{s.alias}.currency",
-                }
-            ),
-        ),
-        "product": one(Product, lambda i, p: f"{p}.id = {i}.product_id"),
-    },
-    "Product": {
-        "id": node_id("Product"),
-        "title": column("title"),
-        "description": column("description"),
-        "category": column("category"),
-        "imageUrl": column("image_url"),
-        "price": money("price_minor"),
-        "shop": one(Shop, lambda p, s: f"{s}.id = {p}.shop_id"),
-        "viewerHasTagged": _viewer_has_tagged,
-    },
-    "Payment": {
-        "id": node_id("Payment"),
-        "status": enum_column("status"),
-        "createdAt": instant_column("created_at"),
-        "amount": money("amount_minor"),
-        "method": _method,
-    },
-    "PaymentMethod": {
-        "id": node_id("PaymentMethod"),
-        "brand": column("brand"),
-        "last4": column("last4"),
-        "expMonth": column("exp_month"),
-        "expYear": column("exp_year"),
-        "isDefault": column("is_default"),
-    },
-    "Shipment": {
-        "carrier": column("carrier"),
-        "trackingNumber": column("tracking_number"),
-        "shippedAt": instant_column("shipped_at"),
-        "deliveredAt": instant_column("delivered_at"),
-        "estimatedDelivery": instant_column("estimated_delivery"),
-        "events": many(
-            ShipmentEvent,
-            lambda s, e: f"{e}.shipment_id = {s}.id",
-            "{a}.happened_at, {a}.id",
-        ),
-    },
-    "ShipmentEvent": {
-        "kind": enum_column("kind"),
-        "location": column("location"),
-        "message": column("message"),
-        "happenedAt": instant_column("happened_at"),
-    },
-    "OrderEvent": {
-        "id": node_id("OrderEvent"),
-        "cursor": lambda c, s, step: cursor(EVENTS_LIST, f"({s.alias}.id)::text", f"{s.alias}.id"),
-        "fromStatus": enum_column("from_status"),
-        "toStatus": enum_column("to_status"),
-        "orderVersion": column("order_version"),
-        "actor": enum_column("actor"),
-        "note": column("note"),
-        "occurredAt": instant_column("occurred_at"),
-    },
-    "Recommendation": {
-        "id": node_id("Recommendation"),
-        # A JSON number written as Python writes the float: 1.0 must not come back as 1.
-        "score": lambda c, s, step: f"({float_json(s.alias + '.score')})::json",
-        "reason": enum_column("reason"),
-        "product": one(Product, lambda r, p: f"{p}.id = {r}.product_id"),
-        "basedOn": one(Product, lambda r, p: f"{p}.id = {r}.based_on_product_id"),
-    },
 }
 
+
+def _leaf_sql(step: FieldStep, expression: str) -> str:
+    """A column's value written as its GraphQL type writes it."""
+    named = get_named_type(step.definition.type)
+    if isinstance(named, GraphQLEnumType):
+        return _case(expression, _names(named))
+    if named.name == "DateTime":
+        return instant(expression)
+    if named.name == "Float":
+        # A JSON number written as Python writes the float: 1.0 must not come back as 1.
+        return f"({float_json(expression)})::json"
+    return expression
+
+
+def _declared_rule(declaration: Declaration) -> Rule:
+    if isinstance(declaration, Column):
+        name = declaration.name
+        return lambda c, s, step: _leaf_sql(step, f"{s.alias}.{name}")
+    if isinstance(declaration, MoneyOf):
+        first, *multipliers = declaration.factors
+        currency = declaration.currency
+
+        def money_rule(c: _Compiler, s: Row, step: FieldStep) -> str:
+            minor = " * ".join(f"{s.alias}.{f}" for f in (first, *multipliers))
+            minor = minor if not multipliers else f"({minor})"
+            return c.object(step, Values({"minor": minor, "currency": f"{s.alias}.{currency}"}))
+
+        return money_rule
+    if isinstance(declaration, Embedded):
+        columns = dict(declaration.columns)
+
+        def embedded_rule(c: _Compiler, s: Row, step: FieldStep) -> str:
+            by_graphql_name = {}
+            for inner in _selection(step).steps:
+                python_name = inner.field.python_name
+                by_graphql_name[inner.nodes[0].name.value] = f"{s.alias}.{columns[python_name]}"
+            return c.object(step, Values(by_graphql_name))
+
+        return embedded_rule
+    if isinstance(declaration, NodeId):
+        return lambda c, s, step: node_id(step.parent.name)(c, s, step)
+    if isinstance(declaration, Derived):
+        found = DOMAIN_RULES.get(declaration.sql)
+        if found is None:
+            raise NotExpressible(f"no SQL generator {declaration.sql!r}")
+        return found
+    raise NotExpressible(f"{declaration!r}")
+
+
+def _related_rule(spec: Loaded) -> Rule:
+    if spec.sql is not None:
+        found = DOMAIN_RULES.get(spec.sql)
+        if found is None:
+            raise NotExpressible(f"no SQL generator {spec.sql!r}")
+        return found
+    relation = relation_of(spec.loader)
+    if relation is None:
+        raise NotExpressible(f"loader {spec.loader} has no relation")
+    key, target = spec.key_column, relation.column
+
+    def joined(parent: str, child: str) -> str:
+        return f"{child}.{target} = {parent}.{key}"
+
+    if relation.many:
+        order = ", ".join(f"{{a}}.{c}" for c in relation.order) or "{a}.id"
+        return many(relation.model, joined, order)
+    return one(relation.model, joined)
+
+
+def rule_of(step: FieldStep, source: Source) -> Rule:
+    """The SQL of one field, from its declaration; NotExpressible when it has none."""
+    if isinstance(source, Values):
+        type_rules = VALUE_RULES.get(step.parent.name, {})
+        name = step.nodes[0].name.value
+        return type_rules.get(name) or value(name)
+    if step.loaded is not None:
+        return _related_rule(step.loaded)
+    declaration = declaration_of(step.field)
+    if declaration is None and step.field.python_name == "id" and step.attribute is not None:
+        declaration = NodeId()  # a Node's id, declared on the interface
+    if declaration is None:
+        raise NotExpressible(f"{step.parent.name}.{step.key} declares no data meaning")
+    return _declared_rule(declaration)
+
+
+@dataclass(frozen=True)
+class PageParameters:
+    """A connection's page: its size and the cursor's key and id (NULL: from the top)."""
+
+    size: str
+    key: str
+    pk: str
+
+
+PAGE_ARGUMENTS = frozenset({"first", "after", "last", "before"})
 
 # (context, variables) -> a bound value of one request
 Parameter = Callable[["Context", "VariableValues"], Any]
@@ -610,36 +685,48 @@ class _Compiler:
         self.parameters[name] = produce
         return f":{name}"
 
-    def page_size(self, step: FieldStep, list_name: str, key_kind: str) -> str:
-        def size(context: Context, variables: VariableValues) -> int:
+    def page(self, step: FieldStep, listing: Listing, *, narrowed: bool) -> PageParameters:
+        """The page a connection field asks for, as bound parameters; the resolvers' own
+        checks (pagination.page_args) decide it, so what they refuse, the Python plan
+        answers. Pages backwards (``last``/``before``) are left to it too."""
+
+        def args(context: Context, variables: VariableValues) -> PageArgs:
             arguments = get_argument_values(step.definition, step.nodes[0], variables)
-            if any(v is not None for k, v in arguments.items() if k != "first"):
-                raise NotExpressible("only `first` pages are written in SQL")
-            # The resolvers' own checks: out of range raises, and the Python plan answers.
-            return page_args(
-                list_name=list_name,
-                key_kind=key_kind,  # type: ignore[arg-type]
+            known = PAGE_ARGUMENTS | {"filter"} if narrowed else PAGE_ARGUMENTS
+            if any(v is not None for k, v in arguments.items() if k not in known):
+                raise NotExpressible(f"{step.key}: arguments other than a page's")
+            found = page_args(
+                list_name=listing.name,
+                key_kind=listing.key_kind,
                 first=arguments.get("first"),
-                after=None,
-                last=None,
-                before=None,
+                after=arguments.get("after"),
+                last=arguments.get("last"),
+                before=arguments.get("before"),
                 default_size=context.default_page_size,
                 max_size=context.max_page_size,
-            ).size
+            )
+            if not found.forward:
+                raise NotExpressible("pages backwards are answered by the Python plan")
+            return found
 
-        return self.parameter(size)
+        def key(context: Context, variables: VariableValues) -> Any:
+            cursor_at = args(context, variables).cursor
+            return None if cursor_at is None else cursor_at[0]
+
+        def pk(context: Context, variables: VariableValues) -> Any:
+            cursor_at = args(context, variables).cursor
+            return None if cursor_at is None else cursor_at[1]
+
+        return PageParameters(
+            size=self.parameter(lambda context, variables: args(context, variables).size),
+            key=self.parameter(key),
+            pk=self.parameter(pk),
+        )
 
     def fields(self, selection: Selection, source: Source) -> dict[str, str]:
-        rules_of = RULES.get(selection.type_name)
-        if rules_of is None:
-            raise NotExpressible(f"no rules for {selection.type_name}")
         built: dict[str, str] = {}
         for step in selection.steps:
-            name = step.nodes[0].name.value
-            rule = rules_of.get(name)
-            if rule is None:
-                raise NotExpressible(f"{selection.type_name}.{name}")
-            built[step.key] = rule(self, source, step)
+            built[step.key] = rule_of(step, source)(self, source, step)
         return built
 
     def build(self, selection: Selection, built: dict[str, str]) -> str:

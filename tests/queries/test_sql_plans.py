@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -33,6 +34,7 @@ from tests.factories import (
     make_shop,
     make_tag,
     make_user,
+    make_view,
 )
 from tests.security.conftest import Apps, make_settings
 from tests.security.conftest import apps as apps  # the fixture
@@ -134,7 +136,13 @@ async def _people(engine: AsyncEngine) -> dict[str, Any]:
             sessions, user=buyer, product=product, score=score, based_on=based_on
         )
     await make_recommendation(sessions, user=buyer, product=spare, score=0.9, dismissed=True)
-    return {"buyer": buyer, "operator": operator, "stranger": stranger, "orders": orders}
+    return {
+        "buyer": buyer,
+        "operator": operator,
+        "stranger": stranger,
+        "orders": orders,
+        "products": [tea, yen, dinar],
+    }
 
 
 def _around_first_difference(a: bytes, b: bytes) -> str:
@@ -255,3 +263,80 @@ async def test_a_statement_the_database_refuses_falls_back_to_the_python_plan(
     assert answer.content == generic.content
     assert planned.state.plans.answered == 1  # the plan answered, in Python
     assert "an SQL plan failed" in caplog.text
+
+
+ACTIVITY = """
+query Activity($first: Int, $after: String) {
+  viewer {
+    paymentMethods { id brand last4 expMonth expYear isDefault }
+    payments(first: $first) {
+      totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+      edges { cursor node { id status createdAt amount { amount currencyCode }
+        order { number total { amount } } method { last4 } } }
+    }
+    taggedItems(first: $first, after: $after) {
+      totalCount pageInfo { hasNextPage hasPreviousPage endCursor }
+      edges { cursor node { id taggedAt sourceVideoId product { id title viewerHasTagged } } }
+    }
+    recentlyViewed(first: $first) {
+      totalCount edges { cursor node { viewedAt product { title price { amount } } } }
+    }
+  }
+}
+"""
+
+FILTERED = """
+query Filtered($first: Int, $after: String, $filter: OrderFilter) {
+  viewer {
+    orders(first: $first, after: $after, filter: $filter) {
+      totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+      edges { cursor node { number status tab placedAt timeline { toStatus cursor } } }
+    }
+  }
+}
+"""
+
+
+async def test_every_list_of_the_viewer_in_one_statement(
+    apps: Apps, engine: AsyncEngine, count_statements: StatementCounter
+) -> None:
+    people = await _people(engine)
+    sessions = create_session_factory(engine)
+    buyer = people["buyer"]
+    for product in people["products"]:
+        await make_view(sessions, user=buyer, product=product)
+    for who in ("buyer", "operator", "stranger"):
+        for first in (None, 0, 1, 3):
+            await _compare(apps, count_statements, ACTIVITY, {"first": first}, people[who])
+
+
+async def test_filtered_and_paged_orders_in_one_statement(
+    apps: Apps, engine: AsyncEngine, count_statements: StatementCounter
+) -> None:
+    people = await _people(engine)
+    buyer = people["buyer"]
+    placed = people["orders"][2].placed_at
+    filters: list[dict[str, Any] | None] = [
+        None,
+        {},
+        {"tab": "TO_PAY"},
+        {"tab": "SHIPPED", "status": ["IN_TRANSIT", "DELIVERED"]},
+        {"status": ["COMPLETED", "CANCELLED", "UNPAID"]},
+        {"status": []},
+        {"placedAfter": placed.isoformat()},
+        {"placedBefore": placed.isoformat(), "tab": "TO_SHIP"},
+        {"search": "matcha"},  # an item title, any case
+        {"search": people["orders"][3].number},
+        {"search": "own"},  # the shop's name
+        {"search": "100%_\\"},  # LIKE's own characters are matched as text
+        {"search": "   "},
+    ]
+    for flt in filters:
+        answer = await _compare(
+            apps, count_statements, FILTERED, {"first": 2, "filter": flt}, buyer
+        )
+        # Then the next page, from the end cursor of the first.
+        end = orjson.loads(answer)["data"]["viewer"]["orders"]["pageInfo"]["endCursor"]
+        if end is not None:
+            variables = {"first": 2, "after": end, "filter": flt}
+            await _compare(apps, count_statements, FILTERED, variables, buyer)
