@@ -172,14 +172,14 @@ class FromRow:
     def from_row(cls, row: Any) -> Self:
         readers = _READERS.get(cls)
         if readers is None:
-            readers = _READERS[cls] = _readers(cls)
+            readers = _READERS[cls] = readers_of(cls)
         return cls(row=row, **{name: read(row) for name, read in readers})  # type: ignore[call-arg]
 
 
 _READERS: dict[type, list[tuple[str, Callable[[Any], Any]]]] = {}
 
 
-def _readers(cls: type) -> list[tuple[str, Callable[[Any], Any]]]:
+def readers_of(cls: type) -> list[tuple[str, Callable[[Any], Any]]]:
     definition = get_object_definition(cls, strict=True)
     readers = []
     init_fields = {f.name for f in dataclasses.fields(cls) if f.init}

@@ -31,14 +31,22 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from graphql import GraphQLEnumType, get_named_type
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    get_named_type,
+)
 from graphql.execution.values import get_argument_values
 from sqlalchemy import TextClause, text
+from strawberry.types.field import StrawberryField
 
 from db.models import (
     Order,
     Payment,
     PaymentMethod,
+    Product,
     Shop,
     TaggedItem,
     User,
@@ -54,6 +62,7 @@ from resolvers.activity import (
     VIEWED,
 )
 from resolvers.errors import InvalidArgument
+from resolvers.ids import expect_global_id
 from resolvers.listings import Listing
 from resolvers.loaders import relation_of
 from resolvers.orders import (
@@ -644,14 +653,58 @@ def rule_of(step: FieldStep, source: Source) -> Rule:
         type_rules = VALUE_RULES.get(step.parent.name, {})
         name = step.nodes[0].name.value
         return type_rules.get(name) or value(name)
-    if step.loaded is not None:
-        return _related_rule(step.loaded)
-    declaration = declaration_of(step.field)
-    if declaration is None and step.field.python_name == "id" and step.attribute is not None:
+    return field_rule(step.field, f"{step.parent.name}.{step.key}")
+
+
+def field_rule(field: StrawberryField, where: str) -> Rule:
+    """The SQL rule a field's declaration gives it; NotExpressible when it has none."""
+    resolver = field.base_resolver
+    spec = None if resolver is None else getattr(resolver.wrapped_func, "loaded", None)
+    if spec is not None:
+        return _related_rule(spec)
+    declaration = declaration_of(field)
+    if declaration is None and field.python_name == "id" and resolver is None:
         declaration = NodeId()  # a Node's id, declared on the interface
     if declaration is None:
-        raise NotExpressible(f"{step.parent.name}.{step.key} declares no data meaning")
+        raise NotExpressible(f"{where} declares no data meaning")
     return _declared_rule(declaration)
+
+
+# Root fields written in SQL, and the objects built of values already in scope (by the
+# rule of the field that holds them): what derivation_gaps counts as covered.
+ROOT_FIELDS = frozenset({"viewer", "product"})
+VALUE_TYPES = frozenset({"Money", "Address", "OrderTabCount", "PageInfo"})
+
+
+def derivation_gaps(schema: GraphQLSchema) -> list[str]:
+    """Every read field (reachable from the query root) that no rule here derives."""
+    query = schema.query_type
+    if query is None:
+        return ["Query"]
+    gaps = [f"Query.{name}" for name in query.fields if name not in ROOT_FIELDS]
+    seen: set[str] = set()
+    todo = [get_named_type(f.type) for f in query.fields.values()]
+    while todo:
+        named = todo.pop()
+        if named.name in seen or not isinstance(named, GraphQLObjectType | GraphQLInterfaceType):
+            continue
+        seen.add(named.name)
+        if isinstance(named, GraphQLInterfaceType):
+            todo.extend(schema.get_possible_types(named))
+            continue
+        todo.extend(get_named_type(f.type) for f in named.fields.values())
+        structural = named.name in VALUE_TYPES or named.name.endswith(("Connection", "Edge"))
+        if structural:
+            continue  # built whole by the rule of the field that returns it
+        for name, definition in named.fields.items():
+            field = (definition.extensions or {}).get("strawberry-definition")
+            try:
+                if not isinstance(field, StrawberryField):
+                    raise NotExpressible(name)
+                field_rule(field, f"{named.name}.{name}")
+            except NotExpressible:
+                gaps.append(f"{named.name}.{name}")
+    return sorted(gaps)
 
 
 @dataclass(frozen=True)
@@ -676,6 +729,8 @@ class _Compiler:
         self.viewer = ":viewer"
         self.parameters: dict[str, Parameter] = {"viewer": lambda context, _: context.viewer_id}
         self._aliases = itertools.count()
+        # Response keys of `viewer`: null there means no such user (the resolvers' call).
+        self.viewer_keys: list[str] = []
 
     def alias(self) -> str:
         return f"t{next(self._aliases)}"
@@ -744,16 +799,35 @@ class _Compiler:
         return self.build(selection, self.fields(selection, source))
 
     def root(self, root: Selection) -> str:
-        if [s.nodes[0].name.value for s in root.steps] != ["viewer"] * len(root.steps):
-            raise NotExpressible("only `viewer` is written in SQL")
         built = {}
         for step in root.steps:
+            name = step.nodes[0].name.value
             alias = self.alias()
             inner = self.object(step, Row(alias))
-            built[step.key] = (
-                f"(SELECT {inner} FROM {_table(User)} {alias} WHERE {alias}.id = {self.viewer})"
-            )
+            if name == "viewer":
+                self.viewer_keys.append(step.key)
+                built[step.key] = (
+                    f"(SELECT {inner} FROM {_table(User)} {alias} WHERE {alias}.id = {self.viewer})"
+                )
+            elif name == "product":
+                product_id = self.parameter(_product_id(step))
+                products = _table(Product)
+                built[step.key] = (
+                    f"(SELECT {inner} FROM {products} {alias} WHERE {alias}.id = {product_id})"
+                )
+            else:
+                raise NotExpressible(f"Query.{name} is not written in SQL")
         return f"SELECT ({self.build(root, built)})::text"
+
+
+def _product_id(step: FieldStep) -> Parameter:
+    """Query.product's id, checked as the resolver checks it (InvalidArgument otherwise)."""
+
+    def product_id(context: Context, variables: VariableValues) -> int:
+        given = get_argument_values(step.definition, step.nodes[0], variables)["id"]
+        return expect_global_id(given, "Product")
+
+    return product_id
 
 
 @dataclass(frozen=True)
@@ -767,7 +841,7 @@ class SqlPlan:
     async def answer(self, context: Context, variables: VariableValues) -> dict[str, Any] | None:
         """The answer's data; None when the Python plan must judge this request (no
         viewer, arguments the resolvers would refuse or that are not written here)."""
-        if context.viewer_id is None:
+        if context.viewer_id is None and self.keys:
             return None
         try:
             bound = {name: produce(context, variables) for name, produce in self.parameters.items()}
@@ -793,4 +867,4 @@ def compile_sql(root: Selection) -> SqlPlan | None:
         sql = compiler.root(root)
     except NotExpressible:
         return None
-    return SqlPlan(text(sql), compiler.parameters, root.keys)
+    return SqlPlan(text(sql), compiler.parameters, tuple(compiler.viewer_keys))

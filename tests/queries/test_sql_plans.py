@@ -24,6 +24,7 @@ from bench.queries import ORDER_CENTER_PAGE, ORDER_DETAIL
 from db.engine import create_session_factory
 from db.models import Order, User
 from domain.order_status import OrderStatus
+from resolvers.ids import to_global_id
 from tests.conftest import StatementCounter, token_for
 from tests.factories import (
     make_order,
@@ -340,3 +341,30 @@ async def test_filtered_and_paged_orders_in_one_statement(
         if end is not None:
             variables = {"first": 2, "after": end, "filter": flt}
             await _compare(apps, count_statements, FILTERED, variables, buyer)
+
+
+PRODUCT = """
+query Product($id: ID!) {
+  product(id: $id) { id title category price { amount currencyCode }
+    shop { id handle name } viewerHasTagged }
+}
+"""
+
+
+async def test_a_product_by_id_in_one_statement(
+    apps: Apps, engine: AsyncEngine, count_statements: StatementCounter
+) -> None:
+    people = await _people(engine)
+    for product in people["products"]:
+        for who in ("buyer", "stranger"):
+            answer = await _compare(
+                apps,
+                count_statements,
+                PRODUCT,
+                {"id": to_global_id("Product", product.id)},
+                people[who],
+            )
+            assert answer.startswith(b'{"data":{"product":{"id":"'), answer[:200]
+    missing = to_global_id("Product", 10**9)
+    answer = await _compare(apps, count_statements, PRODUCT, {"id": missing}, people["buyer"])
+    assert answer.startswith(b'{"data":{"product":null}')
