@@ -364,8 +364,12 @@ def _shown(listing: Listing, owner: str, row: str) -> str:
 def connection(
     listing: Listing, narrow: Callable[[_Compiler, FieldStep], Callable[[str], str]] | None = None
 ) -> Rule:
-    """A page of ``listing`` forwards (``first``/``after``), as resolvers.pagination pages
-    it; ``narrow(compiler, step, row alias)`` adds the field's filter, if it has one."""
+    """A page of ``listing``, forwards (``first``/``after``) or backwards (``last``/
+    ``before``), as resolvers.pagination pages it; ``narrow(compiler, step)`` gives the
+    field's filter (of a row alias), if it has one.
+
+    Both directions are in the statement, each under a one-time test of the request's
+    direction, so one statement serves every page of the document."""
 
     def rule(c: _Compiler, s: Row, step: FieldStep) -> str:
         page = c.page(step, listing, narrowed=narrow is not None)
@@ -377,18 +381,35 @@ def connection(
             shown = _shown(listing, s.alias, row)
             return shown if narrowing is None else f"{shown} AND {narrowing(row)}"
 
-        def after(row: str) -> str:
+        no_cursor = f"(CAST({page.key} AS {key_type}) IS NULL)"
+        forward = f"CAST({page.forward} AS boolean)"
+
+        def beyond(row: str, direction: str) -> str:
+            """Rows past the cursor: older ones forwards (<), newer ones backwards (>)."""
             bound = f"(CAST({page.key} AS {key_type}), CAST({page.pk} AS bigint))"
             position = f"({row}.{listing.key}, {row}.id)"
-            return f"(CAST({page.key} AS {key_type}) IS NULL OR {position} < {bound})"
+            return f"({no_cursor} OR {position} {direction} {bound})"
 
-        page_alias, edge = c.alias(), c.alias()
+        def page_of(direction: str, order: str) -> str:
+            a = c.alias()
+            gate = forward if direction == "<" else f"NOT {forward}"
+            return (
+                f"(SELECT * FROM {table} {a} WHERE {gate} AND {where(a)} "
+                f"AND {beyond(a, direction)} ORDER BY {a}.{listing.key} {order}, {a}.id {order} "
+                f"LIMIT {page.size})"
+            )
+
+        def more(direction: str) -> str:
+            a = c.alias()
+            return (
+                f"((SELECT count(*) FROM (SELECT 1 FROM {table} {a} "
+                f"WHERE {where(a)} AND {beyond(a, direction)} LIMIT {page.size} + 1) {c.alias()})"
+                f" > {page.size})"
+            )
+
+        edge = c.alias()
         order_desc = f"{{a}}.{listing.key} DESC, {{a}}.id DESC"
-        rows = (
-            f"(SELECT * FROM {table} {page_alias} WHERE {where(page_alias)} "
-            f"AND {after(page_alias)} ORDER BY {order_desc.format(a=page_alias)} "
-            f"LIMIT {page.size})"
-        )
+        rows = f"({page_of('<', 'DESC')} UNION ALL {page_of('>', 'ASC')})"
 
         def cursor_of(a: str) -> str:
             return cursor(listing.name, _key_json(listing, f"{a}.{listing.key}"), f"{a}.id")
@@ -409,15 +430,14 @@ def connection(
                     f"FROM {rows} {edge}), '[]'::json)"
                 )
             elif name == "pageInfo":
-                last, first, more = c.alias(), c.alias(), c.alias()
-                has_next = (
-                    f"((SELECT count(*) FROM (SELECT 1 FROM {table} {more} "
-                    f"WHERE {where(more)} AND {after(more)} LIMIT {page.size} + 1) {c.alias()})"
-                    f" > {page.size})"
-                )
+                last, first = c.alias(), c.alias()
                 values = {
-                    "hasNextPage": has_next,
-                    "hasPreviousPage": f"(CAST({page.key} AS {key_type}) IS NOT NULL)",
+                    "hasNextPage": (
+                        f"(CASE WHEN {forward} THEN {more('<')} ELSE NOT {no_cursor} END)"
+                    ),
+                    "hasPreviousPage": (
+                        f"(CASE WHEN {forward} THEN NOT {no_cursor} ELSE {more('>')} END)"
+                    ),
                     "startCursor": (
                         f"(SELECT {cursor_of(first)} FROM {rows} {first} "
                         f"ORDER BY {order_desc.format(a=first)} LIMIT 1)"
@@ -709,9 +729,11 @@ def derivation_gaps(schema: GraphQLSchema) -> list[str]:
 
 @dataclass(frozen=True)
 class PageParameters:
-    """A connection's page: its size and the cursor's key and id (NULL: from the top)."""
+    """A connection's page: its size, direction and the cursor's key and id (NULL: from
+    the end the page starts at)."""
 
     size: str
+    forward: str
     key: str
     pk: str
 
@@ -743,14 +765,14 @@ class _Compiler:
     def page(self, step: FieldStep, listing: Listing, *, narrowed: bool) -> PageParameters:
         """The page a connection field asks for, as bound parameters; the resolvers' own
         checks (pagination.page_args) decide it, so what they refuse, the Python plan
-        answers. Pages backwards (``last``/``before``) are left to it too."""
+        answers."""
 
         def args(context: Context, variables: VariableValues) -> PageArgs:
             arguments = get_argument_values(step.definition, step.nodes[0], variables)
             known = PAGE_ARGUMENTS | {"filter"} if narrowed else PAGE_ARGUMENTS
             if any(v is not None for k, v in arguments.items() if k not in known):
                 raise NotExpressible(f"{step.key}: arguments other than a page's")
-            found = page_args(
+            return page_args(
                 list_name=listing.name,
                 key_kind=listing.key_kind,
                 first=arguments.get("first"),
@@ -760,9 +782,6 @@ class _Compiler:
                 default_size=context.default_page_size,
                 max_size=context.max_page_size,
             )
-            if not found.forward:
-                raise NotExpressible("pages backwards are answered by the Python plan")
-            return found
 
         def key(context: Context, variables: VariableValues) -> Any:
             cursor_at = args(context, variables).cursor
@@ -774,6 +793,7 @@ class _Compiler:
 
         return PageParameters(
             size=self.parameter(lambda context, variables: args(context, variables).size),
+            forward=self.parameter(lambda context, variables: args(context, variables).forward),
             key=self.parameter(key),
             pk=self.parameter(pk),
         )

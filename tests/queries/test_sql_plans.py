@@ -287,9 +287,9 @@ query Activity($first: Int, $after: String) {
 """
 
 FILTERED = """
-query Filtered($first: Int, $after: String, $filter: OrderFilter) {
+query Filtered($first: Int, $after: String, $last: Int, $before: String, $filter: OrderFilter) {
   viewer {
-    orders(first: $first, after: $after, filter: $filter) {
+    orders(first: $first, after: $after, last: $last, before: $before, filter: $filter) {
       totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
       edges { cursor node { number status tab placedAt timeline { toStatus cursor } } }
     }
@@ -336,11 +336,18 @@ async def test_filtered_and_paged_orders_in_one_statement(
         answer = await _compare(
             apps, count_statements, FILTERED, {"first": 2, "filter": flt}, buyer
         )
-        # Then the next page, from the end cursor of the first.
+        # Then the next page, from the end cursor of the first, and back again.
         end = orjson.loads(answer)["data"]["viewer"]["orders"]["pageInfo"]["endCursor"]
         if end is not None:
             variables = {"first": 2, "after": end, "filter": flt}
-            await _compare(apps, count_statements, FILTERED, variables, buyer)
+            following = await _compare(apps, count_statements, FILTERED, variables, buyer)
+            start = orjson.loads(following)["data"]["viewer"]["orders"]["pageInfo"]["startCursor"]
+            if start is not None:
+                variables = {"last": 2, "before": start, "filter": flt}
+                back = await _compare(apps, count_statements, FILTERED, variables, buyer)
+                assert back == answer
+        # The last page, counted from the end.
+        await _compare(apps, count_statements, FILTERED, {"last": 3, "filter": flt}, buyer)
 
 
 PRODUCT = """
