@@ -148,6 +148,23 @@ def float_json(expression: str) -> str:
     )
 
 
+def orjson_float(expression: str) -> str:
+    """orjson.dumps of a float, which graphql-core's answers are written with. Where it
+    differs from Python's repr (float_json): 1e-05 is 0.00001, 1.5e-05 is 0.000015, and
+    a smaller exponent has no leading zero (1e-6)."""
+    text_sql = f"abs({expression})::text"
+    sign = f"(CASE WHEN {expression} < 0 THEN '-' ELSE '' END)"
+    small = (
+        f"(CASE WHEN {text_sql} ~ 'e-05$' "
+        f"THEN '0.0000' || replace(regexp_replace({text_sql}, 'e-05$', ''), '.', '') "
+        f"ELSE replace({text_sql}, 'e-0', 'e-') END)"
+    )
+    return (
+        f"(CASE WHEN {expression} = trunc({expression}) AND abs({expression}) < 1e16 "
+        f"THEN trunc({expression})::bigint::text || '.0' ELSE {sign} || {small} END)"
+    )
+
+
 def cursor(list_name: str, key_json: str, pk: str) -> str:
     """resolvers.pagination.encode_cursor: base64url of ``[list, key, pk]``."""
     return b64url(f"'[\"{list_name}\",' || {key_json} || ',' || {pk} || ']'")
@@ -170,6 +187,44 @@ def _case(expression: str, names: Mapping[str, str]) -> str:
         return expression
     whens = " ".join(f"WHEN {_literal(k)} THEN {_literal(v)}" for k, v in names.items())
     return f"(CASE {expression} {whens} END)"
+
+
+# --- JSON text, written compactly ---------------------------------------------------
+#
+# json_build_object and json_agg write ' : ' and ', ' between members: the answer would
+# have to be parsed and written again to be the bytes graphql-core's path sends. These
+# write it as orjson does, so PostgreSQL's text is sent as it is (orjson.Fragment).
+# Objects and arrays are typed json, so an enclosing to_json() embeds them unquoted.
+
+
+def _member(value_sql: str) -> str:
+    return f"COALESCE(to_json({value_sql})::text, 'null')"
+
+
+def json_object(pairs: list[tuple[str, str]]) -> str:
+    """A JSON object of (response key, SQL value) pairs, in order."""
+    if not pairs:
+        return "'{}'::json"
+    parts = []
+    for index, (key, value_sql) in enumerate(pairs):
+        name = orjson.dumps(key).decode()
+        parts.append(_literal(("{" if index == 0 else ",") + name + ":"))
+        parts.append(_member(value_sql))
+    return f"({' || '.join(parts)} || '}}')::json"
+
+
+def json_array(items: list[str]) -> str:
+    """A JSON array of SQL values, in order."""
+    if not items:
+        return "'[]'::json"
+    members = " || ',' || ".join(_member(i) for i in items)
+    return f"('[' || {members} || ']')::json"
+
+
+def json_array_agg(item: str, order: str) -> str:
+    """The aggregate JSON array of ``item`` over the rows, in ``order``; [] for none."""
+    joined = f"string_agg({_member(item)}, ',' ORDER BY {order})"
+    return f"COALESCE(('[' || {joined} || ']')::json, '[]'::json)"
 
 
 # --- Where a selection's values come from -------------------------------------------
@@ -234,8 +289,7 @@ def many(model: Any, condition: Callable[[str, str], str], order: str) -> Rule:
         where = condition(s.alias, alias)
         ordering = order.format(a=alias)
         return (
-            f"COALESCE((SELECT json_agg({inner} ORDER BY {ordering}) "
-            f"FROM {_table(model)} {alias} WHERE {where}), '[]'::json)"
+            f"(SELECT {json_array_agg(inner, ordering)} FROM {_table(model)} {alias} WHERE {where})"
         )
 
     return rule
@@ -250,10 +304,12 @@ def _tab_counts(c: _Compiler, s: Row, step: FieldStep) -> str:
         statuses = ", ".join(_literal(st.value) for st in rules.statuses_of_tab(tab))
         count = f"count(*) FILTER (WHERE {alias}.status IN ({statuses}))"
         items.append(
-            c.object(step, Values({"tab": _literal(tab_names[tab.value]), "count": count}))
+            c.object(
+                step, Values({"tab": f"{_literal(tab_names[tab.value])}::text", "count": count})
+            )
         )
     return (
-        f"(SELECT json_build_array({', '.join(items)}) "
+        f"(SELECT {json_array(items)} "
         f"FROM {_table(Order)} {alias} WHERE {alias}.user_id = {s.alias}.id)"
     )
 
@@ -426,8 +482,8 @@ def connection(
             elif name == "edges":
                 edge_json = _edge(c, inner, cursor_of(edge), Row(edge))
                 fields[inner.key] = (
-                    f"COALESCE((SELECT json_agg({edge_json} ORDER BY {order_desc.format(a=edge)}) "
-                    f"FROM {rows} {edge}), '[]'::json)"
+                    f"(SELECT {json_array_agg(edge_json, order_desc.format(a=edge))} "
+                    f"FROM {rows} {edge})"
                 )
             elif name == "pageInfo":
                 last, first = c.alias(), c.alias()
@@ -607,8 +663,8 @@ def _leaf_sql(step: FieldStep, expression: str) -> str:
     if named.name == "DateTime":
         return instant(expression)
     if named.name == "Float":
-        # A JSON number written as Python writes the float: 1.0 must not come back as 1.
-        return f"({float_json(expression)})::json"
+        # A JSON number written as orjson writes the float: 1.0 must not come back as 1.
+        return f"({orjson_float(expression)})::json"
     return expression
 
 
@@ -808,10 +864,12 @@ class _Compiler:
         pairs = []
         for key in selection.keys:
             expression = (
-                _literal(selection.type_name) if key in selection.typename_keys else built[key]
+                f"{_literal(selection.type_name)}::text"
+                if key in selection.typename_keys
+                else built[key]
             )
-            pairs.append(f"{_literal(key)}, {expression}")
-        return f"json_build_object({', '.join(pairs)})"
+            pairs.append((key, expression))
+        return json_object(pairs)
 
     def object(self, step: FieldStep, source: Source) -> str:
         """The JSON object of the selection under ``step`` (of each item, for a list)."""
@@ -837,7 +895,15 @@ class _Compiler:
                 )
             else:
                 raise NotExpressible(f"Query.{name} is not written in SQL")
-        return f"SELECT ({self.build(root, built)})::text"
+        # One column per response key: each is passed on as the JSON text PostgreSQL
+        # wrote (orjson.Fragment), never parsed and serialized again here.
+        columns = [
+            _literal(f'"{root.type_name}"')
+            if key in root.typename_keys
+            else f"({built[key]})::text"
+            for key in root.keys
+        ]
+        return f"SELECT {', '.join(columns)}"
 
 
 def _product_id(step: FieldStep) -> Parameter:
@@ -856,7 +922,8 @@ class SqlPlan:
 
     statement: TextClause
     parameters: dict[str, Parameter]
-    keys: tuple[str, ...]
+    keys: tuple[str, ...]  # the `viewer` keys
+    response_keys: tuple[str, ...]
 
     async def answer(self, context: Context, variables: VariableValues) -> dict[str, Any] | None:
         """The answer's data; None when the Python plan must judge this request (no
@@ -874,7 +941,10 @@ class SqlPlan:
             # answered, by the Python plan; the log says this plan is not paying off.
             log.warning("an SQL plan failed; the Python plan answers", exc_info=True)
             return None
-        data: dict[str, Any] = orjson.loads(rows[0][0])
+        data = {
+            key: None if value is None else orjson.Fragment(value)
+            for key, value in zip(self.response_keys, rows[0], strict=True)
+        }
         if any(data[key] is None for key in self.keys):
             return None  # no such user: the resolvers say NotAuthenticated
         return data
@@ -887,4 +957,4 @@ def compile_sql(root: Selection) -> SqlPlan | None:
         sql = compiler.root(root)
     except NotExpressible:
         return None
-    return SqlPlan(text(sql), compiler.parameters, tuple(compiler.viewer_keys))
+    return SqlPlan(text(sql), compiler.parameters, tuple(compiler.viewer_keys), root.keys)

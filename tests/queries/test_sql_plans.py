@@ -375,3 +375,40 @@ async def test_a_product_by_id_in_one_statement(
     missing = to_global_id("Product", 10**9)
     answer = await _compare(apps, count_statements, PRODUCT, {"id": missing}, people["buyer"])
     assert answer.startswith(b'{"data":{"product":null}')
+
+
+async def test_json_written_by_postgresql_is_the_bytes_orjson_writes(engine: AsyncEngine) -> None:
+    """The SQL plan sends PostgreSQL's JSON text as it is: strings, floats and nesting
+    must be written exactly as orjson writes graphql-core's answers."""
+    from schema.sql_plans import json_array, json_object, orjson_float
+
+    texts = ["plain", 'quote " back \\ slash', "tab\tnew\nline\r\x01\x1f\x7f", "抹茶 🍵 \u2028 /"]
+    floats = [
+        1e-3,
+        1e-4,
+        1.5e-4,
+        1e-5,
+        1.5e-5,
+        -1.5e-5,
+        1e-6,
+        1.23e-7,
+        0.1,
+        1.0,
+        12.0,
+        1e15,
+        1e16,
+        1.5e16,
+        0.1 + 0.2,
+        -2.5,
+        123456.789,
+    ]
+    async with engine.connect() as connection:
+        for value in texts:
+            v = "CAST(:v AS text)"
+            sql = json_object([("k", v), ("n", "NULL::int"), ("a", json_array([v, "1"]))])
+            row = (await connection.execute(text(f"SELECT ({sql})::text"), {"v": value})).one()
+            assert row[0].encode() == orjson.dumps({"k": value, "n": None, "a": [value, 1]})
+        for number in floats:
+            sql = f"SELECT ({orjson_float('CAST(:v AS double precision)')})"
+            row = (await connection.execute(text(sql), {"v": number})).one()
+            assert row[0].encode() == orjson.dumps(number), number
