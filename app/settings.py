@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     )
     sql_plans: bool = Field(
         default=True,
-        description="On PostgreSQL, let the database build a compiled plan's whole answer.",
+        description="Let the database (PostgreSQL or SQLite) build a compiled plan's whole answer.",
     )
     max_page_size: int = Field(
         default=100, ge=1, le=1000, description="Largest `first`/`last` a connection accepts."

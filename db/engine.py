@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from db import sqlite_functions
+
 SessionFactory = async_sessionmaker[AsyncSession]
 
 
@@ -43,6 +45,7 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # SQLite's lower() folds ASCII only, so ILIKE (lower(a) LIKE lower(b) here) would
     # not match 'Éclair' to 'éclair' as PostgreSQL does; fold all of Unicode instead.
     dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
+    sqlite_functions.register(dbapi_connection)
 
 
 def _lower(value: Any) -> Any:

@@ -26,8 +26,11 @@ from __future__ import annotations
 import base64
 import itertools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -101,6 +104,53 @@ class NotExpressible(Exception):
     """A part of the document has no rule here; the Python plan answers it."""
 
 
+# Which SQL this compile writes: PostgreSQL's, or SQLite's (whose JSON functions write
+# compact JSON already, and which has the few Python functions db.sqlite_functions
+# registers on each connection: base64url and the two float texts).
+_SQLITE: ContextVar[bool] = ContextVar("sql_plans_sqlite", default=False)
+
+
+@contextmanager
+def writing(dialect: str) -> Iterator[None]:
+    """Write SQL for ``dialect`` ("postgresql" or "sqlite") inside this block."""
+    token = _SQLITE.set(dialect == "sqlite")
+    try:
+        yield
+    finally:
+        _SQLITE.reset(token)
+
+
+def sqlite() -> bool:
+    return bool(_SQLITE.get())
+
+
+def as_text(expression: str) -> str:
+    return f"CAST({expression} AS TEXT)" if sqlite() else f"({expression})::text"
+
+
+def typed(parameter: str, pg_type: str) -> str:
+    """A bound parameter as PostgreSQL must be told its type (SQLite takes it as it is)."""
+    return parameter if sqlite() else f"CAST({parameter} AS {pg_type})"
+
+
+def json_text(literal_json: str) -> str:
+    """A JSON constant."""
+    return f"json({_literal(literal_json)})" if sqlite() else f"{_literal(literal_json)}::json"
+
+
+def nested(subquery: str) -> str:
+    """A subquery's JSON as a member of an enclosing object or array. SQLite's JSON
+    values lose their JSON-ness crossing a subquery: json() gives it back."""
+    return f"json({subquery})" if sqlite() else subquery
+
+
+def boolean(expression: str) -> str:
+    """A truth value as JSON: SQLite's are the integers 0 and 1."""
+    if sqlite():
+        return f"json(CASE WHEN {expression} THEN 'true' ELSE 'false' END)"
+    return expression
+
+
 def _table(model: Any) -> str:
     return str(model.__tablename__)
 
@@ -111,6 +161,8 @@ def _literal(value: str) -> str:
 
 def b64url(expression: str) -> str:
     """base64url without padding of a text, as resolvers.ids and cursors encode them."""
+    if sqlite():
+        return f"ordercenter_b64url({expression})"
     return (
         f"rtrim(translate(encode(convert_to({expression}, 'UTF8'), 'base64'), E'+/\\n', '-_'), '=')"
     )
@@ -118,6 +170,9 @@ def b64url(expression: str) -> str:
 
 def instant(expression: str) -> str:
     """datetime.isoformat() of a UTC instant: six digits of microseconds, or none at all."""
+    if sqlite():
+        # Stored as naive UTC text with six digits of microseconds (db.types.UTCDateTime).
+        return f"(replace(replace({expression}, ' ', 'T'), '.000000', '') || '+00:00')"
     micro = f"to_char({expression} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
     return f"(replace({micro}, '.000000', '') || '+00:00')"
 
@@ -136,12 +191,21 @@ def amount(minor: str, currency: str) -> str:
 
 def _scaled(minor: str, exponent: int) -> str:
     if exponent == 0:
-        return f"({minor})::text"
+        return as_text(minor)
+    if sqlite():
+        # Integers only: the whole units, then the fraction zero-padded to its digits.
+        sign = f"(CASE WHEN {minor} < 0 THEN '-' ELSE '' END)"
+        whole = f"(abs({minor}) / {10**exponent})"
+        zeros = "0" * exponent
+        fraction = f"substr('{zeros}' || (abs({minor}) % {10**exponent}), -{exponent}, {exponent})"
+        return f"({sign} || {whole} || '.' || {fraction})"
     return f"round(({minor})::numeric / {10**exponent}, {exponent})::text"
 
 
 def float_json(expression: str) -> str:
     """json.dumps of a float (Python's repr): integral values keep their '.0'."""
+    if sqlite():
+        return f"ordercenter_float_repr({expression})"
     return (
         f"(CASE WHEN {expression} = trunc({expression}) AND abs({expression}) < 1e16 "
         f"THEN trunc({expression})::bigint::text || '.0' ELSE ({expression})::text END)"
@@ -152,6 +216,8 @@ def orjson_float(expression: str) -> str:
     """orjson.dumps of a float, which graphql-core's answers are written with. Where it
     differs from Python's repr (float_json): 1e-05 is 0.00001, 1.5e-05 is 0.000015, and
     a smaller exponent has no leading zero (1e-6)."""
+    if sqlite():
+        return f"ordercenter_float_json({expression})"
     text_sql = f"abs({expression})::text"
     sign = f"(CASE WHEN {expression} < 0 THEN '-' ELSE '' END)"
     small = (
@@ -203,6 +269,8 @@ def _member(value_sql: str) -> str:
 
 def json_object(pairs: list[tuple[str, str]]) -> str:
     """A JSON object of (response key, SQL value) pairs, in order."""
+    if sqlite():
+        return f"json_object({', '.join(f'{_literal(k)}, {v}' for k, v in pairs)})"
     if not pairs:
         return "'{}'::json"
     parts = []
@@ -215,6 +283,8 @@ def json_object(pairs: list[tuple[str, str]]) -> str:
 
 def json_array(items: list[str]) -> str:
     """A JSON array of SQL values, in order."""
+    if sqlite():
+        return f"json_array({', '.join(items)})"
     if not items:
         return "'[]'::json"
     members = " || ',' || ".join(_member(i) for i in items)
@@ -222,7 +292,10 @@ def json_array(items: list[str]) -> str:
 
 
 def json_array_agg(item: str, order: str) -> str:
-    """The aggregate JSON array of ``item`` over the rows, in ``order``; [] for none."""
+    """The aggregate JSON array of ``item`` over the rows, in ``order``; [] for none.
+    (On SQLite the rows must come in that order: see ordered_rows.)"""
+    if sqlite():
+        return f"json_group_array({item})"
     joined = f"string_agg({_member(item)}, ',' ORDER BY {order})"
     return f"COALESCE(('[' || {joined} || ']')::json, '[]'::json)"
 
@@ -275,9 +348,17 @@ def one(model: Any, condition: Callable[[str, str], str]) -> Rule:
         alias = c.alias()
         inner = c.object(step, Row(alias))
         where = condition(s.alias, alias)
-        return f"(SELECT {inner} FROM {_table(model)} {alias} WHERE {where})"
+        return nested(f"(SELECT {inner} FROM {_table(model)} {alias} WHERE {where})")
 
     return rule
+
+
+def ordered_rows(rows: str, alias: str, order: str) -> str:
+    """``FROM`` rows in ``order`` for json_array_agg: PostgreSQL orders inside the
+    aggregate; SQLite (before 3.44) aggregates a subquery's rows in its order."""
+    if sqlite():
+        return f"(SELECT * FROM {rows} {alias} ORDER BY {order}) {alias}"
+    return f"{rows} {alias}"
 
 
 def many(model: Any, condition: Callable[[str, str], str], order: str) -> Rule:
@@ -288,8 +369,9 @@ def many(model: Any, condition: Callable[[str, str], str], order: str) -> Rule:
         inner = c.object(step, Row(alias))
         where = condition(s.alias, alias)
         ordering = order.format(a=alias)
-        return (
-            f"(SELECT {json_array_agg(inner, ordering)} FROM {_table(model)} {alias} WHERE {where})"
+        rows = f"(SELECT * FROM {_table(model)} {alias} WHERE {where})"
+        return nested(
+            f"(SELECT {json_array_agg(inner, ordering)} FROM {ordered_rows(rows, alias, ordering)})"
         )
 
     return rule
@@ -303,12 +385,9 @@ def _tab_counts(c: _Compiler, s: Row, step: FieldStep) -> str:
     for tab in rules.OrderTab:
         statuses = ", ".join(_literal(st.value) for st in rules.statuses_of_tab(tab))
         count = f"count(*) FILTER (WHERE {alias}.status IN ({statuses}))"
-        items.append(
-            c.object(
-                step, Values({"tab": f"{_literal(tab_names[tab.value])}::text", "count": count})
-            )
-        )
-    return (
+        tab_name = as_text(_literal(tab_names[tab.value]))
+        items.append(c.object(step, Values({"tab": tab_name, "count": count})))
+    return nested(
         f"(SELECT {json_array(items)} "
         f"FROM {_table(Order)} {alias} WHERE {alias}.user_id = {s.alias}.id)"
     )
@@ -330,7 +409,7 @@ def _payment_status(c: _Compiler, s: Row, step: FieldStep) -> str:
     alias = c.alias()
     names = _enum_names(step)
     whens = " ".join(
-        f"WHEN bool_or({alias}.status = {_literal(payment_status)}) "
+        f"WHEN {any_row(f'{alias}.status = {_literal(payment_status)}')} "
         f"THEN {_literal(names[shown.value])}"
         for payment_status, shown in rules.PAYMENT_STATUS_PRECEDENCE
     )
@@ -339,6 +418,13 @@ def _payment_status(c: _Compiler, s: Row, step: FieldStep) -> str:
         f"(SELECT CASE {whens} ELSE {unpaid} END"
         f" FROM {_table(Payment)} {alias} WHERE {alias}.order_id = {s.alias}.id)"
     )
+
+
+def any_row(condition: str) -> str:
+    """Whether ``condition`` holds for any row of the group."""
+    if sqlite():
+        return f"max(CASE WHEN {condition} THEN 1 ELSE 0 END) = 1"
+    return f"bool_or({condition})"
 
 
 def _tab(c: _Compiler, s: Row, step: FieldStep) -> str:
@@ -373,10 +459,10 @@ def _available_actions(c: _Compiler, s: Row, step: FieldStep) -> str:
                 f"{'' if is_buyer else 'NOT '}{roles}.buyer AND "
                 f"{'' if is_seller else 'NOT '}{roles}.seller"
             )
-            by_roles.append(f"WHEN {test} THEN {_literal(actions.decode())}::json")
+            by_roles.append(f"WHEN {test} THEN {json_text(actions.decode())}")
         by_status.append(f"WHEN {_literal(status.value)} THEN CASE {' '.join(by_roles)} END")
     # The roles once per order, then the table of every (status, roles) case.
-    return (
+    return nested(
         f"(SELECT CASE {roles}.status {' '.join(by_status)} END FROM (SELECT "
         f"{s.alias}.status AS status, {s.alias}.user_id = {viewer} AS buyer, "
         f"{seller} AS seller) {roles})"
@@ -437,12 +523,12 @@ def connection(
             shown = _shown(listing, s.alias, row)
             return shown if narrowing is None else f"{shown} AND {narrowing(row)}"
 
-        no_cursor = f"(CAST({page.key} AS {key_type}) IS NULL)"
-        forward = f"CAST({page.forward} AS boolean)"
+        no_cursor = f"({typed(page.key, key_type)} IS NULL)"
+        forward = typed(page.forward, "boolean")
 
         def beyond(row: str, direction: str) -> str:
             """Rows past the cursor: older ones forwards (<), newer ones backwards (>)."""
-            bound = f"(CAST({page.key} AS {key_type}), CAST({page.pk} AS bigint))"
+            bound = f"({typed(page.key, key_type)}, {typed(page.pk, 'bigint')})"
             position = f"({row}.{listing.key}, {row}.id)"
             return f"({no_cursor} OR {position} {direction} {bound})"
 
@@ -465,7 +551,10 @@ def connection(
 
         edge = c.alias()
         order_desc = f"{{a}}.{listing.key} DESC, {{a}}.id DESC"
-        rows = f"({page_of('<', 'DESC')} UNION ALL {page_of('>', 'ASC')})"
+        rows = (
+            f"(SELECT * FROM {page_of('<', 'DESC')} {c.alias()} "
+            f"UNION ALL SELECT * FROM {page_of('>', 'ASC')} {c.alias()})"
+        )
 
         def cursor_of(a: str) -> str:
             return cursor(listing.name, _key_json(listing, f"{a}.{listing.key}"), f"{a}.id")
@@ -483,7 +572,7 @@ def connection(
                 edge_json = _edge(c, inner, cursor_of(edge), Row(edge))
                 fields[inner.key] = (
                     f"(SELECT {json_array_agg(edge_json, order_desc.format(a=edge))} "
-                    f"FROM {rows} {edge})"
+                    f"FROM {ordered_rows(rows, edge, order_desc.format(a=edge))})"
                 )
             elif name == "pageInfo":
                 last, first = c.alias(), c.alias()
@@ -536,27 +625,37 @@ def _order_filter(c: _Compiler, step: FieldStep) -> Callable[[str], str]:
 def _order_conditions(
     c: _Compiler, row: str, statuses: str, after: str, before: str, pattern: str
 ) -> str:
+    pattern = typed(pattern, "text")
+
+    def like(column_sql: str) -> str:
+        # As SQLAlchemy writes ilike(): SQLite has lower() (db.engine folds Unicode).
+        if sqlite():
+            return f"lower({column_sql}) LIKE lower({pattern}) ESCAPE '\\'"
+        return f"{column_sql} ILIKE {pattern} ESCAPE '\\'"
+
     matches = []
     for searched in SEARCHED:
-        like = f"ILIKE CAST({pattern} AS text) ESCAPE '\\'"
         if searched.model is None:
-            matches.append(f"{row}.{searched.column} {like}")
+            matches.append(like(f"{row}.{searched.column}"))
             continue
         other = c.alias()
         matches.append(
             f"EXISTS (SELECT 1 FROM {_table(searched.model)} {other} WHERE "
-            f"{other}.{searched.joined} = {row}.{searched.on} AND {other}.{searched.column} {like})"
+            f"{other}.{searched.joined} = {row}.{searched.on} "
+            f"AND {like(f'{other}.{searched.column}')})"
         )
-    statuses, after, before = (
-        f"CAST({statuses} AS text[])",
-        f"CAST({after} AS timestamptz)",
-        f"CAST({before} AS timestamptz)",
-    )
+    after, before = typed(after, "timestamptz"), typed(before, "timestamptz")
+    if sqlite():
+        # The statuses come as a JSON array: SQLite has no arrays.
+        listed = f"{row}.status IN (SELECT value FROM json_each({statuses}))"
+    else:
+        statuses = typed(statuses, "text[]")
+        listed = f"{row}.status = ANY({statuses})"
     return (
-        f"({statuses} IS NULL OR {row}.status = ANY({statuses}))"
+        f"({statuses} IS NULL OR {listed})"
         f" AND ({after} IS NULL OR {row}.placed_at > {after})"
         f" AND ({before} IS NULL OR {row}.placed_at < {before})"
-        f" AND (CAST({pattern} AS text) IS NULL OR {' OR '.join(matches)})"
+        f" AND ({pattern} IS NULL OR {' OR '.join(matches)})"
     )
 
 
@@ -633,7 +732,7 @@ DOMAIN_RULES: dict[str, Rule] = {
     "viewer_has_tagged": lambda c, s, step: _viewer_has_tagged(c, s, step),
     "payment_method_of_viewer": lambda c, s, step: _method(c, s, step),
     "event_cursor": lambda c, s, step: cursor(
-        EVENTS_LIST, f"({s.alias}.id)::text", f"{s.alias}.id"
+        EVENTS_LIST, as_text(f"{s.alias}.id"), f"{s.alias}.id"
     ),
     "order_tabs": lambda c, s, step: _tab_counts(c, s, step),
     "order_by_number": lambda c, s, step: _order_by_number(c, s, step),
@@ -664,7 +763,8 @@ def _leaf_sql(step: FieldStep, expression: str) -> str:
         return instant(expression)
     if named.name == "Float":
         # A JSON number written as orjson writes the float: 1.0 must not come back as 1.
-        return f"({orjson_float(expression)})::json"
+        number = orjson_float(expression)
+        return f"json({number})" if sqlite() else f"({number})::json"
     return expression
 
 
@@ -857,14 +957,17 @@ class _Compiler:
     def fields(self, selection: Selection, source: Source) -> dict[str, str]:
         built: dict[str, str] = {}
         for step in selection.steps:
-            built[step.key] = rule_of(step, source)(self, source, step)
+            expression = rule_of(step, source)(self, source, step)
+            if get_named_type(step.definition.type).name == "Boolean":
+                expression = boolean(expression)
+            built[step.key] = expression
         return built
 
     def build(self, selection: Selection, built: dict[str, str]) -> str:
         pairs = []
         for key in selection.keys:
             expression = (
-                f"{_literal(selection.type_name)}::text"
+                as_text(_literal(selection.type_name))
                 if key in selection.typename_keys
                 else built[key]
             )
@@ -898,9 +1001,7 @@ class _Compiler:
         # One column per response key: each is passed on as the JSON text PostgreSQL
         # wrote (orjson.Fragment), never parsed and serialized again here.
         columns = [
-            _literal(f'"{root.type_name}"')
-            if key in root.typename_keys
-            else f"({built[key]})::text"
+            _literal(f'"{root.type_name}"') if key in root.typename_keys else as_text(built[key])
             for key in root.keys
         ]
         return f"SELECT {', '.join(columns)}"
@@ -924,6 +1025,7 @@ class SqlPlan:
     parameters: dict[str, Parameter]
     keys: tuple[str, ...]  # the `viewer` keys
     response_keys: tuple[str, ...]
+    sqlite: bool = False
 
     async def answer(self, context: Context, variables: VariableValues) -> dict[str, Any] | None:
         """The answer's data; None when the Python plan must judge this request (no
@@ -934,6 +1036,8 @@ class SqlPlan:
             bound = {name: produce(context, variables) for name, produce in self.parameters.items()}
         except (NotExpressible, InvalidArgument):
             return None
+        if self.sqlite:
+            bound = {name: _sqlite_value(v) for name, v in bound.items()}
         try:
             rows = await context.loaders.reads.rows(self.statement, bound)
         except Exception:
@@ -950,11 +1054,28 @@ class SqlPlan:
         return data
 
 
-def compile_sql(root: Selection) -> SqlPlan | None:
+def _sqlite_value(value: Any) -> Any:
+    """A parameter as SQLite compares it with what db.types stored: instants as naive UTC
+    text with six digits of microseconds, lists as JSON arrays."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, list):
+        return orjson.dumps(value).decode()
+    return value
+
+
+def compile_sql(root: Selection, dialect: str = "postgresql") -> SqlPlan | None:
     """The statement of a query whose every field has a rule; None otherwise."""
     compiler = _Compiler()
     try:
-        sql = compiler.root(root)
+        with writing(dialect):
+            sql = compiler.root(root)
     except NotExpressible:
         return None
-    return SqlPlan(text(sql), compiler.parameters, tuple(compiler.viewer_keys), root.keys)
+    return SqlPlan(
+        text(sql),
+        compiler.parameters,
+        tuple(compiler.viewer_keys),
+        root.keys,
+        dialect == "sqlite",
+    )
