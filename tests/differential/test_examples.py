@@ -31,6 +31,7 @@ from graphql import (
     type_from_ast,
 )
 
+from app.vocabulary import COMPILED_PLAN, GENERIC, SQL_PLAN
 from bench.queries import ORDER_CENTER_PAGE, ORDER_DETAIL
 from resolvers.ids import from_global_id
 from tests.differential.variables import PARSED
@@ -144,3 +145,17 @@ def test_the_examples_are_picked_up() -> None:
         assert (f"examples/{path.name}" in DOCUMENTS) == _is_read(text), path
     assert "bench-ORDER_CENTER_PAGE" in DOCUMENTS
     assert any(name.startswith("README-") for name in DOCUMENTS)
+
+
+async def test_each_path_is_reached(world: World) -> None:
+    """The comparisons above mean something only if the plans really answer: the page is
+    the compiled plan's in Python, and PostgreSQL's in SQL."""
+    variables = {"first": 20}
+    await world.differences(ORDER_CENTER_PAGE, variables, "buyer")
+    compiled = await world.ask("compiled", ORDER_CENTER_PAGE, variables, "buyer")
+    in_sql = await world.ask("sql", ORDER_CENTER_PAGE, variables, "buyer")
+    generic = await world.ask("generic", ORDER_CENTER_PAGE, variables, "buyer")
+    assert b'"errors"' not in generic.body, generic.body[:300]
+    assert b'"number":"OC-' in generic.body
+    assert (generic.path, compiled.path) == (GENERIC, COMPILED_PLAN)
+    assert in_sql.path == (SQL_PLAN if world.database == "postgresql" else COMPILED_PLAN)

@@ -48,6 +48,9 @@ from db.models import (
 )
 from domain.order_status import OrderStatus
 from resolvers.ids import to_global_id
+from schema.definition import schema as live_schema
+from schema.limits import Limits
+from schema.plans import NotCompilable, Plan, compile_plan
 from tests.conftest import token_for
 from tests.factories import (
     BASE_TIME,
@@ -219,11 +222,15 @@ class World:
             return
         plans.learn(document, None)
         self.apps["compiled"].state.plans.learn(document, None)
-        plan = self.apps["sql"].state.plans.get(document, None)
+        plan = plans.get(document, None)
         if plan is None:
-            TALLY.declined[(self.database, "compiled", "not compiled")] += 1
+            TALLY.declined[(self.database, "compiled", f"not compiled: {_why(document)}")] += 1
         elif plan.sql is None and self.database == "postgresql":
             TALLY.declined[(self.database, "sql", "not expressible in SQL")] += 1
+
+    def plan_of(self, app: str, document: str) -> Plan | None:
+        plan: Plan | None = self.apps[app].state.plans.get(document, None)
+        return plan
 
     async def differences(
         self, document: str, variables: dict[str, Any], viewer: str
@@ -237,6 +244,8 @@ class World:
         for app in ("compiled", "sql"):
             got = await self.ask(app, document, variables, viewer)
             TALLY.count(self.database, app, got.path)
+            if got.path == GENERIC and self.plan_of(app, document) is not None:
+                TALLY.declined[(self.database, app, "handed back at run")] += 1
             if app == "compiled":
                 assert got.path != SQL_PLAN, "the compiled app answered in SQL"
             if (got.status, got.body) != (expected.status, expected.body):
@@ -246,6 +255,15 @@ class World:
                     )
                 )
         return found
+
+
+def _why(document: str) -> str:
+    """What the compiler says it does not do."""
+    try:
+        compile_plan(live_schema, document, None, Limits())
+    except NotCompilable as refusal:
+        return str(refusal)
+    return "?"
 
 
 async def seed(sessions: SessionFactory) -> dict[str, int | None]:
