@@ -3,11 +3,14 @@
 hypothesis-graphql draws valid query documents from the live schema (bounded in depth and
 size) whose arguments are the seeded world's own values (real global ids of every type,
 order numbers, cursors, search terms, page sizes in and out of range) and some invalid
-ones. Each document goes, for a buyer, a seller, an operator and a stranger (not signed
-in), to graphql-core, to the compiled plan and to the SQL plan; the whole HTTP answer
-(status and body: data, errors and extensions) must be the same bytes. A path that
-declines (a document it cannot compile, a request it hands back) is counted, and the run
-prints how many answers each path gave, so coverage is visible.
+ones; then the arguments that page a connection get, mostly, a real cursor of that very
+list and a size in range, and ``order(number:)`` a real number (tests/differential/
+variables.py), so that most documents are answered rather than refused; some arguments
+then travel as variables. Each document goes, for a buyer, a seller, an operator and a
+stranger (not signed in), to graphql-core, to the compiled plan and to the SQL plan; the
+whole HTTP answer (status and body: data, errors and extensions) must be the same bytes.
+A path that declines (a document it cannot compile, a request it hands back) is counted,
+and the run prints how many answers each path gave, so coverage is visible.
 
 Examples: 60 per test (per database; each runs all four viewers) by default. Deeper:
 
@@ -29,7 +32,7 @@ from hypothesis_graphql import nodes, queries
 
 from resolvers.ids import to_global_id
 from schema.definition import schema as live_schema
-from tests.differential.variables import hoisted
+from tests.differential.variables import hoisted, retargeted
 from tests.differential.world import VIEWERS, World, timestamps
 
 IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
@@ -107,7 +110,8 @@ def documents(world: World) -> st.SearchStrategy[DocumentNode]:
 async def test_every_path_answers_generated_documents_as_graphql_core(
     world: World, data: st.DataObject
 ) -> None:
-    document = data.draw(documents(world), label="document")
+    generated = data.draw(documents(world), label="document")
+    document = data.draw(retargeted(generated, world.cursors, world.numbers), label="retargeted")
     # Some arguments travel as variables: plans read those another way.
     text, variables = data.draw(hoisted(document), label="as sent")
     found = []

@@ -1,4 +1,4 @@
-"""Arguments written in a document, some moved into variables.
+"""Arguments of a generated document: pointed at the world's rows, some moved into variables.
 
 hypothesis-graphql writes every argument as a literal; clients mostly send variables, and
 the execution paths read the two differently (graphql-core coerces variables before the
@@ -12,11 +12,16 @@ from typing import Any
 from graphql import (
     ArgumentNode,
     DocumentNode,
+    FieldNode,
     GraphQLInputType,
+    IntValueNode,
     NameNode,
+    NullValueNode,
     OperationDefinitionNode,
+    StringValueNode,
     TypeInfo,
     TypeInfoVisitor,
+    ValueNode,
     VariableDefinitionNode,
     VariableNode,
     Visitor,
@@ -92,3 +97,71 @@ def hoisted(document: DocumentNode) -> st.SearchStrategy[tuple[str, dict[str, An
     return st.lists(st.booleans(), min_size=sites, max_size=sites).map(
         lambda picks: hoist(document, picks)
     )
+
+
+# Connections and the arguments that page them.
+CONNECTIONS = ("orders", "payments", "taggedItems", "recentlyViewed", "recommendations")
+VALID_SIZES = [1, 2, 3, 5, 20]
+INVALID_SIZES = [0, 101, -1]
+
+
+class _Retarget(Visitor):
+    """Arguments that must name something of the world get, mostly, a value that does:
+    a cursor of the very list paged, a real order number, a page size in range."""
+
+    def __init__(self, draw: st.DrawFn, cursors: dict[str, list[str]], numbers: list[str]):
+        super().__init__()
+        self.draw = draw
+        self.cursors = cursors
+        self.numbers = numbers
+
+    def _value(self, field: str, argument: str) -> ValueNode | None:
+        draw = self.draw
+        if field in CONNECTIONS and argument in ("after", "before"):
+            wrong = [c for name, found in self.cursors.items() if name != field for c in found]
+            cursor = draw(
+                st.one_of(
+                    st.sampled_from(self.cursors[field]),
+                    st.sampled_from(self.cursors[field]),
+                    st.sampled_from(self.cursors[field]),
+                    st.sampled_from([*wrong, "not a cursor", ""]),
+                )
+            )
+            return StringValueNode(value=cursor)
+        if field in CONNECTIONS and argument in ("first", "last"):
+            size = draw(
+                st.one_of(*[st.sampled_from(VALID_SIZES)] * 5, st.sampled_from(INVALID_SIZES))
+            )
+            return IntValueNode(value=str(size))
+        if field == "order" and argument == "number":
+            number = draw(st.one_of(st.sampled_from(self.numbers), st.just("X" * 65)))
+            return StringValueNode(value=number)
+        return None
+
+    def enter_field(self, node: FieldNode, *_: Any) -> Any:
+        if not node.arguments:
+            return None
+        arguments = []
+        for argument in node.arguments:
+            value = self._value(node.name.value, argument.name.value)
+            if value is not None and not isinstance(argument.value, NullValueNode):
+                argument = ArgumentNode(name=argument.name, value=value)
+            arguments.append(argument)
+        return FieldNode(
+            alias=node.alias,
+            name=node.name,
+            arguments=tuple(arguments),
+            directives=node.directives,
+            selection_set=node.selection_set,
+        )
+
+
+def retargeted(
+    document: DocumentNode, cursors: dict[str, list[str]], numbers: list[str]
+) -> st.SearchStrategy[DocumentNode]:
+    @st.composite
+    def build(draw: st.DrawFn) -> DocumentNode:
+        changed: DocumentNode = visit(document, _Retarget(draw, cursors, numbers))
+        return changed
+
+    return build()
