@@ -243,9 +243,11 @@ def _tab_counts(c: _Compiler, s: Row, step: FieldStep) -> str:
         items.append(
             c.object(step, Values({"tab": _literal(tab_names[tab.value]), "count": count}))
         )
+    # GROUP BY (): one row, whether or not `count` is selected (without an aggregate the
+    # subquery would give a row per order) and whether or not there are orders.
     return (
         f"(SELECT json_build_array({', '.join(items)}) "
-        f"FROM {_table(Order)} {alias} WHERE {alias}.user_id = {s.alias}.id)"
+        f"FROM {_table(Order)} {alias} WHERE {alias}.user_id = {s.alias}.id GROUP BY ())"
     )
 
 
