@@ -65,7 +65,13 @@ def documents() -> dict[str, str]:
     }
 
 
-DOCUMENTS = documents()
+# Documents the generated test found a path wrong on, kept as fixed regressions.
+FOUND = {
+    # The SQL plan's tab counts without `count`: a row per order, and PostgreSQL refused
+    # the statement ("more than one row returned by a subquery").
+    "found-tabs-without-count": "{ viewer { orderTabs { tab } } }",
+}
+DOCUMENTS = {**documents(), **FOUND}
 
 
 def _ids_of(world: World, type_name: str) -> list[str]:

@@ -16,6 +16,7 @@ already passes (app/tracing.py), the execution path that answered.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -66,6 +67,7 @@ from tests.factories import (
 )
 from tests.security.conftest import make_settings
 
+PLANS_LOGGER = "ordercenter.plans"
 VIEWERS = ("buyer", "seller", "operator", "stranger")
 # Every response carries the request id only inside masked errors; the same id on every
 # path's request keeps those comparable byte for byte.
@@ -187,6 +189,28 @@ class Differing:
 
 
 @dataclass
+class Trouble:
+    """Something a path did wrong on the way to an answer, whatever the answer."""
+
+    what: str
+
+    def __str__(self) -> str:
+        return self.what
+
+
+class Complaints(logging.Handler):
+    """Warnings of the plans' logger: a plan that could not be compiled or whose statement
+    failed is a defect even when the Python plan then answers correctly."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@dataclass
 class World:
     engine: AsyncEngine
     database: str
@@ -198,6 +222,7 @@ class World:
     numbers: list[str] = field(default_factory=list)  # every order number
     texts: list[str] = field(default_factory=list)  # search terms that match something
     cursors: dict[str, list[str]] = field(default_factory=dict)  # by list, all viewers'
+    complaints: Complaints = field(default_factory=Complaints)
 
     def headers(self, viewer: str) -> dict[str, str]:
         user_id = self.people[viewer]
@@ -234,13 +259,27 @@ class World:
 
     async def differences(
         self, document: str, variables: dict[str, Any], viewer: str
-    ) -> list[Differing]:
-        """Every path's answer against graphql-core's; the discrepancies."""
+    ) -> list[Differing | Trouble]:
+        """Every path's answer against graphql-core's; the discrepancies, and any trouble a
+        path had on the way (a plan that failed, a connection not given back)."""
+        self.complaints.records.clear()
+        found: list[Differing | Trouble] = await self._differences(document, variables, viewer)
+        pool: Any = self.engine.sync_engine.pool
+        where = f"on {self.database} for the {viewer}\ndocument: {document}\n{variables}"
+        if pool.checkedout():
+            found.append(Trouble(f"{pool.checkedout()} connections not given back {where}"))
+        for record in self.complaints.records:
+            found.append(Trouble(f"{record.name}: {record.getMessage()} {where}"))
+        return found
+
+    async def _differences(
+        self, document: str, variables: dict[str, Any], viewer: str
+    ) -> list[Differing | Trouble]:
         self.compile(document)
         expected = await self.ask("generic", document, variables, viewer)
         assert expected.path in (GENERIC, REFUSED), expected.path
         TALLY.count(self.database, "generic", expected.path)
-        found = []
+        found: list[Differing | Trouble] = []
         for app in ("compiled", "sql"):
             got = await self.ask(app, document, variables, viewer)
             TALLY.count(self.database, app, got.path)
@@ -307,14 +346,20 @@ async def seed(sessions: SessionFactory) -> dict[str, int | None]:
     for order in orders:
         if order.status == OrderStatus.CANCELLED:
             await make_payment(sessions, order=order, status="REFUNDED", payment_method=card)
-    # The seller, the operator and the other buyer buy too: their own Order Centers.
-    for someone, shop in ((seller, other_shop), (operator, own_shop), (other, own_shop)):
+    # The seller (also from their own shop: buyer and seller of one order), the operator
+    # and the other buyer buy too: their own Order Centers.
+    for someone, shop, status in (
+        (seller, other_shop, OrderStatus.IN_TRANSIT),
+        (seller, own_shop, OrderStatus.AWAITING_SHIPMENT),  # the same instant: a tie
+        (operator, own_shop, OrderStatus.IN_TRANSIT),
+        (other, own_shop, OrderStatus.UNPAID),
+    ):
         await make_order(
             sessions,
             buyer=someone,
             shop=shop,
             products=[tea] if shop is own_shop else [yen],
-            status=OrderStatus.IN_TRANSIT,
+            status=status,
             placed_at=base + timedelta(hours=5),
         )
     for j, product in enumerate([tea, yen, dinar, cheap]):
