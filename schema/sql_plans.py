@@ -378,18 +378,21 @@ def many(model: Any, condition: Callable[[str, str], str], order: str) -> Rule:
 
 
 def _tab_counts(c: _Compiler, s: Row, step: FieldStep) -> str:
-    alias = c.alias()
+    alias, counts = c.alias(), c.alias()
     tab_counts: Any = get_named_type(step.definition.type)
     tab_names = _names(get_named_type(tab_counts.fields["tab"].type))
-    items = []
-    for tab in rules.OrderTab:
+    items, columns = [], []
+    for tab_index, tab in enumerate(rules.OrderTab):
         statuses = ", ".join(_literal(st.value) for st in rules.statuses_of_tab(tab))
         count = f"count(*) FILTER (WHERE {alias}.status IN ({statuses}))"
         tab_name = as_text(_literal(tab_names[tab.value]))
-        items.append(c.object(step, Values({"tab": tab_name, "count": count})))
+        items.append(c.object(step, Values({"tab": tab_name, "count": f"{counts}.c{tab_index}"})))
+        columns.append(f"{count} AS c{tab_index}")
+    # The counts in an aggregate of their own: one row, whether or not `count` is
+    # selected (a row per order otherwise) and whether or not there are orders.
     return nested(
-        f"(SELECT {json_array(items)} "
-        f"FROM {_table(Order)} {alias} WHERE {alias}.user_id = {s.alias}.id)"
+        f"(SELECT {json_array(items)} FROM (SELECT {', '.join(columns)} "
+        f"FROM {_table(Order)} {alias} WHERE {alias}.user_id = {s.alias}.id) {counts})"
     )
 
 
