@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 from graphql import (
@@ -606,17 +606,11 @@ def connection(
 def _order_filter(c: _Compiler, step: FieldStep) -> Callable[[str], str]:
     """resolvers.orders._conditions of the field's ``filter``, from the same terms: each
     term a parameter, NULL where the filter does not narrow by it."""
-    # The last request's variables (held, so their identity is not reused) and terms:
-    # its four parameters are bound one after another.
-    last: list[tuple[Any, FilterTerms]] = []
 
+    @once_per_request
     def terms(context: Context, variables: VariableValues) -> FilterTerms:
-        if last and last[0][0] is variables:
-            return last[0][1]
         arguments = get_argument_values(step.definition, step.nodes[0], variables)
-        found = filter_terms(_domain_filter(arguments.get("filter")))
-        last[:] = [(variables, found)]
-        return found
+        return filter_terms(_domain_filter(arguments.get("filter")))
 
     statuses = c.parameter(lambda ctx, v: terms(ctx, v).statuses)
     after = c.parameter(lambda ctx, v: terms(ctx, v).placed_after)
@@ -902,6 +896,29 @@ PAGE_ARGUMENTS = frozenset({"first", "after", "last", "before"})
 # (context, variables) -> a bound value of one request
 Parameter = Callable[["Context", "VariableValues"], Any]
 
+T = TypeVar("T")
+
+
+def once_per_request(
+    produce: Callable[[Context, VariableValues], T],
+) -> Callable[[Context, VariableValues], T]:
+    """``produce``, computed once for the request whose parameters are being bound: the
+    several parameters made from one argument are bound one after another (no await
+    between them), so the last request's value is the one asked for again. A request's
+    coerced variables are a new object (Plan.run); they are held, so their identity
+    cannot be reused by another request's. (What ``produce`` reads of the context is the
+    same for every request: the page size settings.)"""
+    last: list[tuple[Any, T]] = []
+
+    def remembered(context: Context, variables: VariableValues) -> T:
+        if last and last[0][0] is variables:
+            return last[0][1]
+        found = produce(context, variables)
+        last[:] = [(variables, found)]
+        return found
+
+    return remembered
+
 
 class _Compiler:
     """Writes a selection's statement once; its parameters are read per request."""
@@ -926,6 +943,7 @@ class _Compiler:
         checks (pagination.page_args) decide it, so what they refuse, the Python plan
         answers."""
 
+        @once_per_request
         def args(context: Context, variables: VariableValues) -> PageArgs:
             arguments = get_argument_values(step.definition, step.nodes[0], variables)
             known = PAGE_ARGUMENTS | {"filter"} if narrowed else PAGE_ARGUMENTS
