@@ -20,6 +20,12 @@ from schema.limits import Limits
 
 # Known to everyone who reads this file: fine on a laptop, refused in production.
 DEVELOPMENT_JWT_SECRET = "ordercenter-development-secret-do-not-use-in-production"  # noqa: S105
+# The same, for the carriers `ordercenter simulate` plays: used only outside production
+# and only when ORDERCENTER_CARRIER_WEBHOOK_SECRETS names no carrier at all.
+DEVELOPMENT_CARRIER_SECRETS = {
+    carrier: f"ordercenter-development-carrier-{carrier.lower()}-do-not-use"
+    for carrier in ("UPS", "FedEx", "USPS", "DHL")
+}
 MIN_JWT_SECRET_BYTES = 32
 
 log = logging.getLogger("ordercenter")
@@ -83,6 +89,17 @@ class Settings(BaseSettings):
     )
     idempotency_ttl_seconds: int = Field(
         default=24 * 3600, ge=60, description="How long idempotency keys are remembered."
+    )
+    carrier_webhook_secrets: dict[str, str] = Field(
+        default_factory=dict,
+        description="Shared secret per carrier for POST /webhooks/carrier, as JSON "
+        '(`{"UPS": "…"}`); carrier names compared without case.',
+    )
+    carrier_webhook_tolerance_seconds: int = Field(
+        default=300,
+        ge=1,
+        le=3600,
+        description="How far a webhook's signed timestamp may be from the server's clock.",
     )
     unpaid_order_timeout_seconds: int = Field(
         default=30 * 60, ge=60, description="Unpaid orders are cancelled after this long."
@@ -282,6 +299,15 @@ class Settings(BaseSettings):
             unpaid_timeout=timedelta(seconds=self.unpaid_order_timeout_seconds),
             receipt_window=timedelta(seconds=self.receipt_window_seconds),
         )
+
+    @property
+    def carrier_secrets(self) -> dict[str, str]:
+        """Each carrier's webhook secret by lower-cased name; the development ones only
+        outside production and when none is configured."""
+        configured = self.carrier_webhook_secrets
+        if not configured and self.env != "production":
+            configured = DEVELOPMENT_CARRIER_SECRETS
+        return {name.lower(): secret for name, secret in configured.items()}
 
     @property
     def json_logs(self) -> bool:

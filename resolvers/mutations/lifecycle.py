@@ -13,7 +13,7 @@ from domain.order_status import Actor, CancelReason, OrderAction, OrderStatus
 from resolvers.context import Context
 from resolvers.mutations import idempotency, paying
 from resolvers.mutations.outcome import ErrorCode, Refused, UserError
-from resolvers.mutations.transitions import actor_for, load_for, transition
+from resolvers.mutations.transitions import actor_for, load_for, recorded_actor, transition
 from resolvers.mutations.unit_of_work import (
     OrderOutcome,
     announce,
@@ -188,6 +188,7 @@ async def _cancel(
             actor,
             now=now,
             cancel_reason=(reason or default).value,
+            recorded_as=recorded_actor(actor, roles),
         )
         await paying.refund_captured(session, ctx.gateway, order=order, now=now)
         await restock(session, order)
@@ -224,7 +225,15 @@ async def _simple(
                 return claimed
             order, roles = await load_for(session, viewer_id, order_id)
             actor = actor_for(action, order, roles)
-            event = await transition(session, order, action, actor, now=now, note=note)
+            event = await transition(
+                session,
+                order,
+                action,
+                actor,
+                now=now,
+                note=note,
+                recorded_as=recorded_actor(actor, roles),
+            )
             await _follow_shipment(session, order, action, now)
             _remember(claimed, order)
             event_ids = await commit_with_events(session, [event])
@@ -271,7 +280,14 @@ async def _ship(
             return claimed
         order, roles = await load_for(session, viewer_id, order_id)
         actor = actor_for(OrderAction.SHIP, order, roles)
-        event = await transition(session, order, OrderAction.SHIP, actor, now=now)
+        event = await transition(
+            session,
+            order,
+            OrderAction.SHIP,
+            actor,
+            now=now,
+            recorded_as=recorded_actor(actor, roles),
+        )
         if order.id is None:  # pragma: no cover
             raise ValueError("order without id")
         shipment = Shipment(
