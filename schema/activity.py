@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import strawberry
 
@@ -80,3 +81,31 @@ class Recommendation(Node):
     @loaded("product_by_id", key=lambda recommendation: recommendation.row.based_on_product_id)
     def based_on(self, row: ProductRow | None) -> Product | None:
         return None if row is None else Product.from_row(row)
+
+
+@strawberry.type(
+    description="A product the buyer bought before and can buy again: when and how often."
+)
+class BuyAgainItem:
+    last_ordered_at: datetime = strawberry.field(
+        description="When the latest paid, not cancelled order with it was placed."
+    )
+    times_ordered: int = strawberry.field(
+        description="How many of the buyer's paid, not cancelled orders had it."
+    )
+    units_ordered: int = strawberry.field(description="How many units those orders held.")
+    product_id: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row: Any) -> BuyAgainItem:
+        return cls(
+            last_ordered_at=row.last_ordered_at,
+            times_ordered=int(row.times_ordered),
+            units_ordered=int(row.units_ordered),
+            product_id=int(row.product_id),
+        )
+
+    @strawberry.field(description="The product, on sale now.")
+    @loaded("product_by_id", key=lambda item: item.product_id)
+    def product(self, row: ProductRow) -> Product:
+        return Product.from_row(row)
