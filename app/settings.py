@@ -333,8 +333,23 @@ class Settings(BaseSettings):
                 "a JWT public key or JWKS file is set but ORDERCENTER_JWT_ALGORITHMS "
                 "accepts none of RS256, ES256, …: add the algorithm your issuer signs with"
             )
+        self._check_carrier_secrets()
         TokenVerifier.from_settings(self)  # reads the key files: fail now, not per request
         PersistedQueries.from_settings(self)  # reads and checks the allow-list file
+
+    def _check_carrier_secrets(self) -> None:
+        # A short shared secret lets anyone who guesses it deliver parcels by webhook.
+        for carrier, secret in self.carrier_webhook_secrets.items():
+            if self.env == "production" and len(secret.encode()) < MIN_JWT_SECRET_BYTES:
+                raise ValueError(
+                    f"ORDERCENTER_CARRIER_WEBHOOK_SECRETS: the secret of {carrier} must be "
+                    f"at least {MIN_JWT_SECRET_BYTES} bytes in production"
+                )
+            if secret in DEVELOPMENT_CARRIER_SECRETS.values() and self.env == "production":
+                raise ValueError(
+                    f"ORDERCENTER_CARRIER_WEBHOOK_SECRETS: the secret of {carrier} is a "
+                    "published development secret"
+                )
 
     def _check_secret(self) -> None:
         if self.uses_development_secret:

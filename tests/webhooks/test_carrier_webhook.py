@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sqlmodel import col, select
 
-from app.settings import Settings
+from app.settings import DEVELOPMENT_CARRIER_SECRETS, Settings
 from app.webhooks import MAX_BODY_BYTES
 from db.engine import SessionFactory
 from db.models import OrderEvent, Shipment, ShipmentEvent
@@ -313,3 +313,28 @@ def test_the_tables_a_delivery_writes_are_compared() -> None:
     # db_state counts these; the scans are compared row by row above.
     assert Shipment in DATA_TABLES
     assert ShipmentEvent in DATA_TABLES
+
+
+@pytest.mark.parametrize(
+    "secrets",
+    [
+        {"UPS": "short"},
+        {"UPS": DEVELOPMENT_CARRIER_SECRETS["UPS"]},
+    ],
+)
+def test_production_refuses_weak_or_published_carrier_secrets(secrets: dict[str, str]) -> None:
+    strong = "x" * 40
+    settings = Settings(env="production", jwt_secret=strong, carrier_webhook_secrets=secrets)
+    with pytest.raises(ValueError, match="ORDERCENTER_CARRIER_WEBHOOK_SECRETS"):
+        settings.check()
+
+
+def test_production_has_no_development_carrier_secrets() -> None:
+    strong = "x" * 40
+    assert Settings(env="production", jwt_secret=strong).carrier_secrets == {}
+    configured = Settings(
+        env="production", jwt_secret=strong, carrier_webhook_secrets={"UPS": "u" * 32}
+    )
+    configured.check()
+    assert configured.carrier_secrets == {"ups": "u" * 32}
+    assert set(Settings(env="development").carrier_secrets) == {"ups", "fedex", "usps", "dhl"}
