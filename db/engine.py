@@ -91,6 +91,34 @@ def _on_sqlite_begin(conn: Any) -> None:
 SQLITE_POOL_SIZE = 4
 
 
+def close_connections_returned_after_dispose(engine: AsyncEngine) -> None:
+    """Close a connection that comes back after ``engine.dispose()`` instead of parking it.
+
+    ``dispose()`` closes the idle connections and starts a new pool; one checked out at
+    that moment (a request or subscription still running while the app shuts down, or
+    cancelled as it does) is returned later into the old pool, which nothing closes.
+    The garbage collector then finds its driver connection open: aiosqlite warns
+    ("Connection deleted before being closed") and its thread is only stopped then;
+    asyncpg leaves the server's backend to notice the dropped socket.
+    """
+    generation = [0]
+
+    def on_checkout(_dbapi: Any, record: Any, _proxy: Any) -> None:
+        record.info["ordercenter_generation"] = generation[0]
+
+    def on_checkin(dbapi: Any, record: Any) -> None:
+        if dbapi is not None and record.info.get("ordercenter_generation") != generation[0]:
+            # Closes the driver connection now (gracefully when the event loop allows).
+            record.invalidate()
+
+    def on_disposed(_engine: Any) -> None:
+        generation[0] += 1
+
+    event.listen(engine.sync_engine, "checkout", on_checkout)
+    event.listen(engine.sync_engine, "checkin", on_checkin)
+    event.listen(engine.sync_engine, "engine_disposed", on_disposed)
+
+
 def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
     """``pool_size``: PostgreSQL's (and as many overflow connections); SQLite keeps
     ``SQLITE_POOL_SIZE``."""
@@ -99,10 +127,12 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         engine = create_async_engine(url, echo=echo, pool_size=SQLITE_POOL_SIZE, max_overflow=0)
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
         event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
-        return engine
-    return create_async_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
-    )
+    else:
+        engine = create_async_engine(
+            url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        )
+    close_connections_returned_after_dispose(engine)
+    return engine
 
 
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:
