@@ -12,11 +12,15 @@ when one is given):
 
 1. seeds ``--users`` buyers x ``--orders-per-user`` orders (``ordercenter seed``);
 2. starts a real ``ordercenter serve`` (one process, production settings, metrics on
-   the API port, ``ORDERCENTER_BACKGROUND=worker``) and reads its idle VmRSS once it
-   answers /healthz and has settled;
+   the API port, ``ORDERCENTER_BACKGROUND=worker``; on PostgreSQL the bus and the
+   rate limit in Redis when --redis-url or ORDERCENTER_TEST_REDIS_URL names one, as
+   in the production topology) and reads its idle VmRSS once it answers /healthz and
+   has settled;
 3. drives 16 keep-alive HTTP clients from separate processes (bench/load.py) for
-   ``--duration`` seconds: 8 send the page query (bench.queries.ORDER_CENTER_PAGE), 4
-   the order detail (ORDER_DETAIL), 4 place and pay orders (PLACE_ORDER, PAY_ORDER),
+   ``--duration`` seconds: 6 send the page query (bench.queries.ORDER_CENTER_PAGE), 4
+   the order detail (ORDER_DETAIL), 4 place and pay orders (PLACE_ORDER, PAY_ORDER), and
+   2 send the page query as 100 distinct documents (a comment line apart, each twice:
+   more than the parsed-document and plan caches keep) until all are sent,
    while ``--subscribers`` WebSockets (graphql-transport-ws) follow those buyers'
    orders with ``orderStatusChanged`` and receive the events the payments make;
 4. samples /proc/PID/status (VmRSS) every 100 ms, and prints idle, the peak (VmHWM,
@@ -64,6 +68,7 @@ from bench.http_suite import (
     serving,
     token,
 )
+from bench.queries import ORDER_CENTER_PAGE
 
 TARGET_MIB = 150.0
 WARMUP = 1.0
@@ -71,7 +76,13 @@ SAMPLE_SECONDS = 0.1
 SETTLE_SECONDS = 5.0
 SUBSCRIPTION = "subscription { orderStatusChanged { cursor toStatus orderVersion occurredAt } }"
 # 16 HTTP clients in all: what the other HTTP benchmarks use.
-CLIENTS = {"page": 8, "detail": 4, "place+pay": 4}
+CLIENTS = {"page": 6, "documents": 2, "detail": 4, "place+pay": 4}
+# Distinct documents (the page query under another first line, as many client versions
+# send), each twice, the second time answered by its compiled plan: together more than
+# the parsed-document and plan caches keep, so the peak includes them full. They are
+# all sent, up to DOCUMENTS_SECONDS, even when the rest of the load has stopped.
+DISTINCT_DOCUMENTS = 100
+DOCUMENTS_SECONDS = 120.0
 
 
 def status_kib(pid: int) -> dict[str, int]:
@@ -185,12 +196,16 @@ async def measure_database(
             flush=True,
         )
     fixtures = await load_fixtures(url)
+    services = production_services(database, args.redis_url)
+    if services:
+        print(f"  {database}: bus and rate limit in Redis ({args.redis_url})", flush=True)
     port = free_port()
     env = _env(
         url,
         ORDERCENTER_BACKGROUND="worker",
         ORDERCENTER_METRICS="true",
         ORDERCENTER_LOG_LEVEL="warning",
+        **services,
         **dict(setting.split("=", 1) for setting in args.set),
     )
     async with serving(f"memory-{database}", ours_command(port), env, port, tmp) as server:
@@ -216,6 +231,16 @@ async def measure_database(
                 "path": path,
                 "requests": requests,
             }
+        path, requests = requests_for("page", "ours", fixtures)
+        specs["documents"] = {
+            **common,
+            # Every distinct document twice, however long that takes (bounded).
+            "duration": max(args.duration, DOCUMENTS_SECONDS),
+            "concurrency": CLIENTS["documents"],
+            "max_requests": 2 * DISTINCT_DOCUMENTS,
+            "path": path,
+            "requests": distinct_documents(requests),
+        }
         specs["place+pay"] = {
             **common,
             "concurrency": CLIENTS["place+pay"],
@@ -251,6 +276,25 @@ async def measure_database(
         measure.peak_mib = found["VmHWM"] / 1024
         measure.numeric = numeric_libraries(pid)
     return measure
+
+
+def production_services(database: str, redis_url: str | None) -> dict[str, str]:
+    """On PostgreSQL with a Redis at hand, the production topology's bus and budgets."""
+    if database != "PostgreSQL" or not redis_url:
+        return {}
+    return {"ORDERCENTER_BUS_URL": redis_url, "ORDERCENTER_RATE_LIMIT_URL": redis_url}
+
+
+def distinct_documents(page_requests: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The page query as DISTINCT_DOCUMENTS different texts, each sent twice in a row."""
+    made = []
+    for index in range(DISTINCT_DOCUMENTS):
+        request = page_requests[index % len(page_requests)]
+        body = orjson.loads(request["body"])
+        body["query"] = f"# client build {index}\n{ORDER_CENTER_PAGE}"
+        body["variables"] = {"first": 1}  # the document is the point, not its answer
+        made += 2 * [{"body": orjson.dumps(body).decode(), "token": request["token"]}]
+    return made
 
 
 def _serving_pid(server: Server) -> int:
@@ -292,6 +336,12 @@ async def main(argv: list[str] | None = None, command: str | None = None) -> int
     parser.add_argument("--target-mib", type=float, default=TARGET_MIB, help="peak RSS limit")
     parser.add_argument("--database-url", help="PostgreSQL server for a throwaway database")
     parser.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("ORDERCENTER_TEST_REDIS_URL"),
+        help="on PostgreSQL, the bus and rate limit in Redis, as in production "
+        "[default: ORDERCENTER_TEST_REDIS_URL]",
+    )
     parser.add_argument(
         "--use-sqlite", metavar="URL", help="an already seeded SQLite database (not seeded again)"
     )
