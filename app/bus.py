@@ -17,15 +17,18 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import asyncpg
-import redis.asyncio as redis
-from redis.exceptions import RedisError
 from sqlalchemy.engine import make_url
 
 from app import metrics
 from resolvers.mutations.unit_of_work import EVENTS_CHANNEL
+
+if TYPE_CHECKING:
+    import redis.asyncio as redis
+
+# redis (~9 MiB resident once imported) and asyncpg are imported by the backend that
+# uses them, not here: an API process on memory:// loads neither (bench/memory.py).
 
 log = logging.getLogger("ordercenter.bus")
 
@@ -107,6 +110,8 @@ class PostgresBus:
         return None
 
     async def listen(self) -> AsyncIterator[object]:
+        import asyncpg
+
         attempt = 0
         while True:
             connection: Any = None
@@ -148,6 +153,8 @@ class RedisBus:
 
     def _redis(self) -> redis.Redis:
         if self._client is None:
+            import redis.asyncio as redis
+
             self._client = redis.from_url(
                 self._url, socket_connect_timeout=2, health_check_interval=IDLE_CHECK_SECONDS
             )
@@ -162,6 +169,8 @@ class RedisBus:
             self._client = None
 
     async def publish(self, event_ids: Sequence[int]) -> None:
+        from redis.exceptions import RedisError
+
         if not event_ids:
             return
         try:
@@ -171,6 +180,8 @@ class RedisBus:
             log.warning("could not publish a wake-up to Redis (%s)", error)
 
     async def listen(self) -> AsyncIterator[object]:
+        from redis.exceptions import RedisError
+
         attempt = 0
         while True:
             pubsub = self._redis().pubsub(ignore_subscribe_messages=True)

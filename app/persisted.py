@@ -38,7 +38,7 @@ Mode = Literal["off", "apq", "allowlist"]
 
 APQ_VERSION = 1
 MAX_ENTRIES = 10_000
-MAX_BYTES = 32 * 1024 * 1024
+MAX_BYTES = 8 * 1024 * 1024  # see schema.documents.CACHE_BYTES
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"

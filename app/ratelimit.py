@@ -12,9 +12,6 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-import redis.asyncio as redis
-from redis.exceptions import RedisError
-
 log = logging.getLogger("ordercenter.ratelimit")
 
 MAX_TRACKED_CALLERS = 100_000
@@ -75,10 +72,15 @@ class RedisBudget:
     def __init__(self, url: str, per_minute: int) -> None:
         self.capacity = per_minute
         self.rate = per_minute / 60.0
+        # Here, not at the top: redis costs ~9 MiB resident, and memory:// needs none.
+        import redis.asyncio as redis
+
         self._client = redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
         self._script = self._client.register_script(_BUCKET)
 
     async def spend(self, key: str, cost: int) -> Spend:
+        from redis.exceptions import RedisError
+
         try:
             allowed, tokens = await self._script(
                 keys=[f"ordercenter:budget:{key}"], args=[self.capacity, self.rate, cost]

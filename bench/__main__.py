@@ -1,14 +1,16 @@
 """`python -m bench` / `make bench`: the HTTP benchmarks, what metrics cost the page query
-(bench/metrics_cost.py), subscription fan-out, then the bounded abuse scenario (1 MB
-documents from other clients; bench/abuse.py).
+(bench/metrics_cost.py), subscription fan-out, the bounded abuse scenario (1 MB
+documents from other clients; bench/abuse.py), then an API process's resident memory
+under load (bench/memory.py; exits non-zero when over its 150 MiB target).
 
 The in-process benchmarks (``python -m bench.page_query``, ``python -m bench.order_flow``)
 are not part of it: the HTTP suite measures the same operations through a real server.
 """
 
 import asyncio
+import sys
 
-from bench import abuse, http_suite, metrics_cost, subscriptions
+from bench import abuse, http_suite, memory, metrics_cost, subscriptions
 
 
 async def main() -> None:
@@ -19,6 +21,9 @@ async def main() -> None:
     await subscriptions.main()
     print()
     await abuse.main([], command="python -m bench")
+    print()
+    if await memory.main([], command="python -m bench"):
+        sys.exit(1)
 
 
 asyncio.run(main())

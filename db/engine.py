@@ -85,19 +85,60 @@ def _on_sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+# Connections a SQLite engine keeps, and never more. Each is a thread of its own
+# (aiosqlite) with its own page cache (up to 2 MiB) and, under glibc, its own malloc
+# arena: SQLAlchemy's default of 5 + 10 overflow grew a serving process by ~15 MiB
+# under 16 concurrent clients (bench/memory.py), for no throughput: SQLite has one
+# writer, the event loop one thread, and a request waits for a connection about as
+# long as it would have waited for the CPU.
+SQLITE_POOL_SIZE = 4
+
+
+def close_connections_returned_after_dispose(engine: AsyncEngine) -> None:
+    """Close a connection that comes back after ``engine.dispose()`` instead of parking it.
+
+    ``dispose()`` closes the idle connections and starts a new pool; one checked out at
+    that moment (a request or subscription still running while the app shuts down, or
+    cancelled as it does) is returned later into the old pool, which nothing closes.
+    The garbage collector then finds its driver connection open: aiosqlite warns
+    ("Connection deleted before being closed") and its thread is only stopped then;
+    asyncpg leaves the server's backend to notice the dropped socket.
+    """
+    generation = [0]
+
+    def on_checkout(_dbapi: Any, record: Any, _proxy: Any) -> None:
+        record.info["ordercenter_generation"] = generation[0]
+
+    def on_checkin(dbapi: Any, record: Any) -> None:
+        if dbapi is not None and record.info.get("ordercenter_generation") != generation[0]:
+            # Closes the driver connection now (gracefully when the event loop allows).
+            record.invalidate()
+
+    def on_disposed(_engine: Any) -> None:
+        generation[0] += 1
+
+    event.listen(engine.sync_engine, "checkout", on_checkout)
+    event.listen(engine.sync_engine, "checkin", on_checkin)
+    event.listen(engine.sync_engine, "engine_disposed", on_disposed)
+
+
 def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+    """``pool_size``: PostgreSQL's connections, kept (no overflow); SQLite keeps
+    ``SQLITE_POOL_SIZE``."""
     url = normalize_url(url)
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, echo=echo)
+        engine = create_async_engine(url, echo=echo, pool_size=SQLITE_POOL_SIZE, max_overflow=0)
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
         event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
-        return engine
-    # No overflow: an overflow connection is closed as soon as it is returned, so a load
-    # above the pool opened and closed PostgreSQL sessions all the time (50-130 per 20 s
-    # measured). A request now waits for one of the pool's connections instead.
-    return create_async_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=0, pool_pre_ping=True
-    )
+    else:
+        # No overflow: an overflow connection is closed as soon as it is returned, so a
+        # load above the pool opened and closed PostgreSQL sessions all the time (50-130
+        # per 20 s measured). A request now waits for one of the pool's connections.
+        engine = create_async_engine(
+            url, echo=echo, pool_size=pool_size, max_overflow=0, pool_pre_ping=True
+        )
+    close_connections_returned_after_dispose(engine)
+    return engine
 
 
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:

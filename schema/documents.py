@@ -34,7 +34,7 @@ from schema.bounded import WeighedLRU
 from schema.document_limits import has_nul_literal, nul_refusal, shape_refusal
 
 CACHE_ENTRIES = 1024
-CACHE_BYTES = 32 * 1024 * 1024
+CACHE_BYTES = 8 * 1024 * 1024  # with PLAN_BYTES and APQ, room under an API process's 150 MiB
 BYTES_PER_NAME = 1600  # measured: "{ a }" x 1000 is 1,000 names, 4,001 nodes, 1.3 MB
 _NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
 

@@ -74,7 +74,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("ordercenter.plans")
 
 MAX_PLANS = 256
-PLAN_BYTES = 32 * 1024 * 1024
+PLAN_BYTES = 8 * 1024 * 1024  # see schema.documents.CACHE_BYTES
 COSTS_PER_PLAN = 64
 MAX_REMEMBERED_VARIABLES_BYTES = 512
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
