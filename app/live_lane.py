@@ -20,9 +20,10 @@ from resolvers.subscriptions.lane import Lane
 from schema.subscription import LiveSelection, too_slow
 
 
-def _retrieve(task: asyncio.Future[None]) -> None:
-    # Its failure is the lane task's to report (it awaits this first); if that task is
-    # gone, the connection is too.
+def retrieved(task: asyncio.Future[None]) -> None:
+    """A done callback: the failure of a future nobody else may await is reported by
+    whoever started it (a lane task awaits its stalled frame first; a lane task reports
+    its own failure), not as "exception never retrieved"."""
     if not task.cancelled():
         task.exception()
 
@@ -56,7 +57,7 @@ async def serve(
             metrics.observe_lag(delivery.created)
         if not isinstance(sending, Coroutine):  # pragma: no cover - any awaitable
             stalled = asyncio.ensure_future(sending)
-            stalled.add_done_callback(_retrieve)
+            stalled.add_done_callback(retrieved)
             return True
         try:
             held = sending.send(None)
@@ -67,7 +68,7 @@ async def serve(
             # sends it again and ends as that send ends.
             return False
         stalled = asyncio.ensure_future(resume(sending, held))
-        stalled.add_done_callback(_retrieve)
+        stalled.add_done_callback(retrieved)
         return True
 
     async def flush() -> None:

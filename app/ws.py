@@ -35,7 +35,7 @@ from strawberry.types.execution import PreExecutionError
 
 from app import metrics
 from app.auth import TokenVerifier, identify
-from app.live_lane import SEND, serve, the_send
+from app.live_lane import SEND, retrieved, serve, the_send
 from app.pipeline import (
     REQUEST_BYTES,
     Instrumented,
@@ -53,12 +53,6 @@ from resolvers.subscriptions.lane import DATA, NEXT, Lane, current_lane
 
 log = logging.getLogger("ordercenter.ws")
 CLOSE_TIMEOUT_SECONDS = 3.0
-
-
-def _retrieve(task: asyncio.Future[None]) -> None:
-    # A lane task reports its own failure (handle_task_exception) before it ends.
-    if not task.cancelled():
-        task.exception()
 
 
 def authorization_of(params: dict[str, Any] | None) -> str | None:
@@ -265,7 +259,7 @@ class TransportWSHandler(HandOverTransportWSHandler):
             lane.feed.close()  # stopped meanwhile
             return False
         task = asyncio.create_task(self._serve_lane(operation, lane))
-        task.add_done_callback(_retrieve)
+        task.add_done_callback(retrieved)
         operation.task = task  # what a `complete` from the client cancels
         if self.timings is not None:
             self.timings.answered(operation.id)  # subscribed
