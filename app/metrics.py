@@ -41,6 +41,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app.settings import Settings
+from internals import name_and_help
 
 log = logging.getLogger("ordercenter.metrics")
 
@@ -197,9 +198,9 @@ class ProcessReadings(Collector):
             return  # the livesum gauges carry them
         subscriptions, pool = self.readings()
         gauge = _SAMPLED["subscriptions"]
-        yield GaugeMetricFamily(gauge._name, gauge._documentation, value=subscriptions)
+        yield GaugeMetricFamily(*name_and_help(gauge), value=subscriptions)
         gauge = _SAMPLED["pool"]
-        family = GaugeMetricFamily(gauge._name, gauge._documentation, labels=["state"])
+        family = GaugeMetricFamily(*name_and_help(gauge), labels=["state"])
         for state, value in pool.items():
             family.add_metric([state], value)
         yield family

@@ -9,6 +9,7 @@ import orjson
 from graphql import GraphQLError, parse, validate
 
 from app.persisted import load_allowlist, sha256_hex
+from internals import graphql_schema
 
 
 @click.group("persisted-queries")
@@ -46,7 +47,7 @@ def hash_documents(files: tuple[Path, ...], output: Path | None, merge: bool) ->
     for path in files:
         document = path.read_text(encoding="utf-8")
         try:
-            errors = validate(schema._schema, parse(document))
+            errors = validate(graphql_schema(schema), parse(document))
         except GraphQLError as error:
             errors = [error]
         if errors:

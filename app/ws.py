@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import types
 from collections import Counter
-from collections.abc import Coroutine, Generator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import timedelta
 from typing import Any, cast
@@ -20,13 +19,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.exceptions import WebSocketDisconnected
-from strawberry.schema.schema import StreamResult
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
-    BaseGraphQLTransportWSHandler,
-    Operation,
-    _OperationStreamClosed,
-)
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Operation
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
     Message,
@@ -37,9 +31,11 @@ from strawberry.subscriptions.protocols.graphql_ws.types import (
     ConnectionInitMessage as LegacyInitMessage,
 )
 from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
+from strawberry.types.execution import PreExecutionError
 
 from app import metrics
 from app.auth import TokenVerifier, identify
+from app.live_lane import SEND, retrieved, serve, the_send
 from app.pipeline import (
     REQUEST_BYTES,
     Instrumented,
@@ -50,40 +46,13 @@ from app.pipeline import (
 )
 from app.request_id import request_id_of
 from app.vocabulary import GENERIC, GRAPHQL_TRANSPORT_WS, GRAPHQL_WS
+from internals import HandOverTransportWSHandler, is_refused_init_close
 from resolvers.context import Context
 from resolvers.errors import SIGN_IN, NotAuthenticated
-from resolvers.subscriptions.hub import Delivery, SlowConsumer
-from resolvers.subscriptions.lane import Lane, current_lane
-from schema.subscription import LiveSelection, too_slow
+from resolvers.subscriptions.lane import DATA, NEXT, Lane, current_lane
 
 log = logging.getLogger("ordercenter.ws")
 CLOSE_TIMEOUT_SECONDS = 3.0
-
-
-@types.coroutine
-def _resume(started: Coroutine[Any, Any, None], held: Any) -> Generator[Any, Any, None]:
-    """Runs to its end a coroutine that was stepped by hand and suspended on ``held``,
-    as if it had been awaited from the start."""
-    while True:
-        try:
-            sent = yield held
-        except BaseException as error:
-            try:
-                held = started.throw(error)
-            except StopIteration:
-                return
-            continue
-        try:
-            held = started.send(sent)
-        except StopIteration:
-            return
-
-
-def _retrieve(task: asyncio.Future[None]) -> None:
-    # Its failure is the lane task's to report (it awaits this first); if that task is
-    # gone, the connection is too.
-    if not task.cancelled():
-        task.exception()
 
 
 def authorization_of(params: dict[str, Any] | None) -> str | None:
@@ -209,24 +178,21 @@ _PENDING = "ordercenter_pending_address"
 UNAUTHENTICATED = NotAuthenticated.code
 # Why a connection_init was refused, as its close frame says it.
 REFUSALS = {**SIGN_IN, "connections": "Too many connections for this user."}
-FORBIDDEN = 4403
 TRY_AGAIN_LATER = 1013
 MESSAGE_TOO_BIG = 1009
 
 
-class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+class TransportWSHandler(HandOverTransportWSHandler):
     """graphql-transport-ws with the direct lane (resolvers/subscriptions/lane.py).
 
-    Overrides of Strawberry's handler: ``run_operation`` offers each operation the
-    lane; ``_send_result_stream`` (internal: it sends one operation's results, and
-    ``run_operation`` sends ``complete`` once it returns) moves a subscription that
-    took the lane to a task of its own once its subscribe-time pipeline has ended, and
-    ends the pipeline's task with Strawberry's own signal for "no complete from here"
-    (``_OperationStreamClosed``, internal too), so nothing of that task outlives it;
-    ``send_message`` lets a late answer of the pipeline win over the lane;
-    ``handle_connection_init`` and ``handle_message`` let go of what an idle
-    connection would otherwise hold for good (the spent init timer, the last message
-    read).
+    ``run_operation`` offers each operation the lane; once its subscribe-time pipeline
+    has ended with the resolver's hand-over (``result_stream_ended``, the hook
+    internals.HandOverTransportWSHandler adds to Strawberry's handler) the operation
+    moves to a task of its own that serves the lane (app/live_lane.py), and nothing of
+    the pipeline's task outlives it; ``send_message`` lets a late answer of the
+    pipeline win over the lane; ``handle_connection_init`` and ``handle_message`` let
+    go of what an idle connection would otherwise hold for good (the spent init timer,
+    the last message read).
     """
 
     timings: Timings | None = None  # made at the first operation
@@ -272,35 +238,32 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         await super().handle_subscribe(message)
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
-        lane = Lane(operation.id) if isinstance(self.context, Context) else None
+        lane = Lane(operation.id, NEXT) if isinstance(self.context, Context) else None
         token = current_lane.set(lane)
         try:
             await super().run_operation(operation)
         finally:
             current_lane.reset(token)
 
-    async def _send_result_stream(
-        self, operation: Operation[Context, None], result_source: StreamResult
-    ) -> None:
+    def result_stream_failed(self, operation: Operation[Context, None]) -> None:
+        # Stopped, or failed on the way out after the resolver handed over.
         lane = current_lane.get()
-        try:
-            await super()._send_result_stream(operation, result_source)
-        except BaseException:
-            # Stopped, or failed on the way out after the resolver handed over.
-            if lane is not None and lane.feed is not None:
-                lane.feed.close()
-            raise
+        if lane is not None and lane.feed is not None:
+            lane.feed.close()
+
+    def result_stream_ended(self, operation: Operation[Context, None]) -> bool:
+        lane = current_lane.get()
         if lane is None or lane.feed is None:
-            return
+            return False
         if self.operations.get(operation.id) is not operation:  # pragma: no cover
             lane.feed.close()  # stopped meanwhile
-            return
+            return False
         task = asyncio.create_task(self._serve_lane(operation, lane))
-        task.add_done_callback(self._task_done)
+        task.add_done_callback(retrieved)
         operation.task = task  # what a `complete` from the client cancels
         if self.timings is not None:
             self.timings.answered(operation.id)  # subscribed
-        raise _OperationStreamClosed
+        return True
 
     async def send_message(self, message: Message) -> None:
         lane = current_lane.get()
@@ -314,100 +277,22 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         await super().send_message(message)
 
     async def _serve_lane(self, operation: Operation[Context, None], lane: Lane) -> None:
-        """Send each event until the subscriber falls behind or something fails; then
-        the error that ends it and ``complete``, as the pipeline would have."""
+        """The lane's events, then the error that ends it and ``complete``, as the
+        pipeline would have sent them."""
         current_lane.set(None)  # this task serves the lane: it is not its pipeline
-        feed, context, socket = lane.feed, self.context, self.websocket
-        selection: LiveSelection = lane.selection
-        if feed is None or not isinstance(context, Context):  # pragma: no cover
-            raise TypeError("a lane without a feed")
-        if not isinstance(socket, ASGIWebSocketAdapter):  # pragma: no cover
-            raise TypeError("a Starlette WebSocket is expected")
-        # Every delivery goes through here: the connection's ASGI send, without the
-        # layers of send_text, and the event's payload as rendered for the others.
-        send: Send = socket.ws._send
-        head = lane.frame_head()
+        context = self.context
+        if not isinstance(context, Context):  # pragma: no cover
+            raise TypeError("a lane without our context")
         operations = self.operations
-        # A frame that push() started but the server held back (flow control): it goes
-        # out before anything else of this operation.
-        stalled: asyncio.Future[None] | None = None
-        lag = _ours(self.view).pipeline.metrics
-
-        def push(delivery: Delivery) -> bool:
-            """Hand an already rendered event out from the hub's own fan-out, without
-            waking this task; False leaves it to the task."""
-            nonlocal stalled
-            payload = selection.rendered(delivery)
-            if (
-                payload is None
-                or stalled is not None
-                or operations.get(operation.id) is not operation
-            ):
-                return False
-            sending = send({"type": "websocket.send", "text": head + payload + "}"})
-            if lag:
-                metrics.observe_lag(delivery.created)
-            if not isinstance(sending, Coroutine):  # pragma: no cover - any awaitable
-                stalled = asyncio.ensure_future(sending)
-                stalled.add_done_callback(_retrieve)
-                return True
-            try:
-                held = sending.send(None)
-            except StopIteration:
-                return True
-            except BaseException:
-                # It failed before it suspended, so nothing of it was written: the task
-                # sends it again and ends as that send ends.
-                return False
-            stalled = asyncio.ensure_future(_resume(sending, held))
-            stalled.add_done_callback(_retrieve)
-            return True
-
-        async def flush() -> None:
-            nonlocal stalled
-            if stalled is not None:
-                try:
-                    await stalled
-                except OSError as error:  # as Starlette's send_text reports it
-                    raise WebSocketDisconnected from error
-                finally:
-                    stalled = None
-
         try:
-            while True:
-                try:
-                    delivery = feed.take()
-                    live = True
-                    while delivery is None:
-                        if feed.replaying:
-                            delivery = await feed.next()
-                            live = False  # stored: its lag is not the live path's
-                        else:
-                            feed.direct = push
-                            try:
-                                await feed.ready()
-                            finally:
-                                feed.direct = None
-                            delivery = feed.take()
-                    payload = selection.rendered(delivery) or await selection.payload(
-                        context, delivery
-                    )
-                except SlowConsumer:
-                    ending = selection.error_payload(context, too_slow(feed.last))
-                    break
-                except Exception as error:
-                    ending = selection.error_payload(context, error)
-                    break
-                await flush()
-                try:
-                    await send({"type": "websocket.send", "text": head + payload + "}"})
-                except OSError as error:  # as Starlette's send_text reports it
-                    raise WebSocketDisconnected from error
-                if lag and live:
-                    metrics.observe_lag(delivery.created)
-            feed.close()  # nothing more is queued for it while it says goodbye
-            await flush()
-            await self.send_text(head + ending + "}")
+            ending = await serve(
+                lane,
+                context,
+                the_send(_scope_of(self.websocket)),
+                lambda: operations.get(operation.id) is operation,
+                _ours(self.view).pipeline.metrics,
+            )
+            await self.send_text(ending)
             await operation.send_operation_message({"id": operation.id, "type": "complete"})
         except Exception as error:
             # As run_operation does when sending fails (the socket went away).
@@ -416,27 +301,30 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 await operation.send_operation_message({"id": operation.id, "type": "complete"})
             self.operations.pop(operation.id, None)
             raise
-        finally:
-            feed.close()
 
     async def send_text(self, text: str) -> None:
-        socket = self.websocket
-        if not isinstance(socket, ASGIWebSocketAdapter):  # pragma: no cover
-            raise TypeError("a Starlette WebSocket is expected")
-        try:
-            await socket.ws.send_text(text)
-        except WebSocketDisconnect as error:
-            raise WebSocketDisconnected from error
+        await _send_text(self.websocket, text)
+
+
+async def _send_text(socket: Any, text: str) -> None:
+    if not isinstance(socket, ASGIWebSocketAdapter):  # pragma: no cover
+        raise TypeError("a Starlette WebSocket is expected")
+    try:
+        await socket.ws.send_text(text)
+    except WebSocketDisconnect as error:
+        raise WebSocketDisconnected from error
 
 
 class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
-    """The legacy graphql-ws protocol, through the same pipeline."""
+    """The legacy graphql-ws protocol, through the same pipeline and, once subscribed,
+    on the same direct lane as graphql-transport-ws: only the frame differs ("data"
+    where the other says "next")."""
+
+    timings: Timings | None = None  # made at the first operation
 
     async def handle_connection_init(self, message: LegacyInitMessage) -> None:
         _ours(self.view).pending.settle(_scope_of(self.websocket))
         await super().handle_connection_init(message)
-
-    timings: Timings | None = None  # made at the first operation
 
     async def handle_start(self, message: StartMessage) -> None:
         payload: Any = message.get("payload")
@@ -455,6 +343,74 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
                 await super().handle_start(message)
             return
         await super().handle_start(message)
+
+    async def handle_async_results(
+        self,
+        operation_id: str,
+        query: str,
+        operation_name: str | None,
+        variables: dict[str, object] | None,
+    ) -> None:
+        """One operation's task (Strawberry's, with the lane offered): the pipeline's
+        results as Strawberry sends them; once the resolver has handed over, the lane's
+        events; then ``complete``, also when stopped."""
+        context = self.context
+        lane = Lane(operation_id, DATA) if isinstance(context, Context) else None
+        current_lane.set(lane)  # this task's own context: the operation's
+        try:
+            stream = await self.schema.subscribe(
+                query=query,
+                variable_values=variables,
+                operation_name=operation_name,
+                context_value=context,
+                root_value=self.root_value,
+            )
+            self.subscriptions[operation_id] = stream
+            first = True
+            async for result in stream:
+                if first and isinstance(result, PreExecutionError) and result.errors:
+                    await self.send_message(
+                        {"type": "error", "id": operation_id, "payload": result.errors[0].formatted}
+                    )
+                    return
+                first = False
+                if lane is not None and lane.feed is not None:
+                    # The pipeline answered after its resolver handed over (an extension
+                    # failed on its way out): that answer stands, the lane is not taken.
+                    lane.feed.close()
+                    lane.feed = None
+                await self.send_data_message(result, operation_id)
+            if lane is not None and lane.feed is not None and isinstance(context, Context):
+                self.subscriptions.pop(operation_id, None)  # its pipeline is over
+                if self.timings is not None:
+                    self.timings.answered(operation_id)  # subscribed
+                this = asyncio.current_task()
+                tasks = self.tasks
+                ending = await serve(
+                    lane,
+                    context,
+                    the_send(_scope_of(self.websocket)),
+                    lambda: tasks.get(operation_id) is this,
+                    _ours(self.view).pipeline.metrics,
+                )
+                await _send_text(self.websocket, ending)
+            await self.send_message({"type": "complete", "id": operation_id})
+        except asyncio.CancelledError:
+            # Stopped (or the connection closed): as Strawberry's handler says it.
+            with suppress(Exception):
+                await self.send_message({"type": "complete", "id": operation_id})
+        except WebSocketDisconnected:
+            pass  # the read loop sees it too, and cleans up
+        except Exception as error:
+            log.exception("graphql-ws operation failed", exc_info=error)
+            with suppress(Exception):
+                await self.send_message({"type": "complete", "id": operation_id})
+        finally:
+            if lane is not None and lane.feed is not None:
+                lane.feed.close()
+            self.subscriptions.pop(operation_id, None)
+            if self.tasks.get(operation_id) is asyncio.current_task():
+                self.tasks.pop(operation_id, None)
 
     async def send_message(self, message: Any) -> None:
         if self.timings is not None:
@@ -550,7 +506,7 @@ class GraphQLWebSocket(GraphQL[Context, None]):
         async def sending(message: Message_) -> None:
             if closed:
                 return
-            if message["type"] == "websocket.close" and message.get("code") == FORBIDDEN:
+            if is_refused_init_close(message):
                 # Strawberry refuses a connection_init with a bare "Forbidden": say why.
                 context = scope.get("state", {}).get("ordercenter_context")
                 reason = REFUSALS.get(getattr(context, "auth_problem", None) or "")
@@ -579,6 +535,8 @@ class GraphQLWebSocket(GraphQL[Context, None]):
             return message
 
         self._open.add(send)
+        # The send Starlette's WebSocket wraps: the direct lane sends through it too.
+        scope.setdefault("state", {})[SEND] = sending
         if self.pipeline.metrics:
             metrics.WEBSOCKETS.inc()
         try:

@@ -31,6 +31,11 @@ bench's orders sets off is over) and again once N idle subscriptions are open.
 
     python -m bench.subscriptions --subscribers 1000 --events 50
     python -m bench.subscriptions                  # N = 1000 and 5000 (as `python -m bench`)
+    python -m bench.subscriptions --subscribers 1000 --protocol graphql-ws
+
+`--protocol graphql-ws`: our subscribers speak the legacy protocol (start/data/stop;
+both protocols serve live events on the same direct lane); the floor speaks
+graphql-transport-ws either way (its frame differs only in "data" for "next").
 
 Columns: `impl` ours or floor; `open s` to open and subscribe N connections;
 `delivered` (subscriber, event) pairs received of those expected; p50/p99/max
@@ -100,6 +105,7 @@ FLOOR_STATUSES = ("AWAITING_COLLECTION", "IN_TRANSIT", "DELIVERED")  # as ours, 
 RECOMMENDATION_DEBOUNCE = 0.2
 CONNECT_CONCURRENCY = 50
 SUBSCRIPTION = "subscription { orderStatusChanged { cursor toStatus occurredAt } }"
+TRANSPORT_WS, LEGACY_WS = "graphql-transport-ws", "graphql-ws"
 PLACE = """
 mutation($input: PlaceOrderInput!) {
   placeOrder(input: $input) { order { id status } userErrors { code message } }
@@ -163,6 +169,7 @@ async def _subscriber(
     gate: asyncio.Semaphore,
     opened: asyncio.Queue[bool],
     compression: bool,
+    protocol: str = TRANSPORT_WS,
 ) -> None:
     import orjson
     from websockets.asyncio.client import connect
@@ -173,7 +180,7 @@ async def _subscriber(
             ws = await asyncio.wait_for(
                 connect(
                     url,
-                    subprotocols=[Subprotocol("graphql-transport-ws")],
+                    subprotocols=[Subprotocol(protocol)],
                     ping_interval=None,  # the server's keep-alive is enough on loopback
                     compression="deflate" if compression else None,
                     open_timeout=60,
@@ -189,8 +196,9 @@ async def _subscriber(
             ack = orjson.loads(await asyncio.wait_for(ws.recv(), 60))
             if ack.get("type") != "connection_ack":
                 raise RuntimeError(f"no connection_ack: {ack}")
+            start = "subscribe" if protocol == TRANSPORT_WS else "start"
             await ws.send(
-                json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}})
+                json.dumps({"id": "1", "type": start, "payload": {"query": SUBSCRIPTION}})
             )
     except Exception as error:
         state.failures += 1
@@ -204,7 +212,7 @@ async def _subscriber(
             received = time.time()
             message = orjson.loads(raw)
             kind = message.get("type")
-            if kind == "next":
+            if kind in ("next", "data"):
                 payload = message.get("payload") or {}
                 data = payload.get("data") or {}
                 event = data.get("orderStatusChanged")
@@ -273,7 +281,9 @@ async def _collect(state: ClientState, expected: int, wait: float) -> None:
     )
 
 
-async def client_main(url: str, token: str, count: int, compression: bool) -> None:
+async def client_main(
+    url: str, token: str, count: int, compression: bool, protocol: str = TRANSPORT_WS
+) -> None:
     """The client process: open ``count`` subscriptions and report; then, per line on
     stdin: ``{"since": t}`` starts a phase (events that occurred before t are not
     counted; answers ``{"phase": t}``), ``{"expect": k, "wait": s}`` waits for k
@@ -284,7 +294,7 @@ async def client_main(url: str, token: str, count: int, compression: bool) -> No
     opened: asyncio.Queue[bool] = asyncio.Queue()
     started = time.monotonic()
     tasks = [
-        asyncio.create_task(_subscriber(i, url, token, state, gate, opened, compression))
+        asyncio.create_task(_subscriber(i, url, token, state, gate, opened, compression, protocol))
         for i in range(count)
     ]
     # Report as soon as every connection either subscribed or failed.
@@ -612,6 +622,7 @@ async def _drive(
     rate: float,
     end: float,
     compression: bool,
+    protocol: str = TRANSPORT_WS,
 ) -> None:
     """Open N subscriptions from a client process, then the steady phase, then the
     saturation burst; the server is ``pid``, its WebSocket endpoint ``ws_url``."""
@@ -627,6 +638,8 @@ async def _drive(
         token,
         str(row.subscribers),
         *([] if compression else ["--no-compression"]),
+        "--protocol",
+        protocol,
         cwd=ROOT,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
@@ -682,6 +695,7 @@ async def measure(
     budget_end: float,
     database_url: str | None,
     compression: bool,
+    protocol: str = TRANSPORT_WS,
 ) -> Row:
     """Our server (``ordercenter serve``): events are status-change mutations."""
     from tests.server.serving import ORDERCENTER, running_server
@@ -732,6 +746,7 @@ async def measure(
                 rate,
                 budget_end,
                 compression,
+                protocol,
             )
     return row
 
@@ -857,6 +872,7 @@ async def main(
     rate: float = DEFAULT_RATE,
     budget: float = TOTAL_BUDGET,
     compression: bool = True,
+    protocol: str = TRANSPORT_WS,
 ) -> None:
     raise_open_files()
     start = time.monotonic()
@@ -875,7 +891,9 @@ async def main(
             try:
                 floor_seconds = FLOOR_SECONDS[0] + FLOOR_SECONDS[1] * count / 1000
                 ours_end = time.monotonic() + max(0.5 * share, share - floor_seconds)
-                rows.append(await measure(count, events, rate, ours_end, url, compression))
+                rows.append(
+                    await measure(count, events, rate, ours_end, url, compression, protocol)
+                )
             except Exception as error:  # report and go on with the floor
                 rows.append(Row(subscribers=count, notes=[f"failed: {error!r}"]))
         if n_end - time.monotonic() < 10:
@@ -886,6 +904,7 @@ async def main(
         except Exception as error:  # report and go on to the next N
             rows.append(Row(subscribers=count, impl="floor", notes=[f"failed: {error!r}"]))
     print_table(rows, events, rate, "PostgreSQL" if pg_base else "SQLite")
+    print(f"ours over {protocol}; the floor over {TRANSPORT_WS}")
     print(
         f"floor = bench/broadcast_floor.py (bare Starlette + uvicorn WebSocket broadcast of the "
         f"same frame; events by POST /publish); wall time {time.monotonic() - start:.0f} s"
@@ -901,6 +920,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=DEFAULT_RATE, help="events per second")
     parser.add_argument("--budget", type=float, default=TOTAL_BUDGET, help="seconds in all")
     parser.add_argument("--no-compression", action="store_true", help="no permessage-deflate")
+    parser.add_argument(
+        "--protocol", choices=(TRANSPORT_WS, LEGACY_WS), default=TRANSPORT_WS, help="ours speaks"
+    )
     parser.add_argument("--client", nargs=3, metavar=("URL", "TOKEN", "N"), help=argparse.SUPPRESS)
     return parser.parse_args()
 
@@ -909,7 +931,9 @@ if __name__ == "__main__":
     arguments = _arguments()
     if arguments.client:
         url, token, count = arguments.client
-        asyncio.run(client_main(url, token, int(count), not arguments.no_compression))
+        asyncio.run(
+            client_main(url, token, int(count), not arguments.no_compression, arguments.protocol)
+        )
     else:
         asyncio.run(
             main(
@@ -918,5 +942,6 @@ if __name__ == "__main__":
                 arguments.rate,
                 arguments.budget,
                 not arguments.no_compression,
+                arguments.protocol,
             )
         )

@@ -19,11 +19,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
-from aiodataloader import DataLoader, Loader, dispatch_queue_batch
+from aiodataloader import DataLoader
 from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql import Executable
 
+import internals
 from db.engine import read_options
 
 log = logging.getLogger("ordercenter.batching")
@@ -253,7 +254,7 @@ class BatchScheduler:
         else:
             _settle(held)
         for loader in pending:
-            queue, loader._queue = loader._queue, []
+            queue = internals.take_queue(loader)
             # Counted as busy until its futures are settled, so the quiet count for
             # the next wave starts only once the results are on their way.
             self.busy += 1
@@ -261,9 +262,9 @@ class BatchScheduler:
             self._running.add(task)
             task.add_done_callback(self._running.discard)
 
-    async def _run(self, loader: DataLoader[Any, Any], queue: list[Loader]) -> None:
+    async def _run(self, loader: DataLoader[Any, Any], queue: list[Any]) -> None:
         try:
-            await dispatch_queue_batch(loader, queue)
+            await internals.dispatch_batch(loader, queue)
         finally:
             self.busy -= 1
             self.released()
@@ -301,17 +302,16 @@ class ScheduledLoader(DataLoader[Any, Any]):
 
     def load(self, key: Any) -> asyncio.Future[Any]:
         if self.cache:
-            cached = self._cache.get(self.get_cache_key(key))
-            if cached is not None:
+            found = internals.cached(self, key)
+            if found is not None:
                 # Also when still loading: a key asked for again one level deeper
                 # must not settle a wave earlier than the rest of that level.
-                return self._scheduler.hold(cached)
+                return self._scheduler.hold(found)
         future: asyncio.Future[Any] = super().load(key)
         return future
 
     def do_resolve_reject(self, key: Any, future: asyncio.Future[Any]) -> None:
-        self._queue.append(Loader(key=key, future=future))
-        if len(self._queue) == 1:
+        if internals.queue_load(self, key, future):
             self._scheduler.enqueue(self)
 
 

@@ -14,15 +14,8 @@ from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import Any, cast, get_type_hints
 
-from sqlalchemy import Boolean, ColumnElement, Select, any_, bindparam, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql import coercions, roles
-from sqlalchemy.sql._typing import _ColumnExpressionArgument
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import BindParameter
-from sqlalchemy.sql.visitors import InternalTraversal
 from sqlmodel import SQLModel, col
 
 from db.models import (
@@ -39,6 +32,7 @@ from db.models import (
     TaggedItem,
     User,
 )
+from internals import OneOfKeys, cached
 from resolvers.batching import BatchScheduler, DeferredQueryLoader, Reads, ScheduledLoader
 
 SessionFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
@@ -50,43 +44,6 @@ _CHUNK = 5_000
 def _chunks(keys: Sequence[int]) -> Iterable[Sequence[int]]:
     for start in range(0, len(keys), _CHUNK):
         yield keys[start : start + _CHUNK]
-
-
-class OneOfKeys(ColumnElement[bool]):
-    """``column IN (:keys)``, the keys bound as one list; on PostgreSQL ``column = ANY(:keys)``.
-
-    asyncpg prepares every statement text it has not yet seen on a connection (a round
-    trip, and a parse and plan on the server), and keeps 100 of them. An IN list has a
-    placeholder per key, so every batch size was a text of its own, and one request
-    after another re-prepared most of its loaders' statements. One array parameter
-    makes one text per loader. SQLite has no arrays: there it stays an expanding IN.
-    """
-
-    inherit_cache = True
-    type = Boolean()
-    # A comparison already: SQLite (no native booleans) must not get "... = 1" after it.
-    _is_implicitly_boolean = True
-    _traverse_internals = [
-        ("column", InternalTraversal.dp_clauseelement),
-        ("name", InternalTraversal.dp_string),
-    ]
-
-    def __init__(self, column: _ColumnExpressionArgument[Any], name: str = "keys") -> None:
-        # An ORM attribute (Order.id) becomes its column: the cache key is made of these.
-        self.column: ColumnElement[Any] = coercions.expect(roles.ExpressionElementRole, column)
-        self.name = name
-
-
-@compiles(OneOfKeys)
-def _one_of_keys(element: OneOfKeys, compiler: SQLCompiler, **kw: Any) -> str:
-    keys: BindParameter[Any] = bindparam(element.name, expanding=True)
-    return compiler.process(element.column.in_(keys), **kw)
-
-
-@compiles(OneOfKeys, "postgresql")
-def _one_of_keys_array(element: OneOfKeys, compiler: SQLCompiler, **kw: Any) -> str:
-    keys: BindParameter[Any] = bindparam(element.name, type_=ARRAY(element.column.type))
-    return compiler.process(element.column == any_(keys), **kw)
 
 
 @cache
@@ -144,7 +101,7 @@ class RowByIdLoader(ScheduledLoader):
         self._primed: dict[Any, Any] = {}
 
     def prime(self, key: Any, value: Any) -> RowByIdLoader:
-        if key not in self._cache:
+        if cached(self, key) is None:
             self._primed.setdefault(key, value)
         return self
 

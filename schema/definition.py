@@ -6,13 +6,12 @@ import logging
 from typing import Any
 
 import strawberry
-from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.types import ExecutionContext, ExecutionResult
-from strawberry.types.graphql import OperationType
 
+from internals import ResultHookSchema
 from resolvers.subscriptions.lane import current_lane
 from schema.activity import Recommendation, TaggedItem
 from schema.catalog import Product, Shop
@@ -24,13 +23,13 @@ from schema.orders import Order, OrderEvent
 from schema.payments import Payment, PaymentMethod
 from schema.query import Query
 from schema.shopper_mutations import ShopperMutations
-from schema.subscription import SharedEventExecution, Subscription, wraps_resolvers
+from schema.subscription import Subscription, wraps_resolvers
 from schema.user import User
 
 log = logging.getLogger("ordercenter.graphql")
 
 
-class OrderCenterSchema(strawberry.Schema):
+class OrderCenterSchema(ResultHookSchema):
     # Set by build_schema: the document cache every transport reads through, and what
     # errors look like on their way out.
     documents: Documents
@@ -53,38 +52,12 @@ class OrderCenterSchema(strawberry.Schema):
             lane.pipeline = runner
         return runner
 
-    async def _handle_execution_result(
-        self,
-        context: ExecutionContext,
-        result: Any,
-        extensions_runner: SchemaExtensionsRunner,
-        *,
-        skip_process_errors: bool = False,
-    ) -> ExecutionResult:
-        # Every event of a subscription would ask each extension again for results that
-        # are the operation's (its cost), not the event's: per subscriber and event that
-        # was a third of the fan-out's CPU. Asked once per subscription instead.
-        live = _is_subscription(context)
-        if (
-            live
-            and isinstance(result, GraphQLExecutionResult)
-            and not result.errors
-            and (extensions := getattr(extensions_runner, "ordercenter_results", None)) is not None
-        ):
-            answer = ExecutionResult(data=result.data, errors=None, extensions=extensions)
-            context.result = answer
-            return answer
-        answer = await super()._handle_execution_result(
-            context, result, extensions_runner, skip_process_errors=skip_process_errors
-        )
+    def finish_result(self, context: ExecutionContext, answer: ExecutionResult) -> None:
         if answer.errors:
             # Every result Strawberry hands a transport passes here (executed, refused
             # before execution, or failed in an extension's hook): the one place its
             # errors are masked and coded.
             answer.errors = self.error_policy.finish(answer.errors, _request_id(context))
-        if live and not result.errors:
-            extensions_runner.ordercenter_results = answer.extensions  # type: ignore[attr-defined]
-        return answer
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -98,14 +71,6 @@ class OrderCenterSchema(strawberry.Schema):
                     request_id,
                     exc_info=error.original_error,
                 )
-
-
-def _is_subscription(context: ExecutionContext) -> bool:
-    # operation_type raises without a usable document (syntax errors, `{}`).
-    try:
-        return context.operation_type is OperationType.SUBSCRIPTION
-    except RuntimeError:
-        return False
 
 
 def _request_id(execution_context: ExecutionContext | None) -> str | None:
@@ -138,7 +103,6 @@ def build_schema(limits: Limits | None = None) -> OrderCenterSchema:
             TaggedItem,
         ],
         extensions=extensions_for(limits, documents),
-        execution_context_class=SharedEventExecution,
     )
     built.documents = documents
     built.error_policy = ErrorPolicy(suggestions=limits.suggestions)

@@ -30,6 +30,7 @@ from graphql.validation import ASTValidationRule
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
+from internals import graphql_schema
 from schema.bounded import WeighedLRU
 from schema.document_limits import has_nul_literal, nul_refusal, shape_refusal
 
@@ -162,7 +163,7 @@ def document_gate(documents: Documents) -> type[SchemaExtension]:
             execution = self.execution_context
             if self.reading is not None:
                 execution.pre_execution_errors = documents.validation_errors(
-                    self.reading, execution.schema._schema, execution.validation_rules
+                    self.reading, graphql_schema(execution.schema), execution.validation_rules
                 )
             yield
 

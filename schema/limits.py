@@ -21,6 +21,7 @@ from strawberry.extensions import (
 )
 from strawberry.types import ExecutionResult
 
+from internals import graphql_schema
 from schema.cost import CostModel, operation_cost
 from schema.documents import Documents, document_gate
 
@@ -114,7 +115,7 @@ def query_cost_extension(limits: Limits) -> Callable[[], SchemaExtension]:
             document = context.graphql_document
             if document is not None:
                 self.cost = operation_cost(
-                    context.schema._schema,
+                    graphql_schema(context.schema),
                     document,
                     context.operation_name,
                     context.variables,

@@ -58,6 +58,7 @@ from strawberry.schema.schema_converter import CustomGraphQLEnumType, get_argume
 from strawberry.types import ExecutionResult
 from strawberry.types.field import StrawberryField
 
+import internals
 from schema import sql_plans
 from schema.bounded import WeighedLRU
 from schema.common import Loaded
@@ -307,7 +308,7 @@ class Plan:
         if found is not None:
             return found
         found = operation_cost(
-            self.schema._schema,
+            internals.graphql_schema(self.schema),
             self.document,
             self.operation.name.value if self.operation.name else None,
             sizing,
@@ -330,7 +331,7 @@ class Plan:
         """
         raw = dict(variables or {})
         coerced = get_variable_values(
-            self.schema._schema, self.operation.variable_definitions or (), raw
+            internals.graphql_schema(self.schema), self.operation.variable_definitions or (), raw
         )
         if isinstance(coerced, list):
             return None, False
@@ -516,7 +517,7 @@ class _Execution:
             step.definition.type,
             step.parent,
             Path(None, step.key, step.parent.name),
-            self.plan.schema._schema,
+            internals.graphql_schema(self.plan.schema),
             self.plan.fragments,
             None,
             self.plan.operation,
@@ -584,7 +585,7 @@ async def _together(coroutines: list[Any]) -> list[Any]:
                     continue
                 if yielded is not None:
                     # What a Task does with a future its coroutine awaits.
-                    yielded._asyncio_future_blocking = False
+                    internals.await_by_hand(yielded)
                 suspended.append((index, coroutine, yielded))
             waiting = suspended
             blocked = [f for _, _, f in waiting if f is not None and not f.done()]
@@ -652,7 +653,7 @@ def compile_plan(
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
-    graphql_schema = schema._schema
+    graphql_schema = internals.graphql_schema(schema)
     root_type = graphql_schema.query_type
     if root_type is None:
         raise NotCompilable("no query type")

@@ -1,11 +1,12 @@
 """Live order-status changes.
 
 The resolver checks who may follow what and where to resume, then opens a hub
-subscriber. On graphql-transport-ws it hands that subscriber over to the transport
-(the direct lane, resolvers/subscriptions/lane.py) and returns: each event is then
-rendered once per viewer and document by ``LiveSelection``. Elsewhere (the legacy
-graphql-ws protocol, in-process subscribers) it yields each event through the usual
-pipeline, where ``SharedEventExecution`` shares one execution per viewer and document.
+subscriber. On a WebSocket (either protocol) it hands that subscriber over to the
+transport (the direct lane, resolvers/subscriptions/lane.py) and returns: each event is
+then rendered once per viewer and document by ``LiveSelection``, the one render path of
+live events. An in-process caller of ``schema.subscribe`` (no transport, so no lane)
+gets each event through Strawberry's own pipeline instead, as ``ExecutionResult``s:
+what such a caller wants, and no fan-out to share.
 """
 
 from __future__ import annotations
@@ -18,16 +19,16 @@ from weakref import WeakValueDictionary
 
 import orjson
 import strawberry
-from graphql import DocumentNode, ExecutionResult, GraphQLError
-from graphql.pyutils import AwaitableOrValue, is_awaitable
+from graphql import DocumentNode, ExecutionResult, GraphQLError, execute_subscription_event
+from graphql.pyutils import is_awaitable
 from strawberry.execution import optimized_is_awaitable
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.runner import SchemaExtensionsRunner
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from db.models import Order as OrderRow
+from internals import graphql_schema
 from resolvers import policy
 from resolvers.context import Context
 from resolvers.errors import ClientError
@@ -60,10 +61,9 @@ def parse_after(after: str | None) -> int | None:
 
 class LiveOrderEvent(OrderEvent):
     """An OrderEvent as the hub delivered it: one object per event for all its
-    subscribers, holding the results rendered for them (see SharedEventExecution)."""
+    subscribers, with the order the hub read alongside it."""
 
     order_row: OrderRow
-    results: dict[Hashable, Any]
 
     @classmethod
     def of(cls, delivery: Delivery) -> LiveOrderEvent:
@@ -71,102 +71,16 @@ class LiveOrderEvent(OrderEvent):
         if node is None:
             node = cls.from_row(delivery.event)
             node.order_row = delivery.order
-            node.results = {}
             delivery.shared[cls] = node
         return node
 
 
-class SharedEventExecution(StrawberryGraphQLCoreExecutionContext):
-    """Runs a live event's selection set once per (viewer, operation, variables).
-
-    Without it every subscriber of an event executes the same selection on the same
-    data: with a thousand subscriptions of one buyer (tabs, devices, dashboards) that
-    is a thousand identical executions. The viewer is part of the key because what an
-    order shows depends on who looks (availableActions, viewerHasTagged, payments).
-    A result with errors is not shared: each subscriber gets its own.
-    """
-
-    def build_per_event_executor(self, payload: Any) -> Any:
-        # A subscriber whose result is already rendered needs no executor of its own
-        # (building one copies the whole executor): it gets the rendered result.
-        if isinstance(payload, LiveOrderEvent) and (key := self._sharing_key()) is not None:
-            shared = payload.results.get(key)
-            if isinstance(shared, ExecutionResult) and not shared.errors:
-                return SharedResult(shared)
-        return super().build_per_event_executor(payload)
-
-    def execute_operation(self, serially: bool | None = None) -> AwaitableOrValue[Any]:
-        node = self.root_value
-        if not isinstance(node, LiveOrderEvent):
-            return super().execute_operation(serially)
-        key = self._sharing_key()
-        shared = None if key is None else node.results.get(key)
-        if shared is None:
-            result = self._execute_fresh(node, serially)
-            if key is None:
-                return result
-            if not is_awaitable(result):
-                node.results[key] = result
-                return result
-            task = asyncio.ensure_future(result)
-            node.results[key] = task
-            # Shielded: if this subscriber leaves, the others still get the result.
-            return asyncio.shield(task)
-        if isinstance(shared, asyncio.Future):
-            return self._await_shared(shared, node, serially)
-        if shared.errors:
-            return self._execute_fresh(node, serially)
-        return shared
-
-    def _sharing_key(self) -> Hashable | None:
-        """The same for every event of this subscription (worked out once)."""
-        try:
-            return cast(Hashable | None, self.__dict__["_ordercenter_key"])
-        except KeyError:
-            pass
-        context = self.context_value
-        key: Hashable | None = None
-        if isinstance(context, Context):
-            variables = tuple(sorted(self.variable_values.coerced.items()))
-            key = (context.viewer_id, id(self.operation), variables)
-            try:
-                hash(key)
-            except TypeError:
-                key = None
-        self.__dict__["_ordercenter_key"] = key
-        return key
-
-    def _execute_fresh(self, node: LiveOrderEvent, serially: bool | None) -> AwaitableOrValue[Any]:
-        context = self.context_value
-        if isinstance(context, Context):
-            # Fresh loaders per event (nothing cached goes stale), with the order the
-            # hub read alongside the event: no query for it.
-            context.refresh_loaders()
-            if node.order_row.id is not None:
-                context.loaders.order_by_id.prime(node.order_row.id, node.order_row)
-        return super().execute_operation(serially)
-
-    async def _await_shared(
-        self, shared: asyncio.Future[ExecutionResult], node: LiveOrderEvent, serially: bool | None
-    ) -> ExecutionResult:
-        result = await asyncio.shield(shared)
-        if result.errors:
-            own = self._execute_fresh(node, serially)
-            return cast(ExecutionResult, await own if is_awaitable(own) else own)
-        return result
-
-
-class SharedResult:
-    """Stands in for a per-event executor when the event's result is already rendered
-    for the same viewer, operation and variables."""
-
-    __slots__ = ("result",)
-
-    def __init__(self, result: ExecutionResult) -> None:
-        self.result = result
-
-    def execute_operation(self, serially: bool | None = None) -> ExecutionResult:
-        return self.result
+def fresh_reads(context: Context, node: LiveOrderEvent) -> None:
+    """Before an event is rendered: fresh loaders (nothing cached goes stale between
+    events), primed with the order the hub read alongside the event (no query for it)."""
+    context.refresh_loaders()
+    if node.order_row.id is not None:
+        context.loaders.order_by_id.prime(node.order_row.id, node.order_row)
 
 
 class LiveSelection:
@@ -265,13 +179,16 @@ class LiveSelection:
         """The payload of this event for ``context``'s viewer, and the same again when
         it may be shared (no errors), else None."""
         node = LiveOrderEvent.of(delivery)
+        fresh_reads(context, node)
         scheduler = context.loaders.scheduler
         # As ReleaseReads does for an operation: the event's waves share one
         # connection, back in the pool once it is rendered.
         scheduler.keep_reads(True)
         try:
-            executor = SharedEventExecution.build(
-                self.schema._schema,
+            # The spec's ExecuteSubscriptionEvent: the selection set on the event, with
+            # the executor class Strawberry's own execution uses.
+            executor = self.schema.execution_context_class.build(
+                graphql_schema(self.schema),
                 self.document,
                 node,
                 context,
@@ -283,7 +200,7 @@ class LiveSelection:
             if isinstance(executor, list):  # pragma: no cover - the pipeline coerced them
                 result = ExecutionResult(None, executor)
             else:
-                outcome = executor.execute_operation(False)
+                outcome = execute_subscription_event(executor)
                 result = cast(ExecutionResult, await outcome if is_awaitable(outcome) else outcome)
         finally:
             scheduler.keep_reads(False)
@@ -389,7 +306,10 @@ class Subscription:
             return
         try:
             while True:
-                yield LiveOrderEvent.of(await feed.next())
+                node = LiveOrderEvent.of(await feed.next())
+                # Resumed just before graphql-core executes the event's selection.
+                fresh_reads(ctx, node)
+                yield node
         except SlowConsumer:
             raise too_slow(feed.last) from None
         finally:

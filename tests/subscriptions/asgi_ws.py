@@ -20,6 +20,8 @@ from db.models import OrderEvent
 from resolvers.subscriptions.hub import SubscriptionHub
 
 TRANSPORT_WS = "graphql-transport-ws"
+LEGACY_WS = "graphql-ws"
+KEEP_ALIVE = '{"type":"ka"}'  # graphql-ws's, sent at its start and then now and then
 WAIT = 10.0
 
 
@@ -50,6 +52,7 @@ class AsgiSocket:
             "server": ("test", 80),
         }
         self.scope: dict[str, Any] = scope
+        self.protocol = protocol
         self.task = asyncio.create_task(app(scope, self._to_app.get, self._from_app.put))
 
     def outbox(self) -> asyncio.Queue[dict[str, Any]]:
@@ -65,7 +68,10 @@ class AsgiSocket:
         assert accepted["type"] == "websocket.accept", accepted
         authorization = {"Authorization": f"Bearer {token}"}
         await socket.send({"type": "connection_init", "payload": authorization})
-        assert json.loads(await socket.recv()) == {"type": "connection_ack", "payload": None}
+        ack = {"type": "connection_ack"}
+        if protocol == TRANSPORT_WS:
+            ack["payload"] = None
+        assert json.loads(await socket.recv()) == ack
         return socket
 
     @property
@@ -81,15 +87,23 @@ class AsgiSocket:
 
     async def subscribe(self, op_id: str, query: str, variables: dict[str, Any]) -> None:
         payload = {"query": query, "variables": variables}
-        await self.send({"id": op_id, "type": "subscribe", "payload": payload})
+        kind = "subscribe" if self.protocol == TRANSPORT_WS else "start"
+        await self.send({"id": op_id, "type": kind, "payload": payload})
+
+    async def stop(self, op_id: str) -> None:
+        """Ends an operation, as the protocol says it ("complete" or "stop")."""
+        kind = "complete" if self.protocol == TRANSPORT_WS else "stop"
+        await self.send({"id": op_id, "type": kind})
 
     async def recv(self) -> str:
-        """The next text frame, as sent."""
-        message = await self._message()
-        if message["type"] == "websocket.close":
-            raise Closed(message.get("code", 1000))
-        text: str = message["text"]
-        return text
+        """The next text frame, as sent (graphql-ws keep-alives skipped)."""
+        while True:
+            message = await self._message()
+            if message["type"] == "websocket.close":
+                raise Closed(message.get("code", 1000))
+            text: str = message["text"]
+            if text != KEEP_ALIVE:
+                return text
 
     def pending(self) -> int:
         return self._from_app.qsize()

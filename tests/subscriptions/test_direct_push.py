@@ -1,5 +1,5 @@
 """The hub's direct hand-out (``Subscriber.direct``) and the lane's finishing of a frame
-the server held back (``app.ws._resume``): by hand, then in-process over ASGI."""
+the server held back (``internals.resume``): by hand, then in-process over ASGI."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.settings import Settings
-from app.ws import _resume
 from db.engine import SessionFactory
 from domain.order_status import OrderStatus
+from internals import resume as _resume
 from resolvers.ids import to_global_id
 from resolvers.subscriptions import hub as hub_module
 from resolvers.subscriptions.cursors import event_cursor

@@ -1,7 +1,9 @@
-"""One event, many subscribers: the selection runs once per viewer, never across viewers.
+"""In-process subscribers (``schema.subscribe``, no transport and so no direct lane):
+each event runs through Strawberry's own pipeline, with fresh reads, as each viewer
+sees it. (Sharing one rendering between subscribers is the lane's: test_direct_lane.py,
+test_live_frames.py.)
 
-In-process (no server): the hub is driven by hand, the schema's own subscribe runs
-each subscription, and the statements the engine sees are counted.
+The hub is driven by hand and the statements the engine sees are counted.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.engine import SessionFactory
-from db.models import OrderEvent
+from db.models import Order, OrderEvent
 from domain.order_status import OrderStatus
 from resolvers.context import Context
 from resolvers.ids import to_global_id
@@ -53,7 +55,7 @@ async def _subscribe(
     return stream, first
 
 
-async def test_subscribers_of_one_viewer_share_a_result_and_other_viewers_get_their_own(
+async def test_in_process_subscribers_get_fresh_reads_as_each_viewer_sees_it(
     sessions: SessionFactory, engine: AsyncEngine, count_statements: StatementCounter
 ) -> None:
     buyer = await make_user(sessions)
@@ -79,11 +81,15 @@ async def test_subscribers_of_one_viewer_share_a_result_and_other_viewers_get_th
                 OrderEvent(
                     order_id=order.id,
                     from_status="UNPAID",
-                    to_status="CANCELLED",
+                    to_status="AWAITING_SHIPMENT",
                     order_version=2,
                     actor="BUYER",
                 )
             )
+            # The order moved on since the subscribers' checks read it.
+            stored = await session.get(Order, order.id)
+            assert stored is not None
+            stored.status = OrderStatus.AWAITING_SHIPMENT.value
             await session.commit()
         count_statements.reset()
         await hub.drain()
@@ -100,13 +106,18 @@ async def test_subscribers_of_one_viewer_share_a_result_and_other_viewers_get_th
     by_buyer = [r.data for r in results[:5]]
     by_seller = [r.data for r in results[5:]]
     event = by_buyer[0]["orderStatusChanged"]
-    assert event["toStatus"] == "CANCELLED"
+    assert event["toStatus"] == "AWAITING_SHIPMENT"
     assert event["orderVersion"] == 2
+    # The order as the hub read it with the event, not as the subscribe-time checks
+    # cached it: nothing of a subscription's loaders outlives an event.
+    assert event["order"]["status"] == "AWAITING_SHIPMENT"
     assert len(event["order"]["items"]) == 2
     assert all(data == by_buyer[0] for data in by_buyer)
     assert all(data == by_seller[0] for data in by_seller)
     # What an order offers depends on who looks: never a buyer's answer to a seller.
     assert by_seller[0] != by_buyer[0]
-    # One read by the hub, then one items query per viewer, not per subscriber.
+    # One read by the hub (the order with the event: no query of its own), then each
+    # subscriber's own execution: an in-process caller shares nothing.
+    assert not [s for s in count_statements.statements if "FROM orders" in s]
     item_reads = [s for s in count_statements.statements if "FROM order_items" in s]
-    assert len(item_reads) == 2, count_statements.statements
+    assert len(item_reads) == 7, count_statements.statements

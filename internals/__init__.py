@@ -1,0 +1,237 @@
+"""Every use of a dependency's private parts, in one module.
+
+Where a library offers no public hook for what we need, the private attribute, method
+or behaviour we rely on is touched here and nowhere else, behind a name of ours; each
+has a contract test (tests/contracts/) that fails when an upgrade of that library
+changes it, naming the versions it was checked against. tests/contracts/
+test_private_parts.py fails when a module elsewhere touches a library's private part.
+
+This module imports libraries only, never a module of the project: every layer (app,
+schema, resolvers, db) may import it without breaking the rule that dependencies point
+down. Only what has no public equivalent is here; where one exists, the code uses it
+(``sqlalchemy.ColumnExpressionArgument``, graphql-core's ``Executor.build`` and
+``execute_subscription_event``, the ASGI send our own WebSocket app passes Starlette).
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Coroutine, Generator
+from typing import TYPE_CHECKING, Any
+
+from aiodataloader import DataLoader, Loader, dispatch_queue_batch
+from graphql import GraphQLSchema
+from sqlalchemy import Boolean, ColumnElement, ColumnExpressionArgument, any_, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import coercions, roles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.visitors import InternalTraversal
+from strawberry import Schema
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+    _OperationStreamClosed,
+)
+from strawberry.types import ExecutionContext, ExecutionResult
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from prometheus_client.metrics import MetricWrapperBase
+    from strawberry.extensions.runner import SchemaExtensionsRunner
+    from strawberry.schema.schema import StreamResult
+
+# ---------------------------------------------------------------- strawberry-graphql
+
+
+def graphql_schema(schema: Schema) -> GraphQLSchema:
+    """The graphql-core schema a Strawberry schema executes against (``Schema._schema``:
+    Strawberry has no public name for it)."""
+    found: GraphQLSchema = schema._schema
+    return found
+
+
+class ResultHookSchema(Schema):
+    """A Strawberry schema that lets its subclass see every result before a transport
+    does (``finish_result``).
+
+    ``Schema._handle_execution_result`` is where Strawberry turns each result of
+    ``execute`` and ``stream``/``subscribe`` (executed, refused before execution, failed
+    in an extension's hook) into what transports send; no public hook sees all of them.
+    """
+
+    async def _handle_execution_result(
+        self,
+        context: ExecutionContext,
+        result: Any,
+        extensions_runner: SchemaExtensionsRunner,
+        *,
+        skip_process_errors: bool = False,
+    ) -> ExecutionResult:
+        answer: ExecutionResult = await super()._handle_execution_result(
+            context, result, extensions_runner, skip_process_errors=skip_process_errors
+        )
+        self.finish_result(context, answer)
+        return answer
+
+    def finish_result(self, context: ExecutionContext, answer: ExecutionResult) -> None:
+        """Called with every result on its way to a transport (it may change it)."""
+
+
+class HandOverTransportWSHandler(BaseGraphQLTransportWSHandler[Any, None]):
+    """Strawberry's graphql-transport-ws handler with the hook it lacks: an operation
+    whose result stream ended may be taken over by the handler instead of completed.
+
+    ``_send_result_stream`` sends one operation's results; ``run_operation`` sends
+    ``complete`` once it returns unless it raises ``_OperationStreamClosed``, the
+    handler's own signal for "no complete from here". Both names are Strawberry's
+    internals.
+    """
+
+    async def _send_result_stream(
+        self, operation: Operation[Any, None], result_source: StreamResult
+    ) -> None:
+        try:
+            await super()._send_result_stream(operation, result_source)
+        except BaseException:
+            self.result_stream_failed(operation)
+            raise
+        if self.result_stream_ended(operation):
+            raise _OperationStreamClosed
+
+    def result_stream_failed(self, operation: Operation[Any, None]) -> None:
+        """The stream of ``operation`` was stopped or failed."""
+
+    def result_stream_ended(self, operation: Operation[Any, None]) -> bool:
+        """The stream of ``operation`` ended: True if the handler serves it from now on
+        (no ``complete`` is sent for it here), False to complete it as usual."""
+        return False
+
+
+# Strawberry's graphql-transport-ws handler closes a socket whose connection_init
+# on_ws_connect refused (ConnectionRejectionError) with this code and the bare reason
+# "Forbidden", dropping the rejection's payload.
+REFUSED_INIT_CLOSE = 4403
+
+
+def is_refused_init_close(message: Any) -> bool:
+    """Whether an ASGI message is Strawberry's close of a refused connection_init (its
+    reason is then ours to give)."""
+    return bool(message.get("type") == "websocket.close" and message.get("code") == 4403)
+
+
+# ---------------------------------------------------------------------------- asyncio
+
+
+def await_by_hand(future: Any) -> None:
+    """What a Task does with the future a coroutine it steps yielded (the coroutine
+    awaits it): clears ``_asyncio_future_blocking``, asyncio's private flag that marks a
+    future yielded by ``Future.__await__``."""
+    future._asyncio_future_blocking = False
+
+
+@types.coroutine
+def resume(started: Coroutine[Any, Any, Any], held: Any) -> Generator[Any, Any, None]:
+    """Runs to its end a coroutine that was stepped by hand (``send(None)``) and
+    suspended on ``held``, as if it had been awaited from the start: ``held`` (a future
+    still marked ``_asyncio_future_blocking``) goes to the running Task as is, which
+    waits for it as it would for one its own coroutine yielded."""
+    while True:
+        try:
+            sent = yield held
+        except BaseException as error:
+            try:
+                held = started.throw(error)
+            except StopIteration:
+                return
+            continue
+        try:
+            held = started.send(sent)
+        except StopIteration:
+            return
+
+
+# ----------------------------------------------------------------------- aiodataloader
+
+
+def cached(loader: DataLoader[Any, Any], key: Any) -> asyncio.Future[Any] | None:
+    """The loader's cached future for ``key`` (done or still loading), if any
+    (``DataLoader._cache``)."""
+    found: asyncio.Future[Any] | None = loader._cache.get(loader.get_cache_key(key))
+    return found
+
+
+def queue_load(loader: DataLoader[Any, Any], key: Any, future: asyncio.Future[Any]) -> bool:
+    """Queues ``key`` for the loader's next batch, as ``DataLoader.do_resolve_reject``
+    does (``DataLoader._queue``, of ``Loader`` records); True if it is the first."""
+    loader._queue.append(Loader(key=key, future=future))
+    return len(loader._queue) == 1
+
+
+def take_queue(loader: DataLoader[Any, Any]) -> list[Any]:
+    """The loader's queued keys, leaving its queue empty (as ``dispatch_queue`` does)."""
+    queue: list[Any] = loader._queue
+    loader._queue = []
+    return queue
+
+
+async def dispatch_batch(loader: DataLoader[Any, Any], queue: list[Any]) -> None:
+    """One batch of ``take_queue``'s keys: ``batch_load_fn`` once, each future settled
+    (``dispatch_queue_batch``, the undocumented function ``dispatch_queue`` runs)."""
+    await dispatch_queue_batch(loader, queue)
+
+
+# ------------------------------------------------------------------------- SQLAlchemy
+# A SQL construct of our own: SQLAlchemy documents @compiles, but a construct that
+# takes part in its statement cache needs ``_traverse_internals`` (what its cache key
+# is made of), and one that is a comparison already needs ``_is_implicitly_boolean``;
+# an ORM attribute becomes its column through ``coercions.expect``, as SQLAlchemy's
+# own constructs do. All three are SQLAlchemy internals.
+
+
+class OneOfKeys(ColumnElement[bool]):
+    """``column IN (:keys)``, the keys bound as one list; on PostgreSQL ``column = ANY(:keys)``.
+
+    asyncpg prepares every statement text it has not yet seen on a connection (a round
+    trip, and a parse and plan on the server), and keeps 100 of them. An IN list has a
+    placeholder per key, so every batch size was a text of its own, and one request
+    after another re-prepared most of its loaders' statements. One array parameter
+    makes one text per loader. SQLite has no arrays: there it stays an expanding IN.
+    """
+
+    inherit_cache = True
+    type = Boolean()
+    # A comparison already: SQLite (no native booleans) must not get "... = 1" after it.
+    _is_implicitly_boolean = True
+    _traverse_internals = [
+        ("column", InternalTraversal.dp_clauseelement),
+        ("name", InternalTraversal.dp_string),
+    ]
+
+    def __init__(self, column: ColumnExpressionArgument[Any], name: str = "keys") -> None:
+        # An ORM attribute (Order.id) becomes its column: the cache key is made of these.
+        self.column: ColumnElement[Any] = coercions.expect(roles.ExpressionElementRole, column)
+        self.name = name
+
+
+@compiles(OneOfKeys)
+def _one_of_keys(element: OneOfKeys, compiler: SQLCompiler, **kw: Any) -> str:
+    keys: BindParameter[Any] = bindparam(element.name, expanding=True)
+    return compiler.process(element.column.in_(keys), **kw)
+
+
+@compiles(OneOfKeys, "postgresql")
+def _one_of_keys_array(element: OneOfKeys, compiler: SQLCompiler, **kw: Any) -> str:
+    keys: BindParameter[Any] = bindparam(element.name, type_=ARRAY(element.column.type))
+    return compiler.process(element.column == any_(keys), **kw)
+
+
+# -------------------------------------------------------------------- prometheus-client
+
+
+def name_and_help(metric: MetricWrapperBase) -> tuple[str, str]:
+    """A metric's full name and help text, as its own samples carry them (``_name``,
+    ``_documentation``: prometheus-client has no public accessor)."""
+    return metric._name, metric._documentation
