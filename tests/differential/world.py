@@ -16,6 +16,7 @@ already passes (app/tracing.py), the execution path that answered.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import Iterator
@@ -67,7 +68,7 @@ from tests.factories import (
 )
 from tests.security.conftest import make_settings
 
-PLANS_LOGGER = "ordercenter.plans"
+WATCHED_LOGGERS = ("ordercenter.plans", "ordercenter.batching")
 VIEWERS = ("buyer", "seller", "operator", "stranger")
 # Every response carries the request id only inside masked errors; the same id on every
 # path's request keeps those comparable byte for byte.
@@ -126,6 +127,7 @@ class Answer:
     status: int
     body: bytes
     path: str
+    troubles: list[str]  # what went wrong on the way, whatever the answer
 
 
 @dataclass
@@ -199,8 +201,9 @@ class Trouble:
 
 
 class Complaints(logging.Handler):
-    """Warnings of the plans' logger: a plan that could not be compiled or whose statement
-    failed is a defect even when the Python plan then answers correctly."""
+    """Warnings of the plans' and loaders' loggers: a plan that could not be compiled or
+    whose statement failed, loaders that stalled, are defects even when the answer is
+    right in the end."""
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
@@ -210,7 +213,7 @@ class Complaints(logging.Handler):
         self.records.append(record)
 
 
-@dataclass
+@dataclass(repr=False)  # Hypothesis prints the arguments of a failing example
 class World:
     engine: AsyncEngine
     database: str
@@ -224,6 +227,9 @@ class World:
     cursors: dict[str, list[str]] = field(default_factory=dict)  # by list, all viewers'
     complaints: Complaints = field(default_factory=Complaints)
 
+    def __repr__(self) -> str:
+        return f"World({self.database})"
+
     def headers(self, viewer: str) -> dict[str, str]:
         user_id = self.people[viewer]
         headers = {"X-Request-ID": REQUEST_ID}
@@ -232,12 +238,22 @@ class World:
         return headers
 
     async def ask(self, app: str, document: str, variables: dict[str, Any], viewer: str) -> Answer:
+        self.complaints.records.clear()
         response = await self.clients[app].post(
             "/graphql",
             json={"query": document, "variables": variables},
             headers=self.headers(viewer),
         )
-        return Answer(response.status_code, response.content, self.recorders[app].last)
+        troubles = [f"{r.name}: {r.getMessage()}" for r in self.complaints.records]
+        # The reads connection goes back a few loop turns after the answer: a while.
+        pool: Any = self.engine.sync_engine.pool
+        for _ in range(100):
+            if not pool.checkedout():
+                break
+            await asyncio.sleep(0.01)
+        else:
+            troubles.append(f"{pool.checkedout()} connections not given back")
+        return Answer(response.status_code, response.content, self.recorders[app].last, troubles)
 
     def compile(self, document: str) -> None:
         """Compile the document on both plan apps, as the server would after one error-free
@@ -262,15 +278,7 @@ class World:
     ) -> list[Differing | Trouble]:
         """Every path's answer against graphql-core's; the discrepancies, and any trouble a
         path had on the way (a plan that failed, a connection not given back)."""
-        self.complaints.records.clear()
-        found: list[Differing | Trouble] = await self._differences(document, variables, viewer)
-        pool: Any = self.engine.sync_engine.pool
-        where = f"on {self.database} for the {viewer}\ndocument: {document}\n{variables}"
-        if pool.checkedout():
-            found.append(Trouble(f"{pool.checkedout()} connections not given back {where}"))
-        for record in self.complaints.records:
-            found.append(Trouble(f"{record.name}: {record.getMessage()} {where}"))
-        return found
+        return await self._differences(document, variables, viewer)
 
     async def _differences(
         self, document: str, variables: dict[str, Any], viewer: str
@@ -279,9 +287,13 @@ class World:
         expected = await self.ask("generic", document, variables, viewer)
         assert expected.path in (GENERIC, REFUSED), expected.path
         TALLY.count(self.database, "generic", expected.path)
-        found: list[Differing | Trouble] = []
+        where = f"on {self.database} for the {viewer}\ndocument: {document}\n{variables}"
+        found: list[Differing | Trouble] = [
+            Trouble(f"graphql-core: {t} {where}") for t in expected.troubles
+        ]
         for app in ("compiled", "sql"):
             got = await self.ask(app, document, variables, viewer)
+            found += [Trouble(f"the {app} app ({got.path}): {t} {where}") for t in got.troubles]
             TALLY.count(self.database, app, got.path)
             if got.path == GENERIC and self.plan_of(app, document) is not None:
                 TALLY.declined[(self.database, app, "handed back at run")] += 1
