@@ -9,7 +9,8 @@ from contextlib import AsyncExitStack
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.differential.world import TALLY, WATCHED_LOGGERS, World, open_world
+from tests.differential.paths import TALLY, WATCHED_LOGGERS
+from tests.differential.world import World, open_world
 
 
 @pytest.fixture
