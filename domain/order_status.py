@@ -6,6 +6,7 @@ tests all read the same truth.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -170,3 +171,21 @@ def payment_status_after(status: OrderStatus, paid: bool) -> OrderPaymentStatus:
     if status is OrderStatus.CANCELLED:
         return OrderPaymentStatus.REFUNDED
     return OrderPaymentStatus.PAID
+
+
+# An order's payment status from its payments' statuses: the first row whose payment
+# status is among them decides; none of them, UNPAID. A table, so the SQL that answers
+# `paymentStatus` is generated from it (schema.sql_plans).
+PAYMENT_STATUS_PRECEDENCE: tuple[tuple[str, OrderPaymentStatus], ...] = (
+    ("REFUNDED", OrderPaymentStatus.REFUNDED),
+    ("CAPTURED", OrderPaymentStatus.PAID),
+)
+
+
+def order_payment_status(payment_statuses: Iterable[str]) -> OrderPaymentStatus:
+    """What the buyer is shown for an order whose payments have these statuses."""
+    present = set(payment_statuses)
+    for payment_status, shown in PAYMENT_STATUS_PRECEDENCE:
+        if payment_status in present:
+            return shown
+    return OrderPaymentStatus.UNPAID

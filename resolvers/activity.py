@@ -6,20 +6,37 @@ from sqlmodel import col, select
 
 from db.models import Payment, PaymentMethod, ProductView, Recommendation, TaggedItem
 from resolvers.context import Context
-from resolvers.pagination import Page, PageArgs, paginate
+from resolvers.listings import Listing, listing_page
+from resolvers.pagination import Page, PageArgs
 
-PAYMENTS_LIST = "payments"
-TAGGED_LIST = "taggedItems"
-VIEWED_LIST = "recentlyViewed"
-RECOMMENDATIONS_LIST = "recommendations"
+PAYMENTS = Listing("payments", Payment, "created_at", "datetime")
+TAGGED = Listing("taggedItems", TaggedItem, "tagged_at", "datetime")
+VIEWED = Listing("recentlyViewed", ProductView, "viewed_at", "datetime")
+# Best first; dismissed ones never come back.
+RECOMMENDATIONS = Listing(
+    "recommendations", Recommendation, "score", "float", shown_when=(("dismissed", False),)
+)
+PAYMENTS_LIST, TAGGED_LIST, VIEWED_LIST, RECOMMENDATIONS_LIST = (
+    PAYMENTS.name,
+    TAGGED.name,
+    VIEWED.name,
+    RECOMMENDATIONS.name,
+)
+
+# Saved methods: the default first, then newest; removed ones are kept for old payments.
+PAYMENT_METHODS_SHOWN_WHEN: tuple[tuple[str, bool | None], ...] = (("removed_at", None),)
+PAYMENT_METHODS_ORDER: tuple[str, ...] = ("is_default", "id")  # both descending
 
 
 async def payment_methods(ctx: Context, *, user_id: int) -> list[PaymentMethod]:
     """Saved methods, default first, then newest."""
     statement = (
         select(PaymentMethod)
-        .where(PaymentMethod.user_id == user_id, col(PaymentMethod.removed_at).is_(None))
-        .order_by(col(PaymentMethod.is_default).desc(), col(PaymentMethod.id).desc())
+        .where(
+            PaymentMethod.user_id == user_id,
+            *(col(getattr(PaymentMethod, c)).is_(v) for c, v in PAYMENT_METHODS_SHOWN_WHEN),
+        )
+        .order_by(*(col(getattr(PaymentMethod, c)).desc() for c in PAYMENT_METHODS_ORDER))
     )
 
     async def fetch() -> list[PaymentMethod]:
@@ -33,64 +50,22 @@ async def payment_methods(ctx: Context, *, user_id: int) -> list[PaymentMethod]:
 
 
 async def payments_page(ctx: Context, *, user_id: int, args: PageArgs) -> Page[Payment]:
-    page = await paginate(
-        ctx.loaders.reads,
-        ctx.loaders.deferred.run,
-        select(Payment).where(Payment.user_id == user_id),
-        list_name=PAYMENTS_LIST,
-        key=col(Payment.created_at),
-        pk=col(Payment.id),
-        args=args,
-        key_of=lambda p: p.created_at,
-        pk_of=lambda p: p.id,
-    )
+    page = await listing_page(ctx, PAYMENTS, owner_id=user_id, args=args)
     for row in page.rows:
         ctx.loaders.payment_by_id.prime(row.id, row)
     return page
 
 
 async def tagged_items_page(ctx: Context, *, user_id: int, args: PageArgs) -> Page[TaggedItem]:
-    return await paginate(
-        ctx.loaders.reads,
-        ctx.loaders.deferred.run,
-        select(TaggedItem).where(TaggedItem.user_id == user_id),
-        list_name=TAGGED_LIST,
-        key=col(TaggedItem.tagged_at),
-        pk=col(TaggedItem.id),
-        args=args,
-        key_of=lambda t: t.tagged_at,
-        pk_of=lambda t: t.id,
-    )
+    return await listing_page(ctx, TAGGED, owner_id=user_id, args=args)
 
 
 async def recently_viewed_page(ctx: Context, *, user_id: int, args: PageArgs) -> Page[ProductView]:
-    return await paginate(
-        ctx.loaders.reads,
-        ctx.loaders.deferred.run,
-        select(ProductView).where(ProductView.user_id == user_id),
-        list_name=VIEWED_LIST,
-        key=col(ProductView.viewed_at),
-        pk=col(ProductView.id),
-        args=args,
-        key_of=lambda v: v.viewed_at,
-        pk_of=lambda v: v.id,
-    )
+    return await listing_page(ctx, VIEWED, owner_id=user_id, args=args)
 
 
 async def recommendations_page(
     ctx: Context, *, user_id: int, args: PageArgs
 ) -> Page[Recommendation]:
     """Best first; dismissed ones never come back."""
-    return await paginate(
-        ctx.loaders.reads,
-        ctx.loaders.deferred.run,
-        select(Recommendation).where(
-            Recommendation.user_id == user_id, col(Recommendation.dismissed).is_(False)
-        ),
-        list_name=RECOMMENDATIONS_LIST,
-        key=col(Recommendation.score),
-        pk=col(Recommendation.id),
-        args=args,
-        key_of=lambda r: r.score,
-        pk_of=lambda r: r.id,
-    )
+    return await listing_page(ctx, RECOMMENDATIONS, owner_id=user_id, args=args)

@@ -10,8 +10,9 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from functools import cache, cached_property
-from typing import Any
+from typing import Any, cast, get_type_hints
 
 from sqlalchemy import Boolean, ColumnElement, Select, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -114,10 +115,26 @@ async def _fetch(
     return rows
 
 
+@dataclass(frozen=True)
+class Relation:
+    """What a loader finds for a key: rows of ``model`` whose ``column`` equals it, in
+    ``order``; a list of them (``many``) or the one row (None if none). The SQL plans
+    join on the same terms (schema.sql_plans)."""
+
+    model: type[SQLModel]
+    column: str
+    order: tuple[str, ...]
+    many: bool
+
+
 class RowByIdLoader(ScheduledLoader):
     """Rows of one table by primary key; None for ids that do not exist."""
 
     model: type[SQLModel]
+
+    @classmethod
+    def relation(cls) -> Relation:
+        return Relation(cls.model, "id", (), many=False)
 
     def __init__(self, reads: Reads, scheduler: BatchScheduler) -> None:
         super().__init__(scheduler)
@@ -201,6 +218,10 @@ class RowsByParentLoader(ScheduledLoader):
     parent: str
     order: tuple[str, ...] = ("id",)
 
+    @classmethod
+    def relation(cls) -> Relation:
+        return Relation(cls.model, cls.parent, cls.order, many=True)
+
     def __init__(
         self, reads: Reads, scheduler: BatchScheduler, prime: RowByIdLoader | None
     ) -> None:
@@ -247,6 +268,10 @@ class ShipmentEventsByShipmentIdLoader(RowsByParentLoader):
 class ShipmentByOrderIdLoader(ScheduledLoader):
     """An order's shipment, or None before it ships."""
 
+    @classmethod
+    def relation(cls) -> Relation:
+        return Relation(Shipment, "order_id", (), many=False)
+
     def __init__(self, reads: Reads, scheduler: BatchScheduler) -> None:
         super().__init__(scheduler)
         self._reads = reads
@@ -279,6 +304,17 @@ class ViewerTaggedProductLoader(ScheduledLoader):
             rows = await self._reads.rows(_TAGGED, {"viewer": self._viewer_id, "keys": chunk})
             tagged.update(row[0] for row in rows)
         return [k in tagged for k in keys]
+
+
+def relation_of(loader: str) -> Relation | None:
+    """The relation ``Loaders.<loader>`` loads; None for a loader that is a rule of its
+    own (whether the viewer tagged a product)."""
+    made = getattr(Loaders, loader, None)
+    if not isinstance(made, cached_property):
+        raise AttributeError(f"Loaders has no loader {loader!r}")
+    loader_class = get_type_hints(made.func)["return"]
+    relation = getattr(loader_class, "relation", None)
+    return None if relation is None else cast(Relation, relation())
 
 
 class Loaders:

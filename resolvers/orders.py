@@ -8,15 +8,17 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.sql import ColumnElement
-from sqlmodel import col, select
+from sqlmodel import SQLModel, col, select
 
 from db.models import Order, OrderItem, Shipment, Shop
 from domain.order_status import OrderStatus, OrderTab, statuses_of_tab, tab_of
 from resolvers.context import Context
 from resolvers.errors import InvalidArgument
-from resolvers.pagination import Page, PageArgs, paginate
+from resolvers.listings import Listing, listing_page
+from resolvers.pagination import Page, PageArgs
 
-ORDERS_LIST = "orders"
+ORDERS = Listing("orders", Order, "placed_at", "datetime")
+ORDERS_LIST = ORDERS.name
 # Longer numbers are never looked up: no order has one (answered as not found).
 MAX_ORDER_NUMBER_LENGTH = 64
 MAX_SEARCH_LENGTH = 100
@@ -31,21 +33,49 @@ class OrderFilter:
     search: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Searched:
+    """A text column the order search matches: the order's own (``model`` None), or a
+    column of rows of ``model`` whose ``joined`` column equals the order's ``on``."""
+
+    column: str
+    model: type[SQLModel] | None = None
+    joined: str = ""
+    on: str = "id"
+
+
+# What `search` matches: the order number, item titles, shop name and tracking number.
+SEARCHED = (
+    Searched("number"),
+    Searched("title", OrderItem, "order_id"),
+    Searched("name", Shop, "id", "shop_id"),
+    Searched("tracking_number", Shipment, "order_id"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FilterTerms:
+    """A filter, checked and reduced to what narrows the list (None: not narrowed)."""
+
+    statuses: list[str] | None
+    placed_after: datetime | None
+    placed_before: datetime | None
+    pattern: str | None  # an ILIKE pattern, backslash-escaped
+
+
 def _like_pattern(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
 
-def _conditions(user_id: int, flt: OrderFilter) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [col(Order.user_id) == user_id]
+def filter_terms(flt: OrderFilter) -> FilterTerms:
+    """The filter's terms; InvalidArgument for what the API refuses."""
     statuses: set[OrderStatus] | None = None
     if flt.tab is not None:
         statuses = set(statuses_of_tab(flt.tab))
     if flt.statuses:
         wanted = set(flt.statuses)
         statuses = wanted if statuses is None else statuses & wanted
-    if statuses is not None:
-        conditions.append(col(Order.status).in_(sorted(s.value for s in statuses)))
     for name, value in (("placedAfter", flt.placed_after), ("placedBefore", flt.placed_before)):
         if value is None:
             continue
@@ -55,10 +85,7 @@ def _conditions(user_id: int, flt: OrderFilter) -> list[ColumnElement[bool]]:
             value.astimezone(UTC)  # stored in UTC; near year 1 or 9999 it overflows
         except OverflowError:
             raise InvalidArgument(f"`{name}` is out of range.", argument=f"filter.{name}") from None
-    if flt.placed_after is not None:
-        conditions.append(col(Order.placed_at) > flt.placed_after)
-    if flt.placed_before is not None:
-        conditions.append(col(Order.placed_at) < flt.placed_before)
+    pattern = None
     if flt.search is not None and flt.search.strip():
         text = flt.search.strip()
         if len(text) > MAX_SEARCH_LENGTH:
@@ -67,22 +94,39 @@ def _conditions(user_id: int, flt: OrderFilter) -> list[ColumnElement[bool]]:
                 argument="filter.search",
             )
         pattern = _like_pattern(text)
-        conditions.append(
-            sa.or_(
-                col(Order.number).ilike(pattern, escape="\\"),
+    return FilterTerms(
+        statuses=None if statuses is None else sorted(s.value for s in statuses),
+        placed_after=flt.placed_after,
+        placed_before=flt.placed_before,
+        pattern=pattern,
+    )
+
+
+def _conditions(user_id: int, flt: OrderFilter) -> list[ColumnElement[bool]]:
+    terms = filter_terms(flt)
+    conditions: list[ColumnElement[bool]] = [col(Order.user_id) == user_id]
+    if terms.statuses is not None:
+        conditions.append(col(Order.status).in_(terms.statuses))
+    if terms.placed_after is not None:
+        conditions.append(col(Order.placed_at) > terms.placed_after)
+    if terms.placed_before is not None:
+        conditions.append(col(Order.placed_at) < terms.placed_before)
+    if terms.pattern is not None:
+        matches: list[ColumnElement[bool]] = []
+        for searched in SEARCHED:
+            if searched.model is None:
+                matches.append(
+                    col(getattr(Order, searched.column)).ilike(terms.pattern, escape="\\")
+                )
+                continue
+            matches.append(
                 sa.exists().where(
-                    col(OrderItem.order_id) == col(Order.id),
-                    col(OrderItem.title).ilike(pattern, escape="\\"),
-                ),
-                sa.exists().where(
-                    col(Shop.id) == col(Order.shop_id), col(Shop.name).ilike(pattern, escape="\\")
-                ),
-                sa.exists().where(
-                    col(Shipment.order_id) == col(Order.id),
-                    col(Shipment.tracking_number).ilike(pattern, escape="\\"),
-                ),
+                    col(getattr(searched.model, searched.joined))
+                    == col(getattr(Order, searched.on)),
+                    col(getattr(searched.model, searched.column)).ilike(terms.pattern, escape="\\"),
+                )
             )
-        )
+        conditions.append(sa.or_(*matches))
     return conditions
 
 
@@ -90,17 +134,8 @@ async def orders_page(
     ctx: Context, *, user_id: int, flt: OrderFilter, args: PageArgs
 ) -> Page[Order]:
     """A page of the buyer's orders, newest first."""
-    page = await paginate(
-        ctx.loaders.reads,
-        ctx.loaders.deferred.run,
-        select(Order).where(*_conditions(user_id, flt)),
-        list_name=ORDERS_LIST,
-        key=col(Order.placed_at),
-        pk=col(Order.id),
-        args=args,
-        key_of=lambda o: o.placed_at,
-        pk_of=lambda o: o.id,
-    )
+    statement = select(Order).where(*_conditions(user_id, flt))
+    page = await listing_page(ctx, ORDERS, owner_id=user_id, args=args, statement=statement)
     for order in page.rows:
         ctx.loaders.order_by_id.prime(order.id, order)
     return page

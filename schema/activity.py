@@ -6,77 +6,43 @@ from datetime import datetime
 
 import strawberry
 
-from db.models import Product as ProductRow
 from db.models import ProductView as ProductViewRow
 from db.models import Recommendation as RecommendationRow
 from db.models import TaggedItem as TaggedItemRow
 from schema.catalog import Product
-from schema.common import Node, global_id, loaded
+from schema.common import Node, related
+from schema.declared import FromRow, column, node_id
 from schema.enums import RecommendationReason
 
 
-def _product_of(view: ProductView | TaggedItem | Recommendation) -> int:
-    return view.row.product_id
-
-
 @strawberry.type(description="A product the buyer tagged, usually from a video.")
-class TaggedItem:
-    id: strawberry.ID = strawberry.field(description="The tag's global id.")
-    tagged_at: datetime = strawberry.field(description="When it was tagged.")
-    source_video_id: str | None = strawberry.field(description="The video it was tagged from.")
+class TaggedItem(FromRow):
+    id: strawberry.ID = node_id(description="The tag's global id.")
+    tagged_at: datetime = column("tagged_at", description="When it was tagged.")
+    source_video_id: str | None = column(
+        "source_video_id", description="The video it was tagged from."
+    )
+    product: Product = related("product_by_id", key="product_id", description="The tagged product.")
     row: strawberry.Private[TaggedItemRow]
-
-    @classmethod
-    def from_row(cls, row: TaggedItemRow) -> TaggedItem:
-        return cls(
-            id=global_id("TaggedItem", row),
-            tagged_at=row.tagged_at,
-            source_video_id=row.source_video_id,
-            row=row,
-        )
-
-    @strawberry.field(description="The tagged product.")
-    @loaded("product_by_id", key=_product_of)
-    def product(self, row: ProductRow) -> Product:
-        return Product.from_row(row)
 
 
 @strawberry.type(description="A product the buyer viewed, with the latest time they did.")
-class ProductView:
-    viewed_at: datetime = strawberry.field(description="When it was last viewed.")
+class ProductView(FromRow):
+    viewed_at: datetime = column("viewed_at", description="When it was last viewed.")
+    product: Product = related("product_by_id", key="product_id", description="The viewed product.")
     row: strawberry.Private[ProductViewRow]
-
-    @classmethod
-    def from_row(cls, row: ProductViewRow) -> ProductView:
-        return cls(viewed_at=row.viewed_at, row=row)
-
-    @strawberry.field(description="The viewed product.")
-    @loaded("product_by_id", key=_product_of)
-    def product(self, row: ProductRow) -> Product:
-        return Product.from_row(row)
 
 
 @strawberry.type(description="A product recommended to the buyer, and why.")
-class Recommendation(Node):
-    score: float = strawberry.field(description="Relevance; higher is better, in (0, 1].")
-    reason: RecommendationReason = strawberry.field(description="Why it is recommended.")
+class Recommendation(FromRow, Node):
+    score: float = column("score", description="Relevance; higher is better, in (0, 1].")
+    reason: RecommendationReason = column("reason", description="Why it is recommended.")
+    product: Product = related(
+        "product_by_id", key="product_id", description="The recommended product."
+    )
+    based_on: Product | None = related(
+        "product_by_id",
+        key="based_on_product_id",
+        description="The product it is based on ('because you bought X').",
+    )
     row: strawberry.Private[RecommendationRow]
-
-    @classmethod
-    def from_row(cls, row: RecommendationRow) -> Recommendation:
-        return cls(
-            id=global_id("Recommendation", row),
-            score=row.score,
-            reason=RecommendationReason(row.reason),
-            row=row,
-        )
-
-    @strawberry.field(description="The recommended product.")
-    @loaded("product_by_id", key=_product_of)
-    def product(self, row: ProductRow) -> Product:
-        return Product.from_row(row)
-
-    @strawberry.field(description="The product it is based on ('because you bought X').")
-    @loaded("product_by_id", key=lambda recommendation: recommendation.row.based_on_product_id)
-    def based_on(self, row: ProductRow | None) -> Product | None:
-        return None if row is None else Product.from_row(row)

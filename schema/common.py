@@ -8,6 +8,9 @@ from decimal import Decimal
 from typing import Any, Generic, Protocol, TypeVar
 
 import strawberry
+from strawberry.types.base import StrawberryList, StrawberryOptional
+from strawberry.types.field import StrawberryField
+from strawberry.types.lazy_type import LazyType
 
 from domain.money import Money as DomainMoney
 from resolvers.context import Context
@@ -115,43 +118,89 @@ def global_id(type_name: str, row: _HasId) -> strawberry.ID:
 
 @dataclass(frozen=True, slots=True)
 class Loaded:
-    """A field that is one loader's value for a key of its object, then a plain function.
+    """A field that is one loader's value for a column of its object's row, then a plain
+    function.
 
-    Written this way, the field resolves one object at a time on graphql-core's path and
-    a whole level at once in a compiled plan (schema.plans), from one definition.
+    Written this way, the field resolves one object at a time on graphql-core's path, a
+    whole level at once in a compiled plan (schema.plans), and as a join in an SQL plan
+    (schema.sql_plans: the loader says which table, column and order), from one
+    definition. ``sql`` names the SQL generator of a field whose ``finish`` is a domain
+    rule (a policy, a summary) rather than the rows themselves.
     """
 
     loader: str  # the attribute of Loaders
-    key: Callable[[Any], Any]  # the object -> the key; None: nothing to load
+    key_column: str  # the column of the object's row that is the loader's key
     finish: Callable[..., Any]  # (object, loaded value[, context]) -> the field's value
     with_context: bool
+    sql: str | None = None
+
+    def key(self, source: Any) -> Any:
+        return getattr(source.row, self.key_column)
+
+
+def _resolver(spec: Loaded, name: str, module: str, doc: str | None) -> Callable[..., Any]:
+    loader, key_column, finish, with_context = (
+        spec.loader,
+        spec.key_column,
+        spec.finish,
+        spec.with_context,
+    )
+
+    async def resolve(self: Any, info: Info) -> Any:
+        context = info.context
+        found = getattr(self.row, key_column)
+        value = None if found is None else await getattr(context.loaders, loader).load(found)
+        if with_context:
+            return finish(self, value, context)
+        return finish(self, value)
+
+    # What Strawberry reads off a resolver: its name, module (the namespace its
+    # annotations resolve in) and the annotations of (self, info) [-> return].
+    resolve.__name__ = resolve.__qualname__ = name
+    resolve.__module__ = module
+    resolve.__doc__ = doc
+    resolve.__annotations__ = {"info": Info}
+    setattr(resolve, "loaded", spec)  # noqa: B010
+    return resolve
 
 
 def loaded(
-    loader: str, key: Callable[[Any], Any], *, with_context: bool = False
+    loader: str, key: str, *, with_context: bool = False, sql: str | None = None
 ) -> Callable[[Callable[..., T]], Callable[..., Awaitable[T]]]:
     """Make ``finish(self, value)`` (or ``finish(self, value, context)``) a resolver that
-    loads ``value`` with ``loaders.<loader>.load(key(self))``; None when the key is None."""
+    loads ``value`` with ``loaders.<loader>.load(self.row.<key>)``; None when the key is
+    None. ``sql`` names the SQL generator of what ``finish`` decides."""
 
     def decorate(finish: Callable[..., T]) -> Callable[..., Awaitable[T]]:
-        spec = Loaded(loader, key, finish, with_context)
-
-        async def resolve(self: Any, info: Info) -> T:
-            context = info.context
-            found = key(self)
-            value = None if found is None else await getattr(context.loaders, loader).load(found)
-            if with_context:
-                return finish(self, value, context)
-            return finish(self, value)
-
-        # What Strawberry reads off a resolver: its name, module (the namespace its
-        # annotations resolve in) and the annotations of (self, info) -> return.
-        resolve.__name__ = finish.__name__
-        resolve.__qualname__ = finish.__qualname__
-        resolve.__module__ = finish.__module__
-        resolve.__doc__ = finish.__doc__
-        resolve.__annotations__ = {"info": Info, "return": finish.__annotations__["return"]}
-        setattr(resolve, "loaded", spec)  # noqa: B010
+        spec = Loaded(loader, key, finish, with_context, sql)
+        resolve = _resolver(spec, finish.__name__, finish.__module__, finish.__doc__)
+        resolve.__annotations__["return"] = finish.__annotations__["return"]
         return resolve
 
     return decorate
+
+
+def _concrete(type_: Any) -> Any:
+    # A lazy reference (strawberry.lazy) names its class; the class is what builds.
+    return type_.resolve_type() if isinstance(type_, LazyType) else type_
+
+
+def related(loader: str, key: str, *, description: str) -> Any:
+    """A field that is the object(s) ``loaders.<loader>`` finds for ``self.row.<key>``,
+    each shown as the field's type (its ``from_row``); None stays None."""
+    made: list[StrawberryField] = []
+
+    def finish(_: Any, value: Any) -> Any:
+        target = _concrete(made[0].type)
+        if isinstance(target, StrawberryOptional):
+            target = _concrete(target.of_type)
+        if isinstance(target, StrawberryList):
+            item = _concrete(target.of_type)
+            return [item.from_row(row) for row in value]
+        return None if value is None else target.from_row(value)
+
+    spec = Loaded(loader, key, finish, with_context=False)
+    resolve = _resolver(spec, f"related_{loader}", __name__, None)
+    field: StrawberryField = strawberry.field(resolver=resolve, description=description)
+    made.append(field)
+    return field

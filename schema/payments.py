@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from db.models import Order as OrderRow
 from db.models import Payment as PaymentRow
 from db.models import PaymentMethod as PaymentMethodRow
 from resolvers import policy
-from schema.common import Money, Node, global_id, loaded
+from schema.common import Money, Node, loaded, related
+from schema.declared import FromRow, column, money
 from schema.enums import PaymentStatus
 
 if TYPE_CHECKING:
@@ -20,56 +20,33 @@ if TYPE_CHECKING:
 
 
 @strawberry.type(description="A saved card, stored as the processor's token.")
-class PaymentMethod(Node):
-    brand: str = strawberry.field(description="Card brand, e.g. 'visa'.")
-    last4: str = strawberry.field(description="Last four digits of the card.")
-    exp_month: int = strawberry.field(description="Expiry month, 1 to 12.")
-    exp_year: int = strawberry.field(description="Expiry year, four digits.")
-    is_default: bool = strawberry.field(description="Used when no method is chosen.")
-
-    @classmethod
-    def from_row(cls, row: PaymentMethodRow) -> PaymentMethod:
-        return cls(
-            id=global_id("PaymentMethod", row),
-            brand=row.brand,
-            last4=row.last4,
-            exp_month=row.exp_month,
-            exp_year=row.exp_year,
-            is_default=row.is_default,
-        )
+class PaymentMethod(FromRow, Node):
+    brand: str = column("brand", description="Card brand, e.g. 'visa'.")
+    last4: str = column("last4", description="Last four digits of the card.")
+    exp_month: int = column("exp_month", description="Expiry month, 1 to 12.")
+    exp_year: int = column("exp_year", description="Expiry year, four digits.")
+    is_default: bool = column("is_default", description="Used when no method is chosen.")
+    row: strawberry.Private[PaymentMethodRow]
 
 
 @strawberry.type(description="One attempt to take, or give back, money for an order.")
-class Payment(Node):
-    amount: Money = strawberry.field(description="How much.")
-    status: PaymentStatus = strawberry.field(description="Where the attempt stands.")
-    created_at: datetime = strawberry.field(description="When it was attempted.")
+class Payment(FromRow, Node):
+    amount: Money = money("amount_minor", description="How much.")
+    status: PaymentStatus = column("status", description="Where the attempt stands.")
+    created_at: datetime = column("created_at", description="When it was attempted.")
+    order: Annotated[Order, strawberry.lazy("schema.orders")] = related(
+        "order_by_id", key="order_id", description="The order it pays for."
+    )
     row: strawberry.Private[PaymentRow]
-
-    @classmethod
-    def from_row(cls, row: PaymentRow) -> Payment:
-        return cls(
-            id=global_id("Payment", row),
-            amount=Money.of(row.amount_minor, row.currency),
-            status=PaymentStatus(row.status),
-            created_at=row.created_at,
-            row=row,
-        )
-
-    @strawberry.field(description="The order it pays for.")
-    @loaded("order_by_id", key=lambda payment: payment.row.order_id)
-    def order(self, row: OrderRow) -> Annotated[Order, strawberry.lazy("schema.orders")]:
-        from schema.orders import Order
-
-        return Order.from_row(row)
 
     @strawberry.field(
         description="The card used; null if it was not a saved card or is not the viewer's."
     )
     @loaded(
         "payment_method_by_id",
-        key=lambda payment: payment.row.payment_method_id,
+        key="payment_method_id",
         with_context=True,
+        sql="payment_method_of_viewer",
     )
     def method(self, row: PaymentMethodRow | None, context: Context) -> PaymentMethod | None:
         # The seller sees the payment, never the buyer's card.

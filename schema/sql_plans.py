@@ -26,42 +26,74 @@ from __future__ import annotations
 import base64
 import itertools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
-from graphql import GraphQLEnumType, get_named_type
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    get_named_type,
+)
 from graphql.execution.values import get_argument_values
 from sqlalchemy import TextClause, text
+from strawberry.types.field import StrawberryField
 
 from db.models import (
     Order,
-    OrderEvent,
-    OrderItem,
     Payment,
     PaymentMethod,
     Product,
-    Recommendation,
-    Shipment,
-    ShipmentEvent,
     Shop,
     TaggedItem,
     User,
 )
 from domain import order_status as rules
 from domain.money import MINOR_UNIT_EXPONENTS
-from resolvers.activity import RECOMMENDATIONS_LIST
+from resolvers.activity import (
+    PAYMENT_METHODS_ORDER,
+    PAYMENT_METHODS_SHOWN_WHEN,
+    PAYMENTS,
+    RECOMMENDATIONS,
+    TAGGED,
+    VIEWED,
+)
 from resolvers.errors import InvalidArgument
-from resolvers.orders import MAX_ORDER_NUMBER_LENGTH, ORDERS_LIST
-from resolvers.pagination import page_args
+from resolvers.ids import expect_global_id
+from resolvers.listings import Listing
+from resolvers.loaders import relation_of
+from resolvers.orders import (
+    MAX_ORDER_NUMBER_LENGTH,
+    ORDERS,
+    SEARCHED,
+    FilterTerms,
+    OrderFilter,
+    filter_terms,
+)
+from resolvers.pagination import PageArgs, page_args
 from resolvers.policy import OPERATOR
 from resolvers.subscriptions.cursors import EVENTS_LIST
+from schema.declared import (
+    Column,
+    Declaration,
+    Derived,
+    Embedded,
+    MoneyOf,
+    NodeId,
+    declaration_of,
+)
 
 if TYPE_CHECKING:
     from graphql.execution.values import VariableValues
 
     from resolvers.context import Context
+    from schema.common import Loaded
     from schema.plans import FieldStep, Selection
 
 
@@ -70,6 +102,53 @@ log = logging.getLogger("ordercenter.plans")
 
 class NotExpressible(Exception):
     """A part of the document has no rule here; the Python plan answers it."""
+
+
+# Which SQL this compile writes: PostgreSQL's, or SQLite's (whose JSON functions write
+# compact JSON already, and which has the few Python functions db.sqlite_functions
+# registers on each connection: base64url and the two float texts).
+_SQLITE: ContextVar[bool] = ContextVar("sql_plans_sqlite", default=False)
+
+
+@contextmanager
+def writing(dialect: str) -> Iterator[None]:
+    """Write SQL for ``dialect`` ("postgresql" or "sqlite") inside this block."""
+    token = _SQLITE.set(dialect == "sqlite")
+    try:
+        yield
+    finally:
+        _SQLITE.reset(token)
+
+
+def sqlite() -> bool:
+    return bool(_SQLITE.get())
+
+
+def as_text(expression: str) -> str:
+    return f"CAST({expression} AS TEXT)" if sqlite() else f"({expression})::text"
+
+
+def typed(parameter: str, pg_type: str) -> str:
+    """A bound parameter as PostgreSQL must be told its type (SQLite takes it as it is)."""
+    return parameter if sqlite() else f"CAST({parameter} AS {pg_type})"
+
+
+def json_text(literal_json: str) -> str:
+    """A JSON constant."""
+    return f"json({_literal(literal_json)})" if sqlite() else f"{_literal(literal_json)}::json"
+
+
+def nested(subquery: str) -> str:
+    """A subquery's JSON as a member of an enclosing object or array. SQLite's JSON
+    values lose their JSON-ness crossing a subquery: json() gives it back."""
+    return f"json({subquery})" if sqlite() else subquery
+
+
+def boolean(expression: str) -> str:
+    """A truth value as JSON: SQLite's are the integers 0 and 1."""
+    if sqlite():
+        return f"json(CASE WHEN {expression} THEN 'true' ELSE 'false' END)"
+    return expression
 
 
 def _table(model: Any) -> str:
@@ -82,6 +161,8 @@ def _literal(value: str) -> str:
 
 def b64url(expression: str) -> str:
     """base64url without padding of a text, as resolvers.ids and cursors encode them."""
+    if sqlite():
+        return f"ordercenter_b64url({expression})"
     return (
         f"rtrim(translate(encode(convert_to({expression}, 'UTF8'), 'base64'), E'+/\\n', '-_'), '=')"
     )
@@ -89,6 +170,9 @@ def b64url(expression: str) -> str:
 
 def instant(expression: str) -> str:
     """datetime.isoformat() of a UTC instant: six digits of microseconds, or none at all."""
+    if sqlite():
+        # Stored as naive UTC text with six digits of microseconds (db.types.UTCDateTime).
+        return f"(replace(replace({expression}, ' ', 'T'), '.000000', '') || '+00:00')"
     micro = f"to_char({expression} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
     return f"(replace({micro}, '.000000', '') || '+00:00')"
 
@@ -107,15 +191,43 @@ def amount(minor: str, currency: str) -> str:
 
 def _scaled(minor: str, exponent: int) -> str:
     if exponent == 0:
-        return f"({minor})::text"
+        return as_text(minor)
+    if sqlite():
+        # Integers only: the whole units, then the fraction zero-padded to its digits.
+        sign = f"(CASE WHEN {minor} < 0 THEN '-' ELSE '' END)"
+        whole = f"(abs({minor}) / {10**exponent})"
+        zeros = "0" * exponent
+        fraction = f"substr('{zeros}' || (abs({minor}) % {10**exponent}), -{exponent}, {exponent})"
+        return f"({sign} || {whole} || '.' || {fraction})"
     return f"round(({minor})::numeric / {10**exponent}, {exponent})::text"
 
 
 def float_json(expression: str) -> str:
     """json.dumps of a float (Python's repr): integral values keep their '.0'."""
+    if sqlite():
+        return f"ordercenter_float_repr({expression})"
     return (
         f"(CASE WHEN {expression} = trunc({expression}) AND abs({expression}) < 1e16 "
         f"THEN trunc({expression})::bigint::text || '.0' ELSE ({expression})::text END)"
+    )
+
+
+def orjson_float(expression: str) -> str:
+    """orjson.dumps of a float, which graphql-core's answers are written with. Where it
+    differs from Python's repr (float_json): 1e-05 is 0.00001, 1.5e-05 is 0.000015, and
+    a smaller exponent has no leading zero (1e-6)."""
+    if sqlite():
+        return f"ordercenter_float_json({expression})"
+    text_sql = f"abs({expression})::text"
+    sign = f"(CASE WHEN {expression} < 0 THEN '-' ELSE '' END)"
+    small = (
+        f"(CASE WHEN {text_sql} ~ 'e-05$' "
+        f"THEN '0.0000' || replace(regexp_replace({text_sql}, 'e-05$', ''), '.', '') "
+        f"ELSE replace({text_sql}, 'e-0', 'e-') END)"
+    )
+    return (
+        f"(CASE WHEN {expression} = trunc({expression}) AND abs({expression}) < 1e16 "
+        f"THEN trunc({expression})::bigint::text || '.0' ELSE {sign} || {small} END)"
     )
 
 
@@ -143,6 +255,51 @@ def _case(expression: str, names: Mapping[str, str]) -> str:
     return f"(CASE {expression} {whens} END)"
 
 
+# --- JSON text, written compactly ---------------------------------------------------
+#
+# json_build_object and json_agg write ' : ' and ', ' between members: the answer would
+# have to be parsed and written again to be the bytes graphql-core's path sends. These
+# write it as orjson does, so PostgreSQL's text is sent as it is (orjson.Fragment).
+# Objects and arrays are typed json, so an enclosing to_json() embeds them unquoted.
+
+
+def _member(value_sql: str) -> str:
+    return f"COALESCE(to_json({value_sql})::text, 'null')"
+
+
+def json_object(pairs: list[tuple[str, str]]) -> str:
+    """A JSON object of (response key, SQL value) pairs, in order."""
+    if sqlite():
+        return f"json_object({', '.join(f'{_literal(k)}, {v}' for k, v in pairs)})"
+    if not pairs:
+        return "'{}'::json"
+    parts = []
+    for index, (key, value_sql) in enumerate(pairs):
+        name = orjson.dumps(key).decode()
+        parts.append(_literal(("{" if index == 0 else ",") + name + ":"))
+        parts.append(_member(value_sql))
+    return f"({' || '.join(parts)} || '}}')::json"
+
+
+def json_array(items: list[str]) -> str:
+    """A JSON array of SQL values, in order."""
+    if sqlite():
+        return f"json_array({', '.join(items)})"
+    if not items:
+        return "'[]'::json"
+    members = " || ',' || ".join(_member(i) for i in items)
+    return f"('[' || {members} || ']')::json"
+
+
+def json_array_agg(item: str, order: str) -> str:
+    """The aggregate JSON array of ``item`` over the rows, in ``order``; [] for none.
+    (On SQLite the rows must come in that order: see ordered_rows.)"""
+    if sqlite():
+        return f"json_group_array({item})"
+    joined = f"string_agg({_member(item)}, ',' ORDER BY {order})"
+    return f"COALESCE(('[' || {joined} || ']')::json, '[]'::json)"
+
+
 # --- Where a selection's values come from -------------------------------------------
 
 
@@ -165,14 +322,6 @@ Source = Row | Values
 Rule = Callable[["_Compiler", Any, "FieldStep"], str]
 
 
-def column(name: str) -> Rule:
-    return lambda c, s, step: f"{s.alias}.{name}"
-
-
-def instant_column(name: str) -> Rule:
-    return lambda c, s, step: instant(f"{s.alias}.{name}")
-
-
 def node_id(type_name: str) -> Rule:
     """resolvers.ids.to_global_id. base64 encodes 3 bytes at a time, so the part of the
     constant "Type:" prefix that fills whole groups is encoded here, once."""
@@ -188,20 +337,8 @@ def node_id(type_name: str) -> Rule:
     return rule
 
 
-def enum_column(name: str) -> Rule:
-    return lambda c, s, step: _case(f"{s.alias}.{name}", _enum_names(step))
-
-
 def value(name: str) -> Rule:
     return lambda c, s, step: s.fields[name]
-
-
-def money(minor: str, currency: str = "currency") -> Rule:
-    def rule(c: _Compiler, s: Row, step: FieldStep) -> str:
-        minor_sql, currency_sql = f"{s.alias}.{minor}", f"{s.alias}.{currency}"
-        return c.object(step, Values({"minor": minor_sql, "currency": currency_sql}))
-
-    return rule
 
 
 def one(model: Any, condition: Callable[[str, str], str]) -> Rule:
@@ -211,9 +348,17 @@ def one(model: Any, condition: Callable[[str, str], str]) -> Rule:
         alias = c.alias()
         inner = c.object(step, Row(alias))
         where = condition(s.alias, alias)
-        return f"(SELECT {inner} FROM {_table(model)} {alias} WHERE {where})"
+        return nested(f"(SELECT {inner} FROM {_table(model)} {alias} WHERE {where})")
 
     return rule
+
+
+def ordered_rows(rows: str, alias: str, order: str) -> str:
+    """``FROM`` rows in ``order`` for json_array_agg: PostgreSQL orders inside the
+    aggregate; SQLite (before 3.44) aggregates a subquery's rows in its order."""
+    if sqlite():
+        return f"(SELECT * FROM {rows} {alias} ORDER BY {order}) {alias}"
+    return f"{rows} {alias}"
 
 
 def many(model: Any, condition: Callable[[str, str], str], order: str) -> Rule:
@@ -224,30 +369,30 @@ def many(model: Any, condition: Callable[[str, str], str], order: str) -> Rule:
         inner = c.object(step, Row(alias))
         where = condition(s.alias, alias)
         ordering = order.format(a=alias)
-        return (
-            f"COALESCE((SELECT json_agg({inner} ORDER BY {ordering}) "
-            f"FROM {_table(model)} {alias} WHERE {where}), '[]'::json)"
+        rows = f"(SELECT * FROM {_table(model)} {alias} WHERE {where})"
+        return nested(
+            f"(SELECT {json_array_agg(inner, ordering)} FROM {ordered_rows(rows, alias, ordering)})"
         )
 
     return rule
 
 
 def _tab_counts(c: _Compiler, s: Row, step: FieldStep) -> str:
-    alias = c.alias()
+    alias, counts = c.alias(), c.alias()
     tab_counts: Any = get_named_type(step.definition.type)
     tab_names = _names(get_named_type(tab_counts.fields["tab"].type))
-    items = []
-    for tab in rules.OrderTab:
+    items, columns = [], []
+    for tab_index, tab in enumerate(rules.OrderTab):
         statuses = ", ".join(_literal(st.value) for st in rules.statuses_of_tab(tab))
         count = f"count(*) FILTER (WHERE {alias}.status IN ({statuses}))"
-        items.append(
-            c.object(step, Values({"tab": _literal(tab_names[tab.value]), "count": count}))
-        )
-    # GROUP BY (): one row, whether or not `count` is selected (without an aggregate the
-    # subquery would give a row per order) and whether or not there are orders.
-    return (
-        f"(SELECT json_build_array({', '.join(items)}) "
-        f"FROM {_table(Order)} {alias} WHERE {alias}.user_id = {s.alias}.id GROUP BY ())"
+        tab_name = as_text(_literal(tab_names[tab.value]))
+        items.append(c.object(step, Values({"tab": tab_name, "count": f"{counts}.c{tab_index}"})))
+        columns.append(f"{count} AS c{tab_index}")
+    # The counts in an aggregate of their own: one row, whether or not `count` is
+    # selected (a row per order otherwise) and whether or not there are orders.
+    return nested(
+        f"(SELECT {json_array(items)} FROM (SELECT {', '.join(columns)} "
+        f"FROM {_table(Order)} {alias} WHERE {alias}.user_id = {s.alias}.id) {counts})"
     )
 
 
@@ -263,14 +408,26 @@ def _selection(step: FieldStep) -> Selection:
 
 
 def _payment_status(c: _Compiler, s: Row, step: FieldStep) -> str:
+    """domain.order_status.order_payment_status, from its own precedence table."""
     alias = c.alias()
     names = _enum_names(step)
+    whens = " ".join(
+        f"WHEN {any_row(f'{alias}.status = {_literal(payment_status)}')} "
+        f"THEN {_literal(names[shown.value])}"
+        for payment_status, shown in rules.PAYMENT_STATUS_PRECEDENCE
+    )
+    unpaid = _literal(names[rules.OrderPaymentStatus.UNPAID.value])
     return (
-        f"(SELECT CASE WHEN bool_or({alias}.status = 'REFUNDED') THEN {_literal(names['REFUNDED'])}"
-        f" WHEN bool_or({alias}.status = 'CAPTURED') THEN {_literal(names['PAID'])}"
-        f" ELSE {_literal(names['UNPAID'])} END"
+        f"(SELECT CASE {whens} ELSE {unpaid} END"
         f" FROM {_table(Payment)} {alias} WHERE {alias}.order_id = {s.alias}.id)"
     )
+
+
+def any_row(condition: str) -> str:
+    """Whether ``condition`` holds for any row of the group."""
+    if sqlite():
+        return f"max(CASE WHEN {condition} THEN 1 ELSE 0 END) = 1"
+    return f"bool_or({condition})"
 
 
 def _tab(c: _Compiler, s: Row, step: FieldStep) -> str:
@@ -305,10 +462,10 @@ def _available_actions(c: _Compiler, s: Row, step: FieldStep) -> str:
                 f"{'' if is_buyer else 'NOT '}{roles}.buyer AND "
                 f"{'' if is_seller else 'NOT '}{roles}.seller"
             )
-            by_roles.append(f"WHEN {test} THEN {_literal(actions.decode())}::json")
+            by_roles.append(f"WHEN {test} THEN {json_text(actions.decode())}")
         by_status.append(f"WHEN {_literal(status.value)} THEN CASE {' '.join(by_roles)} END")
     # The roles once per order, then the table of every (status, roles) case.
-    return (
+    return nested(
         f"(SELECT CASE {roles}.status {' '.join(by_status)} END FROM (SELECT "
         f"{s.alias}.status AS status, {s.alias}.user_id = {viewer} AS buyer, "
         f"{seller} AS seller) {roles})"
@@ -330,48 +487,81 @@ def _method(c: _Compiler, s: Row, step: FieldStep) -> str:
     )(c, s, step)
 
 
-@dataclass(frozen=True)
-class Listing:
-    """A Relay connection over one table, newest (or best) first, by ``(key, id)``."""
-
-    model: Any
-    list_name: str
-    key: str
-    key_json: Callable[[str], str]  # the key's JSON text in a cursor
-    where: Callable[[str, str], str]  # (owner alias, row alias) -> condition
+_KEY_TYPES = {"datetime": "timestamptz", "float": "double precision"}
 
 
-ORDERS = Listing(
-    Order,
-    ORDERS_LIST,
-    "placed_at",
-    lambda k: "'\"' || " + instant(k) + " || '\"'",
-    lambda owner, row: f"{row}.user_id = {owner}.id",
-)
-RECOMMENDATIONS = Listing(
-    Recommendation,
-    RECOMMENDATIONS_LIST,
-    "score",
-    float_json,
-    lambda owner, row: f"{row}.user_id = {owner}.id AND {row}.dismissed IS FALSE",
-)
+def _key_json(listing: Listing, expression: str) -> str:
+    """The sort key's JSON text in a cursor (resolvers.pagination.encode_cursor)."""
+    if listing.key_kind == "datetime":
+        return "'\"' || " + instant(expression) + " || '\"'"
+    return float_json(expression)
 
 
-def connection(listing: Listing, key_kind: str) -> Rule:
+def _shown(listing: Listing, owner: str, row: str) -> str:
+    """The listing's rows of ``owner``: resolvers.listings.Listing.statement."""
+    conditions = [f"{row}.{listing.owner} = {owner}.id"]
+    for column_name, shown in listing.shown_when:
+        value_sql = "NULL" if shown is None else str(shown).upper()
+        conditions.append(f"{row}.{column_name} IS {value_sql}")
+    return " AND ".join(conditions)
+
+
+def connection(
+    listing: Listing, narrow: Callable[[_Compiler, FieldStep], Callable[[str], str]] | None = None
+) -> Rule:
+    """A page of ``listing``, forwards (``first``/``after``) or backwards (``last``/
+    ``before``), as resolvers.pagination pages it; ``narrow(compiler, step)`` gives the
+    field's filter (of a row alias), if it has one.
+
+    Both directions are in the statement, each under a one-time test of the request's
+    direction, so one statement serves every page of the document."""
+
     def rule(c: _Compiler, s: Row, step: FieldStep) -> str:
-        size = c.page_size(step, listing.list_name, key_kind)
-        page, edge = c.alias(), c.alias()
+        page = c.page(step, listing, narrowed=narrow is not None)
         table = _table(listing.model)
+        key_type = _KEY_TYPES[listing.key_kind]
+        narrowing = None if narrow is None else narrow(c, step)
+
+        def where(row: str) -> str:
+            shown = _shown(listing, s.alias, row)
+            return shown if narrowing is None else f"{shown} AND {narrowing(row)}"
+
+        no_cursor = f"({typed(page.key, key_type)} IS NULL)"
+        forward = typed(page.forward, "boolean")
+
+        def beyond(row: str, direction: str) -> str:
+            """Rows past the cursor: older ones forwards (<), newer ones backwards (>)."""
+            bound = f"({typed(page.key, key_type)}, {typed(page.pk, 'bigint')})"
+            position = f"({row}.{listing.key}, {row}.id)"
+            return f"({no_cursor} OR {position} {direction} {bound})"
+
+        def page_of(direction: str, order: str) -> str:
+            a = c.alias()
+            gate = forward if direction == "<" else f"NOT {forward}"
+            return (
+                f"(SELECT * FROM {table} {a} WHERE {gate} AND {where(a)} "
+                f"AND {beyond(a, direction)} ORDER BY {a}.{listing.key} {order}, {a}.id {order} "
+                f"LIMIT {page.size})"
+            )
+
+        def more(direction: str) -> str:
+            a = c.alias()
+            return (
+                f"((SELECT count(*) FROM (SELECT 1 FROM {table} {a} "
+                f"WHERE {where(a)} AND {beyond(a, direction)} LIMIT {page.size} + 1) {c.alias()})"
+                f" > {page.size})"
+            )
+
+        edge = c.alias()
         order_desc = f"{{a}}.{listing.key} DESC, {{a}}.id DESC"
         rows = (
-            f"(SELECT * FROM {table} {page} WHERE {listing.where(s.alias, page)} "
-            f"ORDER BY {order_desc.format(a=page)} LIMIT {size})"
+            f"(SELECT * FROM {page_of('<', 'DESC')} {c.alias()} "
+            f"UNION ALL SELECT * FROM {page_of('>', 'ASC')} {c.alias()})"
         )
 
         def cursor_of(a: str) -> str:
-            return cursor(listing.list_name, listing.key_json(f"{a}.{listing.key}"), f"{a}.id")
+            return cursor(listing.name, _key_json(listing, f"{a}.{listing.key}"), f"{a}.id")
 
-        more = c.alias()
         fields: dict[str, str] = {}
         connection_selection = _selection(step)
         for inner in connection_selection.steps:
@@ -379,24 +569,23 @@ def connection(listing: Listing, key_kind: str) -> Rule:
             if name == "totalCount":
                 counted = c.alias()
                 fields[inner.key] = (
-                    f"(SELECT count(*) FROM {table} {counted} "
-                    f"WHERE {listing.where(s.alias, counted)})"
+                    f"(SELECT count(*) FROM {table} {counted} WHERE {where(counted)})"
                 )
             elif name == "edges":
                 edge_json = _edge(c, inner, cursor_of(edge), Row(edge))
                 fields[inner.key] = (
-                    f"COALESCE((SELECT json_agg({edge_json} ORDER BY {order_desc.format(a=edge)}) "
-                    f"FROM {rows} {edge}), '[]'::json)"
+                    f"(SELECT {json_array_agg(edge_json, order_desc.format(a=edge))} "
+                    f"FROM {ordered_rows(rows, edge, order_desc.format(a=edge))})"
                 )
             elif name == "pageInfo":
                 last, first = c.alias(), c.alias()
-                has_next = (
-                    f"((SELECT count(*) FROM (SELECT 1 FROM {table} {more} "
-                    f"WHERE {listing.where(s.alias, more)} LIMIT {size} + 1) {c.alias()}) > {size})"
-                )
                 values = {
-                    "hasNextPage": has_next,
-                    "hasPreviousPage": "false",
+                    "hasNextPage": (
+                        f"(CASE WHEN {forward} THEN {more('<')} ELSE NOT {no_cursor} END)"
+                    ),
+                    "hasPreviousPage": (
+                        f"(CASE WHEN {forward} THEN NOT {no_cursor} ELSE {more('>')} END)"
+                    ),
                     "startCursor": (
                         f"(SELECT {cursor_of(first)} FROM {rows} {first} "
                         f"ORDER BY {order_desc.format(a=first)} LIMIT 1)"
@@ -412,6 +601,91 @@ def connection(listing: Listing, key_kind: str) -> Rule:
         return c.build(connection_selection, fields)
 
     return rule
+
+
+def _order_filter(c: _Compiler, step: FieldStep) -> Callable[[str], str]:
+    """resolvers.orders._conditions of the field's ``filter``, from the same terms: each
+    term a parameter, NULL where the filter does not narrow by it."""
+
+    @once_per_request
+    def terms(context: Context, variables: VariableValues) -> FilterTerms:
+        arguments = get_argument_values(step.definition, step.nodes[0], variables)
+        return filter_terms(_domain_filter(arguments.get("filter")))
+
+    statuses = c.parameter(lambda ctx, v: terms(ctx, v).statuses)
+    after = c.parameter(lambda ctx, v: terms(ctx, v).placed_after)
+    before = c.parameter(lambda ctx, v: terms(ctx, v).placed_before)
+    pattern = c.parameter(lambda ctx, v: terms(ctx, v).pattern)
+    return lambda row: _order_conditions(c, row, statuses, after, before, pattern)
+
+
+def _order_conditions(
+    c: _Compiler, row: str, statuses: str, after: str, before: str, pattern: str
+) -> str:
+    pattern = typed(pattern, "text")
+
+    def like(column_sql: str) -> str:
+        # As SQLAlchemy writes ilike(): SQLite has lower() (db.engine folds Unicode).
+        if sqlite():
+            return f"lower({column_sql}) LIKE lower({pattern}) ESCAPE '\\'"
+        return f"{column_sql} ILIKE {pattern} ESCAPE '\\'"
+
+    matches = []
+    for searched in SEARCHED:
+        if searched.model is None:
+            matches.append(like(f"{row}.{searched.column}"))
+            continue
+        other = c.alias()
+        matches.append(
+            f"EXISTS (SELECT 1 FROM {_table(searched.model)} {other} WHERE "
+            f"{other}.{searched.joined} = {row}.{searched.on} "
+            f"AND {like(f'{other}.{searched.column}')})"
+        )
+    after, before = typed(after, "timestamptz"), typed(before, "timestamptz")
+    if sqlite():
+        # The statuses come as a JSON array: SQLite has no arrays.
+        listed = f"{row}.status IN (SELECT value FROM json_each({statuses}))"
+    else:
+        statuses = typed(statuses, "text[]")
+        listed = f"{row}.status = ANY({statuses})"
+    return (
+        f"({statuses} IS NULL OR {listed})"
+        f" AND ({after} IS NULL OR {row}.placed_at > {after})"
+        f" AND ({before} IS NULL OR {row}.placed_at < {before})"
+        f" AND ({pattern} IS NULL OR {' OR '.join(matches)})"
+    )
+
+
+def _stored(member: Any) -> Any:
+    # graphql-core gives the API enum's member; the domain enum takes its value.
+    return getattr(member, "value", member)
+
+
+def _domain_filter(given: Any) -> OrderFilter:
+    """The API's OrderFilter argument (as graphql-core coerced it) in domain terms."""
+    if given is None:
+        return OrderFilter()
+    return OrderFilter(
+        tab=None if given.get("tab") is None else rules.OrderTab(_stored(given["tab"])),
+        statuses=tuple(rules.OrderStatus(_stored(s)) for s in given.get("status") or ()),
+        placed_after=given.get("placedAfter"),
+        placed_before=given.get("placedBefore"),
+        search=given.get("search"),
+    )
+
+
+def _payment_methods(c: _Compiler, s: Row, step: FieldStep) -> str:
+    """resolvers.activity.payment_methods: the shown ones, in its order."""
+    shown = " AND ".join(
+        f"{{m}}.{column_name} IS {'NULL' if value_ is None else str(value_).upper()}"
+        for column_name, value_ in PAYMENT_METHODS_SHOWN_WHEN
+    )
+    order = ", ".join(f"{{a}}.{column_name} DESC" for column_name in PAYMENT_METHODS_ORDER)
+    return many(
+        PaymentMethod,
+        lambda u, m: f"{m}.user_id = {u}.id AND " + shown.format(m=m),
+        order,
+    )(c, s, step)
 
 
 def _edge(c: _Compiler, step: FieldStep, cursor_sql: str, node: Row) -> str:
@@ -440,160 +714,210 @@ def _order_by_number(c: _Compiler, s: Row, step: FieldStep) -> str:
     return one(Order, lambda u, o: f"{o}.user_id = {u}.id AND {o}.number = {param}")(c, s, step)
 
 
-RULES: dict[str, dict[str, Rule]] = {
-    "User": {
-        "id": node_id("User"),
-        "handle": column("handle"),
-        "displayName": column("display_name"),
-        "orderTabs": _tab_counts,
-        "orders": connection(ORDERS, "datetime"),
-        "recommendations": connection(RECOMMENDATIONS, "float"),
-        "order": _order_by_number,
-    },
-    "OrderTabCount": {"tab": value("tab"), "count": value("count")},
-    "PageInfo": {
-        name: value(name) for name in ("hasNextPage", "hasPreviousPage", "startCursor", "endCursor")
-    },
+# --- From a field's declaration to its SQL ------------------------------------------
+#
+# Nothing here restates what a field means: the field's declaration (schema.declared, or
+# the loader of a related field) says which column, money, relation or domain rule it
+# is, and the GraphQL type says how its value is written (an enum's name, an instant).
+
+# The SQL of the domain rules and listings fields name (schema.declared.Derived.sql,
+# schema.common.Loaded.sql); each is generated from the domain's own table or function.
+DOMAIN_RULES: dict[str, Rule] = {
+    "order_tab": lambda c, s, step: _tab(c, s, step),
+    "payment_status": lambda c, s, step: _payment_status(c, s, step),
+    "available_actions": lambda c, s, step: _available_actions(c, s, step),
+    "viewer_has_tagged": lambda c, s, step: _viewer_has_tagged(c, s, step),
+    "payment_method_of_viewer": lambda c, s, step: _method(c, s, step),
+    "event_cursor": lambda c, s, step: cursor(
+        EVENTS_LIST, as_text(f"{s.alias}.id"), f"{s.alias}.id"
+    ),
+    "order_tabs": lambda c, s, step: _tab_counts(c, s, step),
+    "order_by_number": lambda c, s, step: _order_by_number(c, s, step),
+    "orders": lambda c, s, step: connection(ORDERS, _order_filter)(c, s, step),
+    "recommendations": lambda c, s, step: connection(RECOMMENDATIONS)(c, s, step),
+    "payments": lambda c, s, step: connection(PAYMENTS)(c, s, step),
+    "tagged_items": lambda c, s, step: connection(TAGGED)(c, s, step),
+    "recently_viewed": lambda c, s, step: connection(VIEWED)(c, s, step),
+    "payment_methods": lambda c, s, step: _payment_methods(c, s, step),
+}
+
+# Objects made of values already in scope (Values): each field is the value of its name,
+# except where the type's own serializer has a rule (Money's amount).
+VALUE_RULES: dict[str, dict[str, Rule]] = {
     "Money": {
         "amount": lambda c, s, step: amount(s.fields["minor"], s.fields["currency"]),
         "currencyCode": value("currency"),
     },
-    "Order": {
-        "id": node_id("Order"),
-        "number": column("number"),
-        "status": enum_column("status"),
-        "tab": _tab,
-        "version": column("version"),
-        "cancelReason": enum_column("cancel_reason"),
-        "placedAt": instant_column("placed_at"),
-        "updatedAt": instant_column("updated_at"),
-        "subtotal": money("subtotal_minor"),
-        "shippingFee": money("shipping_minor"),
-        "tax": money("tax_minor"),
-        "total": money("total_minor"),
-        "shippingAddress": lambda c, s, step: c.object(
-            step,
-            Values(
-                {
-                    name: f"{s.alias}.ship_{column_name}"
-                    for name, column_name in (
-                        ("name", "name"),
-                        ("line1", "line1"),
-                        ("line2", "line2"),
-                        ("city", "city"),
-                        ("region", "region"),
-                        ("postalCode", "postal_code"),
-                        ("countryCode", "country_code"),
-                        ("phone", "phone"),
-                    )
-                }
-            ),
-        ),
-        "paymentStatus": _payment_status,
-        "availableActions": _available_actions,
-        "shop": one(Shop, lambda o, s: f"{s}.id = {o}.shop_id"),
-        "items": many(OrderItem, lambda o, i: f"{i}.order_id = {o}.id", "{a}.id"),
-        "payments": many(Payment, lambda o, p: f"{p}.order_id = {o}.id", "{a}.created_at, {a}.id"),
-        "shipment": one(Shipment, lambda o, s: f"{s}.order_id = {o}.id"),
-        "timeline": many(OrderEvent, lambda o, e: f"{e}.order_id = {o}.id", "{a}.id"),
-    },
-    "Address": {
-        name: value(name)
-        for name in (
-            "name",
-            "line1",
-            "line2",
-            "city",
-            "region",
-            "postalCode",
-            "countryCode",
-            "phone",
-        )
-    },
-    "Shop": {"id": node_id("Shop"), "handle": column("handle"), "name": column("name")},
-    "OrderItem": {
-        "id": node_id("OrderItem"),
-        "title": column("title"),
-        "quantity": column("quantity"),
-        "sourceVideoId": column("source_video_id"),
-        "unitPrice": money("unit_price_minor"),
-        "total": lambda c, s, step: c.object(
-            step,
-            Values(
-                {
-                    "minor": f"({s.alias}.unit_price_minor * {s.alias}.quantity)",
-                    "currency": f"{s.alias}.currency",
-                }
-            ),
-        ),
-        "product": one(Product, lambda i, p: f"{p}.id = {i}.product_id"),
-    },
-    "Product": {
-        "id": node_id("Product"),
-        "title": column("title"),
-        "description": column("description"),
-        "category": column("category"),
-        "imageUrl": column("image_url"),
-        "price": money("price_minor"),
-        "shop": one(Shop, lambda p, s: f"{s}.id = {p}.shop_id"),
-        "viewerHasTagged": _viewer_has_tagged,
-    },
-    "Payment": {
-        "id": node_id("Payment"),
-        "status": enum_column("status"),
-        "createdAt": instant_column("created_at"),
-        "amount": money("amount_minor"),
-        "method": _method,
-    },
-    "PaymentMethod": {
-        "id": node_id("PaymentMethod"),
-        "brand": column("brand"),
-        "last4": column("last4"),
-        "expMonth": column("exp_month"),
-        "expYear": column("exp_year"),
-        "isDefault": column("is_default"),
-    },
-    "Shipment": {
-        "carrier": column("carrier"),
-        "trackingNumber": column("tracking_number"),
-        "shippedAt": instant_column("shipped_at"),
-        "deliveredAt": instant_column("delivered_at"),
-        "estimatedDelivery": instant_column("estimated_delivery"),
-        "events": many(
-            ShipmentEvent,
-            lambda s, e: f"{e}.shipment_id = {s}.id",
-            "{a}.happened_at, {a}.id",
-        ),
-    },
-    "ShipmentEvent": {
-        "kind": enum_column("kind"),
-        "location": column("location"),
-        "message": column("message"),
-        "happenedAt": instant_column("happened_at"),
-    },
-    "OrderEvent": {
-        "id": node_id("OrderEvent"),
-        "cursor": lambda c, s, step: cursor(EVENTS_LIST, f"({s.alias}.id)::text", f"{s.alias}.id"),
-        "fromStatus": enum_column("from_status"),
-        "toStatus": enum_column("to_status"),
-        "orderVersion": column("order_version"),
-        "actor": enum_column("actor"),
-        "note": column("note"),
-        "occurredAt": instant_column("occurred_at"),
-    },
-    "Recommendation": {
-        "id": node_id("Recommendation"),
-        # A JSON number written as Python writes the float: 1.0 must not come back as 1.
-        "score": lambda c, s, step: f"({float_json(s.alias + '.score')})::json",
-        "reason": enum_column("reason"),
-        "product": one(Product, lambda r, p: f"{p}.id = {r}.product_id"),
-        "basedOn": one(Product, lambda r, p: f"{p}.id = {r}.based_on_product_id"),
-    },
 }
 
 
+def _leaf_sql(step: FieldStep, expression: str) -> str:
+    """A column's value written as its GraphQL type writes it."""
+    named = get_named_type(step.definition.type)
+    if isinstance(named, GraphQLEnumType):
+        return _case(expression, _names(named))
+    if named.name == "DateTime":
+        return instant(expression)
+    if named.name == "Float":
+        # A JSON number written as orjson writes the float: 1.0 must not come back as 1.
+        number = orjson_float(expression)
+        return f"json({number})" if sqlite() else f"({number})::json"
+    return expression
+
+
+def _declared_rule(declaration: Declaration) -> Rule:
+    if isinstance(declaration, Column):
+        name = declaration.name
+        return lambda c, s, step: _leaf_sql(step, f"{s.alias}.{name}")
+    if isinstance(declaration, MoneyOf):
+        first, *multipliers = declaration.factors
+        currency = declaration.currency
+
+        def money_rule(c: _Compiler, s: Row, step: FieldStep) -> str:
+            minor = " * ".join(f"{s.alias}.{f}" for f in (first, *multipliers))
+            minor = minor if not multipliers else f"({minor})"
+            return c.object(step, Values({"minor": minor, "currency": f"{s.alias}.{currency}"}))
+
+        return money_rule
+    if isinstance(declaration, Embedded):
+        columns = dict(declaration.columns)
+
+        def embedded_rule(c: _Compiler, s: Row, step: FieldStep) -> str:
+            by_graphql_name = {}
+            for inner in _selection(step).steps:
+                python_name = inner.field.python_name
+                by_graphql_name[inner.nodes[0].name.value] = f"{s.alias}.{columns[python_name]}"
+            return c.object(step, Values(by_graphql_name))
+
+        return embedded_rule
+    if isinstance(declaration, NodeId):
+        return lambda c, s, step: node_id(step.parent.name)(c, s, step)
+    if isinstance(declaration, Derived):
+        found = DOMAIN_RULES.get(declaration.sql)
+        if found is None:
+            raise NotExpressible(f"no SQL generator {declaration.sql!r}")
+        return found
+    raise NotExpressible(f"{declaration!r}")
+
+
+def _related_rule(spec: Loaded) -> Rule:
+    if spec.sql is not None:
+        found = DOMAIN_RULES.get(spec.sql)
+        if found is None:
+            raise NotExpressible(f"no SQL generator {spec.sql!r}")
+        return found
+    relation = relation_of(spec.loader)
+    if relation is None:
+        raise NotExpressible(f"loader {spec.loader} has no relation")
+    key, target = spec.key_column, relation.column
+
+    def joined(parent: str, child: str) -> str:
+        return f"{child}.{target} = {parent}.{key}"
+
+    if relation.many:
+        order = ", ".join(f"{{a}}.{c}" for c in relation.order) or "{a}.id"
+        return many(relation.model, joined, order)
+    return one(relation.model, joined)
+
+
+def rule_of(step: FieldStep, source: Source) -> Rule:
+    """The SQL of one field, from its declaration; NotExpressible when it has none."""
+    if isinstance(source, Values):
+        type_rules = VALUE_RULES.get(step.parent.name, {})
+        name = step.nodes[0].name.value
+        return type_rules.get(name) or value(name)
+    return field_rule(step.field, f"{step.parent.name}.{step.key}")
+
+
+def field_rule(field: StrawberryField, where: str) -> Rule:
+    """The SQL rule a field's declaration gives it; NotExpressible when it has none."""
+    resolver = field.base_resolver
+    spec = None if resolver is None else getattr(resolver.wrapped_func, "loaded", None)
+    if spec is not None:
+        return _related_rule(spec)
+    declaration = declaration_of(field)
+    if declaration is None and field.python_name == "id" and resolver is None:
+        declaration = NodeId()  # a Node's id, declared on the interface
+    if declaration is None:
+        raise NotExpressible(f"{where} declares no data meaning")
+    return _declared_rule(declaration)
+
+
+# Root fields written in SQL, and the objects built of values already in scope (by the
+# rule of the field that holds them): what derivation_gaps counts as covered.
+ROOT_FIELDS = frozenset({"viewer", "product"})
+VALUE_TYPES = frozenset({"Money", "Address", "OrderTabCount", "PageInfo"})
+
+
+def derivation_gaps(schema: GraphQLSchema) -> list[str]:
+    """Every read field (reachable from the query root) that no rule here derives."""
+    query = schema.query_type
+    if query is None:
+        return ["Query"]
+    gaps = [f"Query.{name}" for name in query.fields if name not in ROOT_FIELDS]
+    seen: set[str] = set()
+    todo = [get_named_type(f.type) for f in query.fields.values()]
+    while todo:
+        named = todo.pop()
+        if named.name in seen or not isinstance(named, GraphQLObjectType | GraphQLInterfaceType):
+            continue
+        seen.add(named.name)
+        if isinstance(named, GraphQLInterfaceType):
+            todo.extend(schema.get_possible_types(named))
+            continue
+        todo.extend(get_named_type(f.type) for f in named.fields.values())
+        structural = named.name in VALUE_TYPES or named.name.endswith(("Connection", "Edge"))
+        if structural:
+            continue  # built whole by the rule of the field that returns it
+        for name, definition in named.fields.items():
+            field = (definition.extensions or {}).get("strawberry-definition")
+            try:
+                if not isinstance(field, StrawberryField):
+                    raise NotExpressible(name)
+                field_rule(field, f"{named.name}.{name}")
+            except NotExpressible:
+                gaps.append(f"{named.name}.{name}")
+    return sorted(gaps)
+
+
+@dataclass(frozen=True)
+class PageParameters:
+    """A connection's page: its size, direction and the cursor's key and id (NULL: from
+    the end the page starts at)."""
+
+    size: str
+    forward: str
+    key: str
+    pk: str
+
+
+PAGE_ARGUMENTS = frozenset({"first", "after", "last", "before"})
+
 # (context, variables) -> a bound value of one request
 Parameter = Callable[["Context", "VariableValues"], Any]
+
+T = TypeVar("T")
+
+
+def once_per_request(
+    produce: Callable[[Context, VariableValues], T],
+) -> Callable[[Context, VariableValues], T]:
+    """``produce``, computed once for the request whose parameters are being bound: the
+    several parameters made from one argument are bound one after another (no await
+    between them), so the last request's value is the one asked for again. A request's
+    coerced variables are a new object (Plan.run); they are held, so their identity
+    cannot be reused by another request's. (What ``produce`` reads of the context is the
+    same for every request: the page size settings.)"""
+    last: list[tuple[Any, T]] = []
+
+    def remembered(context: Context, variables: VariableValues) -> T:
+        if last and last[0][0] is variables:
+            return last[0][1]
+        found = produce(context, variables)
+        last[:] = [(variables, found)]
+        return found
+
+    return remembered
 
 
 class _Compiler:
@@ -603,6 +927,8 @@ class _Compiler:
         self.viewer = ":viewer"
         self.parameters: dict[str, Parameter] = {"viewer": lambda context, _: context.viewer_id}
         self._aliases = itertools.count()
+        # Response keys of `viewer`: null there means no such user (the resolvers' call).
+        self.viewer_keys: list[str] = []
 
     def alias(self) -> str:
         return f"t{next(self._aliases)}"
@@ -612,46 +938,62 @@ class _Compiler:
         self.parameters[name] = produce
         return f":{name}"
 
-    def page_size(self, step: FieldStep, list_name: str, key_kind: str) -> str:
-        def size(context: Context, variables: VariableValues) -> int:
+    def page(self, step: FieldStep, listing: Listing, *, narrowed: bool) -> PageParameters:
+        """The page a connection field asks for, as bound parameters; the resolvers' own
+        checks (pagination.page_args) decide it, so what they refuse, the Python plan
+        answers."""
+
+        @once_per_request
+        def args(context: Context, variables: VariableValues) -> PageArgs:
             arguments = get_argument_values(step.definition, step.nodes[0], variables)
-            if any(v is not None for k, v in arguments.items() if k != "first"):
-                raise NotExpressible("only `first` pages are written in SQL")
-            # The resolvers' own checks: out of range raises, and the Python plan answers.
+            known = PAGE_ARGUMENTS | {"filter"} if narrowed else PAGE_ARGUMENTS
+            if any(v is not None for k, v in arguments.items() if k not in known):
+                raise NotExpressible(f"{step.key}: arguments other than a page's")
             return page_args(
-                list_name=list_name,
-                key_kind=key_kind,  # type: ignore[arg-type]
+                list_name=listing.name,
+                key_kind=listing.key_kind,
                 first=arguments.get("first"),
-                after=None,
-                last=None,
-                before=None,
+                after=arguments.get("after"),
+                last=arguments.get("last"),
+                before=arguments.get("before"),
                 default_size=context.default_page_size,
                 max_size=context.max_page_size,
-            ).size
+            )
 
-        return self.parameter(size)
+        def key(context: Context, variables: VariableValues) -> Any:
+            cursor_at = args(context, variables).cursor
+            return None if cursor_at is None else cursor_at[0]
+
+        def pk(context: Context, variables: VariableValues) -> Any:
+            cursor_at = args(context, variables).cursor
+            return None if cursor_at is None else cursor_at[1]
+
+        return PageParameters(
+            size=self.parameter(lambda context, variables: args(context, variables).size),
+            forward=self.parameter(lambda context, variables: args(context, variables).forward),
+            key=self.parameter(key),
+            pk=self.parameter(pk),
+        )
 
     def fields(self, selection: Selection, source: Source) -> dict[str, str]:
-        rules_of = RULES.get(selection.type_name)
-        if rules_of is None:
-            raise NotExpressible(f"no rules for {selection.type_name}")
         built: dict[str, str] = {}
         for step in selection.steps:
-            name = step.nodes[0].name.value
-            rule = rules_of.get(name)
-            if rule is None:
-                raise NotExpressible(f"{selection.type_name}.{name}")
-            built[step.key] = rule(self, source, step)
+            expression = rule_of(step, source)(self, source, step)
+            if get_named_type(step.definition.type).name == "Boolean":
+                expression = boolean(expression)
+            built[step.key] = expression
         return built
 
     def build(self, selection: Selection, built: dict[str, str]) -> str:
         pairs = []
         for key in selection.keys:
             expression = (
-                _literal(selection.type_name) if key in selection.typename_keys else built[key]
+                as_text(_literal(selection.type_name))
+                if key in selection.typename_keys
+                else built[key]
             )
-            pairs.append(f"{_literal(key)}, {expression}")
-        return f"json_build_object({', '.join(pairs)})"
+            pairs.append((key, expression))
+        return json_object(pairs)
 
     def object(self, step: FieldStep, source: Source) -> str:
         """The JSON object of the selection under ``step`` (of each item, for a list)."""
@@ -659,16 +1001,41 @@ class _Compiler:
         return self.build(selection, self.fields(selection, source))
 
     def root(self, root: Selection) -> str:
-        if [s.nodes[0].name.value for s in root.steps] != ["viewer"] * len(root.steps):
-            raise NotExpressible("only `viewer` is written in SQL")
         built = {}
         for step in root.steps:
+            name = step.nodes[0].name.value
             alias = self.alias()
             inner = self.object(step, Row(alias))
-            built[step.key] = (
-                f"(SELECT {inner} FROM {_table(User)} {alias} WHERE {alias}.id = {self.viewer})"
-            )
-        return f"SELECT ({self.build(root, built)})::text"
+            if name == "viewer":
+                self.viewer_keys.append(step.key)
+                built[step.key] = (
+                    f"(SELECT {inner} FROM {_table(User)} {alias} WHERE {alias}.id = {self.viewer})"
+                )
+            elif name == "product":
+                product_id = self.parameter(_product_id(step))
+                products = _table(Product)
+                built[step.key] = (
+                    f"(SELECT {inner} FROM {products} {alias} WHERE {alias}.id = {product_id})"
+                )
+            else:
+                raise NotExpressible(f"Query.{name} is not written in SQL")
+        # One column per response key: each is passed on as the JSON text PostgreSQL
+        # wrote (orjson.Fragment), never parsed and serialized again here.
+        columns = [
+            _literal(f'"{root.type_name}"') if key in root.typename_keys else as_text(built[key])
+            for key in root.keys
+        ]
+        return f"SELECT {', '.join(columns)}"
+
+
+def _product_id(step: FieldStep) -> Parameter:
+    """Query.product's id, checked as the resolver checks it (InvalidArgument otherwise)."""
+
+    def product_id(context: Context, variables: VariableValues) -> int:
+        given = get_argument_values(step.definition, step.nodes[0], variables)["id"]
+        return expect_global_id(given, "Product")
+
+    return product_id
 
 
 @dataclass(frozen=True)
@@ -677,17 +1044,21 @@ class SqlPlan:
 
     statement: TextClause
     parameters: dict[str, Parameter]
-    keys: tuple[str, ...]
+    keys: tuple[str, ...]  # the `viewer` keys
+    response_keys: tuple[str, ...]
+    sqlite: bool = False
 
     async def answer(self, context: Context, variables: VariableValues) -> dict[str, Any] | None:
         """The answer's data; None when the Python plan must judge this request (no
         viewer, arguments the resolvers would refuse or that are not written here)."""
-        if context.viewer_id is None:
+        if context.viewer_id is None and self.keys:
             return None
         try:
             bound = {name: produce(context, variables) for name, produce in self.parameters.items()}
         except (NotExpressible, InvalidArgument):
             return None
+        if self.sqlite:
+            bound = {name: _sqlite_value(v) for name, v in bound.items()}
         try:
             rows = await context.loaders.reads.rows(self.statement, bound)
         except Exception:
@@ -695,17 +1066,37 @@ class SqlPlan:
             # answered, by the Python plan; the log says this plan is not paying off.
             log.warning("an SQL plan failed; the Python plan answers", exc_info=True)
             return None
-        data: dict[str, Any] = orjson.loads(rows[0][0])
+        data = {
+            key: None if value is None else orjson.Fragment(value)
+            for key, value in zip(self.response_keys, rows[0], strict=True)
+        }
         if any(data[key] is None for key in self.keys):
             return None  # no such user: the resolvers say NotAuthenticated
         return data
 
 
-def compile_sql(root: Selection) -> SqlPlan | None:
+def _sqlite_value(value: Any) -> Any:
+    """A parameter as SQLite compares it with what db.types stored: instants as naive UTC
+    text with six digits of microseconds, lists as JSON arrays."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, list):
+        return orjson.dumps(value).decode()
+    return value
+
+
+def compile_sql(root: Selection, dialect: str = "postgresql") -> SqlPlan | None:
     """The statement of a query whose every field has a rule; None otherwise."""
     compiler = _Compiler()
     try:
-        sql = compiler.root(root)
+        with writing(dialect):
+            sql = compiler.root(root)
     except NotExpressible:
         return None
-    return SqlPlan(text(sql), compiler.parameters, root.keys)
+    return SqlPlan(
+        text(sql),
+        compiler.parameters,
+        tuple(compiler.viewer_keys),
+        root.keys,
+        dialect == "sqlite",
+    )

@@ -69,7 +69,7 @@ class LiveOrderEvent(OrderEvent):
     def of(cls, delivery: Delivery) -> LiveOrderEvent:
         node = delivery.shared.get(cls)
         if node is None:
-            node = cast(LiveOrderEvent, cls.from_row(delivery.event))  # from_row builds a cls
+            node = cls.from_row(delivery.event)
             node.order_row = delivery.order
             node.results = {}
             delivery.shared[cls] = node

@@ -12,7 +12,8 @@ from domain import order_status as rules
 from resolvers import activity, orders
 from resolvers.pagination import KeyKind, PageArgs, page_args
 from schema.activity import ProductView, Recommendation, TaggedItem
-from schema.common import Connection, Info, Node, connection_of, global_id, pk
+from schema.common import Connection, Info, Node, connection_of, pk
+from schema.declared import FromRow, column, rule
 from schema.enums import OrderStatus, OrderTab
 from schema.orders import Order
 from schema.payments import Payment, PaymentMethod
@@ -82,18 +83,15 @@ def _args(
 
 
 @strawberry.type(description="A shopper: the signed-in viewer.")
-class User(Node):
-    handle: str = strawberry.field(description="Unique public handle.")
-    display_name: str = strawberry.field(description="Name shown in the app.")
+class User(FromRow, Node):
+    handle: str = column("handle", description="Unique public handle.")
+    display_name: str = column("display_name", description="Name shown in the app.")
     row: strawberry.Private[UserRow]
 
-    @classmethod
-    def from_row(cls, row: UserRow) -> User:
-        return cls(
-            id=global_id("User", row), handle=row.handle, display_name=row.display_name, row=row
-        )
-
-    @strawberry.field(description="Orders, newest first, keyset-paginated and filterable.")
+    @strawberry.field(
+        description="Orders, newest first, keyset-paginated and filterable.",
+        metadata=rule("orders"),
+    )
     async def orders(
         self,
         info: Info,
@@ -110,7 +108,10 @@ class User(Node):
         page = await orders.orders_page(info.context, user_id=pk(self.row), flt=flt, args=args)
         return connection_of(page, Order.from_row)  # type: ignore[arg-type]
 
-    @strawberry.field(description="One of the user's orders by its number; null if none.")
+    @strawberry.field(
+        description="One of the user's orders by its number; null if none.",
+        metadata=rule("order_by_number"),
+    )
     async def order(
         self,
         info: Info,
@@ -119,17 +120,24 @@ class User(Node):
         row = await orders.order_by_number(info.context, user_id=pk(self.row), number=number)
         return None if row is None else Order.from_row(row)
 
-    @strawberry.field(description="Badge counts for every Order Center tab, in tab order.")
+    @strawberry.field(
+        description="Badge counts for every Order Center tab, in tab order.",
+        metadata=rule("order_tabs"),
+    )
     async def order_tabs(self, info: Info) -> list[OrderTabCount]:
         counts = await orders.tab_counts(info.context, user_id=pk(self.row))
         return [OrderTabCount(tab=OrderTab(tab.value), count=count) for tab, count in counts]
 
-    @strawberry.field(description="Saved payment methods, default first.")
+    @strawberry.field(
+        description="Saved payment methods, default first.", metadata=rule("payment_methods")
+    )
     async def payment_methods(self, info: Info) -> list[PaymentMethod]:
         rows = await activity.payment_methods(info.context, user_id=pk(self.row))
         return [PaymentMethod.from_row(r) for r in rows]
 
-    @strawberry.field(description="Payment attempts and refunds, newest first.")
+    @strawberry.field(
+        description="Payment attempts and refunds, newest first.", metadata=rule("payments")
+    )
     async def payments(
         self, info: Info, first: First = None, after: After = None
     ) -> Connection[Payment]:
@@ -137,7 +145,9 @@ class User(Node):
         page = await activity.payments_page(info.context, user_id=pk(self.row), args=args)
         return connection_of(page, Payment.from_row)  # type: ignore[arg-type]
 
-    @strawberry.field(description="Products the user tagged, newest first.")
+    @strawberry.field(
+        description="Products the user tagged, newest first.", metadata=rule("tagged_items")
+    )
     async def tagged_items(
         self, info: Info, first: First = None, after: After = None
     ) -> Connection[TaggedItem]:
@@ -145,7 +155,9 @@ class User(Node):
         page = await activity.tagged_items_page(info.context, user_id=pk(self.row), args=args)
         return connection_of(page, TaggedItem.from_row)  # type: ignore[arg-type]
 
-    @strawberry.field(description="Products the user viewed, most recent first.")
+    @strawberry.field(
+        description="Products the user viewed, most recent first.", metadata=rule("recently_viewed")
+    )
     async def recently_viewed(
         self, info: Info, first: First = None, after: After = None
     ) -> Connection[ProductView]:
@@ -153,7 +165,10 @@ class User(Node):
         page = await activity.recently_viewed_page(info.context, user_id=pk(self.row), args=args)
         return connection_of(page, ProductView.from_row)  # type: ignore[arg-type]
 
-    @strawberry.field(description="Products recommended to the user, best first.")
+    @strawberry.field(
+        description="Products recommended to the user, best first.",
+        metadata=rule("recommendations"),
+    )
     async def recommendations(
         self, info: Info, first: First = None, after: After = None
     ) -> Connection[Recommendation]:

@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -23,6 +24,7 @@ from bench.queries import ORDER_CENTER_PAGE, ORDER_DETAIL
 from db.engine import create_session_factory
 from db.models import Order, User
 from domain.order_status import OrderStatus
+from resolvers.ids import to_global_id
 from tests.conftest import StatementCounter, token_for
 from tests.factories import (
     make_order,
@@ -33,12 +35,13 @@ from tests.factories import (
     make_shop,
     make_tag,
     make_user,
+    make_view,
 )
 from tests.security.conftest import Apps, make_settings
 from tests.security.conftest import apps as apps  # the fixture
 
-# PostgreSQL only: elsewhere there is nothing to compare.
-pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+# Both databases build the answer: PostgreSQL with its json functions, SQLite with its own.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 
 EVERYTHING = """
 query Everything($n: Int) {
@@ -134,7 +137,13 @@ async def _people(engine: AsyncEngine) -> dict[str, Any]:
             sessions, user=buyer, product=product, score=score, based_on=based_on
         )
     await make_recommendation(sessions, user=buyer, product=spare, score=0.9, dismissed=True)
-    return {"buyer": buyer, "operator": operator, "stranger": stranger, "orders": orders}
+    return {
+        "buyer": buyer,
+        "operator": operator,
+        "stranger": stranger,
+        "orders": orders,
+        "products": [tea, yen, dinar],
+    }
 
 
 def _around_first_difference(a: bytes, b: bytes) -> str:
@@ -248,10 +257,164 @@ async def test_a_statement_the_database_refuses_falls_back_to_the_python_plan(
     await client.post("/graphql", json=body, headers=headers)
     plan = planned.state.plans.get(ORDER_CENTER_PAGE, None)
     assert plan is not None
-    assert plan.sql is not None
-    broken = replace(plan.sql, statement=text("SELECT no_such_function(:viewer)"))
-    plan.sql = broken
+    dialect = engine.dialect.name
+    sql_plan = plan.sql_plan(dialect)
+    assert sql_plan is not None
+    plan.sql[dialect] = replace(sql_plan, statement=text("SELECT no_such_function(:viewer)"))
     answer = await client.post("/graphql", json=body, headers=headers)
     assert answer.content == generic.content
     assert planned.state.plans.answered == 1  # the plan answered, in Python
     assert "an SQL plan failed" in caplog.text
+
+
+ACTIVITY = """
+query Activity($first: Int, $after: String) {
+  viewer {
+    paymentMethods { id brand last4 expMonth expYear isDefault }
+    payments(first: $first) {
+      totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+      edges { cursor node { id status createdAt amount { amount currencyCode }
+        order { number total { amount } } method { last4 } } }
+    }
+    taggedItems(first: $first, after: $after) {
+      totalCount pageInfo { hasNextPage hasPreviousPage endCursor }
+      edges { cursor node { id taggedAt sourceVideoId product { id title viewerHasTagged } } }
+    }
+    recentlyViewed(first: $first) {
+      totalCount edges { cursor node { viewedAt product { title price { amount } } } }
+    }
+  }
+}
+"""
+
+FILTERED = """
+query Filtered($first: Int, $after: String, $last: Int, $before: String, $filter: OrderFilter) {
+  viewer {
+    orders(first: $first, after: $after, last: $last, before: $before, filter: $filter) {
+      totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+      edges { cursor node { number status tab placedAt timeline { toStatus cursor } } }
+    }
+  }
+}
+"""
+
+
+async def test_every_list_of_the_viewer_in_one_statement(
+    apps: Apps, engine: AsyncEngine, count_statements: StatementCounter
+) -> None:
+    people = await _people(engine)
+    sessions = create_session_factory(engine)
+    buyer = people["buyer"]
+    for product in people["products"]:
+        await make_view(sessions, user=buyer, product=product)
+    for who in ("buyer", "operator", "stranger"):
+        for first in (None, 0, 1, 3):
+            await _compare(apps, count_statements, ACTIVITY, {"first": first}, people[who])
+
+
+async def test_filtered_and_paged_orders_in_one_statement(
+    apps: Apps, engine: AsyncEngine, count_statements: StatementCounter
+) -> None:
+    people = await _people(engine)
+    buyer = people["buyer"]
+    placed = people["orders"][2].placed_at
+    filters: list[dict[str, Any] | None] = [
+        None,
+        {},
+        {"tab": "TO_PAY"},
+        {"tab": "SHIPPED", "status": ["IN_TRANSIT", "DELIVERED"]},
+        {"status": ["COMPLETED", "CANCELLED", "UNPAID"]},
+        {"status": []},
+        {"placedAfter": placed.isoformat()},
+        {"placedBefore": placed.isoformat(), "tab": "TO_SHIP"},
+        {"search": "matcha"},  # an item title, any case
+        {"search": people["orders"][3].number},
+        {"search": "own"},  # the shop's name
+        {"search": "100%_\\"},  # LIKE's own characters are matched as text
+        {"search": "   "},
+    ]
+    for flt in filters:
+        answer = await _compare(
+            apps, count_statements, FILTERED, {"first": 2, "filter": flt}, buyer
+        )
+        # Then the next page, from the end cursor of the first, and back again.
+        end = orjson.loads(answer)["data"]["viewer"]["orders"]["pageInfo"]["endCursor"]
+        if end is not None:
+            variables = {"first": 2, "after": end, "filter": flt}
+            following = await _compare(apps, count_statements, FILTERED, variables, buyer)
+            start = orjson.loads(following)["data"]["viewer"]["orders"]["pageInfo"]["startCursor"]
+            if start is not None:
+                variables = {"last": 2, "before": start, "filter": flt}
+                back = await _compare(apps, count_statements, FILTERED, variables, buyer)
+                assert back == answer
+        # The last page, counted from the end.
+        await _compare(apps, count_statements, FILTERED, {"last": 3, "filter": flt}, buyer)
+
+
+PRODUCT = """
+query Product($id: ID!) {
+  product(id: $id) { id title category price { amount currencyCode }
+    shop { id handle name } viewerHasTagged }
+}
+"""
+
+
+async def test_a_product_by_id_in_one_statement(
+    apps: Apps, engine: AsyncEngine, count_statements: StatementCounter
+) -> None:
+    people = await _people(engine)
+    for product in people["products"]:
+        for who in ("buyer", "stranger"):
+            answer = await _compare(
+                apps,
+                count_statements,
+                PRODUCT,
+                {"id": to_global_id("Product", product.id)},
+                people[who],
+            )
+            assert answer.startswith(b'{"data":{"product":{"id":"'), answer[:200]
+    missing = to_global_id("Product", 10**9)
+    answer = await _compare(apps, count_statements, PRODUCT, {"id": missing}, people["buyer"])
+    assert answer.startswith(b'{"data":{"product":null}')
+
+
+async def test_json_written_by_the_database_is_the_bytes_orjson_writes(
+    engine: AsyncEngine,
+) -> None:
+    """The SQL plan sends the database's JSON text as it is: strings, floats and nesting
+    must be written exactly as orjson writes graphql-core's answers."""
+    from schema.sql_plans import as_text, json_array, json_object, orjson_float, typed, writing
+
+    texts = ["plain", 'quote " back \\ slash', "tab\tnew\nline\r\x01\x1f\x7f", "抹茶 🍵 \u2028 /"]
+    floats = [
+        1e-3,
+        1e-4,
+        1.5e-4,
+        1e-5,
+        1.5e-5,
+        -1.5e-5,
+        1e-6,
+        1.23e-7,
+        0.1,
+        1.0,
+        12.0,
+        1e15,
+        1e16,
+        1.5e16,
+        0.1 + 0.2,
+        -2.5,
+        123456.789,
+    ]
+    with writing(engine.dialect.name):
+        v = typed(":v", "text")
+        value_sql = as_text(
+            json_object([("k", v), ("n", "CAST(NULL AS integer)"), ("a", json_array([v, "1"]))])
+        )
+        number_sql = orjson_float(typed(":v", "double precision"))
+    async with engine.connect() as connection:
+        for value in texts:
+            row = (await connection.execute(text(f"SELECT {value_sql}"), {"v": value})).one()
+            assert row[0].encode() == orjson.dumps({"k": value, "n": None, "a": [value, 1]})
+        for number in floats:
+            row = (await connection.execute(text(f"SELECT {number_sql}"), {"v": number})).one()
+            assert row[0].encode() == orjson.dumps(number), number

@@ -1,0 +1,52 @@
+"""The lists the Order Center pages through, declared once.
+
+A listing is a user's rows of one table, newest (or best) first by ``(key, id)``, with
+the rows a user no longer sees left out. The resolvers page through it
+(``listing_page``) and the SQL plans write the same list as one subquery
+(schema.sql_plans), both from this declaration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import SQLModel, col, select
+
+from resolvers.context import Context
+from resolvers.pagination import KeyKind, Page, PageArgs, paginate
+
+
+@dataclass(frozen=True)
+class Listing:
+    name: str  # the list's name in its cursors
+    model: type[SQLModel]
+    key: str  # the sort column, descending; ties by id, descending
+    key_kind: KeyKind
+    owner: str = "user_id"
+    # Rows are listed only where each of these columns IS the value (False or None).
+    shown_when: tuple[tuple[str, bool | None], ...] = ()
+
+    def statement(self, owner_id: int) -> Any:
+        conditions = [col(getattr(self.model, self.owner)) == owner_id]
+        conditions += [col(getattr(self.model, c)).is_(v) for c, v in self.shown_when]
+        return select(self.model).where(*conditions)
+
+
+async def listing_page(
+    ctx: Context, listing: Listing, *, owner_id: int, args: PageArgs, statement: Any = None
+) -> Page[Any]:
+    """A page of ``listing`` (or of ``statement``, its rows narrowed further)."""
+    key = col(getattr(listing.model, listing.key))
+    pk = col(listing.model.id)  # type: ignore[attr-defined]  # every listed table has one
+    return await paginate(
+        ctx.loaders.reads,
+        ctx.loaders.deferred.run,
+        listing.statement(owner_id) if statement is None else statement,
+        list_name=listing.name,
+        key=key,
+        pk=pk,
+        args=args,
+        key_of=lambda row: getattr(row, listing.key),
+        pk_of=lambda row: row.id,
+    )
