@@ -59,6 +59,7 @@ class Answer:
     body: bytes
     path: str
     troubles: list[str]  # what went wrong on the way, whatever the answer
+    out_at_answer: int = 0  # connections still taken when the answer was out
 
 
 @dataclass
