@@ -347,20 +347,40 @@ def recommend(evaluate_only: bool, k: int, no_progress: bool) -> None:
 )
 @click.option("--seed", "rng_seed", type=int, default=None, help="Seed the choice of orders.")
 @click.option("--log-every", default=20, show_default=True, help="Log a line every N steps.")
-def simulate(rate: float, duration: float | None, rng_seed: int | None, log_every: int) -> None:
+@click.option(
+    "--webhook-url",
+    default=None,
+    help="Post carrier scans to this server (e.g. http://127.0.0.1:8000) "
+    "[default: to the webhook handler in this process].",
+)
+def simulate(
+    rate: float,
+    duration: float | None,
+    rng_seed: int | None,
+    log_every: int,
+    webhook_url: str | None,
+) -> None:
     """Act as sellers and carriers: move orders along their lifecycle, live.
 
-    Ships orders awaiting shipment, hands them to the carrier, delivers them, and
-    places paid orders for random buyers now and then, through the same use-cases
-    as the API. Events go out on ORDERCENTER_BUS_URL; with memory:// (the default)
-    a separate server still sees them, but only on its hub's slow poll (~2 s later).
+    Ships orders awaiting shipment, places paid orders for random buyers now and then,
+    through the same use-cases as the API, and has the carriers scan parcels (picked
+    up, delivered) through the signed carrier webhook. Events go out on
+    ORDERCENTER_BUS_URL; with memory:// (the default) a separate server still sees
+    them, but only on its hub's slow poll (~2 s later).
     """
     from app.simulate import run_simulation
 
     settings = get_settings()
     require_database(settings)
     report = asyncio.run(
-        run_simulation(settings, rate=rate, duration=duration, seed=rng_seed, log_every=log_every)
+        run_simulation(
+            settings,
+            rate=rate,
+            duration=duration,
+            seed=rng_seed,
+            log_every=log_every,
+            webhook_url=webhook_url,
+        )
     )
     click.echo(report.summary())
 

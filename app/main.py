@@ -32,6 +32,7 @@ from app.request_log import RequestLogMiddleware
 from app.security import SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
 from app.tracing import Tracing
+from app.webhooks import CarrierWebhook
 from app.worker import sweep_forever
 from app.ws import GraphQLWebSocket
 from db.engine import create_engine, create_session_factory
@@ -194,10 +195,16 @@ def create_app(
     graphql = GraphQLHTTPHandler(pipeline)
     verifier = TokenVerifier.from_settings(settings)
     websockets = GraphQLWebSocket(pipeline, verifier)
+    carrier_webhook = CarrierWebhook(
+        settings.carrier_secrets,
+        settings.carrier_webhook_tolerance_seconds,
+        lambda: system_context(app, settings),
+    )
     app = Starlette(
         routes=[
             Route("/graphql", graphql.handle, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", websockets),
+            Route("/webhooks/carrier", carrier_webhook.handle, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             *metrics.routes(settings),

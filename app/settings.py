@@ -20,6 +20,12 @@ from schema.limits import Limits
 
 # Known to everyone who reads this file: fine on a laptop, refused in production.
 DEVELOPMENT_JWT_SECRET = "ordercenter-development-secret-do-not-use-in-production"  # noqa: S105
+# The same, for the carriers `ordercenter simulate` plays: used only outside production
+# and only when ORDERCENTER_CARRIER_WEBHOOK_SECRETS names no carrier at all.
+DEVELOPMENT_CARRIER_SECRETS = {
+    carrier: f"ordercenter-development-carrier-{carrier.lower()}-do-not-use"
+    for carrier in ("UPS", "FedEx", "USPS", "DHL")
+}
 MIN_JWT_SECRET_BYTES = 32
 
 log = logging.getLogger("ordercenter")
@@ -36,7 +42,7 @@ class Settings(BaseSettings):
         description="SQLite file (aiosqlite) or PostgreSQL (asyncpg) URL.",
     )
     db_pool_size: int = Field(
-        default=20, ge=1, description="PostgreSQL connections per process (no overflow)."
+        default=10, ge=1, description="PostgreSQL connections per process (no overflow)."
     )
     jwt_secret: str = Field(
         default=DEVELOPMENT_JWT_SECRET, description="HS256 secret that signs bearer tokens."
@@ -85,6 +91,17 @@ class Settings(BaseSettings):
     )
     idempotency_ttl_seconds: int = Field(
         default=24 * 3600, ge=60, description="How long idempotency keys are remembered."
+    )
+    carrier_webhook_secrets: dict[str, str] = Field(
+        default_factory=dict,
+        description="Shared secret per carrier for POST /webhooks/carrier, as JSON "
+        '(`{"UPS": "…"}`); carrier names compared without case.',
+    )
+    carrier_webhook_tolerance_seconds: int = Field(
+        default=300,
+        ge=1,
+        le=3600,
+        description="How far a webhook's signed timestamp may be from the server's clock.",
     )
     unpaid_order_timeout_seconds: int = Field(
         default=30 * 60, ge=60, description="Unpaid orders are cancelled after this long."
@@ -286,6 +303,15 @@ class Settings(BaseSettings):
         )
 
     @property
+    def carrier_secrets(self) -> dict[str, str]:
+        """Each carrier's webhook secret by lower-cased name; the development ones only
+        outside production and when none is configured."""
+        configured = self.carrier_webhook_secrets
+        if not configured and self.env != "production":
+            configured = DEVELOPMENT_CARRIER_SECRETS
+        return {name.lower(): secret for name, secret in configured.items()}
+
+    @property
     def json_logs(self) -> bool:
         return (self.log_format or ("json" if self.env == "production" else "text")) == "json"
 
@@ -309,8 +335,23 @@ class Settings(BaseSettings):
                 "a JWT public key or JWKS file is set but ORDERCENTER_JWT_ALGORITHMS "
                 "accepts none of RS256, ES256, …: add the algorithm your issuer signs with"
             )
+        self._check_carrier_secrets()
         TokenVerifier.from_settings(self)  # reads the key files: fail now, not per request
         PersistedQueries.from_settings(self)  # reads and checks the allow-list file
+
+    def _check_carrier_secrets(self) -> None:
+        # A short shared secret lets anyone who guesses it deliver parcels by webhook.
+        for carrier, secret in self.carrier_webhook_secrets.items():
+            if self.env == "production" and len(secret.encode()) < MIN_JWT_SECRET_BYTES:
+                raise ValueError(
+                    f"ORDERCENTER_CARRIER_WEBHOOK_SECRETS: the secret of {carrier} must be "
+                    f"at least {MIN_JWT_SECRET_BYTES} bytes in production"
+                )
+            if secret in DEVELOPMENT_CARRIER_SECRETS.values() and self.env == "production":
+                raise ValueError(
+                    f"ORDERCENTER_CARRIER_WEBHOOK_SECRETS: the secret of {carrier} is a "
+                    "published development secret"
+                )
 
     def _check_secret(self) -> None:
         if self.uses_development_secret:

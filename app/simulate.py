@@ -1,12 +1,15 @@
 """``ordercenter simulate``: sellers and carriers moving orders along, at a steady rate.
 
 Every change goes through the same use-cases as the API (``ship_order``,
-``update_order_status``, ``place_order``), with the shop's owner as the viewer for
-the seller's and the carrier's steps (the seller acts for the carrier, so those
-events carry actor SELLER) and a buyer as the viewer for new orders. Nothing is
-written behind the domain's back: versions, timelines, shipments and events are
-exactly what a client would have produced, and the events are announced on the
-configured bus.
+``place_order``), with the shop's owner as the viewer for the seller's step and a
+buyer as the viewer for new orders. The carrier's steps go through the carrier
+webhook: a scan (PICKED_UP, DELIVERED) signed with the carrier's secret and posted to
+``POST /webhooks/carrier``, of a running server when ``--webhook-url`` says so,
+otherwise to the same handler in this process; those events carry actor CARRIER. (A
+shipment whose carrier has no configured secret is moved by its seller instead.)
+Nothing is written behind the domain's back: versions, timelines, shipments and
+events are exactly what a client would have produced, and the events are announced
+on the configured bus.
 
 Each step is one use-case call: ship an order awaiting shipment (carrier and
 tracking number), hand one awaiting collection to the carrier (IN_TRANSIT), deliver
@@ -20,8 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import signal
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,15 +34,20 @@ from datetime import UTC, datetime
 from random import Random
 from uuid import uuid4
 
+import httpx
 from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
+from starlette.applications import Starlette
+from starlette.routing import Route
 
 from app.bus import InProcessBus, make_bus
-from app.settings import Settings
+from app.settings import DEVELOPMENT_CARRIER_SECRETS, Settings
+from app.webhooks import CARRIER_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, CarrierWebhook
 from db.engine import create_engine, create_session_factory
-from db.models import Order, PaymentMethod, Product, Shop, User
+from db.models import Order, PaymentMethod, Product, Shipment, Shop, User
+from domain.carrier_scans import ScanKind, sign
 from domain.order_status import OrderStatus
 from resolvers.context import Context, Rules
 from resolvers.events import EventPublisher
@@ -97,6 +107,51 @@ class SimulationReport:
         )
 
 
+WEBHOOK_PATH = "/webhooks/carrier"
+
+
+class CarrierDesk:
+    """Plays the carriers: signs one scan per delivery and posts it to the webhook."""
+
+    def __init__(self, client: httpx.AsyncClient, secrets: dict[str, str]) -> None:
+        self._client = client
+        self._secrets = secrets  # by lower-cased carrier name
+
+    def serves(self, carrier: str) -> bool:
+        return carrier.lower() in self._secrets
+
+    async def scan(self, carrier: str, tracking_number: str, kind: ScanKind) -> bool:
+        """Whether the webhook applied the scan and it moved the order."""
+        body = json.dumps(
+            {
+                "scans": [
+                    {
+                        "scanId": uuid4().hex,
+                        "trackingNumber": tracking_number,
+                        "kind": kind.value,
+                        "happenedAt": datetime.now(UTC).isoformat(),
+                    }
+                ]
+            }
+        ).encode()
+        timestamp = str(int(time.time()))
+        response = await self._client.post(
+            WEBHOOK_PATH,
+            content=body,
+            headers={
+                "Content-Type": "application/json",
+                CARRIER_HEADER: carrier,
+                TIMESTAMP_HEADER: timestamp,
+                SIGNATURE_HEADER: sign(self._secrets[carrier.lower()], timestamp, body),
+            },
+        )
+        if response.status_code != 200:
+            log.warning("the carrier webhook refused a scan: %s", response.text)
+            return False
+        (result,) = response.json()["scans"]
+        return bool(result["result"] == "APPLIED")
+
+
 @dataclass(frozen=True, slots=True)
 class _Buyer:
     user_id: int
@@ -112,15 +167,17 @@ class _Simulator:
         gateway: PaymentGateway,
         rules: Rules,
         rng: Random,
+        carriers: CarrierDesk,
     ) -> None:
         self._sessions = sessions
         self._events = events
         self._gateway = gateway
         self._rules = rules
         self._rng = rng
+        self._carriers = carriers
         self._buyers: list[_Buyer] | None = None
 
-    def _context(self, viewer_id: int) -> Context:
+    def _context(self, viewer_id: int | None) -> Context:
         return Context.for_request(
             viewer_id=viewer_id,
             sessions=self._sessions,
@@ -167,11 +224,21 @@ class _Simulator:
                 carrier=carrier,
                 tracking_number=tracking,
             )
-        else:
-            target = OrderStatus.IN_TRANSIT if kind == IN_TRANSIT else OrderStatus.DELIVERED
-            await update_order_status(
-                ctx, viewer_id=owner_id, order_id=order_id, status=target, note=None
+            return kind
+        target = OrderStatus.IN_TRANSIT if kind == IN_TRANSIT else OrderStatus.DELIVERED
+        async with self._sessions() as session:
+            shipment = (
+                (await session.execute(select(Shipment).where(col(Shipment.order_id) == order_id)))
+                .scalars()
+                .first()
             )
+        if shipment is not None and self._carriers.serves(shipment.carrier):
+            scan = ScanKind.PICKED_UP if kind == IN_TRANSIT else ScanKind.DELIVERED
+            moved = await self._carriers.scan(shipment.carrier, shipment.tracking_number, scan)
+            return kind if moved else SKIPPED
+        await update_order_status(
+            ctx, viewer_id=owner_id, order_id=order_id, status=target, note=None
+        )
         return kind
 
     async def _load_buyers(self) -> list[_Buyer]:
@@ -281,22 +348,68 @@ async def simulate(
     gateway: PaymentGateway | None = None,
     stop: asyncio.Event | None = None,
     log_every: int = 20,
+    carrier_secrets: dict[str, str] | None = None,
+    webhook_url: str | None = None,
+    webhook_tolerance_seconds: int = 300,
 ) -> SimulationReport:
     """Run steps at ``rate`` per second until ``steps`` ran, ``duration`` seconds passed
     or ``stop`` is set, whichever comes first; logs a line every ``log_every`` steps.
 
-    The same ``seed`` on the same database state makes the same choices.
+    Carrier scans are posted to ``webhook_url`` (a server's base URL) or, without it,
+    to the webhook handler in this process; ``carrier_secrets`` by lower-cased carrier
+    name (default: the development ones). The same ``seed`` on the same database state
+    makes the same choices.
     """
     if rate <= 0:
         raise ValueError("rate must be positive")
     stop = stop or asyncio.Event()
-    simulator = _Simulator(
-        sessions,
-        events or InProcessBus(),
-        gateway or SandboxGateway(),
-        rules or Rules(),
-        Random(seed),  # noqa: S311 - choosing orders, not secrets
-    )
+    events = events or InProcessBus()
+    gateway = gateway or SandboxGateway()
+    rules = rules or Rules()
+    secrets = carrier_secrets
+    if secrets is None:
+        secrets = {name.lower(): secret for name, secret in DEVELOPMENT_CARRIER_SECRETS.items()}
+    if webhook_url is not None:
+        client = httpx.AsyncClient(base_url=webhook_url, timeout=30)
+    else:
+        handler = CarrierWebhook(
+            secrets,
+            webhook_tolerance_seconds,
+            lambda: Context.for_request(
+                viewer_id=None, sessions=sessions, events=events, gateway=gateway, rules=rules
+            ),
+        )
+        webhook_app = Starlette(routes=[Route(WEBHOOK_PATH, handler.handle, methods=["POST"])])
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=webhook_app), base_url="http://simulate"
+        )
+    async with client:
+        return await _run(
+            _Simulator(
+                sessions,
+                events,
+                gateway,
+                rules,
+                Random(seed),  # noqa: S311 - choosing orders, not secrets
+                CarrierDesk(client, secrets),
+            ),
+            rate=rate,
+            duration=duration,
+            steps=steps,
+            stop=stop,
+            log_every=log_every,
+        )
+
+
+async def _run(
+    simulator: _Simulator,
+    *,
+    rate: float,
+    duration: float | None,
+    steps: int | None,
+    stop: asyncio.Event,
+    log_every: int,
+) -> SimulationReport:
     report = SimulationReport()
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -339,6 +452,7 @@ async def run_simulation(
     duration: float | None,
     seed: int | None,
     log_every: int = 20,
+    webhook_url: str | None = None,
 ) -> SimulationReport:
     """``simulate`` on the configured database and bus, until Ctrl-C or SIGTERM."""
     engine = create_engine(settings.database_url)
@@ -371,6 +485,9 @@ async def run_simulation(
             rules=settings.rules,
             stop=stop,
             log_every=log_every,
+            carrier_secrets=settings.carrier_secrets,
+            webhook_url=webhook_url,
+            webhook_tolerance_seconds=settings.carrier_webhook_tolerance_seconds,
         )
     finally:
         for signum in handled:

@@ -46,6 +46,9 @@ class Actor(StrEnum):
     SELLER = "SELLER"
     CARRIER = "CARRIER"
     SYSTEM = "SYSTEM"
+    # An Order Center operator acting for the seller: the state machine lets them do
+    # what the SELLER may; the timeline records who it really was.
+    OPERATOR = "OPERATOR"
 
 
 class OrderPaymentStatus(StrEnum):

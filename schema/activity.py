@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import strawberry
 
@@ -46,3 +47,22 @@ class Recommendation(FromRow, Node):
         description="The product it is based on ('because you bought X').",
     )
     row: strawberry.Private[RecommendationRow]
+
+
+@strawberry.type(
+    description="A product the buyer bought before and can buy again: when and how often."
+)
+class BuyAgainItem(FromRow):
+    last_ordered_at: datetime = column(
+        "last_ordered_at",
+        description="When the latest paid, not cancelled order with it was placed.",
+    )
+    times_ordered: int = column(
+        "times_ordered", description="How many of the buyer's paid, not cancelled orders had it."
+    )
+    units_ordered: int = column("units_ordered", description="How many units those orders held.")
+    product: Product = related(
+        "product_by_id", key="product_id", description="The product, on sale now."
+    )
+    # One aggregate row of resolvers.buy_again: product_id and the three columns above.
+    row: strawberry.Private[Any]

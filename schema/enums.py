@@ -78,6 +78,9 @@ class EventActor(Enum):
     SELLER = strawberry.enum_value("SELLER", description="The seller of the order's shop.")
     CARRIER = strawberry.enum_value("CARRIER", description="The shipping carrier.")
     SYSTEM = strawberry.enum_value("SYSTEM", description="Order Center itself (timeouts).")
+    OPERATOR = strawberry.enum_value(
+        "OPERATOR", description="An Order Center operator, acting for the seller."
+    )
 
 
 @strawberry.enum(description="A carrier scan's kind.")

@@ -15,6 +15,12 @@ from schema.enums import CancelReason, OrderStatus
 from schema.orders import Order
 from schema.payloads import UserError, attempt, decode_id, user_errors
 
+RETRY_KEY_DESCRIPTION = (
+    "Optional, unique per attempt (1 to 128 characters): a retry with the same key "
+    "returns the first result instead of acting twice; the same key with other input "
+    "is a CONFLICT."
+)
+
 
 @strawberry.input(description="Where to ship an order.")
 class AddressInput:
@@ -64,11 +70,13 @@ class CancelOrderInput:
     reason: CancelReason | None = strawberry.field(
         default=None, description="Why; defaults to CUSTOMER for buyers, SELLER for sellers."
     )
+    idempotency_key: str | None = strawberry.field(default=None, description=RETRY_KEY_DESCRIPTION)
 
 
 @strawberry.input(description="Confirm a delivered order arrived.")
 class ConfirmReceiptInput:
     order_id: strawberry.ID = strawberry.field(description="The order.")
+    idempotency_key: str | None = strawberry.field(default=None, description=RETRY_KEY_DESCRIPTION)
 
 
 @strawberry.input(description="Hand an order to a carrier (seller).")
@@ -76,6 +84,7 @@ class ShipOrderInput:
     order_id: strawberry.ID = strawberry.field(description="The order.")
     carrier: str = strawberry.field(description="Carrier name (1 to 64 characters).")
     tracking_number: str = strawberry.field(description="Tracking number (1 to 64).")
+    idempotency_key: str | None = strawberry.field(default=None, description=RETRY_KEY_DESCRIPTION)
 
 
 @strawberry.input(description="Record the carrier's progress: IN_TRANSIT or DELIVERED.")
@@ -83,6 +92,7 @@ class UpdateOrderStatusInput:
     order_id: strawberry.ID = strawberry.field(description="The order.")
     status: OrderStatus = strawberry.field(description="IN_TRANSIT or DELIVERED.")
     note: str | None = strawberry.field(default=None, description="Shown on the timeline.")
+    idempotency_key: str | None = strawberry.field(default=None, description=RETRY_KEY_DESCRIPTION)
 
 
 @strawberry.type(description="The result of an order mutation.")
@@ -181,6 +191,7 @@ class OrderMutations:
                 viewer_id=viewer_id,
                 order_id=decode_id(input.order_id, "Order", "input", "orderId"),
                 reason=reason,
+                idempotency_key=input.idempotency_key,
             )
 
         return await _run(info, input, use_case)
@@ -196,6 +207,7 @@ class OrderMutations:
                 info.context,
                 viewer_id=viewer_id,
                 order_id=decode_id(input.order_id, "Order", "input", "orderId"),
+                idempotency_key=input.idempotency_key,
             )
 
         return await _run(info, input, use_case)
@@ -213,6 +225,7 @@ class OrderMutations:
                 order_id=decode_id(input.order_id, "Order", "input", "orderId"),
                 carrier=input.carrier,
                 tracking_number=input.tracking_number,
+                idempotency_key=input.idempotency_key,
             )
 
         return await _run(info, input, use_case)
@@ -230,6 +243,7 @@ class OrderMutations:
                 order_id=decode_id(input.order_id, "Order", "input", "orderId"),
                 status=rules.OrderStatus(input.status.name),
                 note=input.note,
+                idempotency_key=input.idempotency_key,
             )
 
         return await _run(info, input, use_case)

@@ -14,6 +14,7 @@ from db.models import TaggedItem as TaggedItemRow
 from resolvers.mutations import shopper, wallet
 from schema.activity import ProductView, Recommendation, TaggedItem
 from schema.common import Info
+from schema.order_mutations import RETRY_KEY_DESCRIPTION
 from schema.payloads import UserError, attempt, decode_id
 from schema.payments import PaymentMethod
 
@@ -26,21 +27,25 @@ class TagProductInput:
         description="The video it was tagged from (at most 64 characters). On a product "
         "already tagged, given: replaces the tag's video; omitted: keeps it.",
     )
+    idempotency_key: str | None = strawberry.field(default=None, description=RETRY_KEY_DESCRIPTION)
 
 
 @strawberry.input(description="Remove the viewer's tag of a product.")
 class UntagProductInput:
     product_id: strawberry.ID = strawberry.field(description="The tagged Product's id.")
+    idempotency_key: str | None = strawberry.field(default=None, description=RETRY_KEY_DESCRIPTION)
 
 
 @strawberry.input(description="Note that the viewer looked at a product.")
 class RecordProductViewInput:
     product_id: strawberry.ID = strawberry.field(description="The viewed Product's id.")
+    idempotency_key: str | None = strawberry.field(default=None, description=RETRY_KEY_DESCRIPTION)
 
 
 @strawberry.input(description="Stop recommending a product.")
 class DismissRecommendationInput:
     recommendation_id: strawberry.ID = strawberry.field(description="A Recommendation id.")
+    idempotency_key: str | None = strawberry.field(default=None, description=RETRY_KEY_DESCRIPTION)
 
 
 @strawberry.input(description="Save a card, as the payment processor's token for it.")
@@ -55,16 +60,24 @@ class AddPaymentMethodInput:
         description="True: use it when no method is chosen. A user's first method is the "
         "default whatever this says.",
     )
+    idempotency_key: str | None = strawberry.field(default=None, description=RETRY_KEY_DESCRIPTION)
 
 
 @strawberry.input(description="Remove a saved payment method.")
 class RemovePaymentMethodInput:
     payment_method_id: strawberry.ID = strawberry.field(description="A PaymentMethod id.")
+    idempotency_key: str | None = strawberry.field(default=None, description=RETRY_KEY_DESCRIPTION)
 
 
 @strawberry.input(description="Choose the method used when none is chosen.")
 class SetDefaultPaymentMethodInput:
     payment_method_id: strawberry.ID = strawberry.field(description="A PaymentMethod id.")
+    idempotency_key: str | None = strawberry.field(default=None, description=RETRY_KEY_DESCRIPTION)
+
+
+@strawberry.input(description="Forget the viewing history.")
+class ClearRecentlyViewedInput:
+    idempotency_key: str | None = strawberry.field(default=None, description=RETRY_KEY_DESCRIPTION)
 
 
 @strawberry.type(description="The result of tagging or untagging a product.")
@@ -136,6 +149,7 @@ class ShopperMutations:
                 viewer_id=viewer_id,
                 product_id=_product_id(input.product_id),
                 source_video_id=input.source_video_id,
+                idempotency_key=input.idempotency_key,
             )
 
         row, errors = await attempt(info, input, use_case)
@@ -150,7 +164,10 @@ class ShopperMutations:
     ) -> TaggedItemPayload:
         async def use_case(viewer_id: int) -> TaggedItemRow:
             return await shopper.untag_product(
-                info.context, viewer_id=viewer_id, product_id=_product_id(input.product_id)
+                info.context,
+                viewer_id=viewer_id,
+                product_id=_product_id(input.product_id),
+                idempotency_key=input.idempotency_key,
             )
 
         row, errors = await attempt(info, input, use_case)
@@ -170,7 +187,10 @@ class ShopperMutations:
     ) -> ProductViewPayload:
         async def use_case(viewer_id: int) -> ProductViewRow:
             return await shopper.record_product_view(
-                info.context, viewer_id=viewer_id, product_id=_product_id(input.product_id)
+                info.context,
+                viewer_id=viewer_id,
+                product_id=_product_id(input.product_id),
+                idempotency_key=input.idempotency_key,
             )
 
         row, errors = await attempt(info, input, use_case)
@@ -178,11 +198,22 @@ class ShopperMutations:
         return ProductViewPayload(product_view=view, user_errors=errors)
 
     @strawberry.mutation(description="Forget the viewer's whole viewing history.")
-    async def clear_recently_viewed(self, info: Info) -> ClearRecentlyViewedPayload:
+    async def clear_recently_viewed(
+        self,
+        info: Info,
+        input: Annotated[
+            ClearRecentlyViewedInput | None,
+            strawberry.argument(description="Optional: an idempotencyKey for retries."),
+        ] = None,
+    ) -> ClearRecentlyViewedPayload:
         async def use_case(viewer_id: int) -> int:
-            return await shopper.clear_recently_viewed(info.context, viewer_id=viewer_id)
+            return await shopper.clear_recently_viewed(
+                info.context,
+                viewer_id=viewer_id,
+                idempotency_key=None if input is None else input.idempotency_key,
+            )
 
-        count, errors = await attempt(info, None, use_case)
+        count, errors = await attempt(info, input, use_case)
         return ClearRecentlyViewedPayload(cleared_count=count or 0, user_errors=errors)
 
     @strawberry.mutation(
@@ -202,6 +233,7 @@ class ShopperMutations:
                 recommendation_id=decode_id(
                     input.recommendation_id, "Recommendation", "input", "recommendationId"
                 ),
+                idempotency_key=input.idempotency_key,
             )
 
         row, errors = await attempt(info, input, use_case)
@@ -220,6 +252,7 @@ class ShopperMutations:
                 viewer_id=viewer_id,
                 processor_token=input.processor_token,
                 make_default=input.make_default,
+                idempotency_key=input.idempotency_key,
             )
 
         return await _method_payload(info, input, use_case)
@@ -237,7 +270,10 @@ class ShopperMutations:
     ) -> PaymentMethodPayload:
         async def use_case(viewer_id: int) -> PaymentMethodRow:
             return await wallet.remove_payment_method(
-                info.context, viewer_id=viewer_id, method_id=_method_id(input.payment_method_id)
+                info.context,
+                viewer_id=viewer_id,
+                method_id=_method_id(input.payment_method_id),
+                idempotency_key=input.idempotency_key,
             )
 
         return await _method_payload(info, input, use_case)
@@ -252,7 +288,10 @@ class ShopperMutations:
     ) -> PaymentMethodPayload:
         async def use_case(viewer_id: int) -> PaymentMethodRow:
             return await wallet.set_default_payment_method(
-                info.context, viewer_id=viewer_id, method_id=_method_id(input.payment_method_id)
+                info.context,
+                viewer_id=viewer_id,
+                method_id=_method_id(input.payment_method_id),
+                idempotency_key=input.idempotency_key,
             )
 
         return await _method_payload(info, input, use_case)

@@ -9,9 +9,9 @@ import strawberry
 
 from db.models import User as UserRow
 from domain import order_status as rules
-from resolvers import activity, orders
+from resolvers import activity, buy_again, orders
 from resolvers.pagination import KeyKind, PageArgs, page_args
-from schema.activity import ProductView, Recommendation, TaggedItem
+from schema.activity import BuyAgainItem, ProductView, Recommendation, TaggedItem
 from schema.common import Connection, Info, Node, connection_of, pk
 from schema.declared import FromRow, column, rule
 from schema.enums import OrderStatus, OrderTab
@@ -164,6 +164,17 @@ class User(FromRow, Node):
         args = _args(info, activity.VIEWED_LIST, first, after)
         page = await activity.recently_viewed_page(info.context, user_id=pk(self.row), args=args)
         return connection_of(page, ProductView.from_row)  # type: ignore[arg-type]
+
+    @strawberry.field(
+        description="Products from the user's paid, not cancelled orders that are still on "
+        "sale, most recently ordered first, with when and how often each was ordered."
+    )
+    async def buy_again(
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection[BuyAgainItem]:
+        args = _args(info, buy_again.BUY_AGAIN_LIST, first, after)
+        page = await buy_again.buy_again_page(info.context, user_id=pk(self.row), args=args)
+        return connection_of(page, BuyAgainItem.from_row)
 
     @strawberry.field(
         description="Products recommended to the user, best first.",

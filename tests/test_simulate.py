@@ -13,7 +13,7 @@ from sqlmodel import col
 
 from app.simulate import CARRIERS, DELIVER, IN_TRANSIT, PLACE, SHIP, simulate
 from db.engine import create_engine, create_session_factory
-from db.models import Order, OrderEvent, Shipment, metadata
+from db.models import Order, OrderEvent, Shipment, ShipmentEvent, metadata
 from db.seed import SeedSize, seed_database
 from domain.order_status import TRANSITIONS, Actor, OrderStatus
 
@@ -99,8 +99,11 @@ async def test_orders_move_forward_through_the_state_machine(engine: AsyncEngine
         by_target[event.to_status].append(event)
         if event.from_status is None or event.from_status == OrderStatus.UNPAID:
             assert event.actor == Actor.BUYER  # placed (and paid) by a simulated buyer
+        elif event.to_status == OrderStatus.AWAITING_COLLECTION:
+            assert event.actor == Actor.SELLER
         else:
-            assert event.actor in (Actor.SELLER, Actor.CARRIER)
+            # Picked up and delivered: the carrier's scans, through the signed webhook.
+            assert event.actor == Actor.CARRIER, event
     assert len(by_target[OrderStatus.AWAITING_COLLECTION]) == report.counts[SHIP]
     assert len(by_target[OrderStatus.IN_TRANSIT]) == report.counts[IN_TRANSIT]
     assert len(by_target[OrderStatus.DELIVERED]) == report.counts[DELIVER]
@@ -117,6 +120,19 @@ async def test_orders_move_forward_through_the_state_machine(engine: AsyncEngine
         )
     assert {s.order_id for s in shipments} == shipped
     assert all(s.carrier in CARRIERS and s.tracking_number.startswith("SIM") for s in shipments)
+    moved = {e.order_id for e in new if e.actor == Actor.CARRIER}
+    async with create_session_factory(engine)() as session:
+        scanned = await session.execute(
+            select(col(Shipment.order_id))
+            .join(ShipmentEvent, col(ShipmentEvent.shipment_id) == col(Shipment.id))
+            .where(
+                col(ShipmentEvent.carrier_scan_id).is_not(None),
+                # The seed's scans carry "scan-<id>"; the simulated carriers' are their own.
+                col(ShipmentEvent.carrier_scan_id).not_like("scan-%"),
+            )
+        )
+        assert moved
+        assert set(scanned.scalars().all()) == moved
 
 
 async def _seeded(path: Path) -> AsyncEngine:

@@ -11,10 +11,12 @@ from db.models.catalog import Product, Shop, User
 from db.models.idempotency import IdempotencyKey
 from db.models.orders import Order, OrderEvent, OrderItem, Shipment, ShipmentEvent
 from db.models.payments import Payment, PaymentMethod
+from db.models.webhooks import CarrierDelivery
 
 metadata = SQLModel.metadata
 
 __all__ = [
+    "CarrierDelivery",
     "IdempotencyKey",
     "Order",
     "OrderEvent",

@@ -1,10 +1,11 @@
-"""Idempotency keys: a retried placeOrder or payOrder returns the first result."""
+"""Idempotency keys: a retried mutation returns the first result."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Column, UniqueConstraint
+from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from db.types import UTCDateTime, utcnow
@@ -29,6 +30,9 @@ class IdempotencyKey(SQLModel, table=True):
     # declined (and is not charged again).
     error_code: str | None = Field(default=None, max_length=32)
     error_message: str | None = Field(default=None, max_length=500)
+    # What a mutation whose answer is not an order needs to answer a retry as it
+    # answered first: a row id, a count, or the fields of a row it removed.
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False, index=True)
     )

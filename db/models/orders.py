@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, Index, Integer
+from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from db.types import UTCDateTime, utcnow
@@ -107,7 +107,12 @@ class ShipmentEvent(SQLModel, table=True):
     """A carrier scan."""
 
     __tablename__ = "shipment_events"
-    __table_args__ = (Index("ix_shipment_events_shipment_happened", "shipment_id", "happened_at"),)
+    __table_args__ = (
+        Index("ix_shipment_events_shipment_happened", "shipment_id", "happened_at"),
+        # A carrier's scan is applied once however often its webhook delivers it: the
+        # second insert of the same scan id for the shipment collides here.
+        UniqueConstraint("shipment_id", "carrier_scan_id", name="uq_shipment_events_scan"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     shipment_id: int = Field(
@@ -117,3 +122,5 @@ class ShipmentEvent(SQLModel, table=True):
     location: str | None = Field(default=None, max_length=200)
     message: str | None = Field(default=None, max_length=500)
     happened_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    # The carrier's own id of the scan, when it came by webhook (None when typed in).
+    carrier_scan_id: str | None = Field(default=None, max_length=128)

@@ -19,6 +19,7 @@ from db.seed.behaviour import build_buyers, build_tags, build_views
 from db.seed.catalog import DEMO_HANDLE, build_catalog
 from db.seed.orders import OrderBuilder, allocate, plan_orders
 from db.seed.recommendations import build_recommendations
+from db.seed.webhooks import record_webhook_scans
 from db.seed.writer import BulkWriter, DatabaseNotEmpty, fix_sequences, guard_or_reset
 
 __all__ = ["DatabaseNotEmpty", "SeedReport", "SeedSize", "seed_database"]
@@ -124,6 +125,8 @@ async def seed_database(
                 for name, rows in builder.drain():
                     await writer.insert(name, rows, report=False)
                 writer.report("orders", done, len(drafts))
+
+        await record_webhook_scans(conn)
 
         tags = build_tags(rng, catalog, buyers, anchor)
         await writer.insert("tagged_items", tags)

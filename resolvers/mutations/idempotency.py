@@ -1,4 +1,7 @@
-"""Idempotency keys: the first result of placeOrder/payOrder is the answer to every retry.
+"""Idempotency keys: the first result of a mutation is the answer to every retry.
+
+placeOrder and payOrder require a key; every other state-changing mutation takes one
+optionally (``keyed`` and ``claim_keyed``), kept in the same table by the same claim.
 
 The key row is inserted inside the use-case's transaction, before any work. A racing
 request with the same key then blocks on the unique index (PostgreSQL) or on the
@@ -20,13 +23,14 @@ from typing import Any, TypeVar
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import SQLModel, col, select
 
 from db.models import IdempotencyKey
 from resolvers.mutations.outcome import ErrorCode, Refused, UserError
 
 MAX_KEY_LENGTH = 128
 T = TypeVar("T")
+M = TypeVar("M", bound=SQLModel)
 # Only payment refusals are remembered (placeOrder's and payOrder's), and both name the
 # payment method; a replay names it too, so a retry gets exactly the first answer.
 REMEMBERED_ERROR_FIELD = ("input", "paymentMethodId")
@@ -43,6 +47,8 @@ class Replay:
 
     order_id: int | None
     error: UserError | None
+    # For mutations whose answer is not an order: what remember() stored.
+    result: dict[str, Any] | None = None
 
 
 def key_digest(key: str) -> str:
@@ -102,7 +108,7 @@ async def claim(
                 REMEMBERED_ERROR_FIELD,
             )
         )
-        return Replay(order_id=existing.order_id, error=error)
+        return Replay(order_id=existing.order_id, error=error, result=existing.result)
     row = IdempotencyKey(
         user_id=user_id,
         operation=operation,
@@ -122,3 +128,69 @@ async def replaying_a_racer(use_case: Callable[[], Awaitable[T]]) -> T:
         return await use_case()
     except IntegrityError:
         return await use_case()
+
+
+@dataclass(frozen=True, slots=True)
+class Keyed:
+    """An optional key, checked and bound to its caller, its mutation and its input."""
+
+    user_id: int
+    operation: str
+    key_hash: str
+    fingerprint: str
+
+
+def keyed(
+    key: str | None, *, user_id: int, operation: str, payload: dict[str, Any]
+) -> Keyed | None:
+    """None when the client sent no key; a malformed key is an INVALID refusal."""
+    if key is None:
+        return None
+    return Keyed(user_id, operation, check_key(key), request_hash(payload))
+
+
+async def claim_keyed(
+    session: AsyncSession, keyed: Keyed | None, *, now: datetime, ttl: timedelta
+) -> IdempotencyKey | Replay | None:
+    """claim() for a mutation whose key is optional: None when it has none."""
+    if keyed is None:
+        return None
+    return await claim(
+        session,
+        user_id=keyed.user_id,
+        operation=keyed.operation,
+        key_hash=keyed.key_hash,
+        fingerprint=keyed.fingerprint,
+        now=now,
+        ttl=ttl,
+    )
+
+
+async def once(keyed: Keyed | None, use_case: Callable[[], Awaitable[T]]) -> T:
+    """Runs a use-case whose key is optional; with a key, a racing retry replays."""
+    if keyed is None:
+        return await use_case()
+    return await replaying_a_racer(use_case)
+
+
+def remember(claimed: IdempotencyKey | Replay | None, result: dict[str, Any]) -> None:
+    """Keeps what a retry needs to give this answer again (no-op without a key)."""
+    if isinstance(claimed, IdempotencyKey):
+        claimed.result = result
+
+
+def row_result(row: SQLModel, *, exclude: set[str] | None = None) -> dict[str, Any]:
+    """A row as remember() keeps it: its fields as JSON (``exclude``: what must not be
+    copied, such as a processor token; such rows must never be deleted)."""
+    return row.model_dump(mode="json", exclude=exclude)
+
+
+async def replayed_row(session: AsyncSession, model: type[M], result: dict[str, Any] | None) -> M:
+    """The row a first answer named, as it is now; as it was if it is gone since."""
+    if result is None:  # pragma: no cover - every keyed row mutation remembers its row
+        raise ValueError("no remembered result")
+    found = await session.get(model, result["id"], populate_existing=True)
+    # An id SQLite reused for someone else's row is not the row that was answered.
+    if found is not None and getattr(found, "user_id", None) == result.get("user_id"):
+        return found
+    return model.model_validate(result)

@@ -8,12 +8,12 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from db.models import Order, OrderItem, Product, Shipment, ShipmentEvent
+from db.models import IdempotencyKey, Order, OrderItem, Product, Shipment, ShipmentEvent
 from domain.order_status import Actor, CancelReason, OrderAction, OrderStatus
 from resolvers.context import Context
 from resolvers.mutations import idempotency, paying
 from resolvers.mutations.outcome import ErrorCode, Refused, UserError
-from resolvers.mutations.transitions import actor_for, load_for, transition
+from resolvers.mutations.transitions import actor_for, load_for, recorded_actor, transition
 from resolvers.mutations.unit_of_work import (
     OrderOutcome,
     announce,
@@ -22,6 +22,10 @@ from resolvers.mutations.unit_of_work import (
 )
 
 PAY_OPERATION = "payOrder"
+CANCEL_OPERATION = "cancelOrder"
+CONFIRM_OPERATION = "confirmReceipt"
+SHIP_OPERATION = "shipOrder"
+UPDATE_STATUS_OPERATION = "updateOrderStatus"
 MAX_NOTE = 500
 ESTIMATED_TRANSIT = timedelta(days=4)
 
@@ -126,11 +130,54 @@ async def restock(session: AsyncSession, order: Order) -> None:
         )
 
 
+async def _claim(
+    ctx: Context, session: AsyncSession, keyed: idempotency.Keyed | None, now: datetime
+) -> IdempotencyKey | OrderOutcome | None:
+    """The key row to fill in, the first answer to replay (an outcome), or None."""
+    claimed = await idempotency.claim_keyed(session, keyed, now=now, ttl=ctx.rules.idempotency_ttl)
+    if isinstance(claimed, idempotency.Replay):
+        order = None if claimed.order_id is None else await session.get(Order, claimed.order_id)
+        return OrderOutcome(order, [claimed.error] if claimed.error else [])
+    return claimed
+
+
+def _remember(claimed: IdempotencyKey | None, order: Order) -> None:
+    if claimed is not None:
+        claimed.order_id = order.id
+
+
 async def cancel_order(
-    ctx: Context, *, viewer_id: int, order_id: int, reason: CancelReason | None
+    ctx: Context,
+    *,
+    viewer_id: int,
+    order_id: int,
+    reason: CancelReason | None,
+    idempotency_key: str | None = None,
+) -> OrderOutcome:
+    keyed = idempotency.keyed(
+        idempotency_key,
+        user_id=viewer_id,
+        operation=CANCEL_OPERATION,
+        payload={"order": order_id, "reason": reason},
+    )
+    outcome = await idempotency.once(
+        keyed, lambda: _cancel(ctx, viewer_id, order_id, reason, keyed)
+    )
+    return await announce(ctx, outcome)
+
+
+async def _cancel(
+    ctx: Context,
+    viewer_id: int,
+    order_id: int,
+    reason: CancelReason | None,
+    keyed: idempotency.Keyed | None,
 ) -> OrderOutcome:
     now = ctx.clock()
     async with write(ctx) as session:
+        claimed = await _claim(ctx, session, keyed, now)
+        if isinstance(claimed, OrderOutcome):
+            return claimed
         order, roles = await load_for(session, viewer_id, order_id)
         actor = actor_for(OrderAction.CANCEL, order, roles)
         default = CancelReason.CUSTOMER if actor is Actor.BUYER else CancelReason.SELLER
@@ -141,40 +188,106 @@ async def cancel_order(
             actor,
             now=now,
             cancel_reason=(reason or default).value,
+            recorded_as=recorded_actor(actor, roles),
         )
         await paying.refund_captured(session, ctx.gateway, order=order, now=now)
         await restock(session, order)
+        _remember(claimed, order)
         event_ids = await commit_with_events(session, [event])
-    return await announce(ctx, OrderOutcome(order, event_ids=event_ids))
+    return OrderOutcome(order, event_ids=event_ids)
 
 
-async def confirm_receipt(ctx: Context, *, viewer_id: int, order_id: int) -> OrderOutcome:
-    return await _simple(ctx, viewer_id, order_id, OrderAction.CONFIRM_RECEIPT, note=None)
+async def confirm_receipt(
+    ctx: Context, *, viewer_id: int, order_id: int, idempotency_key: str | None = None
+) -> OrderOutcome:
+    keyed = idempotency.keyed(
+        idempotency_key,
+        user_id=viewer_id,
+        operation=CONFIRM_OPERATION,
+        payload={"order": order_id},
+    )
+    return await _simple(ctx, viewer_id, order_id, OrderAction.CONFIRM_RECEIPT, None, keyed)
 
 
 async def _simple(
-    ctx: Context, viewer_id: int, order_id: int, action: OrderAction, *, note: str | None
+    ctx: Context,
+    viewer_id: int,
+    order_id: int,
+    action: OrderAction,
+    note: str | None,
+    keyed: idempotency.Keyed | None,
 ) -> OrderOutcome:
-    now = ctx.clock()
-    async with write(ctx) as session:
-        order, roles = await load_for(session, viewer_id, order_id)
-        actor = actor_for(action, order, roles)
-        event = await transition(session, order, action, actor, now=now, note=note)
-        await _follow_shipment(session, order, action, now)
-        event_ids = await commit_with_events(session, [event])
-    return await announce(ctx, OrderOutcome(order, event_ids=event_ids))
+    async def use_case() -> OrderOutcome:
+        now = ctx.clock()
+        async with write(ctx) as session:
+            claimed = await _claim(ctx, session, keyed, now)
+            if isinstance(claimed, OrderOutcome):
+                return claimed
+            order, roles = await load_for(session, viewer_id, order_id)
+            actor = actor_for(action, order, roles)
+            event = await transition(
+                session,
+                order,
+                action,
+                actor,
+                now=now,
+                note=note,
+                recorded_as=recorded_actor(actor, roles),
+            )
+            await _follow_shipment(session, order, action, now)
+            _remember(claimed, order)
+            event_ids = await commit_with_events(session, [event])
+        return OrderOutcome(order, event_ids=event_ids)
+
+    return await announce(ctx, await idempotency.once(keyed, use_case))
 
 
 async def ship_order(
-    ctx: Context, *, viewer_id: int, order_id: int, carrier: str, tracking_number: str
+    ctx: Context,
+    *,
+    viewer_id: int,
+    order_id: int,
+    carrier: str,
+    tracking_number: str,
+    idempotency_key: str | None = None,
 ) -> OrderOutcome:
     carrier = _bounded(carrier, 64, "input", "carrier")
     tracking_number = _bounded(tracking_number, 64, "input", "trackingNumber")
+    keyed = idempotency.keyed(
+        idempotency_key,
+        user_id=viewer_id,
+        operation=SHIP_OPERATION,
+        payload={"order": order_id, "carrier": carrier, "trackingNumber": tracking_number},
+    )
+    outcome = await idempotency.once(
+        keyed, lambda: _ship(ctx, viewer_id, order_id, carrier, tracking_number, keyed)
+    )
+    return await announce(ctx, outcome)
+
+
+async def _ship(
+    ctx: Context,
+    viewer_id: int,
+    order_id: int,
+    carrier: str,
+    tracking_number: str,
+    keyed: idempotency.Keyed | None,
+) -> OrderOutcome:
     now = ctx.clock()
     async with write(ctx) as session:
+        claimed = await _claim(ctx, session, keyed, now)
+        if isinstance(claimed, OrderOutcome):
+            return claimed
         order, roles = await load_for(session, viewer_id, order_id)
         actor = actor_for(OrderAction.SHIP, order, roles)
-        event = await transition(session, order, OrderAction.SHIP, actor, now=now)
+        event = await transition(
+            session,
+            order,
+            OrderAction.SHIP,
+            actor,
+            now=now,
+            recorded_as=recorded_actor(actor, roles),
+        )
         if order.id is None:  # pragma: no cover
             raise ValueError("order without id")
         shipment = Shipment(
@@ -196,8 +309,9 @@ async def ship_order(
                 happened_at=now,
             )
         )
+        _remember(claimed, order)
         event_ids = await commit_with_events(session, [event])
-    return await announce(ctx, OrderOutcome(order, event_ids=event_ids))
+    return OrderOutcome(order, event_ids=event_ids)
 
 
 _STATUS_ACTIONS = {
@@ -207,7 +321,13 @@ _STATUS_ACTIONS = {
 
 
 async def update_order_status(
-    ctx: Context, *, viewer_id: int, order_id: int, status: OrderStatus, note: str | None
+    ctx: Context,
+    *,
+    viewer_id: int,
+    order_id: int,
+    status: OrderStatus,
+    note: str | None,
+    idempotency_key: str | None = None,
 ) -> OrderOutcome:
     action = _STATUS_ACTIONS.get(status)
     if action is None:
@@ -218,7 +338,14 @@ async def update_order_status(
             "input",
             "status",
         )
-    return await _simple(ctx, viewer_id, order_id, action, note=_note(note))
+    text = _note(note)
+    keyed = idempotency.keyed(
+        idempotency_key,
+        user_id=viewer_id,
+        operation=UPDATE_STATUS_OPERATION,
+        payload={"order": order_id, "status": status, "note": text},
+    )
+    return await _simple(ctx, viewer_id, order_id, action, text, keyed)
 
 
 async def _follow_shipment(

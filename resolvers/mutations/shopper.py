@@ -12,6 +12,7 @@ from db.models import Product, ProductView, Recommendation, TaggedItem
 from db.writing import upsert
 from resolvers import policy
 from resolvers.context import Context
+from resolvers.mutations import idempotency
 from resolvers.mutations.outcome import ErrorCode, Refused, not_found
 from resolvers.mutations.unit_of_work import write
 
@@ -48,11 +49,37 @@ async def _require_product(session: AsyncSession, product_id: int) -> None:
 
 
 async def tag_product(
-    ctx: Context, *, viewer_id: int, product_id: int, source_video_id: str | None
+    ctx: Context,
+    *,
+    viewer_id: int,
+    product_id: int,
+    source_video_id: str | None,
+    idempotency_key: str | None = None,
 ) -> TaggedItem:
     """The viewer's tag of the product, created if needed; a repeat keeps the first tag."""
     video = _video_id(source_video_id)
+    keyed = idempotency.keyed(
+        idempotency_key,
+        user_id=viewer_id,
+        operation="tagProduct",
+        payload={"product": product_id, "video": video},
+    )
+    return await idempotency.once(keyed, lambda: _tag(ctx, viewer_id, product_id, video, keyed))
+
+
+async def _tag(
+    ctx: Context,
+    viewer_id: int,
+    product_id: int,
+    video: str | None,
+    keyed: idempotency.Keyed | None,
+) -> TaggedItem:
     async with write(ctx) as session:
+        claimed = await idempotency.claim_keyed(
+            session, keyed, now=ctx.clock(), ttl=ctx.rules.idempotency_ttl
+        )
+        if isinstance(claimed, idempotency.Replay):
+            return await idempotency.replayed_row(session, TaggedItem, claimed.result)
         await _require_product(session, product_id)
         insert = upsert(session, TaggedItem).values(
             user_id=viewer_id, product_id=product_id, source_video_id=video, tagged_at=ctx.clock()
@@ -67,9 +94,10 @@ async def tag_product(
             )
         await session.execute(statement)
         tag = await _tag_of(session, viewer_id, product_id)
+        if tag is None:  # pragma: no cover - inserted or kept above
+            raise ValueError("tag vanished")
+        idempotency.remember(claimed, idempotency.row_result(tag))
         await session.commit()
-    if tag is None:  # pragma: no cover - inserted or kept above
-        raise ValueError("tag vanished")
     ctx.loaders.viewer_tagged_product.clear(product_id).prime(product_id, True)
     _refresh(ctx, viewer_id)
     return tag
@@ -84,9 +112,29 @@ async def _tag_of(session: AsyncSession, viewer_id: int, product_id: int) -> Tag
     return (await session.execute(statement)).scalars().first()
 
 
-async def untag_product(ctx: Context, *, viewer_id: int, product_id: int) -> TaggedItem:
+async def untag_product(
+    ctx: Context, *, viewer_id: int, product_id: int, idempotency_key: str | None = None
+) -> TaggedItem:
     """Removes the viewer's tag of the product; returns it as it was."""
+    keyed = idempotency.keyed(
+        idempotency_key,
+        user_id=viewer_id,
+        operation="untagProduct",
+        payload={"product": product_id},
+    )
+    return await idempotency.once(keyed, lambda: _untag(ctx, viewer_id, product_id, keyed))
+
+
+async def _untag(
+    ctx: Context, viewer_id: int, product_id: int, keyed: idempotency.Keyed | None
+) -> TaggedItem:
     async with write(ctx) as session:
+        claimed = await idempotency.claim_keyed(
+            session, keyed, now=ctx.clock(), ttl=ctx.rules.idempotency_ttl
+        )
+        if isinstance(claimed, idempotency.Replay):
+            # The tag as the first answer gave it, even if the product was tagged again.
+            return TaggedItem.model_validate(claimed.result)
         tag = await _tag_of(session, viewer_id, product_id)
         if tag is None or not policy.owns(viewer_id, tag):
             raise not_found("tagged product", *PRODUCT_FIELD)
@@ -96,6 +144,7 @@ async def untag_product(ctx: Context, *, viewer_id: int, product_id: int) -> Tag
         # A concurrent untag may have deleted it after our read.
         if removed.first() is None:
             raise not_found("tagged product", *PRODUCT_FIELD)
+        idempotency.remember(claimed, idempotency.row_result(tag))
         await session.commit()
     ctx.loaders.viewer_tagged_product.clear(product_id).prime(product_id, False)
     if tag.id is not None:
@@ -105,10 +154,30 @@ async def untag_product(ctx: Context, *, viewer_id: int, product_id: int) -> Tag
     return tag
 
 
-async def record_product_view(ctx: Context, *, viewer_id: int, product_id: int) -> ProductView:
+async def record_product_view(
+    ctx: Context, *, viewer_id: int, product_id: int, idempotency_key: str | None = None
+) -> ProductView:
     """Counts one more view of the product and moves it to the top of the history."""
+    keyed = idempotency.keyed(
+        idempotency_key,
+        user_id=viewer_id,
+        operation="recordProductView",
+        payload={"product": product_id},
+    )
+    return await idempotency.once(keyed, lambda: _view(ctx, viewer_id, product_id, keyed))
+
+
+async def _view(
+    ctx: Context, viewer_id: int, product_id: int, keyed: idempotency.Keyed | None
+) -> ProductView:
     now = ctx.clock()
     async with write(ctx) as session:
+        claimed = await idempotency.claim_keyed(
+            session, keyed, now=now, ttl=ctx.rules.idempotency_ttl
+        )
+        if isinstance(claimed, idempotency.Replay):
+            # A retried view is not a second view.
+            return await idempotency.replayed_row(session, ProductView, claimed.result)
         await _require_product(session, product_id)
         insert = upsert(session, ProductView).values(
             user_id=viewer_id, product_id=product_id, view_count=1, viewed_at=now
@@ -131,20 +200,36 @@ async def record_product_view(ctx: Context, *, viewer_id: int, product_id: int) 
             .execution_options(populate_existing=True)
         )
         view = (await session.execute(statement)).scalars().one()
+        idempotency.remember(claimed, idempotency.row_result(view))
         await session.commit()
     _refresh(ctx, viewer_id)
     return view
 
 
-async def clear_recently_viewed(ctx: Context, *, viewer_id: int) -> int:
+async def clear_recently_viewed(
+    ctx: Context, *, viewer_id: int, idempotency_key: str | None = None
+) -> int:
     """Forgets every product the viewer viewed; how many there were."""
+    keyed = idempotency.keyed(
+        idempotency_key, user_id=viewer_id, operation="clearRecentlyViewed", payload={}
+    )
+    return await idempotency.once(keyed, lambda: _clear(ctx, viewer_id, keyed))
+
+
+async def _clear(ctx: Context, viewer_id: int, keyed: idempotency.Keyed | None) -> int:
     async with write(ctx) as session:
+        claimed = await idempotency.claim_keyed(
+            session, keyed, now=ctx.clock(), ttl=ctx.rules.idempotency_ttl
+        )
+        if isinstance(claimed, idempotency.Replay):
+            return int((claimed.result or {}).get("count", 0))
         removed = await session.execute(
             delete(ProductView)
             .where(col(ProductView.user_id) == viewer_id)
             .returning(col(ProductView.id))
         )
         count = len(removed.all())
+        idempotency.remember(claimed, {"count": count})
         await session.commit()
     if count:
         _refresh(ctx, viewer_id)
@@ -152,10 +237,27 @@ async def clear_recently_viewed(ctx: Context, *, viewer_id: int) -> int:
 
 
 async def dismiss_recommendation(
-    ctx: Context, *, viewer_id: int, recommendation_id: int
+    ctx: Context, *, viewer_id: int, recommendation_id: int, idempotency_key: str | None = None
 ) -> Recommendation:
     """Hides a recommendation for good; dismissing it again changes nothing."""
+    keyed = idempotency.keyed(
+        idempotency_key,
+        user_id=viewer_id,
+        operation="dismissRecommendation",
+        payload={"recommendation": recommendation_id},
+    )
+    return await idempotency.once(keyed, lambda: _dismiss(ctx, viewer_id, recommendation_id, keyed))
+
+
+async def _dismiss(
+    ctx: Context, viewer_id: int, recommendation_id: int, keyed: idempotency.Keyed | None
+) -> Recommendation:
     async with write(ctx) as session:
+        claimed = await idempotency.claim_keyed(
+            session, keyed, now=ctx.clock(), ttl=ctx.rules.idempotency_ttl
+        )
+        if isinstance(claimed, idempotency.Replay):
+            return await idempotency.replayed_row(session, Recommendation, claimed.result)
         recommendation = await session.get(Recommendation, recommendation_id)
         if recommendation is None or not policy.may_dismiss_recommendation(
             viewer_id, recommendation
@@ -164,7 +266,8 @@ async def dismiss_recommendation(
         newly_dismissed = not recommendation.dismissed
         if newly_dismissed:
             recommendation.dismissed = True
-            await session.commit()
+        idempotency.remember(claimed, idempotency.row_result(recommendation))
+        await session.commit()
     ctx.loaders.recommendation_by_id.clear(recommendation_id)
     if newly_dismissed:
         # Tops the list up again; the engine skips dismissed products for good.

@@ -33,10 +33,24 @@ async def lock_order(session: AsyncSession, order_id: int) -> Order | None:
 
 
 async def roles_on(session: AsyncSession, viewer_id: int, order: Order) -> frozenset[Actor]:
-    """The viewer's roles on the order, as ``policy.order_roles`` decides them."""
+    """The viewer's roles on the order, as ``policy.order_roles`` decides them, and
+    OPERATOR too when an operator who does not own the order's shop acts as its seller."""
     viewer = await session.get(User, viewer_id)
     shop = await session.get(Shop, order.shop_id) if policy.needs_shop(viewer) else None
-    return policy.order_roles(viewer, order, shop)
+    roles = policy.order_roles(viewer, order, shop)
+    if viewer is not None and policy.is_operator(viewer) and Actor.SELLER in roles:
+        shop = await session.get(Shop, order.shop_id)
+        if shop is None or shop.owner_id != viewer_id:
+            roles |= {Actor.OPERATOR}
+    return roles
+
+
+def recorded_actor(actor: Actor, roles: frozenset[Actor]) -> Actor:
+    """Who the timeline names for ``actor``'s step: an operator acting as the seller is
+    recorded as OPERATOR, not as the seller they stood in for."""
+    if actor is Actor.SELLER and Actor.OPERATOR in roles:
+        return Actor.OPERATOR
+    return actor
 
 
 def actor_for(action: OrderAction, order: Order, roles: frozenset[Actor]) -> Actor:
@@ -82,8 +96,12 @@ async def transition(
     now: datetime,
     note: str | None = None,
     cancel_reason: str | None = None,
+    recorded_as: Actor | None = None,
 ) -> OrderEvent:
-    """Apply ``action``, guarded by the order's version; returns its (unsaved) event."""
+    """Apply ``action``, guarded by the order's version; returns its (unsaved) event.
+
+    ``actor`` is checked against the state machine; the event names ``recorded_as``
+    when given (an operator standing in for the seller)."""
     source = OrderStatus(order.status)
     try:
         target = next_status(source, action, actor)
@@ -119,7 +137,7 @@ async def transition(
         from_status=source.value,
         to_status=target.value,
         order_version=order.version,
-        actor=actor.value,
+        actor=(recorded_as or actor).value,
         note=note,
         occurred_at=now,
     )

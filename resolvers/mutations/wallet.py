@@ -12,17 +12,37 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from db.models import PaymentMethod, User
+from db.models import IdempotencyKey, PaymentMethod, User
 from domain.cards import card_expired
 from resolvers import policy
 from resolvers.context import Context
 from resolvers.gateway import UnknownToken
+from resolvers.mutations import idempotency
 from resolvers.mutations.outcome import ErrorCode, Refused, not_found
 from resolvers.mutations.unit_of_work import write
 
 MAX_TOKEN = 128
 TOKEN_FIELD = ("input", "processorToken")
 METHOD_FIELD = ("input", "paymentMethodId")
+# Methods are never deleted (removed_at), so a replay finds the row by id and the
+# processor token never has to be copied into the idempotency table.
+
+
+def _remember(claimed: object, method: PaymentMethod) -> None:
+    if isinstance(claimed, IdempotencyKey):
+        claimed.result = {"id": method.id, "user_id": method.user_id}
+
+
+async def _claim(
+    ctx: Context, session: AsyncSession, keyed: idempotency.Keyed | None
+) -> IdempotencyKey | PaymentMethod | None:
+    """The key row to fill in, the method the first answer gave, or None (no key)."""
+    claimed = await idempotency.claim_keyed(
+        session, keyed, now=ctx.clock(), ttl=ctx.rules.idempotency_ttl
+    )
+    if isinstance(claimed, idempotency.Replay):
+        return await idempotency.replayed_row(session, PaymentMethod, claimed.result)
+    return claimed
 
 
 def _check_token(token: str) -> str:
@@ -62,10 +82,32 @@ def _forget(ctx: Context, methods: Sequence[PaymentMethod]) -> None:
 
 
 async def add_payment_method(
-    ctx: Context, *, viewer_id: int, processor_token: str, make_default: bool | None
+    ctx: Context,
+    *,
+    viewer_id: int,
+    processor_token: str,
+    make_default: bool | None,
+    idempotency_key: str | None = None,
 ) -> PaymentMethod:
     """Saves the card behind a processor token; the first saved card is the default."""
     token = _check_token(processor_token)
+    keyed = idempotency.keyed(
+        idempotency_key,
+        user_id=viewer_id,
+        operation="addPaymentMethod",
+        # The token's digest: the same card, not the token itself, is what is compared.
+        payload={"token": idempotency.key_digest(token), "default": bool(make_default)},
+    )
+    return await idempotency.once(keyed, lambda: _add(ctx, viewer_id, token, make_default, keyed))
+
+
+async def _add(
+    ctx: Context,
+    viewer_id: int,
+    token: str,
+    make_default: bool | None,
+    keyed: idempotency.Keyed | None,
+) -> PaymentMethod:
     try:
         card = await ctx.gateway.describe(token)
     except UnknownToken:
@@ -76,6 +118,9 @@ async def add_payment_method(
     if card_expired(card.exp_month, card.exp_year, now):
         raise Refused.one(ErrorCode.INVALID, "This card has expired.", *TOKEN_FIELD)
     async with write(ctx) as session:
+        claimed = await _claim(ctx, session, keyed)
+        if isinstance(claimed, PaymentMethod):
+            return claimed
         await _lock_wallet(session, viewer_id)
         saved = await _saved(session, viewer_id)
         method = PaymentMethod(
@@ -91,6 +136,8 @@ async def add_payment_method(
         session.add(method)
         if make_default or not any(m.is_default for m in saved):
             _make_default(saved, method)
+        await session.flush()
+        _remember(claimed, method)
         await session.commit()
     _forget(ctx, saved)
     return method
@@ -103,10 +150,27 @@ async def _own_method(session: AsyncSession, viewer_id: int, method_id: int) -> 
     return method
 
 
-async def remove_payment_method(ctx: Context, *, viewer_id: int, method_id: int) -> PaymentMethod:
+async def remove_payment_method(
+    ctx: Context, *, viewer_id: int, method_id: int, idempotency_key: str | None = None
+) -> PaymentMethod:
     """Removes a saved method (payments keep pointing at it); the default moves on."""
+    keyed = idempotency.keyed(
+        idempotency_key,
+        user_id=viewer_id,
+        operation="removePaymentMethod",
+        payload={"method": method_id},
+    )
+    return await idempotency.once(keyed, lambda: _remove(ctx, viewer_id, method_id, keyed))
+
+
+async def _remove(
+    ctx: Context, viewer_id: int, method_id: int, keyed: idempotency.Keyed | None
+) -> PaymentMethod:
     now = ctx.clock()
     async with write(ctx) as session:
+        claimed = await _claim(ctx, session, keyed)
+        if isinstance(claimed, PaymentMethod):
+            return claimed
         await _lock_wallet(session, viewer_id)
         method = await _own_method(session, viewer_id, method_id)
         method.removed_at = now
@@ -114,20 +178,37 @@ async def remove_payment_method(ctx: Context, *, viewer_id: int, method_id: int)
         if method.is_default and remaining:
             _make_default(remaining, remaining[0])
         method.is_default = False
+        _remember(claimed, method)
         await session.commit()
     _forget(ctx, [method, *remaining])
     return method
 
 
 async def set_default_payment_method(
-    ctx: Context, *, viewer_id: int, method_id: int
+    ctx: Context, *, viewer_id: int, method_id: int, idempotency_key: str | None = None
 ) -> PaymentMethod:
     """Makes a saved method the one used when none is chosen."""
+    keyed = idempotency.keyed(
+        idempotency_key,
+        user_id=viewer_id,
+        operation="setDefaultPaymentMethod",
+        payload={"method": method_id},
+    )
+    return await idempotency.once(keyed, lambda: _set_default(ctx, viewer_id, method_id, keyed))
+
+
+async def _set_default(
+    ctx: Context, viewer_id: int, method_id: int, keyed: idempotency.Keyed | None
+) -> PaymentMethod:
     async with write(ctx) as session:
+        claimed = await _claim(ctx, session, keyed)
+        if isinstance(claimed, PaymentMethod):
+            return claimed
         await _lock_wallet(session, viewer_id)
         method = await _own_method(session, viewer_id, method_id)
         saved = await _saved(session, viewer_id)
         _make_default(saved, method)
+        _remember(claimed, method)
         await session.commit()
     _forget(ctx, saved)
     return method

@@ -558,14 +558,17 @@ async def test_an_operator_can_act_as_the_seller(
     shipped = await ship(gql, operator, oid(order))
     assert shipped["userErrors"] == []
     assert shipped["order"]["status"] == "AWAITING_COLLECTION"
-    assert shipped["order"]["timeline"][-1]["actor"] == "SELLER"
+    # The timeline names who acted: the operator, not the seller they stood in for.
+    assert shipped["order"]["timeline"][-1]["actor"] == "OPERATOR"
     for status in ("IN_TRANSIT", "DELIVERED"):
         moved = await move(gql, operator, oid(order), status)
         assert moved["order"]["status"] == status
+        assert moved["order"]["timeline"][-1]["actor"] == "OPERATOR"
     # ...but not as the buyer.
     await refused_unchanged(sessions, confirm(gql, operator, oid(order)), [("FORBIDDEN", None)])
 
     other = await shop.order(sessions, OrderStatus.UNPAID)
     cancelled = await cancel(gql, operator, oid(other))
     assert cancelled["order"]["cancelReason"] == "SELLER"
+    assert cancelled["order"]["timeline"][-1]["actor"] == "OPERATOR"
     assert_gap_free(cancelled["order"])

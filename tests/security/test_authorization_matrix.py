@@ -169,7 +169,7 @@ query Node($id: ID!) {
   node(id: $id) {
     __typename
     id
-    ... on User { handle }
+    ... on User { handle buyAgain(first: 5) { edges { node { timesOrdered product { id } } } } }
     ... on Order { number status }
     ... on OrderEvent { toStatus }
     ... on Shop { name }

@@ -40,7 +40,15 @@ from resolvers.ids import to_global_id
 from schema.definition import schema as live_schema
 from tests.card_forms import CardForm, card_forms, digits_of, written_in
 from tests.conftest import token_for
-from tests.factories import make_order, make_payment_method, make_product, make_shop, make_user
+from tests.factories import (
+    make_order,
+    make_payment_method,
+    make_product,
+    make_recommendation,
+    make_shop,
+    make_tag,
+    make_user,
+)
 
 USER_ERRORS = "userErrors { code field message }"
 ORDER_PAYLOAD = f"order {{ id }} {USER_ERRORS}"
@@ -57,6 +65,37 @@ TAG = (
 )
 ADD_METHOD = (
     "mutation($input: AddPaymentMethodInput!) { addPaymentMethod(input: $input) "
+    f"{{ paymentMethod {{ id }} {USER_ERRORS} }} }}"
+)
+CANCEL = (
+    f"mutation($input: CancelOrderInput!) {{ cancelOrder(input: $input) {{ {ORDER_PAYLOAD} }} }}"
+)
+CONFIRM = (
+    "mutation($input: ConfirmReceiptInput!) "
+    f"{{ confirmReceipt(input: $input) {{ {ORDER_PAYLOAD} }} }}"
+)
+UNTAG = (
+    "mutation($input: UntagProductInput!) "
+    f"{{ untagProduct(input: $input) {{ taggedItem {{ id }} {USER_ERRORS} }} }}"
+)
+VIEW = (
+    "mutation($input: RecordProductViewInput!) "
+    f"{{ recordProductView(input: $input) {{ productView {{ viewedAt }} {USER_ERRORS} }} }}"
+)
+CLEAR = (
+    "mutation($input: ClearRecentlyViewedInput) "
+    f"{{ clearRecentlyViewed(input: $input) {{ clearedCount {USER_ERRORS} }} }}"
+)
+DISMISS = (
+    "mutation($input: DismissRecommendationInput!) "
+    f"{{ dismissRecommendation(input: $input) {{ recommendation {{ id }} {USER_ERRORS} }} }}"
+)
+REMOVE_METHOD = (
+    "mutation($input: RemovePaymentMethodInput!) { removePaymentMethod(input: $input) "
+    f"{{ paymentMethod {{ id }} {USER_ERRORS} }} }}"
+)
+DEFAULT_METHOD = (
+    "mutation($input: SetDefaultPaymentMethodInput!) { setDefaultPaymentMethod(input: $input) "
     f"{{ paymentMethod {{ id }} {USER_ERRORS} }} }}"
 )
 
@@ -88,6 +127,8 @@ class World:
     unpaid_id: int  # UNPAID: the buyer may pay it
     to_ship_id: int  # AWAITING_SHIPMENT: the seller may ship it
     shipped_id: int  # AWAITING_COLLECTION: the seller may mark it IN_TRANSIT
+    delivered_id: int  # DELIVERED: the buyer may confirm it
+    recommendation_id: int  # the buyer's, which they may dismiss
 
 
 @pytest.fixture
@@ -103,9 +144,19 @@ async def world(sessions: SessionFactory) -> World:
             OrderStatus.UNPAID,
             OrderStatus.AWAITING_SHIPMENT,
             OrderStatus.AWAITING_COLLECTION,
+            OrderStatus.DELIVERED,
         )
     ]
-    ids = (buyer.id, seller.id, product.id, method.id, *(o.id for o in orders))
+    await make_tag(sessions, user=buyer, product=product)
+    recommendation = await make_recommendation(sessions, user=buyer, product=product, score=1.0)
+    ids = (
+        buyer.id,
+        seller.id,
+        product.id,
+        method.id,
+        *(o.id for o in orders),
+        recommendation.id,
+    )
     assert all(i is not None for i in ids)
     return World(*ids)  # type: ignore[arg-type]
 
@@ -181,6 +232,57 @@ def add_payment_method(world: World, field: str | None, value: str, attempt: str
     return ADD_METHOD, {"processorToken": value if field else "tok_visa"}, world.buyer_id
 
 
+def cancel_order(world: World, field: str | None, value: str, attempt: str) -> Operation:
+    return CANCEL, {"orderId": to_global_id("Order", world.unpaid_id)}, world.buyer_id
+
+
+def confirm_receipt(world: World, field: str | None, value: str, attempt: str) -> Operation:
+    return CONFIRM, {"orderId": to_global_id("Order", world.delivered_id)}, world.buyer_id
+
+
+def untag_product(world: World, field: str | None, value: str, attempt: str) -> Operation:
+    return UNTAG, {"productId": to_global_id("Product", world.product_id)}, world.buyer_id
+
+
+def record_view(world: World, field: str | None, value: str, attempt: str) -> Operation:
+    return VIEW, {"productId": to_global_id("Product", world.product_id)}, world.buyer_id
+
+
+def clear_views(world: World, field: str | None, value: str, attempt: str) -> Operation:
+    return CLEAR, {}, world.buyer_id
+
+
+def dismiss(world: World, field: str | None, value: str, attempt: str) -> Operation:
+    recommendation = to_global_id("Recommendation", world.recommendation_id)
+    return DISMISS, {"recommendationId": recommendation}, world.buyer_id
+
+
+def remove_method(world: World, field: str | None, value: str, attempt: str) -> Operation:
+    method = to_global_id("PaymentMethod", world.method_id)
+    return REMOVE_METHOD, {"paymentMethodId": method}, world.buyer_id
+
+
+def default_method(world: World, field: str | None, value: str, attempt: str) -> Operation:
+    method = to_global_id("PaymentMethod", world.method_id)
+    return DEFAULT_METHOD, {"paymentMethodId": method}, world.buyer_id
+
+
+def with_key(build: Build) -> Build:
+    """``build``'s ordinary request with an optional idempotencyKey: the tested value
+    when the key is the field under test, an ordinary key otherwise."""
+
+    def keyed(world: World, field: str | None, value: str, attempt: str) -> Operation:
+        document, input_, user_id = build(world, None, "", attempt)
+        key = value if field == "idempotencyKey" else f"7c41e0d2-retry-{attempt}"
+        return document, {**input_, "idempotencyKey": key}, user_id
+
+    return keyed
+
+
+def _key(build: Build) -> Case:
+    return Case(with_key(build), ("input", "idempotencyKey"))
+
+
 @dataclass(frozen=True)
 class Case:
     build: Build
@@ -209,6 +311,18 @@ CASES = {
     "UpdateOrderStatusInput.note": Case(update_status, ("input", "note")),
     "TagProductInput.sourceVideoId": Case(tag_product, ("input", "sourceVideoId")),
     "AddPaymentMethodInput.processorToken": Case(add_payment_method, ("input", "processorToken")),
+    "CancelOrderInput.idempotencyKey": _key(cancel_order),
+    "ConfirmReceiptInput.idempotencyKey": _key(confirm_receipt),
+    "ShipOrderInput.idempotencyKey": _key(ship_order),
+    "UpdateOrderStatusInput.idempotencyKey": _key(update_status),
+    "TagProductInput.idempotencyKey": _key(tag_product),
+    "UntagProductInput.idempotencyKey": _key(untag_product),
+    "RecordProductViewInput.idempotencyKey": _key(record_view),
+    "ClearRecentlyViewedInput.idempotencyKey": _key(clear_views),
+    "DismissRecommendationInput.idempotencyKey": _key(dismiss),
+    "AddPaymentMethodInput.idempotencyKey": _key(add_payment_method),
+    "RemovePaymentMethodInput.idempotencyKey": _key(remove_method),
+    "SetDefaultPaymentMethodInput.idempotencyKey": _key(default_method),
 }
 
 
@@ -290,8 +404,9 @@ async def assert_refused(
     client: httpx.AsyncClient, case: Case, world: World, value: str, number: str, attempt: str
 ) -> None:
     payload, text = await mutate(client, case.build(world, case.field[-1], value, attempt))
-    (result,) = [v for k, v in payload.items() if k != "userErrors"]
-    assert result is None, payload
+    ((name, result),) = [(k, v) for k, v in payload.items() if k != "userErrors"]
+    # clearedCount is a non-null Int: a refusal clears nothing.
+    assert result == (0 if name == "clearedCount" else None), payload
     (error,) = payload["userErrors"]
     assert error["code"] == "INVALID"
     assert error["field"] == list(case.field)

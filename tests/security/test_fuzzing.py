@@ -111,7 +111,14 @@ DOCUMENT_BYTES = Limits().max_document_bytes
 INTERNAL = "INTERNAL_SERVER_ERROR"
 TRACE_MARKERS = ("Traceback", 'File "')
 TOKEN = re.compile(r"[A-Za-z0-9_-]+")
-LIST_NAMES = ("orders", "payments", "taggedItems", "recentlyViewed", "recommendations")
+LIST_NAMES = (
+    "orders",
+    "payments",
+    "taggedItems",
+    "recentlyViewed",
+    "recommendations",
+    "buyAgain",
+)
 PROCESSOR_TOKENS = (
     "tok_visa",
     "tok_mastercard",
@@ -710,7 +717,8 @@ OPERATIONS: dict[str, str] = {
         f" payments(first: $first, after: $after) {{ {CONNECTION} }}"
         f" taggedItems(first: $first, after: $after) {{ {CONNECTION} }}"
         f" recentlyViewed(first: $first, after: $after) {{ {CONNECTION} }}"
-        f" recommendations(first: $first, after: $after) {{ {CONNECTION} }} }} }}"
+        f" recommendations(first: $first, after: $after) {{ {CONNECTION} }}"
+        f" buyAgain(first: $first, after: $after) {{ {CONNECTION} }} }} }}"
     ),
     "order": "query One($number: String!) { viewer { order(number: $number) { number } } }",
 }
@@ -725,6 +733,7 @@ for _name, _input, _result in [
     ("tagProduct", "TagProductInput", "taggedItem { id sourceVideoId }"),
     ("untagProduct", "UntagProductInput", "taggedItem { id }"),
     ("recordProductView", "RecordProductViewInput", "productView { viewedAt }"),
+    ("clearRecentlyViewed", "ClearRecentlyViewedInput", "clearedCount"),
     ("dismissRecommendation", "DismissRecommendationInput", "recommendation { id }"),
     ("addPaymentMethod", "AddPaymentMethodInput", "paymentMethod { id last4 isDefault }"),
     ("removePaymentMethod", "RemovePaymentMethodInput", "paymentMethod { id }"),

@@ -18,7 +18,9 @@ from schema.sql_plans import derivation_gaps
 
 # node/nodes return the Node interface: the compiled plans (and so the SQL plans) take
 # concrete types only. Listed here so a new gap fails, and so does closing one of these.
-KNOWN_GAPS = ["Query.node", "Query.nodes"]
+# User.buyAgain (issue 15) is an aggregate listing with no SQL generator yet: documents
+# with it take the Python plan until one is derived.
+KNOWN_GAPS = ["Query.node", "Query.nodes", "User.buyAgain"]
 
 
 def test_every_read_field_has_a_derivation() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -25,6 +26,9 @@ class Scheduler:
 
     async def aclose(self) -> None:
         self.closed += 1
+
+    def abandon(self) -> None:
+        pass
 
 
 @dataclass
@@ -79,13 +83,18 @@ class Item:
     def repeat(self, times: int = 2, sep: str = "-") -> str:
         return sep.join([self.name] * times)
 
+    @property
+    def row(self) -> SimpleNamespace:
+        # What a row-backed type's loaded fields read their key from: "zz" has none.
+        return SimpleNamespace(name=self.name, length_key=None if self.name == "zz" else self.name)
+
     @strawberry.field
-    @loaded("lengths", key=lambda item: None if item.name == "zz" else item.name)
+    @loaded("lengths", key="length_key")
     def length(self, value: int | None) -> int | None:
         return None if value is None else value * 10
 
     @strawberry.field
-    @loaded("lengths", key=lambda item: item.name, with_context=True)
+    @loaded("lengths", key="name", with_context=True)
     def length_marked(self, value: int, context: Context) -> str:
         return f"{value}{context.suffix}"
 
