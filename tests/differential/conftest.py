@@ -9,19 +9,22 @@ from contextlib import AsyncExitStack
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.differential.world import PLANS_LOGGER, TALLY, World, open_world
+from tests.differential.paths import TALLY, WATCHED_LOGGERS
+from tests.differential.world import World, open_world
 
 
 @pytest.fixture
 async def world(engine: AsyncEngine) -> AsyncIterator[World]:
     async with AsyncExitStack() as clients:
         found = await open_world(engine, engine.dialect.name, clients)
-        plans_log = logging.getLogger(PLANS_LOGGER)
-        plans_log.addHandler(found.complaints)
+        watched = [logging.getLogger(name) for name in WATCHED_LOGGERS]
+        for logger in watched:
+            logger.addHandler(found.complaints)
         try:
             yield found
         finally:
-            plans_log.removeHandler(found.complaints)
+            for logger in watched:
+                logger.removeHandler(found.complaints)
             for app in found.apps.values():
                 close = getattr(app.state.budget, "close", None)
                 if close is not None:
