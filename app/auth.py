@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,8 @@ EC_CURVES = {"ES256": "secp256r1", "ES384": "secp384r1", "ES512": "secp521r1"}
 PUBLIC_KEY_ALGORITHMS = RSA_ALGORITHMS | frozenset(EC_CURVES)
 SUPPORTED_ALGORITHMS = HMAC_ALGORITHMS | PUBLIC_KEY_ALGORITHMS
 MAX_TOKEN_BYTES = 16_384
+# Verified tokens remembered per process (a few hundred bytes each).
+VERIFIED_TOKENS = 4096
 _USER_ID = re.compile(r"[1-9][0-9]{0,17}")
 
 PublicKey = RSAPublicKey | EllipticCurvePublicKey
@@ -231,6 +234,11 @@ class TokenVerifier:
         self.issuer = issuer
         self.audience = audience
         self.leeway = leeway_seconds
+        # Tokens already verified, by their exact text: a client sends the same token on
+        # every request, and verifying its signature again is most of what auth costs
+        # (an RSA or EC signature far more than an HMAC). Only successes are kept, with
+        # the time window they hold in; bounded, least recently used out first.
+        self._verified: OrderedDict[str, tuple[AuthenticatedViewer, float, float]] = OrderedDict()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TokenVerifier:
@@ -270,6 +278,29 @@ class TokenVerifier:
 
     def check(self, token: str) -> AuthenticatedViewer | str:
         """The viewer a token names, or why not: "malformed", "expired" or "invalid"."""
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            viewer, not_before, expires = remembered
+            now = time.time()
+            if not_before - self.leeway <= now < expires + self.leeway:
+                self._verified.move_to_end(token)
+                return viewer
+            del self._verified[token]  # expired (or not yet valid): verified afresh
+        checked = self._check(token)
+        if isinstance(checked, AuthenticatedViewer):
+            self._remember(token, checked)
+        return checked
+
+    def _remember(self, token: str, viewer: AuthenticatedViewer) -> None:
+        claims = jwt.decode(token, options={"verify_signature": False})
+        expires, not_before = claims.get("exp"), claims.get("nbf", 0)
+        if not isinstance(expires, int | float) or not isinstance(not_before, int | float):
+            return
+        self._verified[token] = (viewer, float(not_before), float(expires))
+        if len(self._verified) > VERIFIED_TOKENS:
+            self._verified.popitem(last=False)
+
+    def _check(self, token: str) -> AuthenticatedViewer | str:
         if len(token) > MAX_TOKEN_BYTES:
             return "malformed"
         try:

@@ -231,10 +231,11 @@ def create_app(
 
 
 def answer_in_sql(app: Starlette, settings: Settings) -> None:
-    """Let PostgreSQL build compiled plans' answers (schema.sql_plans), unless told not to."""
+    """Let the database build compiled plans' answers (schema.sql_plans), unless told not
+    to: PostgreSQL and SQLite both can."""
     if app.state.plans is not None:
         dialect = app.state.engine.dialect.name
-        app.state.plans.in_sql = settings.sql_plans and dialect == "postgresql"
+        app.state.plans.sql_dialect = dialect if settings.sql_plans else None
 
 
 def app_factory(settings: Settings | None = None) -> Starlette:

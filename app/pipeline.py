@@ -297,7 +297,7 @@ class OperationPipeline:
         if plans is not None:
             plan = plans.get(text, name)
             if plan is not None:
-                answer, spent = await plan.run(context, request.variables, sql=plans.in_sql)
+                answer, spent = await plan.run(context, request.variables, sql=plans.sql_dialect)
                 if answer is not None:
                     plans.answered += 1
                     in_sql = isinstance(answer, PlanAnswer) and answer.in_sql

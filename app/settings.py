@@ -35,7 +35,9 @@ class Settings(BaseSettings):
         default="sqlite:///./ordercenter.db",
         description="SQLite file (aiosqlite) or PostgreSQL (asyncpg) URL.",
     )
-    db_pool_size: int = Field(default=10, ge=1, description="PostgreSQL connection pool size.")
+    db_pool_size: int = Field(
+        default=20, ge=1, description="PostgreSQL connections per process (no overflow)."
+    )
     jwt_secret: str = Field(
         default=DEVELOPMENT_JWT_SECRET, description="HS256 secret that signs bearer tokens."
     )
@@ -70,7 +72,7 @@ class Settings(BaseSettings):
     )
     sql_plans: bool = Field(
         default=True,
-        description="On PostgreSQL, let the database build a compiled plan's whole answer.",
+        description="Let the database (PostgreSQL or SQLite) build a compiled plan's whole answer.",
     )
     max_page_size: int = Field(
         default=100, ge=1, le=1000, description="Largest `first`/`last` a connection accepts."

@@ -139,11 +139,13 @@ def document_shape(document: DocumentNode) -> Shape:
     return total
 
 
-def _has_nul(document: DocumentNode, variables: Any) -> bool:
-    """Whether a string literal of the document, or a variable's string, holds U+0000."""
-    for node in _string_literals(document):
-        if "\x00" in node.value:
-            return True
+def has_nul_literal(document: DocumentNode) -> bool:
+    """Whether a string literal of the document holds U+0000."""
+    return any("\x00" in node.value for node in _string_literals(document))
+
+
+def _has_nul(variables: Any) -> bool:
+    """Whether a variable's string (or key) holds U+0000."""
     stack = [variables]
     while stack:  # no recursion: variables may nest as deep as JSON allows
         value = stack.pop()
@@ -173,8 +175,9 @@ def _string_literals(document: DocumentNode) -> list[StringValueNode]:
     return collect.found
 
 
-def nul_refusal(document: DocumentNode, variables: Any) -> GraphQLError | None:
-    if not _has_nul(document, variables):
+def nul_refusal(literal_nul: bool, variables: Any) -> GraphQLError | None:
+    """``literal_nul``: has_nul_literal of the document, read once with it."""
+    if not literal_nul and not _has_nul(variables):
         return None
     return GraphQLError(
         "Strings may not contain NUL (U+0000) characters.",

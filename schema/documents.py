@@ -31,7 +31,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
 from schema.bounded import WeighedLRU
-from schema.document_limits import nul_refusal, shape_refusal
+from schema.document_limits import has_nul_literal, nul_refusal, shape_refusal
 
 CACHE_ENTRIES = 1024
 CACHE_BYTES = 32 * 1024 * 1024
@@ -49,6 +49,8 @@ class Reading:
     document: DocumentNode | None
     refusal: GraphQLError | None
     operations: int = 0
+    # Whether a string literal holds U+0000: read once with the text, not per request.
+    literal_nul: bool = False
     validation: dict[tuple[type[ASTValidationRule], ...], list[GraphQLError]] = field(
         default_factory=dict
     )
@@ -104,7 +106,7 @@ class Documents:
         if refusal is not None:
             return Reading(None, refusal)
         operations = sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
-        return Reading(document, None, operations)
+        return Reading(document, None, operations, literal_nul=has_nul_literal(document))
 
     def admit(self, text: str, variables: Any, operation_name: str | None) -> Reading:
         """The reading of a request's document; a coded GraphQLError if it may not run."""
@@ -117,7 +119,7 @@ class Documents:
         document = reading.document
         if document is None:  # pragma: no cover - a reading has one or the other
             raise RuntimeError("a reading without a document")
-        refusal = nul_refusal(document, variables)
+        refusal = nul_refusal(reading.literal_nul, variables)
         if refusal is not None:
             raise refusal
         if operation_name is None and reading.operations > 1:

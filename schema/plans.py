@@ -287,12 +287,17 @@ class Plan:
     document: DocumentNode
     costs: OrderedDict[bytes, int] = field(default_factory=OrderedDict)
     sizing: frozenset[str] = field(init=False)
-    # Every field has a rule in schema.sql_plans: PostgreSQL can build the whole answer.
-    sql: sql_plans.SqlPlan | None = field(init=False)
+    # By SQL dialect: the statement in which the database builds the whole answer (every
+    # field derives its SQL, schema.sql_plans), or None.
+    sql: dict[str, sql_plans.SqlPlan | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.sizing = sizing_variables(self.document)
-        self.sql = sql_plans.compile_sql(self.root)
+
+    def sql_plan(self, dialect: str) -> sql_plans.SqlPlan | None:
+        if dialect not in self.sql:
+            self.sql[dialect] = sql_plans.compile_sql(self.root, dialect)
+        return self.sql[dialect]
 
     def cost(self, variables: Mapping[str, Any]) -> int:
         """The operation's cost with these variables, remembered for small ones."""
@@ -316,12 +321,12 @@ class Plan:
         return found
 
     async def run(
-        self, context: Context, variables: Mapping[str, Any] | None, *, sql: bool = False
+        self, context: Context, variables: Mapping[str, Any] | None, *, sql: str | None = None
     ) -> tuple[ExecutionResult | None, bool]:
         """The answer, or None when the generic executor must give it; and whether the
         caller's cost budget was spent (the generic run must then not spend it again).
 
-        ``sql``: the database is PostgreSQL, which may build the answer itself.
+        ``sql``: the database's SQL dialect, when it may build the answer itself.
         """
         raw = dict(variables or {})
         coerced = get_variable_values(
@@ -341,8 +346,9 @@ class Plan:
         scheduler.keep_reads(True)
         try:
             data = None
-            if sql and self.sql is not None:
-                data = await self.sql.answer(context, coerced)
+            sql_plan = None if sql is None else self.sql_plan(sql)
+            if sql_plan is not None:
+                data = await sql_plan.answer(context, coerced)
             in_sql = data is not None
             if data is None:
                 data = await _Execution(self, context, coerced).root()
@@ -668,8 +674,8 @@ class Plans:
         self._plans: WeighedLRU[tuple[str, str | None], Plan | None] = WeighedLRU(
             max_entries=max_plans, max_bytes=PLAN_BYTES
         )
-        # Whether the database is PostgreSQL, where plans may be answered in one statement.
-        self.in_sql = False
+        # The database's SQL dialect when plans may be answered in one statement there.
+        self.sql_dialect: str | None = None
         # How requests went: answered by a plan, or sent on to the generic executor.
         self.answered = 0
         self.declined = 0

@@ -26,9 +26,12 @@ from __future__ import annotations
 import base64
 import itertools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 from graphql import (
@@ -101,6 +104,53 @@ class NotExpressible(Exception):
     """A part of the document has no rule here; the Python plan answers it."""
 
 
+# Which SQL this compile writes: PostgreSQL's, or SQLite's (whose JSON functions write
+# compact JSON already, and which has the few Python functions db.sqlite_functions
+# registers on each connection: base64url and the two float texts).
+_SQLITE: ContextVar[bool] = ContextVar("sql_plans_sqlite", default=False)
+
+
+@contextmanager
+def writing(dialect: str) -> Iterator[None]:
+    """Write SQL for ``dialect`` ("postgresql" or "sqlite") inside this block."""
+    token = _SQLITE.set(dialect == "sqlite")
+    try:
+        yield
+    finally:
+        _SQLITE.reset(token)
+
+
+def sqlite() -> bool:
+    return bool(_SQLITE.get())
+
+
+def as_text(expression: str) -> str:
+    return f"CAST({expression} AS TEXT)" if sqlite() else f"({expression})::text"
+
+
+def typed(parameter: str, pg_type: str) -> str:
+    """A bound parameter as PostgreSQL must be told its type (SQLite takes it as it is)."""
+    return parameter if sqlite() else f"CAST({parameter} AS {pg_type})"
+
+
+def json_text(literal_json: str) -> str:
+    """A JSON constant."""
+    return f"json({_literal(literal_json)})" if sqlite() else f"{_literal(literal_json)}::json"
+
+
+def nested(subquery: str) -> str:
+    """A subquery's JSON as a member of an enclosing object or array. SQLite's JSON
+    values lose their JSON-ness crossing a subquery: json() gives it back."""
+    return f"json({subquery})" if sqlite() else subquery
+
+
+def boolean(expression: str) -> str:
+    """A truth value as JSON: SQLite's are the integers 0 and 1."""
+    if sqlite():
+        return f"json(CASE WHEN {expression} THEN 'true' ELSE 'false' END)"
+    return expression
+
+
 def _table(model: Any) -> str:
     return str(model.__tablename__)
 
@@ -111,6 +161,8 @@ def _literal(value: str) -> str:
 
 def b64url(expression: str) -> str:
     """base64url without padding of a text, as resolvers.ids and cursors encode them."""
+    if sqlite():
+        return f"ordercenter_b64url({expression})"
     return (
         f"rtrim(translate(encode(convert_to({expression}, 'UTF8'), 'base64'), E'+/\\n', '-_'), '=')"
     )
@@ -118,6 +170,9 @@ def b64url(expression: str) -> str:
 
 def instant(expression: str) -> str:
     """datetime.isoformat() of a UTC instant: six digits of microseconds, or none at all."""
+    if sqlite():
+        # Stored as naive UTC text with six digits of microseconds (db.types.UTCDateTime).
+        return f"(replace(replace({expression}, ' ', 'T'), '.000000', '') || '+00:00')"
     micro = f"to_char({expression} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
     return f"(replace({micro}, '.000000', '') || '+00:00')"
 
@@ -136,15 +191,43 @@ def amount(minor: str, currency: str) -> str:
 
 def _scaled(minor: str, exponent: int) -> str:
     if exponent == 0:
-        return f"({minor})::text"
+        return as_text(minor)
+    if sqlite():
+        # Integers only: the whole units, then the fraction zero-padded to its digits.
+        sign = f"(CASE WHEN {minor} < 0 THEN '-' ELSE '' END)"
+        whole = f"(abs({minor}) / {10**exponent})"
+        zeros = "0" * exponent
+        fraction = f"substr('{zeros}' || (abs({minor}) % {10**exponent}), -{exponent}, {exponent})"
+        return f"({sign} || {whole} || '.' || {fraction})"
     return f"round(({minor})::numeric / {10**exponent}, {exponent})::text"
 
 
 def float_json(expression: str) -> str:
     """json.dumps of a float (Python's repr): integral values keep their '.0'."""
+    if sqlite():
+        return f"ordercenter_float_repr({expression})"
     return (
         f"(CASE WHEN {expression} = trunc({expression}) AND abs({expression}) < 1e16 "
         f"THEN trunc({expression})::bigint::text || '.0' ELSE ({expression})::text END)"
+    )
+
+
+def orjson_float(expression: str) -> str:
+    """orjson.dumps of a float, which graphql-core's answers are written with. Where it
+    differs from Python's repr (float_json): 1e-05 is 0.00001, 1.5e-05 is 0.000015, and
+    a smaller exponent has no leading zero (1e-6)."""
+    if sqlite():
+        return f"ordercenter_float_json({expression})"
+    text_sql = f"abs({expression})::text"
+    sign = f"(CASE WHEN {expression} < 0 THEN '-' ELSE '' END)"
+    small = (
+        f"(CASE WHEN {text_sql} ~ 'e-05$' "
+        f"THEN '0.0000' || replace(regexp_replace({text_sql}, 'e-05$', ''), '.', '') "
+        f"ELSE replace({text_sql}, 'e-0', 'e-') END)"
+    )
+    return (
+        f"(CASE WHEN {expression} = trunc({expression}) AND abs({expression}) < 1e16 "
+        f"THEN trunc({expression})::bigint::text || '.0' ELSE {sign} || {small} END)"
     )
 
 
@@ -170,6 +253,51 @@ def _case(expression: str, names: Mapping[str, str]) -> str:
         return expression
     whens = " ".join(f"WHEN {_literal(k)} THEN {_literal(v)}" for k, v in names.items())
     return f"(CASE {expression} {whens} END)"
+
+
+# --- JSON text, written compactly ---------------------------------------------------
+#
+# json_build_object and json_agg write ' : ' and ', ' between members: the answer would
+# have to be parsed and written again to be the bytes graphql-core's path sends. These
+# write it as orjson does, so PostgreSQL's text is sent as it is (orjson.Fragment).
+# Objects and arrays are typed json, so an enclosing to_json() embeds them unquoted.
+
+
+def _member(value_sql: str) -> str:
+    return f"COALESCE(to_json({value_sql})::text, 'null')"
+
+
+def json_object(pairs: list[tuple[str, str]]) -> str:
+    """A JSON object of (response key, SQL value) pairs, in order."""
+    if sqlite():
+        return f"json_object({', '.join(f'{_literal(k)}, {v}' for k, v in pairs)})"
+    if not pairs:
+        return "'{}'::json"
+    parts = []
+    for index, (key, value_sql) in enumerate(pairs):
+        name = orjson.dumps(key).decode()
+        parts.append(_literal(("{" if index == 0 else ",") + name + ":"))
+        parts.append(_member(value_sql))
+    return f"({' || '.join(parts)} || '}}')::json"
+
+
+def json_array(items: list[str]) -> str:
+    """A JSON array of SQL values, in order."""
+    if sqlite():
+        return f"json_array({', '.join(items)})"
+    if not items:
+        return "'[]'::json"
+    members = " || ',' || ".join(_member(i) for i in items)
+    return f"('[' || {members} || ']')::json"
+
+
+def json_array_agg(item: str, order: str) -> str:
+    """The aggregate JSON array of ``item`` over the rows, in ``order``; [] for none.
+    (On SQLite the rows must come in that order: see ordered_rows.)"""
+    if sqlite():
+        return f"json_group_array({item})"
+    joined = f"string_agg({_member(item)}, ',' ORDER BY {order})"
+    return f"COALESCE(('[' || {joined} || ']')::json, '[]'::json)"
 
 
 # --- Where a selection's values come from -------------------------------------------
@@ -220,9 +348,17 @@ def one(model: Any, condition: Callable[[str, str], str]) -> Rule:
         alias = c.alias()
         inner = c.object(step, Row(alias))
         where = condition(s.alias, alias)
-        return f"(SELECT {inner} FROM {_table(model)} {alias} WHERE {where})"
+        return nested(f"(SELECT {inner} FROM {_table(model)} {alias} WHERE {where})")
 
     return rule
+
+
+def ordered_rows(rows: str, alias: str, order: str) -> str:
+    """``FROM`` rows in ``order`` for json_array_agg: PostgreSQL orders inside the
+    aggregate; SQLite (before 3.44) aggregates a subquery's rows in its order."""
+    if sqlite():
+        return f"(SELECT * FROM {rows} {alias} ORDER BY {order}) {alias}"
+    return f"{rows} {alias}"
 
 
 def many(model: Any, condition: Callable[[str, str], str], order: str) -> Rule:
@@ -233,28 +369,30 @@ def many(model: Any, condition: Callable[[str, str], str], order: str) -> Rule:
         inner = c.object(step, Row(alias))
         where = condition(s.alias, alias)
         ordering = order.format(a=alias)
-        return (
-            f"COALESCE((SELECT json_agg({inner} ORDER BY {ordering}) "
-            f"FROM {_table(model)} {alias} WHERE {where}), '[]'::json)"
+        rows = f"(SELECT * FROM {_table(model)} {alias} WHERE {where})"
+        return nested(
+            f"(SELECT {json_array_agg(inner, ordering)} FROM {ordered_rows(rows, alias, ordering)})"
         )
 
     return rule
 
 
 def _tab_counts(c: _Compiler, s: Row, step: FieldStep) -> str:
-    alias = c.alias()
+    alias, counts = c.alias(), c.alias()
     tab_counts: Any = get_named_type(step.definition.type)
     tab_names = _names(get_named_type(tab_counts.fields["tab"].type))
-    items = []
-    for tab in rules.OrderTab:
+    items, columns = [], []
+    for tab_index, tab in enumerate(rules.OrderTab):
         statuses = ", ".join(_literal(st.value) for st in rules.statuses_of_tab(tab))
         count = f"count(*) FILTER (WHERE {alias}.status IN ({statuses}))"
-        items.append(
-            c.object(step, Values({"tab": _literal(tab_names[tab.value]), "count": count}))
-        )
-    return (
-        f"(SELECT json_build_array({', '.join(items)}) "
-        f"FROM {_table(Order)} {alias} WHERE {alias}.user_id = {s.alias}.id)"
+        tab_name = as_text(_literal(tab_names[tab.value]))
+        items.append(c.object(step, Values({"tab": tab_name, "count": f"{counts}.c{tab_index}"})))
+        columns.append(f"{count} AS c{tab_index}")
+    # The counts in an aggregate of their own: one row, whether or not `count` is
+    # selected (a row per order otherwise) and whether or not there are orders.
+    return nested(
+        f"(SELECT {json_array(items)} FROM (SELECT {', '.join(columns)} "
+        f"FROM {_table(Order)} {alias} WHERE {alias}.user_id = {s.alias}.id) {counts})"
     )
 
 
@@ -274,7 +412,7 @@ def _payment_status(c: _Compiler, s: Row, step: FieldStep) -> str:
     alias = c.alias()
     names = _enum_names(step)
     whens = " ".join(
-        f"WHEN bool_or({alias}.status = {_literal(payment_status)}) "
+        f"WHEN {any_row(f'{alias}.status = {_literal(payment_status)}')} "
         f"THEN {_literal(names[shown.value])}"
         for payment_status, shown in rules.PAYMENT_STATUS_PRECEDENCE
     )
@@ -283,6 +421,13 @@ def _payment_status(c: _Compiler, s: Row, step: FieldStep) -> str:
         f"(SELECT CASE {whens} ELSE {unpaid} END"
         f" FROM {_table(Payment)} {alias} WHERE {alias}.order_id = {s.alias}.id)"
     )
+
+
+def any_row(condition: str) -> str:
+    """Whether ``condition`` holds for any row of the group."""
+    if sqlite():
+        return f"max(CASE WHEN {condition} THEN 1 ELSE 0 END) = 1"
+    return f"bool_or({condition})"
 
 
 def _tab(c: _Compiler, s: Row, step: FieldStep) -> str:
@@ -317,10 +462,10 @@ def _available_actions(c: _Compiler, s: Row, step: FieldStep) -> str:
                 f"{'' if is_buyer else 'NOT '}{roles}.buyer AND "
                 f"{'' if is_seller else 'NOT '}{roles}.seller"
             )
-            by_roles.append(f"WHEN {test} THEN {_literal(actions.decode())}::json")
+            by_roles.append(f"WHEN {test} THEN {json_text(actions.decode())}")
         by_status.append(f"WHEN {_literal(status.value)} THEN CASE {' '.join(by_roles)} END")
     # The roles once per order, then the table of every (status, roles) case.
-    return (
+    return nested(
         f"(SELECT CASE {roles}.status {' '.join(by_status)} END FROM (SELECT "
         f"{s.alias}.status AS status, {s.alias}.user_id = {viewer} AS buyer, "
         f"{seller} AS seller) {roles})"
@@ -381,12 +526,12 @@ def connection(
             shown = _shown(listing, s.alias, row)
             return shown if narrowing is None else f"{shown} AND {narrowing(row)}"
 
-        no_cursor = f"(CAST({page.key} AS {key_type}) IS NULL)"
-        forward = f"CAST({page.forward} AS boolean)"
+        no_cursor = f"({typed(page.key, key_type)} IS NULL)"
+        forward = typed(page.forward, "boolean")
 
         def beyond(row: str, direction: str) -> str:
             """Rows past the cursor: older ones forwards (<), newer ones backwards (>)."""
-            bound = f"(CAST({page.key} AS {key_type}), CAST({page.pk} AS bigint))"
+            bound = f"({typed(page.key, key_type)}, {typed(page.pk, 'bigint')})"
             position = f"({row}.{listing.key}, {row}.id)"
             return f"({no_cursor} OR {position} {direction} {bound})"
 
@@ -409,7 +554,10 @@ def connection(
 
         edge = c.alias()
         order_desc = f"{{a}}.{listing.key} DESC, {{a}}.id DESC"
-        rows = f"({page_of('<', 'DESC')} UNION ALL {page_of('>', 'ASC')})"
+        rows = (
+            f"(SELECT * FROM {page_of('<', 'DESC')} {c.alias()} "
+            f"UNION ALL SELECT * FROM {page_of('>', 'ASC')} {c.alias()})"
+        )
 
         def cursor_of(a: str) -> str:
             return cursor(listing.name, _key_json(listing, f"{a}.{listing.key}"), f"{a}.id")
@@ -426,8 +574,8 @@ def connection(
             elif name == "edges":
                 edge_json = _edge(c, inner, cursor_of(edge), Row(edge))
                 fields[inner.key] = (
-                    f"COALESCE((SELECT json_agg({edge_json} ORDER BY {order_desc.format(a=edge)}) "
-                    f"FROM {rows} {edge}), '[]'::json)"
+                    f"(SELECT {json_array_agg(edge_json, order_desc.format(a=edge))} "
+                    f"FROM {ordered_rows(rows, edge, order_desc.format(a=edge))})"
                 )
             elif name == "pageInfo":
                 last, first = c.alias(), c.alias()
@@ -458,17 +606,11 @@ def connection(
 def _order_filter(c: _Compiler, step: FieldStep) -> Callable[[str], str]:
     """resolvers.orders._conditions of the field's ``filter``, from the same terms: each
     term a parameter, NULL where the filter does not narrow by it."""
-    # The last request's variables (held, so their identity is not reused) and terms:
-    # its four parameters are bound one after another.
-    last: list[tuple[Any, FilterTerms]] = []
 
+    @once_per_request
     def terms(context: Context, variables: VariableValues) -> FilterTerms:
-        if last and last[0][0] is variables:
-            return last[0][1]
         arguments = get_argument_values(step.definition, step.nodes[0], variables)
-        found = filter_terms(_domain_filter(arguments.get("filter")))
-        last[:] = [(variables, found)]
-        return found
+        return filter_terms(_domain_filter(arguments.get("filter")))
 
     statuses = c.parameter(lambda ctx, v: terms(ctx, v).statuses)
     after = c.parameter(lambda ctx, v: terms(ctx, v).placed_after)
@@ -480,27 +622,37 @@ def _order_filter(c: _Compiler, step: FieldStep) -> Callable[[str], str]:
 def _order_conditions(
     c: _Compiler, row: str, statuses: str, after: str, before: str, pattern: str
 ) -> str:
+    pattern = typed(pattern, "text")
+
+    def like(column_sql: str) -> str:
+        # As SQLAlchemy writes ilike(): SQLite has lower() (db.engine folds Unicode).
+        if sqlite():
+            return f"lower({column_sql}) LIKE lower({pattern}) ESCAPE '\\'"
+        return f"{column_sql} ILIKE {pattern} ESCAPE '\\'"
+
     matches = []
     for searched in SEARCHED:
-        like = f"ILIKE CAST({pattern} AS text) ESCAPE '\\'"
         if searched.model is None:
-            matches.append(f"{row}.{searched.column} {like}")
+            matches.append(like(f"{row}.{searched.column}"))
             continue
         other = c.alias()
         matches.append(
             f"EXISTS (SELECT 1 FROM {_table(searched.model)} {other} WHERE "
-            f"{other}.{searched.joined} = {row}.{searched.on} AND {other}.{searched.column} {like})"
+            f"{other}.{searched.joined} = {row}.{searched.on} "
+            f"AND {like(f'{other}.{searched.column}')})"
         )
-    statuses, after, before = (
-        f"CAST({statuses} AS text[])",
-        f"CAST({after} AS timestamptz)",
-        f"CAST({before} AS timestamptz)",
-    )
+    after, before = typed(after, "timestamptz"), typed(before, "timestamptz")
+    if sqlite():
+        # The statuses come as a JSON array: SQLite has no arrays.
+        listed = f"{row}.status IN (SELECT value FROM json_each({statuses}))"
+    else:
+        statuses = typed(statuses, "text[]")
+        listed = f"{row}.status = ANY({statuses})"
     return (
-        f"({statuses} IS NULL OR {row}.status = ANY({statuses}))"
+        f"({statuses} IS NULL OR {listed})"
         f" AND ({after} IS NULL OR {row}.placed_at > {after})"
         f" AND ({before} IS NULL OR {row}.placed_at < {before})"
-        f" AND (CAST({pattern} AS text) IS NULL OR {' OR '.join(matches)})"
+        f" AND ({pattern} IS NULL OR {' OR '.join(matches)})"
     )
 
 
@@ -577,7 +729,7 @@ DOMAIN_RULES: dict[str, Rule] = {
     "viewer_has_tagged": lambda c, s, step: _viewer_has_tagged(c, s, step),
     "payment_method_of_viewer": lambda c, s, step: _method(c, s, step),
     "event_cursor": lambda c, s, step: cursor(
-        EVENTS_LIST, f"({s.alias}.id)::text", f"{s.alias}.id"
+        EVENTS_LIST, as_text(f"{s.alias}.id"), f"{s.alias}.id"
     ),
     "order_tabs": lambda c, s, step: _tab_counts(c, s, step),
     "order_by_number": lambda c, s, step: _order_by_number(c, s, step),
@@ -607,8 +759,9 @@ def _leaf_sql(step: FieldStep, expression: str) -> str:
     if named.name == "DateTime":
         return instant(expression)
     if named.name == "Float":
-        # A JSON number written as Python writes the float: 1.0 must not come back as 1.
-        return f"({float_json(expression)})::json"
+        # A JSON number written as orjson writes the float: 1.0 must not come back as 1.
+        number = orjson_float(expression)
+        return f"json({number})" if sqlite() else f"({number})::json"
     return expression
 
 
@@ -743,6 +896,29 @@ PAGE_ARGUMENTS = frozenset({"first", "after", "last", "before"})
 # (context, variables) -> a bound value of one request
 Parameter = Callable[["Context", "VariableValues"], Any]
 
+T = TypeVar("T")
+
+
+def once_per_request(
+    produce: Callable[[Context, VariableValues], T],
+) -> Callable[[Context, VariableValues], T]:
+    """``produce``, computed once for the request whose parameters are being bound: the
+    several parameters made from one argument are bound one after another (no await
+    between them), so the last request's value is the one asked for again. A request's
+    coerced variables are a new object (Plan.run); they are held, so their identity
+    cannot be reused by another request's. (What ``produce`` reads of the context is the
+    same for every request: the page size settings.)"""
+    last: list[tuple[Any, T]] = []
+
+    def remembered(context: Context, variables: VariableValues) -> T:
+        if last and last[0][0] is variables:
+            return last[0][1]
+        found = produce(context, variables)
+        last[:] = [(variables, found)]
+        return found
+
+    return remembered
+
 
 class _Compiler:
     """Writes a selection's statement once; its parameters are read per request."""
@@ -767,6 +943,7 @@ class _Compiler:
         checks (pagination.page_args) decide it, so what they refuse, the Python plan
         answers."""
 
+        @once_per_request
         def args(context: Context, variables: VariableValues) -> PageArgs:
             arguments = get_argument_values(step.definition, step.nodes[0], variables)
             known = PAGE_ARGUMENTS | {"filter"} if narrowed else PAGE_ARGUMENTS
@@ -801,17 +978,22 @@ class _Compiler:
     def fields(self, selection: Selection, source: Source) -> dict[str, str]:
         built: dict[str, str] = {}
         for step in selection.steps:
-            built[step.key] = rule_of(step, source)(self, source, step)
+            expression = rule_of(step, source)(self, source, step)
+            if get_named_type(step.definition.type).name == "Boolean":
+                expression = boolean(expression)
+            built[step.key] = expression
         return built
 
     def build(self, selection: Selection, built: dict[str, str]) -> str:
         pairs = []
         for key in selection.keys:
             expression = (
-                _literal(selection.type_name) if key in selection.typename_keys else built[key]
+                as_text(_literal(selection.type_name))
+                if key in selection.typename_keys
+                else built[key]
             )
-            pairs.append(f"{_literal(key)}, {expression}")
-        return f"json_build_object({', '.join(pairs)})"
+            pairs.append((key, expression))
+        return json_object(pairs)
 
     def object(self, step: FieldStep, source: Source) -> str:
         """The JSON object of the selection under ``step`` (of each item, for a list)."""
@@ -837,7 +1019,13 @@ class _Compiler:
                 )
             else:
                 raise NotExpressible(f"Query.{name} is not written in SQL")
-        return f"SELECT ({self.build(root, built)})::text"
+        # One column per response key: each is passed on as the JSON text PostgreSQL
+        # wrote (orjson.Fragment), never parsed and serialized again here.
+        columns = [
+            _literal(f'"{root.type_name}"') if key in root.typename_keys else as_text(built[key])
+            for key in root.keys
+        ]
+        return f"SELECT {', '.join(columns)}"
 
 
 def _product_id(step: FieldStep) -> Parameter:
@@ -856,7 +1044,9 @@ class SqlPlan:
 
     statement: TextClause
     parameters: dict[str, Parameter]
-    keys: tuple[str, ...]
+    keys: tuple[str, ...]  # the `viewer` keys
+    response_keys: tuple[str, ...]
+    sqlite: bool = False
 
     async def answer(self, context: Context, variables: VariableValues) -> dict[str, Any] | None:
         """The answer's data; None when the Python plan must judge this request (no
@@ -867,6 +1057,8 @@ class SqlPlan:
             bound = {name: produce(context, variables) for name, produce in self.parameters.items()}
         except (NotExpressible, InvalidArgument):
             return None
+        if self.sqlite:
+            bound = {name: _sqlite_value(v) for name, v in bound.items()}
         try:
             rows = await context.loaders.reads.rows(self.statement, bound)
         except Exception:
@@ -874,17 +1066,37 @@ class SqlPlan:
             # answered, by the Python plan; the log says this plan is not paying off.
             log.warning("an SQL plan failed; the Python plan answers", exc_info=True)
             return None
-        data: dict[str, Any] = orjson.loads(rows[0][0])
+        data = {
+            key: None if value is None else orjson.Fragment(value)
+            for key, value in zip(self.response_keys, rows[0], strict=True)
+        }
         if any(data[key] is None for key in self.keys):
             return None  # no such user: the resolvers say NotAuthenticated
         return data
 
 
-def compile_sql(root: Selection) -> SqlPlan | None:
+def _sqlite_value(value: Any) -> Any:
+    """A parameter as SQLite compares it with what db.types stored: instants as naive UTC
+    text with six digits of microseconds, lists as JSON arrays."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, list):
+        return orjson.dumps(value).decode()
+    return value
+
+
+def compile_sql(root: Selection, dialect: str = "postgresql") -> SqlPlan | None:
     """The statement of a query whose every field has a rule; None otherwise."""
     compiler = _Compiler()
     try:
-        sql = compiler.root(root)
+        with writing(dialect):
+            sql = compiler.root(root)
     except NotExpressible:
         return None
-    return SqlPlan(text(sql), compiler.parameters, tuple(compiler.viewer_keys))
+    return SqlPlan(
+        text(sql),
+        compiler.parameters,
+        tuple(compiler.viewer_keys),
+        root.keys,
+        dialect == "sqlite",
+    )

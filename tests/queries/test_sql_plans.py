@@ -40,8 +40,8 @@ from tests.factories import (
 from tests.security.conftest import Apps, make_settings
 from tests.security.conftest import apps as apps  # the fixture
 
-# PostgreSQL only: elsewhere there is nothing to compare.
-pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+# Both databases build the answer: PostgreSQL with its json functions, SQLite with its own.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 
 EVERYTHING = """
 query Everything($n: Int) {
@@ -257,9 +257,10 @@ async def test_a_statement_the_database_refuses_falls_back_to_the_python_plan(
     await client.post("/graphql", json=body, headers=headers)
     plan = planned.state.plans.get(ORDER_CENTER_PAGE, None)
     assert plan is not None
-    assert plan.sql is not None
-    broken = replace(plan.sql, statement=text("SELECT no_such_function(:viewer)"))
-    plan.sql = broken
+    dialect = engine.dialect.name
+    sql_plan = plan.sql_plan(dialect)
+    assert sql_plan is not None
+    plan.sql[dialect] = replace(sql_plan, statement=text("SELECT no_such_function(:viewer)"))
     answer = await client.post("/graphql", json=body, headers=headers)
     assert answer.content == generic.content
     assert planned.state.plans.answered == 1  # the plan answered, in Python
@@ -375,3 +376,45 @@ async def test_a_product_by_id_in_one_statement(
     missing = to_global_id("Product", 10**9)
     answer = await _compare(apps, count_statements, PRODUCT, {"id": missing}, people["buyer"])
     assert answer.startswith(b'{"data":{"product":null}')
+
+
+async def test_json_written_by_the_database_is_the_bytes_orjson_writes(
+    engine: AsyncEngine,
+) -> None:
+    """The SQL plan sends the database's JSON text as it is: strings, floats and nesting
+    must be written exactly as orjson writes graphql-core's answers."""
+    from schema.sql_plans import as_text, json_array, json_object, orjson_float, typed, writing
+
+    texts = ["plain", 'quote " back \\ slash', "tab\tnew\nline\r\x01\x1f\x7f", "抹茶 🍵 \u2028 /"]
+    floats = [
+        1e-3,
+        1e-4,
+        1.5e-4,
+        1e-5,
+        1.5e-5,
+        -1.5e-5,
+        1e-6,
+        1.23e-7,
+        0.1,
+        1.0,
+        12.0,
+        1e15,
+        1e16,
+        1.5e16,
+        0.1 + 0.2,
+        -2.5,
+        123456.789,
+    ]
+    with writing(engine.dialect.name):
+        v = typed(":v", "text")
+        value_sql = as_text(
+            json_object([("k", v), ("n", "CAST(NULL AS integer)"), ("a", json_array([v, "1"]))])
+        )
+        number_sql = orjson_float(typed(":v", "double precision"))
+    async with engine.connect() as connection:
+        for value in texts:
+            row = (await connection.execute(text(f"SELECT {value_sql}"), {"v": value})).one()
+            assert row[0].encode() == orjson.dumps({"k": value, "n": None, "a": [value, 1]})
+        for number in floats:
+            row = (await connection.execute(text(f"SELECT {number_sql}"), {"v": number})).one()
+            assert row[0].encode() == orjson.dumps(number), number
