@@ -68,7 +68,7 @@ from bench.databases import (
     throwaway_postgres,
     throwaway_sqlite,
 )
-from bench.pg_sessions import Watch
+from bench.pg_sessions import Watch, watching
 from bench.queries import ACTIVITY, ORDER_CENTER_PAGE, ORDER_DETAIL, PAY_ORDER, PLACE_ORDER
 from db.engine import create_engine
 from resolvers.ids import to_global_id
@@ -83,6 +83,8 @@ WARMUP = 1.5
 DURATION = {"page": 10.0, "detail": 6.0, "activity": 6.0, "place+pay": 6.0}
 # Steady load at more clients than the pool has connections: does it open sessions?
 CROWD = 64
+# The pool of each server beside ours (per worker): see bench_database.
+SIDE_POOL = 8
 CROWD_DURATION = 6.0
 ACTIVITY_FIRST = 10
 # The stronger floor: bench/floor.py's /sql routes, one statement building the answer.
@@ -587,7 +589,9 @@ async def drive(
         watch = None
         if postgres is not None:
             pids = lambda: _descendants(server.process.pid)  # noqa: E731
-            watch = await stack.enter_async_context(Watch(postgres, pids))
+            watch = await stack.enter_async_context(watching(postgres, pids))
+            if watch is None:
+                row.note = "PostgreSQL refused a session to watch this run's sessions"
         await _drive(server, spec, tmp, row, watch)
 
 
@@ -681,20 +685,31 @@ async def bench_database(
 ) -> tuple[list[Row], dict[str, str]]:
     rows: list[Row] = []
     quiet = {"ORDERCENTER_HUB_POLL_SECONDS": "3600", "ORDERCENTER_SWEEP_INTERVAL_SECONDS": "0"}
+    # Every server keeps its pool's sessions open once used, and PostgreSQL allows 100 in
+    # all (max_connections): ours keeps its default pool (its sessions are measured);
+    # the others get pools that fit beside it, each still more than its CPU can use.
+    side = {"ORDERCENTER_DB_POOL_SIZE": str(SIDE_POOL)}
+    counting = {"ORDERCENTER_DB_POOL_SIZE": "2"}
     plan: list[tuple[str, list[str], dict[str, str]]] = [
         ("ours", [], _env(url)),
         # Ours with compiled plans off: graphql-core executes every request.
-        ("generic", [], _env(url, ORDERCENTER_COMPILED_PLANS="false")),
+        ("generic", [], _env(url, ORDERCENTER_COMPILED_PLANS="false", **side)),
         ("floor", ["bench.floor:app_factory"], _env(url)),
         ("naive", ["bench.naive:app_factory"], _env(url)),
-        ("counting", ["bench.counting:app_factory"], _env(url, **quiet)),
+        ("counting", ["bench.counting:app_factory"], _env(url, **quiet, **counting)),
     ]
     if database == "PostgreSQL":
-        plan.insert(1, ("ours x2", [], _env(url, ORDERCENTER_BUS_URL=url)))
+        plan.insert(1, ("ours x2", [], _env(url, ORDERCENTER_BUS_URL=url, **side)))
         # Ours with plans answered in Python, not built by PostgreSQL (schema.sql_plans).
-        python_plans = _env(url, ORDERCENTER_SQL_PLANS="false")
+        python_plans = _env(url, ORDERCENTER_SQL_PLANS="false", **side)
         plan.insert(2, ("py plans", [], python_plans))
-        plan.append(("counting py", ["bench.counting:app_factory"], {**python_plans, **quiet}))
+        plan.append(
+            (
+                "counting py",
+                ["bench.counting:app_factory"],
+                {**python_plans, **quiet, **counting},
+            )
+        )
     gate = asyncio.Semaphore(STARTING_AT_ONCE)
     async with AsyncExitStack() as stack:
         starting = []
@@ -967,6 +982,8 @@ floor sql = the stronger floor: one
 hand-written statement in which PostgreSQL builds the whole answer, passed through \
 (bench/floor_sql.py), floor = bench/floor.py
 (hand-written SQL assembled in Python, orjson), naive = bench/naive.py (one query per relation).
+PostgreSQL pools: ours its default; 'ours x2', 'py plans', 'generic' {SIDE_POOL} per worker; \
+floor 10 (asyncpg); under max_connections together.
 stmt/req: SQL statements per request, counted server-side on {COUNT_REQUESTS} \
 sequential untimed requests (BEGIN/COMMIT not counted).
 *: too few answers in the window (slower than the window allows): req/s and latencies over the

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import os
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,6 +110,21 @@ class Watch:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self._conn.close()
+
+
+@contextlib.asynccontextmanager
+async def watching(url: str, pids: Any) -> AsyncIterator[Watch | None]:
+    """A started ``Watch``, or None when PostgreSQL refuses it a session (the run goes
+    on unwatched: its figures but these)."""
+    try:
+        watch = await Watch(url, pids).__aenter__()
+    except Exception:  # too many clients already, most likely
+        yield None
+        return
+    try:
+        yield watch
+    finally:
+        await watch.__aexit__()
 
     async def _run(self) -> None:
         while True:
