@@ -111,21 +111,6 @@ class Watch:
                 await self._task
         await self._conn.close()
 
-
-@contextlib.asynccontextmanager
-async def watching(url: str, pids: Any) -> AsyncIterator[Watch | None]:
-    """A started ``Watch``, or None when PostgreSQL refuses it a session (the run goes
-    on unwatched: its figures but these)."""
-    try:
-        watch = await Watch(url, pids).__aenter__()
-    except Exception:  # too many clients already, most likely
-        yield None
-        return
-    try:
-        yield watch
-    finally:
-        await watch.__aexit__()
-
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(INTERVAL)
@@ -189,3 +174,20 @@ async def watching(url: str, pids: Any) -> AsyncIterator[Watch | None]:
             new_backends=len(new),
             new_sessions_db=None if before is None or after is None else after - before,
         )
+
+
+@contextlib.asynccontextmanager
+async def watching(url: str, pids: Any) -> AsyncIterator[Watch | None]:
+    """A started ``Watch``, or None when PostgreSQL refuses it a session (the run goes
+    on unwatched: its figures but these)."""
+    import asyncpg
+
+    try:
+        watch = await Watch(url, pids).__aenter__()
+    except (OSError, asyncpg.PostgresError):  # too many clients already, most likely
+        yield None
+        return
+    try:
+        yield watch
+    finally:
+        await watch.__aexit__()
