@@ -84,6 +84,9 @@ WARMUP = 1.5
 DURATION = {"page": 10.0, "detail": 6.0, "activity": 6.0, "place+pay": 6.0}
 # Steady load at more clients than the pool has connections: does it open sessions?
 CROWD = 64
+# Implementations far slower than ours, measured for reference: a shorter window.
+SIDE_IMPLS = frozenset({"py plans", "generic", "naive"})
+SIDE_DURATION = 4.0
 # The pool of each server beside ours (per worker): see bench_database.
 SIDE_POOL = 8
 CROWD_DURATION = 6.0
@@ -793,7 +796,11 @@ async def bench_database(
                     "port": int(servers[impl].url.rsplit(":", 1)[1]),
                     "concurrency": row.clients,
                     "warmup": args.warmup,
-                    "duration": (args.duration or (CROWD_DURATION if crowd else DURATION[base]))
+                    "duration": (
+                        args.duration
+                        or (CROWD_DURATION if crowd else None)
+                        or (SIDE_DURATION if impl in SIDE_IMPLS else DURATION[base])
+                    )
                     / rounds,
                     "max_requests": MAX_REQUESTS,
                 }
@@ -975,7 +982,8 @@ LEGEND = f"""\
 {WARMUP:.1f} s warm-up, then a fixed window
 (page {DURATION["page"]:.0f} s, detail {DURATION["detail"]:.0f} s, activity \
 {DURATION["activity"]:.0f} s, page@{CROWD} ({CROWD} clients) {CROWD_DURATION:.0f} s, \
-place+pay {DURATION["place+pay"]:.0f} s). page = bench.queries.ORDER_CENTER_PAGE, \
+place+pay {DURATION["place+pay"]:.0f} s; {", ".join(sorted(SIDE_IMPLS))} {SIDE_DURATION:.0f} s). \
+page = bench.queries.ORDER_CENTER_PAGE, \
 first: 20, buyer varied per request;
 detail = ORDER_DETAIL (viewer.order(number)); activity = ACTIVITY (payment methods, \
 payments, tagged, recently viewed; first: {ACTIVITY_FIRST});
