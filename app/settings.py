@@ -36,7 +36,7 @@ class Settings(BaseSettings):
         description="SQLite file (aiosqlite) or PostgreSQL (asyncpg) URL.",
     )
     db_pool_size: int = Field(
-        default=20, ge=1, description="PostgreSQL connections per process (no overflow)."
+        default=10, ge=1, description="PostgreSQL connections per process (no overflow)."
     )
     jwt_secret: str = Field(
         default=DEVELOPMENT_JWT_SECRET, description="HS256 secret that signs bearer tokens."

@@ -147,9 +147,22 @@ class BatchScheduler:
         return self._reads
 
     async def aclose(self) -> None:
-        """Give the reads connection back to the pool now; a later load reopens it."""
+        """Give the reads connection back to the pool now; a later load reopens it.
+        Batches already running finish first, so none takes a connection afterwards."""
+        if self._running:
+            await asyncio.gather(*list(self._running), return_exceptions=True)
         if self._reads is not None:
             await self._reads.close()
+
+    def abandon(self) -> None:
+        """The operation stopped half way (its answer comes from elsewhere): loads not yet
+        dispatched never will be, so no batch reads after it ends."""
+        if self._stall is not None:
+            self._stall.cancel()
+            self._stall = None
+        self._pending.clear()
+        self._held.clear()
+        self._settling.clear()
 
     def keep_reads(self, keep: bool) -> None:
         if self._reads is not None:

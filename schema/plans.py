@@ -354,6 +354,7 @@ class Plan:
                 data = await _Execution(self, context, coerced).root()
         except Exception:
             # Whatever went wrong, the generic executor reports it as it always has.
+            scheduler.abandon()
             return None, spent
         finally:
             scheduler.keep_reads(False)

@@ -250,7 +250,7 @@ class World:
         plan = plans.get(document, None)
         if plan is None:
             TALLY.declined[(self.database, "compiled", f"not compiled: {_why(document)}")] += 1
-        elif plan.sql is None and self.database == "postgresql":
+        elif plan.sql_plan(self.database) is None:
             TALLY.declined[(self.database, "sql", "not expressible in SQL")] += 1
 
     def plan_of(self, app: str, document: str) -> Plan | None:
