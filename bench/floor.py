@@ -9,6 +9,14 @@ for the same operation, serialized with orjson:
 - ``POST /order`` ``{"number": "…"}`` = bench.queries.ORDER_DETAIL: 5 statements
 
 (totalCount is the sum of the tab counts: both count the viewer's orders.)
+
+The stronger floor, PostgreSQL only: one statement per operation in which PostgreSQL
+builds the whole answer (bench/floor_sql.py), its text passed through untouched as
+``{"data":`` + row + ``}``, nothing parsed or serialized in Python:
+
+- ``POST /sql/page``     ``{"first": 20}``    = ORDER_CENTER_PAGE
+- ``POST /sql/order``    ``{"number": "…"}``  = ORDER_DETAIL
+- ``POST /sql/activity`` ``{"first": 10}``    = bench.queries.ACTIVITY
 ``GET /__bench/statements`` answers how many statements it has run so far.
 
     ORDERCENTER_DATABASE_URL=… ORDERCENTER_JWT_SECRET=… \
@@ -32,6 +40,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bench.databases import plain_url
+from bench.floor_sql import STATEMENTS
 from bench.shapes import (
     ACTIONS,
     TAB_OF,
@@ -172,6 +181,13 @@ class Postgres(Database):
         self.statements += 1
         rows: Sequence[Sequence[Any]] = await conn.fetch(text, *(params[n] for n in names))
         return rows
+
+    async def answer(self, operation: str, viewer: int, argument: Any) -> bytes | None:
+        """The whole answer of ``operation`` as PostgreSQL wrote it; None: no such viewer."""
+        self.statements += 1
+        async with self.pool.acquire() as conn:
+            found: str | None = await conn.fetchval(STATEMENTS[operation], viewer, argument)
+        return None if found is None else b'{"data":' + found.encode() + b"}"
 
 
 class SQLite(Database):
@@ -483,6 +499,21 @@ def app_factory() -> Starlette:
         result = await order_detail(db, viewer, str(args["number"]))
         return _json({"data": {"viewer": {"order": result}}})
 
+    def in_sql(operation: str, argument: str, default: Any, kind: type) -> Any:
+        async def endpoint(request: Request) -> Response:
+            viewer = viewer_of(request.headers.get("authorization"), secret)
+            if viewer is None:
+                return _json(UNAUTHENTICATED)
+            if not isinstance(db, Postgres):
+                return _json({"errors": [{"message": "PostgreSQL only."}]}, status=404)
+            args = orjson.loads(await request.body())
+            found = await db.answer(operation, viewer, kind(args.get(argument, default)))
+            if found is None:
+                return _json(UNAUTHENTICATED)
+            return Response(found, media_type="application/json")
+
+        return endpoint
+
     async def healthz(_: Request) -> Response:
         return _json({"status": "ok"})
 
@@ -501,6 +532,9 @@ def app_factory() -> Starlette:
         routes=[
             Route("/page", page, methods=["POST"]),
             Route("/order", order, methods=["POST"]),
+            Route("/sql/page", in_sql("page", "first", 20, int), methods=["POST"]),
+            Route("/sql/order", in_sql("order", "number", "", str), methods=["POST"]),
+            Route("/sql/activity", in_sql("activity", "first", 10, int), methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/__bench/statements", statements, methods=["GET"]),
         ],

@@ -1,6 +1,7 @@
-"""HTTP benchmarks: our server beside the floor and the naive implementation, same run.
+"""HTTP benchmarks: our server beside the floors and the naive implementation, same run.
 
-    python -m bench.http_suite [--duration S] [--warmup S] [--sqlite-only]
+    python -m bench.http_suite [--duration S] [--warmup S] [--sqlite-only | --postgres-only]
+                               [--use-postgres URL] [--use-sqlite URL]
 
 1. Seeds 1,000 buyers and 50,000 orders (``ordercenter seed --users 1000
    --orders-per-user 50``) into a throwaway PostgreSQL database
@@ -9,22 +10,27 @@
    both at once. PostgreSQL unreachable: said so, SQLite only.
 2. Per database, starts as separate processes: our server (``ordercenter serve``,
    one worker; on PostgreSQL also ``--workers 2`` with the PostgreSQL bus), the
-   floor (bench/floor.py) and the naive implementation (bench/naive.py), each under
-   uvicorn, plus our application once more with a statement counter
-   (bench/counting.py) that answers only the untimed counting requests.
-3. Checks, before timing, that the floor and the naive server answer with exactly
-   the JSON ours does for the same buyers (page and order detail).
+   floors (bench/floor.py: on PostgreSQL also the stronger floor, one statement per
+   operation in which PostgreSQL builds the whole answer, bench/floor_sql.py) and the
+   naive implementation (bench/naive.py), each under uvicorn, plus our application
+   once more with a statement counter (bench/counting.py) that answers only the
+   untimed counting requests.
+3. Checks, before timing, that the floors and the naive server answer with exactly
+   the JSON ours does for the same buyers (page, order detail, activity).
 4. Drives each (scenario, implementation) from a separate client process
-   (bench/load.py): 16 keep-alive connections, closed loop, a warm-up, then a fixed
-   measured window. Buyers vary per request (a token per buyer, minted with
+   (bench/load.py): 16 keep-alive connections (64 for ``page@64``), closed loop, a
+   warm-up, then a fixed measured window; ours and the stronger floor in interleaved
+   rounds. Buyers vary per request (a token per buyer, minted with
    app.auth.issue_token and the servers' secret).
 5. Prints one table: requests/s, p50/p99 latency, SQL statements per request,
-   server peak RSS (VmHWM), server and client CPU (cores busy) in the window; then
-   the req/s ratios ours/floor and ours/naive.
+   server peak RSS (VmHWM), server and client CPU (cores busy) in the window, CPU per
+   request of the server and (PostgreSQL) of its database sessions, and the sessions
+   it opened in the window (bench/pg_sessions.py); then the req/s ratios, and issue
+   14's targets against the stronger floor: met or not, in this run.
 
 Statements per request are counted server-side on a few sequential untimed
 requests: for ours by the counting server (an SQLAlchemy listener on every engine in
-that process), for the floor by its own counter, for the naive server by the same
+that process), for the floors by their own counter, for the naive server by the same
 kind of listener on its engine; BEGIN/COMMIT/ROLLBACK are not counted.
 """
 
@@ -43,6 +49,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -56,12 +63,14 @@ from sqlalchemy import text
 from app.auth import issue_token
 from bench.databases import (
     admin,
+    plain_url,
     postgres_base,
     postgres_reachable,
     throwaway_postgres,
     throwaway_sqlite,
 )
-from bench.queries import ORDER_CENTER_PAGE, ORDER_DETAIL, PAY_ORDER, PLACE_ORDER
+from bench.pg_sessions import Watch, watching
+from bench.queries import ACTIVITY, ORDER_CENTER_PAGE, ORDER_DETAIL, PAY_ORDER, PLACE_ORDER
 from db.engine import create_engine
 from resolvers.ids import to_global_id
 
@@ -72,7 +81,22 @@ SECRET = "bench-secret-" + "0123456789abcdef" * 4  # >= 32 bytes: production acc
 USERS, ORDERS_PER_USER = 1000, 50
 CONCURRENCY = 16
 WARMUP = 1.5
-DURATION = {"page": 10.0, "detail": 6.0, "place+pay": 6.0}
+DURATION = {"page": 10.0, "detail": 6.0, "activity": 6.0, "place+pay": 6.0}
+# Steady load at more clients than the pool has connections: does it open sessions?
+CROWD = 64
+# Implementations far slower than ours, measured for reference: a shorter window.
+SIDE_IMPLS = frozenset({"py plans", "generic", "naive"})
+SIDE_DURATION = 4.0
+# The pool of each server beside ours (per worker): see bench_database.
+SIDE_POOL = 8
+CROWD_DURATION = 6.0
+ACTIVITY_FIRST = 10
+# The stronger floor: bench/floor.py's /sql routes, one statement building the answer.
+STRONG = "floor sql"
+# Ours and the stronger floor run in this many interleaved rounds per scenario (ours,
+# floor, floor, ours, ...), each a share of the window, so that a busy moment of a
+# shared machine is likelier to fall on both; their rows are the rounds merged.
+ROUNDS = 2
 MAX_REQUESTS = 200_000
 COUNT_REQUESTS = 5  # sequential, untimed, per (implementation, scenario)
 PLACE_PAY_BUYERS = 200
@@ -164,33 +188,59 @@ def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Pop
         return subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=out)
 
 
+# Servers starting at once: each imports the whole stack, and on a busy 2-core machine
+# nine at a time starve one another past any deadline.
+STARTING_AT_ONCE = 3
+
+
 @asynccontextmanager
 async def serving(
-    name: str, command: list[str], env: dict[str, str], port: int, logs: Path
+    name: str,
+    command: list[str],
+    env: dict[str, str],
+    port: int,
+    logs: Path,
+    gate: asyncio.Semaphore | None = None,
 ) -> AsyncIterator[Server]:
+    """A server process, once it answers /healthz; ``gate`` bounds how many start at once."""
     log = logs / f"{name}.log"
-    process = await asyncio.to_thread(_start, command, env, log)
-    server = Server(name, f"http://127.0.0.1:{port}", process, log)
+    async with gate or contextlib.AsyncExitStack():
+        process = await asyncio.to_thread(_start, command, env, log)
+        server = Server(name, f"http://127.0.0.1:{port}", process, log)
+        try:
+            await _healthy(server)
+        except BaseException:
+            _stop(process)
+            raise
     try:
-        deadline = time.monotonic() + 90
-        async with httpx.AsyncClient(timeout=5) as client:
-            while True:
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get(server.url + "/healthz")).status_code == 200:
-                        break
-                if process.poll() is not None or time.monotonic() > deadline:
-                    tail = log.read_text(errors="replace")[-2000:]
-                    raise RuntimeError(f"{name} did not start (exit {process.poll()}):\n{tail}")
-                await asyncio.sleep(0.2)
         yield server
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.to_thread(process.wait, 20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        await asyncio.to_thread(_stop, process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def _healthy(server: Server, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    async with httpx.AsyncClient(timeout=5) as client:
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get(server.url + "/healthz")).status_code == 200:
+                    return
+            if server.process.poll() is not None or time.monotonic() > deadline:
+                tail = server.log.read_text(errors="replace")[-2000:]
+                raise RuntimeError(
+                    f"{server.name} did not start (exit {server.process.poll()}):\n{tail}"
+                )
+            await asyncio.sleep(0.2)
 
 
 def uvicorn_command(factory: str, port: int) -> list[str]:
@@ -320,21 +370,37 @@ GRAPHQL_IMPLS = ("ours", "ours x2", "naive")
 def page_request(impl: str, user: int) -> tuple[str, dict[str, Any]]:
     if impl == "floor":
         return "/page", {"first": 20}
+    if impl == STRONG:
+        return "/sql/page", {"first": 20}
     return "/graphql", {"query": ORDER_CENTER_PAGE, "variables": {"first": 20}}
 
 
 def detail_request(impl: str, number: str) -> tuple[str, dict[str, Any]]:
     if impl == "floor":
         return "/order", {"number": number}
+    if impl == STRONG:
+        return "/sql/order", {"number": number}
     return "/graphql", {"query": ORDER_DETAIL, "variables": {"number": number}}
+
+
+def activity_request(impl: str) -> tuple[str, dict[str, Any]]:
+    if impl == STRONG:
+        return "/sql/activity", {"first": ACTIVITY_FIRST}
+    return "/graphql", {"query": ACTIVITY, "variables": {"first": ACTIVITY_FIRST}}
+
+
+def served(scenario: str, impl: str) -> bool:
+    """Whether ``impl`` answers ``scenario`` (the old floor and the naive server have no
+    activity document)."""
+    return scenario != "activity" or impl not in ("floor", "naive")
 
 
 def requests_for(scenario: str, impl: str, fixtures: Fixtures) -> tuple[str, list[dict[str, str]]]:
     made: list[dict[str, str]] = []
     path = "/graphql"
-    if scenario == "page":
+    if scenario in ("page", "activity"):
         for user in fixtures.buyers:
-            path, body = page_request(impl, user)
+            path, body = page_request(impl, user) if scenario == "page" else activity_request(impl)
             made.append({"body": orjson.dumps(body).decode(), "token": token(user)})
     else:
         for user, number in fixtures.detail:
@@ -397,15 +463,21 @@ async def verify(
     """'ok' or the first differences, per (scenario, implementation)."""
     verdicts: dict[str, str] = {}
     numbers = dict(fixtures.detail)
-    for scenario in ("page", "detail"):
+    for scenario in ("page", "detail", "activity"):
         for user in fixtures.verify:
             if scenario == "detail" and user not in numbers:
                 continue
             answers = {}
-            others = [i for i in ("generic", "py plans", "floor", "naive") if i in servers]
+            others = [
+                i
+                for i in ("generic", "py plans", STRONG, "floor", "naive")
+                if i in servers and served(scenario, i)
+            ]
             for impl in ("ours", *others):
                 if scenario == "page":
                     path, body = page_request(impl, user)
+                elif scenario == "activity":
+                    path, body = activity_request(impl)
                 else:
                     path, body = detail_request(impl, numbers[user])
                 answers[impl] = await post(client, servers[impl], path, body, user)
@@ -433,6 +505,8 @@ async def count_statements(
     once the operation has been answered before (its compiled plan made)."""
     if scenario == "page":
         await post(client, server, *page_request(impl, fixtures.buyers[-1]), fixtures.buyers[-1])
+    elif scenario == "activity":
+        await post(client, server, *activity_request(impl), fixtures.buyers[-1])
     elif scenario == "detail":
         user, number = fixtures.detail[-1]
         await post(client, server, *detail_request(impl, number), user)
@@ -442,13 +516,18 @@ async def count_statements(
             user = fixtures.buyers[index]
             path, body = page_request(impl, user)
             await post(client, server, path, body, user)
+        elif scenario == "activity":
+            user = fixtures.buyers[index]
+            await post(client, server, *activity_request(impl), user)
         elif scenario == "detail":
             user, number = fixtures.detail[index]
             path, body = detail_request(impl, number)
             await post(client, server, path, body, user)
         else:
             buyer = fixtures.place_pay[index % len(fixtures.place_pay)]
-            key = f"count-{index}-{random.random()}"
+            # Hex, as the load client's: a key with a run of digits reads as a card
+            # number, and the server refuses it.
+            key = uuid.uuid4().hex
             place = {
                 "query": PLACE_ORDER,
                 "variables": {
@@ -460,7 +539,9 @@ async def count_statements(
                 },
             }
             placed = await post(client, server, "/graphql", place, buyer["user"])
-            order = placed["data"]["placeOrder"]["order"]
+            order = (placed.get("data") or {}).get("placeOrder", {}).get("order")
+            if order is None:
+                raise RuntimeError(f"placeOrder while counting: {str(placed)[:300]}")
             pay = {
                 "query": PAY_ORDER,
                 "variables": {
@@ -492,12 +573,37 @@ class Row:
     client_cpu: float = float("nan")
     requests: int = 0
     errors: int = 0
+    seconds: float = 0.0  # the measured window
     whole_run: bool = False
     note: str = ""
+    clients: int = CONCURRENCY
+    pg_cpu: float = float("nan")  # cores busy in the server's PostgreSQL backends
+    new_backends: int | None = None  # the server's backends first seen in the window
+    new_sessions_db: int | None = None  # pg_stat_database.sessions over the window
+
+    def per_request_ms(self, cores: float) -> float:
+        """CPU milliseconds per answered request, from cores busy over the window."""
+        return cores / self.rps * 1000 if self.rps > 0 else float("nan")
 
 
-async def drive(server: Server, spec: dict[str, Any], tmp: Path, row: Row) -> None:
-    """One timed run from a separate client process; fills ``row``."""
+async def drive(
+    server: Server, spec: dict[str, Any], tmp: Path, row: Row, postgres: str | None = None
+) -> None:
+    """One timed run from a separate client process; fills ``row``. On PostgreSQL
+    (``postgres``: the database's plain URL) also the server's sessions (bench/pg_sessions.py)."""
+    async with contextlib.AsyncExitStack() as stack:
+        watch = None
+        if postgres is not None:
+            pids = lambda: _descendants(server.process.pid)  # noqa: E731
+            watch = await stack.enter_async_context(watching(postgres, pids))
+            if watch is None:
+                row.note = "PostgreSQL refused a session to watch this run's sessions"
+        await _drive(server, spec, tmp, row, watch)
+
+
+async def _drive(
+    server: Server, spec: dict[str, Any], tmp: Path, row: Row, watch: Watch | None
+) -> None:
     spec_file = tmp / f"spec-{row.database}-{row.scenario}-{row.impl}.json".replace(" ", "")
     spec_file.write_bytes(orjson.dumps(spec))
     process = await asyncio.create_subprocess_exec(
@@ -514,15 +620,23 @@ async def drive(server: Server, spec: dict[str, Any], tmp: Path, row: Row) -> No
     # The server's CPU over the measured window: sampled at its edges.
     await asyncio.sleep(spec["warmup"] + 0.3)  # the client process starts in ~0.3 s
     cpu_from, t_from = server.cpu_seconds(), time.monotonic()
-    await asyncio.sleep(max(0.0, spec["duration"] - 0.5))
+    if watch is not None:
+        await watch.start()
+    await asyncio.sleep(max(0.0, spec["duration"] - 0.5 - (time.monotonic() - t_from)))
     cpu_to, t_to = server.cpu_seconds(), time.monotonic()
+    sessions = None if watch is None else await watch.stop()
     output, errors = await process.communicate()
+    if sessions is not None:
+        row.pg_cpu = sessions.cpu_seconds / max(1e-9, sessions.seconds)
+        row.new_backends = sessions.new_backends
+        row.new_sessions_db = sessions.new_sessions_db
     if process.returncode != 0:
         row.note = f"client failed: {errors.decode()[-300:]}"
         return
     result = orjson.loads(output.splitlines()[-1])
     row.rps, row.p50, row.p99 = result["rps"], result["p50_ms"], result["p99_ms"]
     row.requests, row.errors = result["requests"], result["errors"]
+    row.seconds = result["seconds"]
     row.client_cpu = result["client_cpu"]
     row.server_cpu = (cpu_to - cpu_from) / max(1e-9, t_to - t_from)
     row.rss_mib = server.peak_rss_mib()
@@ -536,25 +650,73 @@ async def drive(server: Server, spec: dict[str, Any], tmp: Path, row: Row) -> No
             row.note += f" | server log: {lines[-1][:200]}"
 
 
+def merge_rounds(rows: list[Row]) -> list[Row]:
+    """One row per (scenario, implementation): the rounds' answers over their windows;
+    p99 the worst round's (no latencies are kept across rounds), CPU averaged over time."""
+    merged: dict[tuple[str, str], Row] = {}
+    for row in rows:
+        key = (row.scenario, row.impl)
+        into = merged.get(key)
+        if into is None:
+            merged[key] = row
+            continue
+        total = into.seconds + row.seconds
+        if total <= 0:
+            continue
+
+        def over_time(a: float, b: float, into: Row = into, row: Row = row) -> float:
+            return (a * into.seconds + b * row.seconds) / total  # noqa: B023
+
+        into.server_cpu = over_time(into.server_cpu, row.server_cpu)
+        into.client_cpu = over_time(into.client_cpu, row.client_cpu)
+        into.pg_cpu = over_time(into.pg_cpu, row.pg_cpu)
+        into.p50 = over_time(into.p50, row.p50)
+        into.p99 = max(into.p99, row.p99)
+        into.requests += row.requests
+        into.errors += row.errors
+        into.seconds = total
+        into.rps = into.requests / total
+        into.rss_mib = max(into.rss_mib, row.rss_mib)
+        into.whole_run = into.whole_run or row.whole_run
+        into.note = "; ".join(n for n in (into.note, row.note) if n)
+        if into.new_backends is not None and row.new_backends is not None:
+            into.new_backends += row.new_backends
+        if into.new_sessions_db is not None and row.new_sessions_db is not None:
+            into.new_sessions_db += row.new_sessions_db
+    return list(merged.values())
+
+
 async def bench_database(
     database: str, url: str, fixtures: Fixtures, args: argparse.Namespace, tmp: Path
 ) -> tuple[list[Row], dict[str, str]]:
     rows: list[Row] = []
     quiet = {"ORDERCENTER_HUB_POLL_SECONDS": "3600", "ORDERCENTER_SWEEP_INTERVAL_SECONDS": "0"}
+    # Every server keeps its pool's sessions open once used, and PostgreSQL allows 100 in
+    # all (max_connections): ours keeps its default pool (its sessions are measured);
+    # the others get pools that fit beside it, each still more than its CPU can use.
+    side = {"ORDERCENTER_DB_POOL_SIZE": str(SIDE_POOL)}
+    counting = {"ORDERCENTER_DB_POOL_SIZE": "2"}
     plan: list[tuple[str, list[str], dict[str, str]]] = [
         ("ours", [], _env(url)),
         # Ours with compiled plans off: graphql-core executes every request.
-        ("generic", [], _env(url, ORDERCENTER_COMPILED_PLANS="false")),
+        ("generic", [], _env(url, ORDERCENTER_COMPILED_PLANS="false", **side)),
         ("floor", ["bench.floor:app_factory"], _env(url)),
         ("naive", ["bench.naive:app_factory"], _env(url)),
-        ("counting", ["bench.counting:app_factory"], _env(url, **quiet)),
+        ("counting", ["bench.counting:app_factory"], _env(url, **quiet, **counting)),
     ]
     if database == "PostgreSQL":
-        plan.insert(1, ("ours x2", [], _env(url, ORDERCENTER_BUS_URL=url)))
+        plan.insert(1, ("ours x2", [], _env(url, ORDERCENTER_BUS_URL=url, **side)))
         # Ours with plans answered in Python, not built by PostgreSQL (schema.sql_plans).
-        python_plans = _env(url, ORDERCENTER_SQL_PLANS="false")
+        python_plans = _env(url, ORDERCENTER_SQL_PLANS="false", **side)
         plan.insert(2, ("py plans", [], python_plans))
-        plan.append(("counting py", ["bench.counting:app_factory"], {**python_plans, **quiet}))
+        plan.append(
+            (
+                "counting py",
+                ["bench.counting:app_factory"],
+                {**python_plans, **quiet, **counting},
+            )
+        )
+    gate = asyncio.Semaphore(STARTING_AT_ONCE)
     async with AsyncExitStack() as stack:
         starting = []
         for name, factory, env in plan:
@@ -563,25 +725,41 @@ async def bench_database(
                 command = uvicorn_command(factory[0], port)
             else:
                 command = ours_command(port, workers=2 if name == "ours x2" else 1)
-            starting.append(stack.enter_async_context(serving(name, command, env, port, tmp)))
+            starting.append(stack.enter_async_context(serving(name, command, env, port, tmp, gate)))
         phase = time.monotonic()
-        servers = {s.name: s for s in await asyncio.gather(*starting)}
+        servers: dict[str, Server] = {}
+        for (name, _, _), started in zip(
+            plan, await asyncio.gather(*starting, return_exceptions=True), strict=True
+        ):
+            if isinstance(started, Server):
+                servers[name] = started
+            elif name in ("ours", "floor", "naive", "counting"):
+                raise started  # nothing to compare without these
+            else:  # the run goes on without it, and says so
+                print(f"  {database}: {name} left out: {started!r:.300}", flush=True)
+        if database == "PostgreSQL":
+            servers[STRONG] = servers["floor"]  # the same process, its /sql routes
         print(f"  {database}: {len(servers)} servers up in {time.monotonic() - phase:.1f} s")
         async with httpx.AsyncClient(timeout=120) as client:
             phase = time.monotonic()
             verdicts = await verify(client, servers, fixtures)
             counted: dict[tuple[str, str], float] = {}
-            for scenario in ("page", "detail"):
+            for scenario in ("page", "detail", "activity"):
                 for impl, server in (
                     ("ours", servers["counting"]),
+                    (STRONG, servers.get(STRONG)),
                     ("floor", servers["floor"]),
                     ("naive", servers["naive"]),
                 ):
-                    counted[scenario, impl] = await count_statements(
-                        client, server, scenario, impl, fixtures
-                    )
+                    if server is not None and served(scenario, impl):
+                        counted[scenario, impl] = await count_statements(
+                            client, server, scenario, impl, fixtures
+                        )
             counted["page", "ours x2"] = counted["page", "ours"]
-            for scenario in ("page", "detail"):
+            for impl in ("ours", STRONG):
+                if ("page", impl) in counted:
+                    counted[f"page@{CROWD}", impl] = counted["page", impl]
+            for scenario in ("page", "detail", "activity"):
                 counted[scenario, "generic"] = counted[scenario, "ours"]
                 if "counting py" in servers:
                     # Python plans and graphql-core run the same statements (tested).
@@ -595,39 +773,67 @@ async def bench_database(
                 flush=True,
             )
 
-            impls = ("ours", "py plans", "generic", "floor", "naive")
-            runs = [("page", impl) for impl in (*impls, "ours x2")]
-            runs += [("detail", impl) for impl in impls]
-            runs.append(("place+pay", "ours"))
-            for scenario, impl in runs:
-                if impl not in servers:
+            # Ours next to the stronger floor in each scenario, so that a busy moment of
+            # a shared machine is likelier to fall on both.
+            def paired(scenario: str, *others: str) -> list[tuple[str, str, int]]:
+                rounds = []
+                if STRONG in servers:
+                    for n in range(ROUNDS):
+                        pair = ["ours", STRONG] if n % 2 == 0 else [STRONG, "ours"]
+                        rounds += [(scenario, impl, ROUNDS) for impl in pair]
+                else:
+                    rounds.append((scenario, "ours", 1))
+                return rounds + [(scenario, impl, 1) for impl in others]
+
+            runs = paired("page", "py plans", "generic", "floor", "naive", "ours x2")
+            runs += paired("detail", "py plans", "generic", "floor", "naive")
+            runs += paired("activity", "py plans")
+            runs += [(f"page@{CROWD}", impl, 1) for impl in ("ours", STRONG)]
+            runs.append(("place+pay", "ours", 1))
+            postgres = plain_url(url) if database == "PostgreSQL" else None
+            measured: list[Row] = []
+            for scenario, impl, rounds in runs:
+                base, _, crowd = scenario.partition("@")
+                if impl not in servers or not served(base, impl):
                     continue
+                if crowd and postgres is None:
+                    continue  # sessions are a PostgreSQL matter
                 row = Row(database, scenario, impl, statements=counted.get((scenario, impl), 0))
+                row.clients = int(crowd or CONCURRENCY)
                 spec: dict[str, Any] = {
                     "host": "127.0.0.1",
                     "port": int(servers[impl].url.rsplit(":", 1)[1]),
-                    "concurrency": CONCURRENCY,
+                    "concurrency": row.clients,
                     "warmup": args.warmup,
-                    "duration": args.duration or DURATION[scenario],
+                    "duration": (
+                        args.duration
+                        or (CROWD_DURATION if crowd else None)
+                        or (SIDE_DURATION if impl in SIDE_IMPLS else DURATION[base])
+                    )
+                    / rounds,
                     "max_requests": MAX_REQUESTS,
                 }
                 if scenario == "place+pay":
                     spec["path"] = "/graphql"
                     spec["place_pay"] = place_pay_spec(fixtures)
                 else:
-                    spec["path"], spec["requests"] = requests_for(scenario, impl, fixtures)
-                key = f"{scenario}/{impl}"
+                    spec["path"], spec["requests"] = requests_for(base, impl, fixtures)
+                key = f"{base}/{impl}"
                 if verdicts.get(key, "ok") != "ok":
                     row.note = f"ANSWERS DIFFER from ours: {verdicts[key]}"
-                print(f"  {database:<10} {scenario:<9} {impl:<8} ...", end="", flush=True)
-                await drive(servers[impl], spec, tmp, row)
+                print(f"  {database:<10} {scenario:<9} {impl:<9} ...", end="", flush=True)
+                await drive(servers[impl], spec, tmp, row, postgres)
                 print(f" {row.rps:8.1f} req/s", flush=True)
-                rows.append(row)
+                measured.append(row)
+            rows.extend(merge_rounds(measured))
             for row in rows:
                 if row.scenario == "place+pay":
-                    row.statements = await count_statements(
-                        client, servers["counting"], "place+pay", "ours", fixtures
-                    )
+                    try:
+                        row.statements = await count_statements(
+                            client, servers["counting"], "place+pay", "ours", fixtures
+                        )
+                    except RuntimeError as error:  # the timed figures stand without it
+                        row.note = f"statements not counted: {error}"
     return rows, verdicts
 
 
@@ -658,27 +864,34 @@ def _f(value: float | None, spec: str) -> str:
 
 def print_table(rows: list[Row], verdicts: dict[str, dict[str, str]]) -> None:
     print(
-        f"{'database':<10} {'scenario':<9} {'impl':<8} {'req/s':>8} {'p50 ms':>8} "
+        f"{'database':<10} {'scenario':<9} {'impl':<9} {'req/s':>8} {'p50 ms':>8} "
         f"{'p99 ms':>8} {'stmt/req':>8} {'RSS MiB':>8} {'srv CPU':>7} {'cli CPU':>7} "
-        f"{'requests':>8} {'errors':>6}"
+        f"{'srv ms':>6} {'PG ms':>6} {'new sess':>8} {'requests':>8} {'errors':>6}"
     )
     for r in rows:
+        sessions = (
+            "-"
+            if r.new_backends is None
+            else f"{r.new_backends}/{'-' if r.new_sessions_db is None else r.new_sessions_db}"
+        )
         print(
-            f"{r.database:<10} {r.scenario:<9} {r.impl:<8} "
+            f"{r.database:<10} {r.scenario:<9} {r.impl:<9} "
             f"{_f(r.rps, '7.1f')}{'*' if r.whole_run else ' '} "
             f"{_f(r.p50, '8.1f')} {_f(r.p99, '8.1f')} {_f(r.statements, '8.1f')} "
             f"{_f(r.rss_mib, '8.0f')} {_f(r.server_cpu, '7.2f')} {_f(r.client_cpu, '7.2f')} "
+            f"{_f(r.per_request_ms(r.server_cpu), '6.2f')} "
+            f"{_f(r.per_request_ms(r.pg_cpu), '6.2f')} {sessions:>8} "
             f"{r.requests:>8} {r.errors:>6}"
         )
     print()
     by = {(r.database, r.scenario, r.impl): r for r in rows}
     for database in dict.fromkeys(r.database for r in rows):
-        for scenario in ("page", "detail"):
+        for scenario in ("page", "detail", "activity"):
             ours = by.get((database, scenario, "ours"))
             if ours is None:
                 continue
             parts = []
-            for other in ("floor", "naive"):
+            for other in (STRONG, "floor", "naive"):
                 base = by.get((database, scenario, other))
                 if base is not None and base.rps > 0:
                     parts.append(f"ours/{other} {ours.rps / base.rps:5.2f}x")
@@ -691,34 +904,118 @@ def print_table(rows: list[Row], verdicts: dict[str, dict[str, str]]) -> None:
             two = by.get((database, scenario, "ours x2"))
             if two is not None and ours.rps > 0:
                 parts.append(f"2 workers/1 worker {two.rps / ours.rps:4.2f}x")
-            print(f"{database:<10} {scenario:<9} req/s ratios: " + ", ".join(parts))
+            if parts:
+                print(f"{database:<10} {scenario:<9} req/s ratios: " + ", ".join(parts))
         checks = verdicts.get(database, {})
         bad = {k: v for k, v in checks.items() if v != "ok"}
         print(
-            f"{database:<10} same JSON as ours (every other implementation; page and detail): "
+            f"{database:<10} same JSON as ours (every other implementation; page, detail, "
+            "activity): "
             + ("yes" if checks and not bad else f"NO: {bad}" if bad else "not checked")
         )
+    print()
+    print_targets(by)
     notes = [r for r in rows if r.note]
     for r in notes:
         print(f"note: {r.database} {r.scenario} {r.impl}: {r.note}")
 
 
+def _ratio(a: float, b: float) -> float:
+    return a / b if b > 0 and a == a and b == b else float("nan")
+
+
+def _verdict(met: bool | None) -> str:
+    return "not measured" if met is None else "met" if met else "NOT MET"
+
+
+def print_targets(by: dict[tuple[str, str, str], Row]) -> None:
+    """Issue 14's targets, against the stronger floor: where we stand, from this run."""
+    print("Targets (issue 14), this run:")
+    pg = "PostgreSQL"
+    for scenario, least in (("page", 0.8), ("detail", 0.6), ("activity", 0.6)):
+        ours, floor = by.get((pg, scenario, "ours")), by.get((pg, scenario, STRONG))
+        if ours is None or floor is None:
+            print(f"  {scenario}: not measured (PostgreSQL)")
+            continue
+        ratio = _ratio(ours.rps, floor.rps)
+        old = by.get((pg, scenario, "floor"))
+        old_ratio = "" if old is None else f"; old floor {_ratio(ours.rps, old.rps):.2f}x"
+        print(
+            f"  {scenario:<8} at {CONCURRENCY}: ours {ours.rps:.0f} req/s = {ratio:.2f}x "
+            f"the stronger floor's {floor.rps:.0f} (target >= {least}x: "
+            f"{_verdict(ratio >= least if ratio == ratio else None)}{old_ratio}); "
+            f"p99 ours {ours.p99:.1f} ms, floor {floor.p99:.1f} ms "
+            f"(target < 100 ms: {_verdict(ours.p99 < 100 if ours.p99 == ours.p99 else None)})"
+        )
+        ours_pg, floor_pg = ours.per_request_ms(ours.pg_cpu), floor.per_request_ms(floor.pg_cpu)
+        pg_ratio = _ratio(ours_pg, floor_pg)
+        target = (
+            f" (target <= 1.2x: {_verdict(pg_ratio <= 1.2 if pg_ratio == pg_ratio else None)})"
+            if scenario == "page"
+            else ""
+        )
+        print(
+            f"           CPU per request: PostgreSQL {ours_pg:.2f} ms ours, "
+            f"{floor_pg:.2f} ms floor = {pg_ratio:.2f}x{target}; server "
+            f"{ours.per_request_ms(ours.server_cpu):.2f} ms ours, "
+            f"{floor.per_request_ms(floor.server_cpu):.2f} ms floor"
+        )
+    ours, floor = by.get(("SQLite", "page", "ours")), by.get(("SQLite", "page", "floor"))
+    if ours is not None and floor is not None:
+        ratio = _ratio(ours.rps, floor.rps)
+        met = _verdict(ratio >= 0.5 if ratio == ratio else None)
+        print(
+            f"  SQLite page: ours {ours.rps:.0f} req/s = {ratio:.2f}x the SQLite floor's "
+            f"{floor.rps:.0f} (target >= 0.5x: {met})"
+        )
+    for clients, scenario in ((CONCURRENCY, "page"), (CROWD, f"page@{CROWD}")):
+        row = by.get((pg, scenario, "ours"))
+        if row is None or row.new_backends is None:
+            continue
+        floor = by.get((pg, scenario, STRONG))
+        print(
+            f"  sessions at {clients} clients: ours opened {row.new_backends} new (seen), "
+            f"the database counted {row.new_sessions_db} (every client); p99 {row.p99:.1f} ms"
+            + (
+                ""
+                if floor is None
+                else f"; floor {floor.new_backends} new, {floor.rps / max(1e-9, row.rps):.2f}x "
+                f"ours' req/s, p99 {floor.p99:.1f} ms"
+            )
+            # The database's counter also counts other clients (and flushes late): the
+            # server's own sessions, seen by socket, decide.
+            + f" (target 0 new: {_verdict(row.new_backends == 0)})"
+        )
+
+
 LEGEND = f"""\
 {CONCURRENCY} concurrent keep-alive clients in a separate process, closed loop; \
 {WARMUP:.1f} s warm-up, then a fixed window
-(page {DURATION["page"]:.0f} s, detail {DURATION["detail"]:.0f} s, \
-place+pay {DURATION["place+pay"]:.0f} s). page = bench.queries.ORDER_CENTER_PAGE, \
+(page {DURATION["page"]:.0f} s, detail {DURATION["detail"]:.0f} s, activity \
+{DURATION["activity"]:.0f} s, page@{CROWD} ({CROWD} clients) {CROWD_DURATION:.0f} s, \
+place+pay {DURATION["place+pay"]:.0f} s; {", ".join(sorted(SIDE_IMPLS))} {SIDE_DURATION:.0f} s). \
+page = bench.queries.ORDER_CENTER_PAGE, \
 first: 20, buyer varied per request;
-detail = ORDER_DETAIL (viewer.order(number)); place+pay = placeOrder then payOrder \
-(one sample = the pair). impl: ours = ordercenter serve
-(1 worker; 'ours x2' = --workers 2; 'generic' = compiled plans off; 'py plans' = plans \
-answered in Python, not by PostgreSQL), \
-floor = bench/floor.py (hand-written SQL, orjson), naive = bench/naive.py (one query per relation).
+detail = ORDER_DETAIL (viewer.order(number)); activity = ACTIVITY (payment methods, \
+payments, tagged, recently viewed; first: {ACTIVITY_FIRST});
+place+pay = placeOrder then payOrder (one sample = the pair). impl: ours = ordercenter serve \
+(1 worker; 'ours x2' = --workers 2;
+'generic' = compiled plans off; 'py plans' = plans answered in Python, not by PostgreSQL), \
+floor sql = the stronger floor: one
+hand-written statement in which PostgreSQL builds the whole answer, passed through \
+(bench/floor_sql.py), floor = bench/floor.py
+(hand-written SQL assembled in Python, orjson), naive = bench/naive.py (one query per relation).
+PostgreSQL pools: ours its default; 'ours x2', 'py plans', 'generic' {SIDE_POOL} per worker; \
+floor 10 (asyncpg); under max_connections together.
 stmt/req: SQL statements per request, counted server-side on {COUNT_REQUESTS} \
 sequential untimed requests (BEGIN/COMMIT not counted).
 *: too few answers in the window (slower than the window allows): req/s and latencies over the
 whole run instead, warm-up included. RSS: server peak (VmHWM; largest worker).
-srv/cli CPU: cores busy in the window (server incl. workers; the client process)."""
+srv/cli CPU: cores busy in the window (server incl. workers; the client process).
+srv ms / PG ms: CPU milliseconds per request of the server's processes / of its PostgreSQL
+backends (utime+stime from /proc of each backend, found by its client port; bench/pg_sessions.py).
+new sess: the server's PostgreSQL sessions first seen in the window (sampled every 100 ms) /
+pg_stat_database.sessions over the window (exact, but every client of the database)."""
 
 
 async def main(argv: list[str] | None = None, command: str | None = None) -> None:
@@ -726,6 +1023,7 @@ async def main(argv: list[str] | None = None, command: str | None = None) -> Non
     parser.add_argument("--duration", type=float, default=None, help="seconds per run")
     parser.add_argument("--warmup", type=float, default=WARMUP, help="seconds before each")
     parser.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
+    parser.add_argument("--postgres-only", action="store_true", help="skip SQLite")
     parser.add_argument(
         "--use-postgres", metavar="URL", help="an already seeded database (kept; no seeding)"
     )
@@ -757,6 +1055,8 @@ async def main(argv: list[str] | None = None, command: str | None = None) -> Non
             fresh.append("PostgreSQL")
         if args.use_sqlite:
             databases["SQLite"] = args.use_sqlite
+        elif args.postgres_only and "PostgreSQL" in databases:
+            pass
         else:
             databases["SQLite"] = await stack.enter_async_context(throwaway_sqlite())
             fresh.append("SQLite")

@@ -55,6 +55,34 @@ query OrderDetail($number: String!) {
 }
 """
 
+# The activity screens in one document: the selections of the web app's Wallet, Payments,
+# Tagged and RecentlyViewed documents (examples/*.graphql), ten of each list.
+ACTIVITY = """
+query Activity($first: Int = 10) {
+  viewer {
+    paymentMethods { id brand last4 expMonth expYear isDefault }
+    payments(first: $first) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      edges { node { id status createdAt amount { amount currencyCode } method { brand last4 }
+                     order { id number } } }
+    }
+    taggedItems(first: $first) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      edges { node { id taggedAt sourceVideoId
+                     product { id title category price { amount currencyCode } shop { name } } } }
+    }
+    recentlyViewed(first: $first) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      edges { node { viewedAt
+                     product { id title category price { amount currencyCode } shop { name } } } }
+    }
+  }
+}
+"""
+
 PLACE_ORDER = """
 mutation PlaceOrder($input: PlaceOrderInput!) {
   placeOrder(input: $input) {
