@@ -134,9 +134,11 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         # No overflow: an overflow connection is closed as soon as it is returned, so a
         # load above the pool opened and closed PostgreSQL sessions all the time (50-130
         # per 20 s measured). A request now waits for one of the pool's connections.
-        engine = create_async_engine(
-            url, echo=echo, pool_size=pool_size, max_overflow=0, pool_pre_ping=True
-        )
+        # No ping on checkout: it was BEGIN, a statement and ROLLBACK before every
+        # request's first read, a third of the page's CPU. A connection PostgreSQL
+        # dropped fails once, which invalidates the pool; reads then run again on a new
+        # connection (resolvers.batching.Reads), a write fails and its retry succeeds.
+        engine = create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=0)
     close_connections_returned_after_dispose(engine)
     return engine
 

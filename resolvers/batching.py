@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
 from sqlalchemy.engine import Result
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql import Executable
 
@@ -95,11 +96,18 @@ class Reads:
         try:
             async with self._lock:
                 try:
-                    if self._connection is None:
-                        session = self._session = self._sessions()
-                        options = read_options(session.get_bind().dialect.name)
-                        self._connection = await session.connection(execution_options=options)
-                    rows = _records(await self._connection.execute(statement, params))
+                    fresh = self._connection is None
+                    try:
+                        rows = await self._execute(statement, params)
+                    except DBAPIError as error:
+                        # Pooled connections are not pinged on checkout (it was a third
+                        # of a page request's CPU): one the server dropped (a restart, a
+                        # failover) fails its first statement, the pool is invalidated,
+                        # and the read, which changes nothing, runs again on a new one.
+                        if not (fresh and error.connection_invalidated):
+                            raise
+                        await self._release()
+                        rows = await self._execute(statement, params)
                 except BaseException:
                     # As a session of its own per batch would have been: closed with the
                     # failure, so one broken statement (or connection) fails only its batch.
@@ -110,6 +118,13 @@ class Reads:
                 return rows
         finally:
             self._users -= 1
+
+    async def _execute(self, statement: Executable, params: dict[str, Any] | None) -> list[Any]:
+        if self._connection is None:
+            session = self._session = self._sessions()
+            options = read_options(session.get_bind().dialect.name)
+            self._connection = await session.connection(execution_options=options)
+        return _records(await self._connection.execute(statement, params))
 
     async def close(self) -> None:
         """Give the connection back now; the next statement takes another."""

@@ -29,3 +29,27 @@ async def test_load_above_the_pool_opens_no_new_sessions(database_url: str) -> N
     finally:
         await engine.dispose()
     assert len(seen) <= 4, f"{len(seen)} PostgreSQL sessions for a pool of 4"
+
+
+async def test_a_read_survives_the_server_dropping_pooled_connections(database_url: str) -> None:
+    """Connections are not pinged on checkout: one that PostgreSQL dropped (a restart, a
+    failover) fails its first statement, and the read runs again on a new connection."""
+    from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    from db.engine import normalize_url
+    from resolvers.batching import Reads
+
+    engine = create_engine(database_url, pool_size=2)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    try:
+        first = await Reads(sessions).rows(text("SELECT pg_backend_pid()"))
+        admin = create_async_engine(normalize_url(database_url), poolclass=NullPool)
+        async with admin.connect() as connection:
+            kill = text("SELECT pg_terminate_backend(:pid)")
+            await connection.execute(kill, {"pid": first[0][0]})
+        await admin.dispose()
+        rows = await Reads(sessions).rows(text("SELECT pg_backend_pid()"))
+        assert rows[0][0] != first[0][0]
+    finally:
+        await engine.dispose()
