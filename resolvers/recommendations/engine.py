@@ -5,9 +5,11 @@ the picks, so every rule below can be tested on small hand-made inputs.
 
 The model is item-to-item: cosine similarity between the columns of a sparse
 user x item matrix (who bought it; who bought, tagged or viewed it), pruned to each
-item's nearest neighbours, plus a same-category prior. A buyer's candidates are
-scored by how similar they are to what the buyer bought, tagged and viewed, and the
-strongest single contribution names the reason and the product it is based on.
+item's nearest neighbours, plus a same-category prior, plus how often each category
+is re-bought. A buyer's candidates are scored by recent intent (viewed or tagged and
+not bought), by being due again, and by how similar they are to what the buyer
+bought, tagged and viewed; the strongest contribution names the reason and, for
+similarity, the product it is based on.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ class Reason(StrEnum):
     SIMILAR_TO_TAGGED = "SIMILAR_TO_TAGGED"
     SIMILAR_TO_VIEWED = "SIMILAR_TO_VIEWED"
     TRENDING = "TRENDING"
+    # The product itself: tagged or viewed lately and not bought yet, or due again.
+    TAGGED = "TAGGED"
+    VIEWED = "VIEWED"
+    BUY_AGAIN = "BUY_AGAIN"
 
 
 def _ints(values: Any) -> IntArray:
@@ -190,6 +196,10 @@ class Model:
     popularity: FloatArray  # distinct buyers, scaled to max 1
     trending: FloatArray  # recent purchases, decayed, scaled to max 1; all > 0
     built_at: float
+    # Per category code: the share of (buyer, product) pairs bought in two or more
+    # orders, and the median days between such orders (what "consumable" means here).
+    repeat_rate: FloatArray
+    repeat_days: FloatArray
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +276,43 @@ def cosine_neighbours(
     )
 
 
+DEFAULT_CYCLE_DAYS = 30.0
+
+
+def repeat_cycles(
+    products: Products, purchases: Events, category_count: int
+) -> tuple[FloatArray, FloatArray]:
+    """Per category: how often a buyer orders the same product again, and after how long.
+
+    Learned from orders alone: the share of (buyer, product) pairs bought in at least
+    two distinct orders, and the median days between consecutive such orders.
+    """
+    rate = np.zeros(category_count)
+    days = np.full(category_count, DEFAULT_CYCLE_DAYS)
+    cols, known = products.locate(purchases.products)
+    if not known.any():
+        return rate, days
+    users, cols = purchases.users[known], cols[known]
+    at, group = purchases.at[known], purchases.group[known]
+    order = np.lexsort((group, at, cols, users))
+    users, cols, at, group = users[order], cols[order], at[order], group[order]
+    same_pair = (users[1:] == users[:-1]) & (cols[1:] == cols[:-1])
+    again = same_pair & (group[1:] != group[:-1])
+    starts = np.r_[True, ~same_pair]
+    pair_of = np.cumsum(starts) - 1
+    categories = products.categories
+    pair_category = categories[cols[starts]]
+    repeated = np.bincount(pair_of[1:][again], minlength=int(starts.sum())) > 0
+    pairs = np.bincount(pair_category, minlength=category_count)
+    repeats = np.bincount(pair_category[repeated], minlength=category_count)
+    rate = repeats / np.maximum(1, pairs)
+    gaps = (at[1:] - at[:-1])[again] / DAY
+    gap_category = categories[cols[1:][again]]
+    for category in np.unique(gap_category).tolist():
+        days[category] = max(1.0, float(np.median(gaps[gap_category == category])))
+    return rate.astype(np.float64), days
+
+
 def build_model(
     products: Products, behaviour: Behaviour, now: float, config: EngineConfig = DEFAULT_CONFIG
 ) -> Model:
@@ -290,14 +337,18 @@ def build_model(
     trending = trending + 1e-3 * popularity + 1e-6
     trending = trending / float(trending.max(initial=1e-6))
 
+    category_count = int(products.categories.max(initial=-1)) + 1
+    repeat_rate, repeat_days = repeat_cycles(products, behaviour.purchases, category_count)
     return Model(
         products=products,
         co_purchase=cosine_neighbours(bought, config.neighbours, config.shrinkage),
         co_behaviour=cosine_neighbours(engaged, config.neighbours, config.shrinkage),
-        category_count=int(products.categories.max(initial=-1)) + 1,
+        category_count=category_count,
         popularity=popularity,
         trending=trending,
         built_at=now,
+        repeat_rate=repeat_rate,
+        repeat_days=repeat_days,
     )
 
 
@@ -386,6 +437,66 @@ def _ranked(values: FloatArray, candidates: IntArray, ids: IntArray) -> IntArray
     return candidates[order]
 
 
+def _shares(values: FloatArray, mass: float) -> FloatArray:
+    """``values`` (one row or several, summed) rescaled to add up to ``mass``."""
+    total = float(values.sum())
+    return values * (mass / total) if total > 0 else values
+
+
+def _freshness(products: Products, user: Behaviour, now: float, config: EngineConfig) -> float:
+    """0.5 ** (days since the buyer's latest view or tag / the intent half-life)."""
+    latest = max(
+        float(user.tags.at.max(initial=-np.inf)), float(user.views.at.max(initial=-np.inf))
+    )
+    if not np.isfinite(latest):
+        return 0.0
+    return float(np.power(0.5, max(0.0, now - latest) / DAY / config.intent_half_life_days))
+
+
+def _last_bought(products: Products, purchases: Events) -> FloatArray:
+    """Per product, when the buyer last ordered it; -inf if never."""
+    last = np.full(len(products), -np.inf)
+    cols, known = products.locate(purchases.products)
+    np.maximum.at(last, cols[known], purchases.at[known])
+    return last
+
+
+def _intent(
+    products: Products, events: Events, now: float, config: EngineConfig, last_bought: FloatArray
+) -> FloatArray:
+    """Per product: how strongly the buyer's recent views or tags of it say "want".
+
+    Only what happened after the buyer last bought the product counts: looking at it
+    again after buying it is new interest; the look that led to the purchase is spent.
+    """
+    cols, known = products.locate(events.products)
+    cols, at, weight = cols[known], events.at[known], events.weight[known]
+    since = at > last_bought[cols]
+    age_days = np.maximum(0.0, now - at[since]) / DAY
+    fresh = weight[since] * np.power(0.5, age_days / config.intent_half_life_days)
+    return np.bincount(cols[since], weights=fresh, minlength=len(products)).astype(np.float64)
+
+
+def _buy_again(
+    model: Model, last_bought: FloatArray, now: float, config: EngineConfig
+) -> FloatArray:
+    """Per product the buyer bought: how due a re-buy is (0 for non-consumables)."""
+    products = model.products
+    again = np.zeros(len(products))
+    items = np.flatnonzero(np.isfinite(last_bought))
+    if len(items) == 0:
+        return again
+    category = products.categories[items]
+    # Any product is bought twice now and then; consumables are re-bought far more
+    # often than the typical category, and only that excess says "buy it again".
+    typical = float(np.median(model.repeat_rate)) if len(model.repeat_rate) else 0.0
+    excess = model.repeat_rate[category] - typical
+    age_days = np.maximum(0.0, now - last_bought[items]) / DAY
+    due = np.minimum(config.again_due_cap, age_days / model.repeat_days[category])
+    again[items] = np.where(excess >= config.again_min_rate, excess * due, 0.0)
+    return again
+
+
 def recommend(
     model: Model,
     user: Behaviour,
@@ -395,16 +506,25 @@ def recommend(
 ) -> list[Pick]:
     """The user's list, best first: personal picks, then trending ones to fill it.
 
-    Never a product the user ordered or dismissed, nor one unavailable (out of stock
-    or not on sale; ``available`` overrides the model's view of that). Scores are in
-    (0, 1]; trending fillers score below every personal pick.
+    Personal picks are what the buyer viewed or tagged lately and has not bought
+    (intent), consumables due again, and products similar to the buyer's history.
+    Never a product the user dismissed, nor one unavailable (out of stock or not on
+    sale; ``available`` overrides the model's view of that), nor one the user ordered
+    unless its category is re-bought and it is due. Scores are in (0, 1]; trending
+    fillers score below every personal pick.
     """
     products = model.products
     n = len(products)
     if n == 0:
         return []
     allowed = (products.available if available is None else available).copy()
-    allowed[products.index_of(user.purchases.products)] = False
+    last_bought = _last_bought(products, user.purchases)
+    again = _buy_again(model, last_bought, now, config)
+    tagged = config.tag_intent * _intent(products, user.tags, now, config, last_bought)
+    viewed = _intent(products, user.views, now, config, last_bought)
+    # Bought before: shown again only when due, or looked at again since.
+    bought = np.isfinite(last_bought)
+    allowed[bought & (again <= 0) & (tagged <= 0) & (viewed <= 0)] = False
     allowed[products.index_of(user.dismissed.products)] = False
 
     sources = [
@@ -416,13 +536,21 @@ def recommend(
         )
     ]
     weights = (config.bought_weight, config.tagged_weight, config.viewed_weight)
-    parts = np.vstack(
+    similar = np.vstack(
         [
             w * _relevance(model, source, config.category_prior)
             for w, source in zip(weights, sources, strict=True)
         ]
     )
-    relevance = parts.sum(axis=0) * np.power(model.popularity + 1e-3, config.popularity_exponent)
+    similar = similar * np.power(model.popularity + 1e-3, config.popularity_exponent)
+    # Each kind of evidence is a share of one unit, weighted by how often it explains an
+    # order: a buyer with 3 fresh views and 20 due consumables gets the views first.
+    similar = config.similar_weight * _shares(similar, 1.0)
+    freshness = _freshness(products, user, now, config)
+    intent = config.intent_weight * freshness * _shares(np.vstack([tagged, viewed]), 1.0)
+    parts = np.vstack([similar, intent, config.again_weight * _shares(again, 1.0)])
+    reasons_of = (*(s.reason for s in sources), Reason.TAGGED, Reason.VIEWED, Reason.BUY_AGAIN)
+    relevance = parts.sum(axis=0)
     relevance[~allowed] = 0.0
 
     chosen: list[int] = []
@@ -445,16 +573,19 @@ def recommend(
         based_on = {
             row: _based_on(model, sources[row], indices, config.category_prior)
             for row in sorted(set(reasons.tolist()))
+            if row < len(sources)
         }
         top = float(relevance[indices[0]])
         for position, candidate in enumerate(chosen):
             row = int(reasons[position])
+            # Intent and re-buys are about the product itself: nothing else to name.
+            basis = int(based_on[row][position]) if row in based_on else None
             picks.append(
                 Pick(
                     product_id=int(products.ids[candidate]),
                     score=float(relevance[candidate]) / top,
-                    reason=sources[row].reason,
-                    based_on_product_id=int(based_on[row][position]),
+                    reason=reasons_of[row],
+                    based_on_product_id=basis,
                 )
             )
 
