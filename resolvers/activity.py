@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import text
 from sqlmodel import col, select
 
 from db.models import Payment, PaymentMethod, ProductView, Recommendation, TaggedItem
@@ -12,6 +13,20 @@ PAYMENTS_LIST = "payments"
 TAGGED_LIST = "taggedItems"
 VIEWED_LIST = "recentlyViewed"
 RECOMMENDATIONS_LIST = "recommendations"
+
+
+def recommendation_is_shown(row: str) -> str:
+    """Read-time truth, as SQL over a ``recommendations`` row aliased ``row``.
+
+    A list is computed ahead of time; a product that sold out or went off sale since is
+    hidden when the list is read, on every path: ``recommendations_page`` below and the
+    SQL plan's ``recommendations`` rule (schema/sql_plans.py) both use this one text.
+    """
+    return (
+        f"{row}.dismissed IS FALSE AND EXISTS (SELECT 1 FROM products shown_product "
+        f"WHERE shown_product.id = {row}.product_id AND shown_product.stock > 0 "
+        f"AND shown_product.on_sale IS TRUE)"
+    )
 
 
 async def payment_methods(ctx: Context, *, user_id: int) -> list[PaymentMethod]:
@@ -80,12 +95,13 @@ async def recently_viewed_page(ctx: Context, *, user_id: int, args: PageArgs) ->
 async def recommendations_page(
     ctx: Context, *, user_id: int, args: PageArgs
 ) -> Page[Recommendation]:
-    """Best first; dismissed ones never come back."""
+    """Best first; dismissed ones never come back, sold-out or off-sale ones are hidden."""
     return await paginate(
         ctx.loaders.reads,
         ctx.loaders.deferred.run,
         select(Recommendation).where(
-            Recommendation.user_id == user_id, col(Recommendation.dismissed).is_(False)
+            Recommendation.user_id == user_id,
+            text(recommendation_is_shown("recommendations")),
         ),
         list_name=RECOMMENDATIONS_LIST,
         key=col(Recommendation.score),

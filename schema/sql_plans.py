@@ -51,7 +51,7 @@ from db.models import (
 )
 from domain import order_status as rules
 from domain.money import MINOR_UNIT_EXPONENTS
-from resolvers.activity import RECOMMENDATIONS_LIST
+from resolvers.activity import RECOMMENDATIONS_LIST, recommendation_is_shown
 from resolvers.errors import InvalidArgument
 from resolvers.orders import MAX_ORDER_NUMBER_LENGTH, ORDERS_LIST
 from resolvers.pagination import page_args
@@ -351,7 +351,9 @@ RECOMMENDATIONS = Listing(
     RECOMMENDATIONS_LIST,
     "score",
     float_json,
-    lambda owner, row: f"{row}.user_id = {owner}.id AND {row}.dismissed IS FALSE",
+    # Not dismissed, and the product still in stock and on sale: the same condition as
+    # resolvers.activity.recommendations_page, from the one place both read it.
+    lambda owner, row: f"{row}.user_id = {owner}.id AND {recommendation_is_shown(row)}",
 )
 
 
