@@ -272,6 +272,8 @@ class Judgement:
     best_library: str
     # engine hit - best library model's hit, paired by buyer over every seed.
     paired_difference: tuple[float, float]
+    # Per seed: each library model's setting, chosen on that seed's validation split.
+    chosen: tuple[Mapping[str, str], ...] = ()
 
     def row(self, name: str) -> Row:
         return next(r for r in self.rows if r.name == name)
@@ -292,6 +294,13 @@ class Judgement:
             cells = " | ".join(f"{m:.4f} ± {se:.4f}" for m, se in (r.hit, r.recall, r.ndcg))
             lines.append(f"| {r.name} | {cells} |")
         return "\n".join(lines)
+
+    def settings(self) -> str:
+        return "\n".join(
+            f"seed {seed}, {family}: {label}"
+            for seed, chosen in zip(self.seeds, self.chosen, strict=True)
+            for family, label in chosen.items()
+        )
 
     def summary(self) -> str:
         diff, se = self.paired_difference
@@ -327,6 +336,7 @@ def combine(results: Sequence[DatasetResult], seeds: Sequence[int], k: int) -> J
         rows=tuple(rows),
         best_library=best,
         paired_difference=paired,
+        chosen=tuple(r.chosen for r in results),
     )
 
 

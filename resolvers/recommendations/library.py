@@ -11,7 +11,7 @@ days), age counted back from the buyer's held-out moment.
 
 from __future__ import annotations
 
-import os
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import product as grid
@@ -22,8 +22,6 @@ from scipy import sparse
 
 from resolvers.recommendations.engine import Behaviour, FloatArray, IntArray, Products
 
-# implicit warns (and slows down) when BLAS runs threads of its own under its own.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +115,20 @@ Scorer = Callable[[IntArray], FloatArray]
 
 def fit(candidate: Candidate, data: Interactions, seed: int) -> Scorer:
     """Trains the model; returns a function from matrix rows to their scores (rows x products)."""
+    import implicit.cpu.als  # noqa: F401  (loads its BLAS before the limit below is set)
+    from threadpoolctl import threadpool_limits
+
+    from implicit.utils import ParameterWarning
+
+    # implicit runs threads of its own and warns (and slows down) when BLAS does too.
+    with threadpool_limits(1, "blas"), warnings.catch_warnings():
+        # Its BM25 weighting hands its own item-item fit a COO matrix, and then warns
+        # about the conversion: nothing we pass, nothing we can change.
+        warnings.simplefilter("ignore", ParameterWarning)
+        return _fit(candidate, data, seed)
+
+
+def _fit(candidate: Candidate, data: Interactions, seed: int) -> Scorer:
     from implicit.bpr import BayesianPersonalizedRanking
     from implicit.cpu.als import AlternatingLeastSquares
     from implicit.nearest_neighbours import BM25Recommender, CosineRecommender
