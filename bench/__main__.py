@@ -1,6 +1,7 @@
 """`python -m bench` / `make bench`: the HTTP benchmarks, what metrics cost the page query
 (bench/metrics_cost.py), subscription fan-out, then the bounded abuse scenario (1 MB
-documents from other clients; bench/abuse.py).
+documents from other clients; bench/abuse.py), then how fast a buyer's write reaches their
+recommendations (bench/recommendation_freshness.py).
 
 The in-process benchmarks (``python -m bench.page_query``, ``python -m bench.order_flow``)
 are not part of it: the HTTP suite measures the same operations through a real server.
@@ -8,7 +9,7 @@ are not part of it: the HTTP suite measures the same operations through a real s
 
 import asyncio
 
-from bench import abuse, http_suite, metrics_cost, subscriptions
+from bench import abuse, http_suite, metrics_cost, recommendation_freshness, subscriptions
 
 
 async def main() -> None:
@@ -19,6 +20,8 @@ async def main() -> None:
     await subscriptions.main()
     print()
     await abuse.main([], command="python -m bench")
+    print()
+    await recommendation_freshness.main([])
 
 
 asyncio.run(main())

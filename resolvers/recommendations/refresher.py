@@ -38,8 +38,13 @@ class RecommendationRefresher:
         config: EngineConfig = DEFAULT_CONFIG,
         clock: Callable[[], datetime] = utcnow,
         observe: Callable[[float, bool], None] | None = None,
+        scheduled_rebuilds: bool = False,
     ) -> None:
         self._sessions = sessions
+        # In the worker the model is rebuilt on a schedule (``rebuild``), never on a
+        # refresh's path: a buyer's update then costs their own rows only, whatever
+        # the size of the shop.
+        self._scheduled_rebuilds = scheduled_rebuilds
         # Told each refresh's seconds and whether it failed (the server's metrics).
         self._observe = observe
         self.debounce_seconds = debounce_seconds
@@ -96,22 +101,38 @@ class RecommendationRefresher:
 
     async def model(self) -> Model:
         """The shared model, rebuilt from everyone's behaviour when missing or too old."""
-        # Imported here, not at the top: the server makes its refresher at start-up, and
-        # numpy and scipy (about 25 MiB) should cost a process nothing until a refresh.
-        from resolvers.recommendations.data import load_everything
-        from resolvers.recommendations.engine import build_model
-
+        # Imported in ``_build``, not at the top: the server makes its refresher at
+        # start-up, and numpy and scipy (about 25 MiB) should cost a process nothing
+        # until a refresh.
+        model = self._model
+        stale = time.monotonic() - self._model_built > self.model_max_age_seconds
+        if model is not None and (self._scheduled_rebuilds or not stale):
+            return model
         async with self._model_lock:
             age = time.monotonic() - self._model_built
             if self._model is None or age > self.model_max_age_seconds:
-                products, behaviour, _ = await load_everything(self._sessions)
-                now = self._clock().timestamp()
-                # Seconds of numpy/scipy work on a large shop: not on the event loop.
-                self._model = await asyncio.to_thread(
-                    build_model, products, behaviour, now, self.config
-                )
-                self._model_built = time.monotonic()
+                self._model = await self._build()
             return self._model
+
+    async def _build(self) -> Model:
+        from resolvers.recommendations.data import load_everything
+        from resolvers.recommendations.engine import build_model
+
+        products, behaviour, _ = await load_everything(self._sessions)
+        now = self._clock().timestamp()
+        # Seconds of numpy/scipy work on a large shop: not on the event loop.
+        model = await asyncio.to_thread(build_model, products, behaviour, now, self.config)
+        self._model_built = time.monotonic()
+        return model
+
+    async def rebuild(self) -> Model:
+        """A full rebuild from everyone's behaviour, swapped in when done.
+
+        Refreshes meanwhile keep using the previous model, so they never wait for it.
+        """
+        model = await self._build()
+        self._model = model
+        return model
 
     async def refresh(self, user_id: int) -> list[Pick]:
         """Recompute and store the user's list now, without debouncing."""
