@@ -188,6 +188,16 @@ class Products:
 
 
 @dataclass(frozen=True, slots=True)
+class Counts:
+    """What a model is computed from, kept so that one buyer's change folds in cheaply."""
+
+    users: IntArray  # sorted ids of the users with behaviour: row i of the matrices
+    bought: Any  # csr users x products, 1 where the user ever bought the product
+    engaged: Any  # csr users x products, 1 where they bought, tagged or viewed it
+    purchases: Events  # everyone's, for trending and re-buy cycles
+
+
+@dataclass(frozen=True, slots=True)
 class Model:
     products: Products
     co_purchase: Any  # csr n x n: cosine over who bought what
@@ -200,6 +210,7 @@ class Model:
     # orders, and the median days between such orders (what "consumable" means here).
     repeat_rate: FloatArray
     repeat_days: FloatArray
+    counts: Counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +252,31 @@ def _top_k_per_row(matrix: Any, k: int) -> Any:
 BLOCK_ENTRIES = 1 << 18
 
 
+def _neighbour_block(
+    block: Any, items: IntArray, binary: Any, buyers: FloatArray, k: int, shrinkage: float
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """Top ``k`` neighbours of the items ``items``, whose user columns are ``block``'s rows.
+
+    Each item's neighbours depend on its own row of co-counts alone: computed for any
+    subset of items, a row comes out bit for bit as in the whole matrix.
+    """
+    n = binary.shape[1]
+    co = (block @ binary).tocoo()
+    local, c = co.row.astype(np.int64), co.col.astype(np.int64)
+    r = items[local]
+    off_diagonal = r != c
+    local, r, c, shared = (
+        local[off_diagonal],
+        r[off_diagonal],
+        c[off_diagonal],
+        co.data[off_diagonal],
+    )
+    cosine = shared / np.sqrt(buyers[r] * buyers[c])
+    damped = cosine * shared / (shared + shrinkage)
+    top = _top_k_per_row(sparse.csr_matrix((damped, (local, c)), shape=(len(items), n)), k).tocoo()
+    return items[top.row.astype(np.int64)], top.col.astype(np.int64), top.data
+
+
 def cosine_neighbours(
     user_item: Any, k: int, shrinkage: float, *, block_entries: int = BLOCK_ENTRIES
 ) -> Any:
@@ -258,22 +294,34 @@ def cosine_neighbours(
     cols: list[IntArray] = []
     values: list[FloatArray] = []
     for start in range(0, n, step):
-        co = (by_item[start : start + step] @ binary).tocoo()
-        r, c = co.row.astype(np.int64) + start, co.col.astype(np.int64)
-        off_diagonal = r != c
-        r, c, shared = r[off_diagonal], c[off_diagonal], co.data[off_diagonal]
-        cosine = shared / np.sqrt(buyers[r] * buyers[c])
-        damped = cosine * shared / (shared + shrinkage)
-        block = sparse.csr_matrix((damped, (r - start, c)), shape=(co.shape[0], n))
-        top = _top_k_per_row(block, k).tocoo()
-        rows.append(top.row.astype(np.int64) + start)
-        cols.append(top.col.astype(np.int64))
-        values.append(top.data)
+        items = np.arange(start, min(n, start + step), dtype=np.int64)
+        r, c, v = _neighbour_block(
+            by_item[start : start + step], items, binary, buyers, k, shrinkage
+        )
+        rows.append(r)
+        cols.append(c)
+        values.append(v)
     if not rows:
         return sparse.csr_matrix((n, n))
-    return sparse.csr_matrix(
-        (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
-    )
+    return _canonical(np.concatenate(rows), np.concatenate(cols), np.concatenate(values), n)
+
+
+def _canonical(rows: IntArray, cols: IntArray, values: FloatArray, n: int) -> Any:
+    """An n x n csr with sorted indices: equal entries give equal arrays, and equal sums."""
+    matrix = sparse.csr_matrix((values, (rows, cols)), shape=(n, n))
+    matrix.sort_indices()
+    return matrix
+
+
+def cosine_rows(user_item: Any, items: IntArray, k: int, shrinkage: float) -> Any:
+    """``cosine_neighbours`` for the rows ``items`` only (the rest empty), bit for bit."""
+    binary = sparse.csr_matrix(user_item)
+    n = binary.shape[1]
+    items = np.unique(np.asarray(items, dtype=np.int64))
+    buyers = np.asarray(binary.sum(axis=0), dtype=np.float64).reshape(-1)
+    block = binary.T.tocsr()[items]
+    r, c, v = _neighbour_block(block, items, binary, buyers, k, shrinkage)
+    return _canonical(r, c, v, n)
 
 
 DEFAULT_CYCLE_DAYS = 30.0
@@ -317,38 +365,147 @@ def build_model(
     products: Products, behaviour: Behaviour, now: float, config: EngineConfig = DEFAULT_CONFIG
 ) -> Model:
     """The item-item model and popularity, from everyone's behaviour up to ``now``."""
-    n = len(products)
     kinds = (behaviour.purchases, behaviour.tags, behaviour.views)
     users = np.unique(np.concatenate([e.users for e in kinds]))
+    bought, engaged = _binary(products, behaviour, users)
+    counts = Counts(users, bought, engaged, behaviour.purchases)
+    return _from_counts(
+        products,
+        counts,
+        now,
+        config,
+        co_purchase=cosine_neighbours(bought, config.neighbours, config.shrinkage),
+        co_behaviour=cosine_neighbours(engaged, config.neighbours, config.shrinkage),
+    )
+
+
+def _binary(products: Products, behaviour: Behaviour, users: IntArray) -> tuple[Any, Any]:
     bought = _user_item(products, behaviour.purchases, users)
     engaged = bought + _user_item(products, behaviour.tags, users)
     engaged = engaged + _user_item(products, behaviour.views, users)
     engaged.data[:] = 1.0
-    popularity = np.asarray(bought.sum(axis=0), dtype=np.float64).reshape(-1)
+    return bought, engaged
+
+
+def _from_counts(
+    products: Products,
+    counts: Counts,
+    now: float,
+    config: EngineConfig,
+    *,
+    co_purchase: Any,
+    co_behaviour: Any,
+) -> Model:
+    n = len(products)
+    popularity = np.asarray(counts.bought.sum(axis=0), dtype=np.float64).reshape(-1)
     popularity = popularity / max(1.0, float(popularity.max(initial=0.0)))
 
-    recent = behaviour.purchases.where(behaviour.purchases.at >= now - config.trending_days * DAY)
+    purchases = counts.purchases
+    recent = purchases.where(purchases.at >= now - config.trending_days * DAY)
     cols, known = products.locate(recent.products)
-    age_days = np.maximum(0.0, now - recent.at[known]) / DAY
+    # Summed in one fixed order, whatever order the events came in: a model folded
+    # buyer by buyer gives the same floats as one built at once.
+    order = np.lexsort((recent.group[known], recent.users[known], recent.at[known], cols[known]))
+    cols, at = cols[known][order], recent.at[known][order]
+    age_days = np.maximum(0.0, now - at) / DAY
     decayed = np.power(0.5, age_days / (config.trending_days / 2))
-    trending = np.bincount(cols[known], weights=decayed, minlength=n).astype(np.float64)
+    trending = np.bincount(cols, weights=decayed, minlength=n).astype(np.float64)
     # All-time popularity breaks ties among products nobody bought lately, and a
     # constant keeps every score positive; cold start always has something to show.
     trending = trending + 1e-3 * popularity + 1e-6
     trending = trending / float(trending.max(initial=1e-6))
 
     category_count = int(products.categories.max(initial=-1)) + 1
-    repeat_rate, repeat_days = repeat_cycles(products, behaviour.purchases, category_count)
+    repeat_rate, repeat_days = repeat_cycles(products, purchases, category_count)
     return Model(
         products=products,
-        co_purchase=cosine_neighbours(bought, config.neighbours, config.shrinkage),
-        co_behaviour=cosine_neighbours(engaged, config.neighbours, config.shrinkage),
+        co_purchase=co_purchase,
+        co_behaviour=co_behaviour,
         category_count=category_count,
         popularity=popularity,
         trending=trending,
         built_at=now,
         repeat_rate=repeat_rate,
         repeat_days=repeat_days,
+        counts=counts,
+    )
+
+
+def _concat(a: Events, b: Events) -> Events:
+    return Events(
+        np.concatenate([a.users, b.users]),
+        np.concatenate([a.products, b.products]),
+        np.concatenate([a.at, b.at]),
+        np.concatenate([a.weight, b.weight]),
+        np.concatenate([a.group, b.group]),
+    )
+
+
+def _with_row(matrix: Any, at: int, present: bool, row: Any | None) -> Any:
+    """``matrix`` with row ``at`` replaced by ``row`` (inserted if not ``present``;
+    removed if ``row`` is None)."""
+    parts = [matrix[:at]]
+    if row is not None:
+        parts.append(row)
+    parts.append(matrix[at + 1 :] if present else matrix[at:])
+    return sparse.vstack(parts, format="csr")
+
+
+def _replace_rows(matrix: Any, rows: IntArray, fresh: Any) -> Any:
+    old = matrix.tocoo()
+    keep = ~np.isin(old.row, rows)
+    new = fresh.tocoo()
+    return _canonical(
+        np.concatenate([old.row[keep], new.row]).astype(np.int64),
+        np.concatenate([old.col[keep], new.col]).astype(np.int64),
+        np.concatenate([old.data[keep], new.data]),
+        matrix.shape[0],
+    )
+
+
+def with_buyer(model: Model, user_id: int, own: Behaviour, config: EngineConfig) -> Model:
+    """The model with ``own`` as the user's whole behaviour: the incremental update.
+
+    Popularity, trending and re-buy cycles come out as a full rebuild would make them;
+    of the similarities, the rows of the user's own history (all their list reads) are
+    recomputed from everyone's current behaviour, bit for bit as a full rebuild would;
+    the other rows catch up at the next full rebuild.
+    """
+    products, counts = model.products, model.counts
+    users = counts.users
+    at = int(np.searchsorted(users, user_id))
+    present = at < len(users) and int(users[at]) == user_id
+    active = len(own.purchases) + len(own.tags) + len(own.views) > 0
+    one = np.asarray([user_id], dtype=np.int64)
+    bought_row, engaged_row = _binary(products, own, one) if active else (None, None)
+    kept = [users[:at]] + ([one] if active else []) + [users[at + 1 :] if present else users[at:]]
+    others = counts.purchases.where(counts.purchases.users != user_id)
+    updated = Counts(
+        users=np.concatenate(kept).astype(np.int64),
+        bought=_with_row(counts.bought, at, present, bought_row),
+        engaged=_with_row(counts.engaged, at, present, engaged_row),
+        purchases=_concat(others, own.purchases),
+    )
+    k, shrinkage = config.neighbours, config.shrinkage
+    history_bought = products.index_of(own.purchases.products)
+    history_engaged = products.index_of(np.concatenate([own.tags.products, own.views.products]))
+    co_purchase = _replace_rows(
+        model.co_purchase,
+        np.unique(history_bought),
+        cosine_rows(updated.bought, history_bought, k, shrinkage),
+    )
+    co_behaviour = _replace_rows(
+        model.co_behaviour,
+        np.unique(history_engaged),
+        cosine_rows(updated.engaged, history_engaged, k, shrinkage),
+    )
+    return _from_counts(
+        products,
+        updated,
+        model.built_at,
+        config,
+        co_purchase=co_purchase,
+        co_behaviour=co_behaviour,
     )
 
 

@@ -23,7 +23,6 @@ from scipy import sparse
 from resolvers.recommendations.engine import Behaviour, FloatArray, IntArray, Products
 
 
-
 @dataclass(frozen=True, slots=True)
 class Interactions:
     """Training behaviour as implicit wants it: users x products, rows in ``users`` order."""
@@ -116,9 +115,8 @@ Scorer = Callable[[IntArray], FloatArray]
 def fit(candidate: Candidate, data: Interactions, seed: int) -> Scorer:
     """Trains the model; returns a function from matrix rows to their scores (rows x products)."""
     import implicit.cpu.als  # noqa: F401  (loads its BLAS before the limit below is set)
-    from threadpoolctl import threadpool_limits
-
     from implicit.utils import ParameterWarning
+    from threadpoolctl import threadpool_limits
 
     # implicit runs threads of its own and warns (and slows down) when BLAS does too.
     with threadpool_limits(1, "blas"), warnings.catch_warnings():

@@ -23,7 +23,7 @@ from db.types import utcnow
 from resolvers.recommendations.config import DEFAULT_CONFIG, EngineConfig
 
 if TYPE_CHECKING:
-    from resolvers.recommendations.engine import Model, Pick
+    from resolvers.recommendations.engine import Behaviour, Model, Pick
 
 log = logging.getLogger("ordercenter.recommendations")
 
@@ -58,6 +58,11 @@ class RecommendationRefresher:
         self._model: Model | None = None
         self._model_built = 0.0  # time.monotonic() of the build
         self._model_lock = asyncio.Lock()
+        # Folding a buyer into the model and swapping a rebuilt one in never interleave.
+        self._fold_lock = asyncio.Lock()
+        # Buyers folded in since the running rebuild read everyone's behaviour: their
+        # change may be missing from its snapshot, so it is folded into it again.
+        self._folded: dict[int, Behaviour] = {}
         self._closed = False
 
     def request(self, user_id: int) -> None:
@@ -128,22 +133,39 @@ class RecommendationRefresher:
     async def rebuild(self) -> Model:
         """A full rebuild from everyone's behaviour, swapped in when done.
 
-        Refreshes meanwhile keep using the previous model, so they never wait for it.
+        Refreshes meanwhile keep using (and folding buyers into) the previous model, so
+        they never wait for it; the buyers they folded in are folded into the new one.
         """
+        from resolvers.recommendations.engine import with_buyer
+
+        self._folded = {}
         model = await self._build()
-        self._model = model
+        async with self._fold_lock:
+            for user_id, own in self._folded.items():
+                model = await asyncio.to_thread(with_buyer, model, user_id, own, self.config)
+            self._folded = {}
+            self._model = model
         return model
 
     async def refresh(self, user_id: int) -> list[Pick]:
-        """Recompute and store the user's list now, without debouncing."""
+        """Fold the user's behaviour into the model, then recompute and store their list."""
         from resolvers.recommendations.data import load_behaviour, load_unavailable
-        from resolvers.recommendations.engine import recommend
+        from resolvers.recommendations.engine import recommend, with_buyer
         from resolvers.recommendations.store import replace_recommendations
 
-        model = await self.model()
+        await self.model()
         async with self._sessions() as session:
             own = await load_behaviour(session, user_id)
             unavailable = await load_unavailable(session)
+        # The incremental update: this buyer's behaviour folded into the shared model,
+        # so their list is what a full rebuild would give them (engine.with_buyer).
+        async with self._fold_lock:
+            current = self._model
+            if current is None:
+                raise RuntimeError("no model to refresh against")
+            model = await asyncio.to_thread(with_buyer, current, user_id, own, self.config)
+            self._model = model
+            self._folded[user_id] = own
         now = self._clock()
         available = model.products.availability(unavailable)
         picks = await asyncio.to_thread(
