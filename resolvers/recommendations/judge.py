@@ -348,6 +348,13 @@ ANCHOR = datetime(2026, 1, 1, tzinfo=UTC)
 ExtraRankers = Callable[[IntentLog], Mapping[str, Ranker]]
 
 
+def _prefixed(phase: Callable[[str], None] | None, prefix: str) -> Callable[[str], None] | None:
+    if phase is None:
+        return None
+    say = phase
+    return lambda what: say(prefix + what)
+
+
 async def judge_seeds(
     seeds: Sequence[int],
     *,
@@ -387,7 +394,7 @@ async def judge_seeds(
                 config=config,
                 families=families,
                 extra=extra(log) if extra is not None else None,
-                phase=(lambda what, s=seed: phase(f"seed {s}: {what}")) if phase else None,
+                phase=_prefixed(phase, f"seed {seed}: "),
             )
         )
     return combine(results, seeds, k)
