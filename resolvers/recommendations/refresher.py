@@ -116,7 +116,7 @@ class RecommendationRefresher:
         async with self._model_lock:
             age = time.monotonic() - self._model_built
             if self._model is None or age > self.model_max_age_seconds:
-                self._model = await self._build()
+                return await self.rebuild()
             return self._model
 
     async def _build(self) -> Model:
