@@ -8,11 +8,11 @@ action in ``recommendation_requests`` (``RefreshRequests``, as after a mutation'
 commit), and the worker's loops, in this process, refresh due buyers incrementally
 (``refresh_requested_forever``: debounce 2 s, poll 1 s, the defaults) and rebuild the
 whole model on a schedule (``rebuild_model_forever``, every ``--rebuild-every``
-seconds; the first starts with the writes, so it overlaps them). ``--writes`` real use-case calls (a view,
-a tag or an order of a random buyer, every ``--interval`` seconds) are each timed
-from their commit until the buyer's rows in ``recommendations`` are rewritten.
-Prints p50, p95 and max; the target is p95 under 5 s. Bounded: the writes take
-writes x interval seconds, each wait at most 30 s.
+seconds; the first starts with the writes, so it overlaps them). ``--writes`` real
+use-case calls (a view, a tag or an order of a random buyer, every ``--interval``
+seconds) are each timed from their commit until the buyer's rows in
+``recommendations`` are rewritten. Prints p50, p95 and max; the target is p95 under
+5 s. Bounded: the writes take writes x interval seconds, each wait at most 30 s.
 """
 
 from __future__ import annotations

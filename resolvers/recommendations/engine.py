@@ -703,6 +703,9 @@ def recommend(
     # Each kind of evidence is a share of one unit, weighted by how often it explains an
     # order: a buyer with 3 fresh views and 20 due consumables gets the views first.
     similar = config.similar_weight * _shares(similar, 1.0)
+    # A product the buyer bought is back only for itself (looked at again, or due):
+    # never "similar to" what they bought.
+    similar[:, bought] = 0.0
     freshness = _freshness(products, user, now, config)
     intent = config.intent_weight * freshness * _shares(np.vstack([tagged, viewed]), 1.0)
     parts = np.vstack([similar, intent, config.again_weight * _shares(again, 1.0)])
