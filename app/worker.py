@@ -70,13 +70,16 @@ async def refresh_requested_forever(
     debounce = timedelta(seconds=refresher.debounce_seconds)
     while True:
         try:
-            for user_id, requested_at in await due_requests(sessions, utcnow() - debounce):
+            due = await due_requests(sessions, utcnow() - debounce)
+            if due:
+                # One fold of the model for every buyer due: a burst costs about one.
                 try:
-                    await refresher.refresh(user_id)
+                    await refresher.refresh_many([user_id for user_id, _ in due])
                 except Exception:
-                    # As inline: stale is better than retrying forever; the buyer's next
-                    # action asks again.
-                    log.exception("refreshing recommendations of user %d failed", user_id)
+                    # As inline: stale is better than retrying forever; the buyers' next
+                    # actions ask again.
+                    log.exception("refreshing recommendations of %d users failed", len(due))
+            for user_id, requested_at in due:
                 await forget_request(sessions, user_id, requested_at)
         except Exception:
             log.exception("reading recommendation requests failed; retrying next interval")

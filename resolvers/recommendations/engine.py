@@ -464,40 +464,48 @@ def _replace_rows(matrix: Any, rows: IntArray, fresh: Any) -> Any:
 
 
 def with_buyer(model: Model, user_id: int, own: Behaviour, config: EngineConfig) -> Model:
-    """The model with ``own`` as the user's whole behaviour: the incremental update.
+    """The model with ``own`` as the user's whole behaviour: the incremental update."""
+    return with_buyers(model, {user_id: own}, config)
+
+
+def with_buyers(model: Model, changes: dict[int, Behaviour], config: EngineConfig) -> Model:
+    """The model with each ``changes[user]`` as that user's whole behaviour.
 
     Popularity, trending and re-buy cycles come out as a full rebuild would make them;
-    of the similarities, the rows of the user's own history (all their list reads) are
-    recomputed from everyone's current behaviour, bit for bit as a full rebuild would;
-    the other rows catch up at the next full rebuild.
+    of the similarities, the rows of these users' own histories (all their lists read)
+    are recomputed from everyone's current behaviour, bit for bit as a full rebuild
+    would; the other rows catch up at the next full rebuild. Several buyers at once
+    cost about what one does.
     """
     products, counts = model.products, model.counts
-    users = counts.users
-    at = int(np.searchsorted(users, user_id))
-    present = at < len(users) and int(users[at]) == user_id
-    active = len(own.purchases) + len(own.tags) + len(own.views) > 0
-    one = np.asarray([user_id], dtype=np.int64)
-    bought_row, engaged_row = _binary(products, own, one) if active else (None, None)
-    kept = [users[:at]] + ([one] if active else []) + [users[at + 1 :] if present else users[at:]]
-    others = counts.purchases.where(counts.purchases.users != user_id)
-    updated = Counts(
-        users=np.concatenate(kept).astype(np.int64),
-        bought=_with_row(counts.bought, at, present, bought_row),
-        engaged=_with_row(counts.engaged, at, present, engaged_row),
-        purchases=_concat(others, own.purchases),
-    )
+    users, bought, engaged = counts.users, counts.bought, counts.engaged
+    purchases = counts.purchases
+    history_bought: list[IntArray] = []
+    history_engaged: list[IntArray] = []
+    for user_id, own in sorted(changes.items()):
+        at = int(np.searchsorted(users, user_id))
+        present = at < len(users) and int(users[at]) == user_id
+        active = len(own.purchases) + len(own.tags) + len(own.views) > 0
+        one = np.asarray([user_id], dtype=np.int64)
+        bought_row, engaged_row = _binary(products, own, one) if active else (None, None)
+        rest = users[at + 1 :] if present else users[at:]
+        users = np.concatenate([users[:at], *([one] if active else []), rest]).astype(np.int64)
+        bought = _with_row(bought, at, present, bought_row)
+        engaged = _with_row(engaged, at, present, engaged_row)
+        purchases = _concat(purchases.where(purchases.users != user_id), own.purchases)
+        history_bought.append(products.index_of(own.purchases.products))
+        history_engaged.append(
+            products.index_of(np.concatenate([own.tags.products, own.views.products]))
+        )
+    updated = Counts(users=users, bought=bought, engaged=engaged, purchases=purchases)
     k, shrinkage = config.neighbours, config.shrinkage
-    history_bought = products.index_of(own.purchases.products)
-    history_engaged = products.index_of(np.concatenate([own.tags.products, own.views.products]))
+    rows_bought = np.unique(np.concatenate([np.zeros(0, dtype=np.int64), *history_bought]))
+    rows_engaged = np.unique(np.concatenate([np.zeros(0, dtype=np.int64), *history_engaged]))
     co_purchase = _replace_rows(
-        model.co_purchase,
-        np.unique(history_bought),
-        cosine_rows(updated.bought, history_bought, k, shrinkage),
+        model.co_purchase, rows_bought, cosine_rows(bought, rows_bought, k, shrinkage)
     )
     co_behaviour = _replace_rows(
-        model.co_behaviour,
-        np.unique(history_engaged),
-        cosine_rows(updated.engaged, history_engaged, k, shrinkage),
+        model.co_behaviour, rows_engaged, cosine_rows(engaged, rows_engaged, k, shrinkage)
     )
     return _from_counts(
         products,

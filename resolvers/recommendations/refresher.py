@@ -136,42 +136,53 @@ class RecommendationRefresher:
         Refreshes meanwhile keep using (and folding buyers into) the previous model, so
         they never wait for it; the buyers they folded in are folded into the new one.
         """
-        from resolvers.recommendations.engine import with_buyer
+        from resolvers.recommendations.engine import with_buyers
 
         self._folded = {}
         model = await self._build()
         async with self._fold_lock:
-            for user_id, own in self._folded.items():
-                model = await asyncio.to_thread(with_buyer, model, user_id, own, self.config)
+            if self._folded:
+                model = await asyncio.to_thread(with_buyers, model, self._folded, self.config)
             self._folded = {}
             self._model = model
         return model
 
     async def refresh(self, user_id: int) -> list[Pick]:
         """Fold the user's behaviour into the model, then recompute and store their list."""
+        return (await self.refresh_many([user_id]))[user_id]
+
+    async def refresh_many(self, user_ids: list[int]) -> dict[int, list[Pick]]:
+        """``refresh`` for several users, with one fold and one write for them all."""
         from resolvers.recommendations.data import load_behaviour, load_unavailable
-        from resolvers.recommendations.engine import recommend, with_buyer
+        from resolvers.recommendations.engine import recommend, with_buyers
         from resolvers.recommendations.store import replace_recommendations
 
         await self.model()
+        owns: dict[int, Behaviour] = {}
         async with self._sessions() as session:
-            own = await load_behaviour(session, user_id)
+            for user_id in user_ids:
+                owns[user_id] = await load_behaviour(session, user_id)
             unavailable = await load_unavailable(session)
-        # The incremental update: this buyer's behaviour folded into the shared model,
-        # so their list is what a full rebuild would give them (engine.with_buyer).
+        # The incremental update: these buyers' behaviour folded into the shared model,
+        # so each one's list is what a full rebuild would give them (engine.with_buyers).
         async with self._fold_lock:
             current = self._model
             if current is None:
                 raise RuntimeError("no model to refresh against")
-            model = await asyncio.to_thread(with_buyer, current, user_id, own, self.config)
+            model = await asyncio.to_thread(with_buyers, current, owns, self.config)
             self._model = model
-            self._folded[user_id] = own
+            self._folded.update(owns)
         now = self._clock()
         available = model.products.availability(unavailable)
-        picks = await asyncio.to_thread(
-            recommend, model, own, now.timestamp(), self.config, available
-        )
-        await replace_recommendations(self._sessions, {user_id: picks}, now)
+
+        def lists() -> dict[int, list[Pick]]:
+            return {
+                user_id: recommend(model, own, now.timestamp(), self.config, available)
+                for user_id, own in owns.items()
+            }
+
+        picks = await asyncio.to_thread(lists)
+        await replace_recommendations(self._sessions, picks, now)
         return picks
 
     @property

@@ -25,6 +25,7 @@ from resolvers.recommendations.engine import (
     build_model,
     recommend,
     with_buyer,
+    with_buyers,
 )
 from resolvers.recommendations.refresher import RecommendationRefresher
 
@@ -165,3 +166,21 @@ async def test_a_refresh_after_an_action_equals_a_full_rebuild_for_that_buyer(
     assert product in own.tags.products.tolist()
     expected = recommend(full, own, NOW_DT.timestamp(), DEFAULT_CONFIG)
     assert picks == expected
+
+
+def test_buyers_folded_together_each_get_the_full_rebuilds_list() -> None:
+    rng = np.random.default_rng(7)
+    products, everyone = _world(rng)
+    model = build_model(products, everyone, NOW, CONFIG)
+    changed = {
+        2: _changes(_own(everyone, 2), 2)["order"],
+        7: _changes(_own(everyone, 7), 7)["tag"],
+        31: _changes(Behaviour.empty(), 31)["view"],
+    }
+    folded = with_buyers(model, changed, CONFIG)
+    after = everyone
+    for user, own in changed.items():
+        after = _replace(after, user, own)
+    full = build_model(products, after, NOW, CONFIG)
+    for user, own in changed.items():
+        assert recommend(folded, own, NOW, CONFIG) == recommend(full, own, NOW, CONFIG), user
