@@ -233,19 +233,6 @@ def _user_item(products: Products, events: Events, users: IntArray) -> Any:
     return matrix
 
 
-def _top_k_per_row(matrix: Any, k: int) -> Any:
-    """Keeps each row's ``k`` largest entries (ties to the lower column), vectorised."""
-    matrix = matrix.tocsr()
-    counts = np.diff(matrix.indptr)
-    rows = np.repeat(np.arange(matrix.shape[0]), counts)
-    order = np.lexsort((matrix.indices, -matrix.data, rows))
-    rank = np.arange(len(order)) - matrix.indptr[rows[order]]
-    keep = order[rank < k]
-    return sparse.csr_matrix(
-        (matrix.data[keep], (rows[keep], matrix.indices[keep])), shape=matrix.shape
-    )
-
-
 # Item pairs scored at once. The full item x item product is nearly dense before the
 # pruning (4 M pairs for 2,000 products), and its temporaries peaked at ~300 MiB in
 # the server process; a block of rows at a time keeps them to a few MiB.
@@ -273,8 +260,27 @@ def _neighbour_block(
     )
     cosine = shared / np.sqrt(buyers[r] * buyers[c])
     damped = cosine * shared / (shared + shrinkage)
-    top = _top_k_per_row(sparse.csr_matrix((damped, (local, c)), shape=(len(items), n)), k).tocoo()
-    return items[top.row.astype(np.int64)], top.col.astype(np.int64), top.data
+    dense = np.zeros((len(items), n))
+    dense[local, c] = damped
+    rows, cols = _top_k_dense(dense, k)
+    return items[rows], cols, dense[rows, cols]
+
+
+def _top_k_dense(values: FloatArray, k: int) -> tuple[IntArray, IntArray]:
+    """Each row's ``k`` largest positive entries, ties to the lower column; found by a
+    partition (linear per row), not a full sort."""
+    n = values.shape[1]
+    if n <= k:
+        rows, cols = np.nonzero(values > 0)
+        return rows.astype(np.int64), cols.astype(np.int64)
+    kth = np.partition(values, n - k, axis=1)[:, n - k][:, None]
+    above = (values > kth) & (values > 0)
+    tied = (values == kth) & (values > 0)
+    room = k - above.sum(axis=1, keepdims=True)
+    # Among entries equal to the k-th largest, the lowest columns fill the room left.
+    keep = above | (tied & (np.cumsum(tied, axis=1) <= room))
+    rows, cols = np.nonzero(keep)
+    return rows.astype(np.int64), cols.astype(np.int64)
 
 
 def cosine_neighbours(
