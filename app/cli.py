@@ -273,8 +273,28 @@ def worker() -> None:
     "--evaluate",
     "evaluate_only",
     is_flag=True,
-    help="Instead: hold out each buyer's latest order and score the engine against "
-    "a popularity baseline. Writes nothing.",
+    help="Instead: seed --seeds fresh temporary databases, hold out each buyer's latest "
+    "order and score the engine against popularity and the implicit library's models "
+    "(tuned on a validation split). Writes nothing to the configured database.",
+)
+@click.option(
+    "--seeds",
+    default=5,
+    show_default=True,
+    type=click.IntRange(min=1, max=10),
+    help="Datasets --evaluate judges (seeds 7, 11, 13, 17, 19, ...).",
+)
+@click.option(
+    "--users",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(min=3),
+    help="Users per dataset --evaluate seeds (50 orders each on average).",
+)
+@click.option(
+    "--current-database",
+    is_flag=True,
+    help="With --evaluate: the configured database instead, engine against popularity only.",
 )
 @click.option(
     "--k",
@@ -284,8 +304,13 @@ def worker() -> None:
     help="List length --evaluate scores.",
 )
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
-def recommend(evaluate_only: bool, k: int, no_progress: bool) -> None:
+def recommend(
+    evaluate_only: bool, seeds: int, users: int, current_database: bool, k: int, no_progress: bool
+) -> None:
     """Recompute everyone's recommendations from behaviour; dismissed ones stay hidden."""
+    if evaluate_only and not current_database:
+        _judge(seeds, users, k, no_progress)
+        return
     from db.engine import create_session_factory
     from resolvers.recommendations.batch import evaluate_database, recompute_everyone
 
@@ -329,6 +354,29 @@ def recommend(evaluate_only: bool, k: int, no_progress: bool) -> None:
     click.echo(
         f"recommended for {report.users} users: {report.rows} rows in {report.seconds:.1f} s"
     )
+
+
+def _judge(seeds: int, users: int, k: int, no_progress: bool) -> None:
+    try:
+        from resolvers.recommendations.judge import SEEDS, judge_seeds
+    except ImportError as error:
+        raise click.ClickException(
+            f"--evaluate needs the implicit library ({error}); install the dev extra"
+        ) from error
+
+    def phase(what: str) -> None:
+        if not no_progress:
+            click.echo(f"{what}…", err=True)
+
+    judgement = asyncio.run(judge_seeds(SEEDS[:seeds], users=users, k=k, phase=phase))
+    click.echo(
+        f"held out the latest order of {judgement.buyers} buyers over seeds "
+        f"{', '.join(map(str, judgement.seeds))}; mean ± standard error over the seeds"
+    )
+    click.echo(judgement.table())
+    click.echo(judgement.summary())
+    click.echo("library settings chosen on each seed's validation split:")
+    click.echo(judgement.settings())
 
 
 @main.command()

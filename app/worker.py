@@ -1,5 +1,10 @@
 """`ordercenter worker`: order timeouts and recommendation refreshes, off the request path.
 
+Recommendations: each buyer whose action asked for a refresh gets an incremental update
+(their own behaviour against the current model, a few hundred milliseconds); the model
+itself is rebuilt from everyone's behaviour every ``recommendation_model_max_age_seconds``
+in the background and swapped in when done.
+
 Several workers may run; one leads and does the work, the others stand by. On
 PostgreSQL the leader holds a session-level advisory lock on a connection of its own,
 so when its process dies the connection drops, PostgreSQL releases the lock, and a
@@ -65,16 +70,30 @@ async def refresh_requested_forever(
     debounce = timedelta(seconds=refresher.debounce_seconds)
     while True:
         try:
-            for user_id, requested_at in await due_requests(sessions, utcnow() - debounce):
+            due = await due_requests(sessions, utcnow() - debounce)
+            if due:
+                # One fold of the model for every buyer due: a burst costs about one.
                 try:
-                    await refresher.refresh(user_id)
+                    await refresher.refresh_many([user_id for user_id, _ in due])
                 except Exception:
-                    # As inline: stale is better than retrying forever; the buyer's next
-                    # action asks again.
-                    log.exception("refreshing recommendations of user %d failed", user_id)
+                    # As inline: stale is better than retrying forever; the buyers' next
+                    # actions ask again.
+                    log.exception("refreshing recommendations of %d users failed", len(due))
+            for user_id, requested_at in due:
                 await forget_request(sessions, user_id, requested_at)
         except Exception:
             log.exception("reading recommendation requests failed; retrying next interval")
+        await asyncio.sleep(interval)
+
+
+async def rebuild_model_forever(refresher: RecommendationRefresher, interval: float) -> None:
+    """The full rebuild, on a schedule: buyers' own refreshes never wait for one."""
+    while True:
+        try:
+            with metrics.timed("recommendation_rebuild"):
+                await refresher.rebuild()
+        except Exception:
+            log.exception("rebuilding the recommendation model failed; retrying next interval")
         await asyncio.sleep(interval)
 
 
@@ -145,6 +164,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         debounce_seconds=settings.recommendation_debounce_seconds,
         model_max_age_seconds=settings.recommendation_model_max_age_seconds,
         observe=metrics.job_observer("recommendation_refresh"),
+        scheduled_rebuilds=True,
     )
     gateway = SandboxGateway()
 
@@ -155,7 +175,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
 
     def duties() -> list[Awaitable[None]]:
         work: list[Awaitable[None]] = [
-            refresh_requested_forever(sessions, refresher, settings.worker_poll_seconds)
+            refresh_requested_forever(sessions, refresher, settings.worker_poll_seconds),
+            rebuild_model_forever(refresher, settings.recommendation_model_max_age_seconds),
         ]
         if settings.sweep_interval_seconds > 0:
             work.append(sweep_forever(context, settings.sweep_interval_seconds))

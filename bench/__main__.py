@@ -1,6 +1,7 @@
 """`python -m bench` / `make bench`: the HTTP benchmarks, what metrics cost the page query
 (bench/metrics_cost.py), subscription fan-out, the bounded abuse scenario (1 MB
-documents from other clients; bench/abuse.py), then an API process's resident memory
+documents from other clients; bench/abuse.py), how fast a buyer's write reaches their
+recommendations (bench/recommendation_freshness.py), then an API process's resident memory
 under load (bench/memory.py; exits non-zero when over its 150 MiB target).
 
 The in-process benchmarks (``python -m bench.page_query``, ``python -m bench.order_flow``)
@@ -10,7 +11,7 @@ are not part of it: the HTTP suite measures the same operations through a real s
 import asyncio
 import sys
 
-from bench import abuse, http_suite, memory, metrics_cost, subscriptions
+from bench import abuse, http_suite, memory, metrics_cost, recommendation_freshness, subscriptions
 
 
 async def main() -> None:
@@ -22,6 +23,7 @@ async def main() -> None:
     print()
     await abuse.main([], command="python -m bench")
     print()
+    await recommendation_freshness.main([])
     if await memory.main([], command="python -m bench"):
         sys.exit(1)
 

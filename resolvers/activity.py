@@ -12,9 +12,28 @@ from resolvers.pagination import Page, PageArgs
 PAYMENTS = Listing("payments", Payment, "created_at", "datetime")
 TAGGED = Listing("taggedItems", TaggedItem, "tagged_at", "datetime")
 VIEWED = Listing("recentlyViewed", ProductView, "viewed_at", "datetime")
-# Best first; dismissed ones never come back.
+
+
+def recommendation_is_shown(row: str) -> str:
+    """Read-time truth, as SQL over a ``recommendations`` row aliased ``row``.
+
+    A list is computed ahead of time; a product that sold out or went off sale since is
+    hidden when the list is read, on every path: ``recommendations_page`` below and the
+    SQL plan's ``recommendations`` rule (schema/sql_plans.py) both use this one text,
+    through the listing's ``condition``.
+    """
+    # ``row`` is an alias the code picks, never input.
+    product = "shown_product"
+    return (
+        f"{row}.dismissed IS FALSE AND EXISTS ("  # noqa: S608
+        f"SELECT 1 FROM products {product} WHERE {product}.id = {row}.product_id "
+        f"AND {product}.stock > 0 AND {product}.on_sale IS TRUE)"
+    )
+
+
+# Best first; dismissed ones never come back, sold-out or off-sale ones are hidden.
 RECOMMENDATIONS = Listing(
-    "recommendations", Recommendation, "score", "float", shown_when=(("dismissed", False),)
+    "recommendations", Recommendation, "score", "float", condition=recommendation_is_shown
 )
 PAYMENTS_LIST, TAGGED_LIST, VIEWED_LIST, RECOMMENDATIONS_LIST = (
     PAYMENTS.name,

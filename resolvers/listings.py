@@ -8,9 +8,11 @@ the rows a user no longer sees left out. The resolvers page through it
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import text
 from sqlmodel import SQLModel, col, select
 
 from resolvers.context import Context
@@ -24,12 +26,16 @@ class Listing:
     key: str  # the sort column, descending; ties by id, descending
     key_kind: KeyKind
     owner: str = "user_id"
-    # Rows are listed only where each of these columns IS the value (False or None).
+    # Rows are listed only where each of these columns IS the value (False or None)...
     shown_when: tuple[tuple[str, bool | None], ...] = ()
+    # ...and where this SQL condition over the row (by its alias) holds.
+    condition: Callable[[str], str] | None = None
 
     def statement(self, owner_id: int) -> Any:
-        conditions = [col(getattr(self.model, self.owner)) == owner_id]
+        conditions: list[Any] = [col(getattr(self.model, self.owner)) == owner_id]
         conditions += [col(getattr(self.model, c)).is_(v) for c, v in self.shown_when]
+        if self.condition is not None:
+            conditions.append(text(self.condition(str(self.model.__tablename__))))
         return select(self.model).where(*conditions)
 
 

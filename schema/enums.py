@@ -119,6 +119,15 @@ class RecommendationReason(Enum):
         "SIMILAR_TO_VIEWED", description="Similar to something you viewed."
     )
     TRENDING = strawberry.enum_value("TRENDING", description="Popular lately.")
+    TAGGED = strawberry.enum_value(
+        "TAGGED", description="You tagged it lately and have not bought it since."
+    )
+    VIEWED = strawberry.enum_value(
+        "VIEWED", description="You viewed it lately and have not bought it since."
+    )
+    BUY_AGAIN = strawberry.enum_value(
+        "BUY_AGAIN", description="You bought it before and it is usually re-bought about now."
+    )
 
 
 @strawberry.enum(description="Why a mutation refused its input.")

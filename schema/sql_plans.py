@@ -503,6 +503,8 @@ def _shown(listing: Listing, owner: str, row: str) -> str:
     for column_name, shown in listing.shown_when:
         value_sql = "NULL" if shown is None else str(shown).upper()
         conditions.append(f"{row}.{column_name} IS {value_sql}")
+    if listing.condition is not None:
+        conditions.append(f"({listing.condition(row)})")
     return " AND ".join(conditions)
 
 

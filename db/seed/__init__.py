@@ -17,12 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.seed.behaviour import build_buyers, build_tags, build_views
 from db.seed.catalog import DEMO_HANDLE, build_catalog
+from db.seed.intent import Intentions, IntentLog
 from db.seed.orders import OrderBuilder, allocate, plan_orders
 from db.seed.recommendations import build_recommendations
 from db.seed.webhooks import record_webhook_scans
 from db.seed.writer import BulkWriter, DatabaseNotEmpty, fix_sequences, guard_or_reset
 
-__all__ = ["DatabaseNotEmpty", "SeedReport", "SeedSize", "seed_database"]
+__all__ = ["DatabaseNotEmpty", "IntentLog", "SeedReport", "SeedSize", "seed_database"]
 
 # Orders buffered before a flush: bounds memory at 50k orders and paces progress.
 _ORDERS_PER_FLUSH = 2_500
@@ -88,12 +89,14 @@ async def seed_database(
     reset: bool = False,
     progress: Callable[[str, int, int], None] | None = None,
     now: datetime | None = None,
+    intent_log: IntentLog | None = None,
 ) -> SeedReport:
     """Fill an empty, migrated database with demo data and report what went in.
 
     Raises DatabaseNotEmpty when ``users`` has rows, unless ``reset`` wipes every
     table first. ``now`` anchors every timestamp (default: this hour, in UTC);
-    ``progress(stage, done, total)`` is called as chunks land.
+    ``progress(stage, done, total)`` is called as chunks land. ``intent_log``, when
+    given, receives the hidden intent behind every order (for a test-only oracle).
     """
     anchor = _anchor(now)
     rng = Random(rng_seed)
@@ -116,7 +119,9 @@ async def seed_database(
 
         counts = allocate(rng, buyers, size.users * size.orders_per_user, size.orders_per_user)
         drafts = plan_orders(rng, buyers, counts, anchor)
-        builder = OrderBuilder(rng, catalog, anchor)
+        # Its own random stream: the intent draws do not shift the other tables' draws.
+        intentions = Intentions(Random(f"intent-{rng_seed}"), catalog, buyers, intent_log)
+        builder = OrderBuilder(rng, catalog, anchor, intentions)
         per_flush = min(_ORDERS_PER_FLUSH, max(1, -(-len(drafts) // _MIN_FLUSHES)))
         writer.report("orders", 0, len(drafts))
         for done, draft in enumerate(drafts, start=1):
@@ -128,9 +133,9 @@ async def seed_database(
 
         await record_webhook_scans(conn)
 
-        tags = build_tags(rng, catalog, buyers, anchor)
+        tags = intentions.merge_tags(build_tags(rng, catalog, buyers, anchor))
         await writer.insert("tagged_items", tags)
-        views = build_views(rng, catalog, buyers, anchor)
+        views = intentions.merge_views(build_views(rng, catalog, buyers, anchor))
         await writer.insert("product_views", views)
         recommendations = build_recommendations(
             rng, catalog, buyers, builder.bought, tags, views, anchor

@@ -8,6 +8,7 @@ from random import Random
 
 from db.seed.behaviour import Buyer, Card, pick_product
 from db.seed.catalog import CURRENCY, DAY, DEMO_USER_ID, Catalog, ProductInfo
+from db.seed.intent import Intentions
 from db.seed.shipping import Shipments
 from db.seed.timeline import Fate, Plan, age_in, pick_fate, plan_lifecycle
 from db.seed.writer import Row
@@ -126,8 +127,12 @@ def _reprice(rng: Random, price: int) -> int:
 class OrderBuilder:
     """Turns drafts into rows, buffering them until the caller drains a batch."""
 
-    def __init__(self, rng: Random, catalog: Catalog, now: datetime) -> None:
+    def __init__(
+        self, rng: Random, catalog: Catalog, now: datetime, intent: Intentions | None = None
+    ) -> None:
         self._rng = rng
+        # Picks each order's first product by the buyer's intent (videos, re-buys).
+        self._intent = intent
         self._catalog = catalog
         self._now = now
         self._shipments = Shipments(rng)
@@ -166,9 +171,13 @@ class OrderBuilder:
         self._next[table] = value + 1
         return value
 
-    def _products(self, buyer: Buyer) -> list[ProductInfo]:
+    def _first(self, draft: Draft, order_id: int) -> ProductInfo:
+        if self._intent is None:
+            return pick_product(self._rng, self._catalog, draft.buyer)
+        return self._intent.first_product(draft.buyer, order_id, draft.placed_at)
+
+    def _products(self, buyer: Buyer, first: ProductInfo) -> list[ProductInfo]:
         rng, catalog = self._rng, self._catalog
-        first = pick_product(rng, catalog, buyer)
         wanted = rng.choices((1, 2, 3, 4), (25, 30, 25, 20), k=1)[0]
         chosen = {first.id: first}
         same_category = catalog.by_shop_category[(first.shop_id, first.category)]
@@ -189,7 +198,9 @@ class OrderBuilder:
         old = (now - placed_at).total_seconds() > 30 * DAY
 
         subtotal = Money.zero(CURRENCY)
-        products = self._products(buyer)
+        products = self._products(buyer, self._first(draft, order_id))
+        if self._intent is not None:
+            self._intent.bought(buyer, products, placed_at)
         bought = self.bought.setdefault(buyer.user_id, set())
         for product in products:
             unit = _reprice(rng, product.price_minor) if old and rng.random() < 0.15 else None

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
-    """Tunables; the defaults were chosen with ``ordercenter recommend --evaluate``."""
+    """Tunables; the defaults were chosen on the validation split of seed 7 (each buyer's
+    second-to-last order held out; ``judge``), never on the held-out orders themselves."""
 
     list_size: int = 20
     # Diversity: at most this many picks from one shop, and from one category.
@@ -32,12 +33,34 @@ class EngineConfig:
     # similar products, the one more people buy is the likelier next purchase.
     popularity_exponent: float = 1.0
     trending_days: float = 14.0
+    # Intent: a product the buyer viewed or tagged lately and has not bought is the
+    # likeliest next purchase (buyers view and tag what a video shows, then buy some
+    # of it). Its weight halves every this many days; a tag counts this many views.
+    intent_half_life_days: float = 1.0
+    tag_intent: float = 3.0
+    # How much of a buyer's next order each kind of evidence explains: the scores of
+    # intent, re-buys and similarity each add up to these (intent's fading with the
+    # age of the buyer's latest view or tag).
+    intent_weight: float = 1.0
+    similar_weight: float = 0.2
+    # Buy again: a product bought before comes back when its category's products are
+    # re-bought by at least this share of their buyers more than the typical category's,
+    # in proportion to that excess times how due it is (time since bought / the
+    # category's cycle, capped).
+    again_min_rate: float = 0.1
+    again_weight: float = 0.3
+    # How many cycles overdue still raise a re-buy's score.
+    again_due_cap: float = 1.5
 
     def __post_init__(self) -> None:
         if self.list_size < 1 or self.per_shop < 1 or self.per_category < 1:
             raise ValueError("list_size, per_shop and per_category must be at least 1")
         if self.neighbours < 1 or self.trending_days <= 0 or self.half_life_days <= 0:
             raise ValueError("neighbours, trending_days and half_life_days must be positive")
+        if self.intent_half_life_days <= 0:
+            raise ValueError("intent_half_life_days must be positive")
+        if min(self.tag_intent, self.intent_weight, self.again_weight) < 0:
+            raise ValueError("tag_intent, intent_weight and again_weight cannot be negative")
 
 
 DEFAULT_CONFIG = EngineConfig()

@@ -5,9 +5,11 @@ the picks, so every rule below can be tested on small hand-made inputs.
 
 The model is item-to-item: cosine similarity between the columns of a sparse
 user x item matrix (who bought it; who bought, tagged or viewed it), pruned to each
-item's nearest neighbours, plus a same-category prior. A buyer's candidates are
-scored by how similar they are to what the buyer bought, tagged and viewed, and the
-strongest single contribution names the reason and the product it is based on.
+item's nearest neighbours, plus a same-category prior, plus how often each category
+is re-bought. A buyer's candidates are scored by recent intent (viewed or tagged and
+not bought), by being due again, and by how similar they are to what the buyer
+bought, tagged and viewed; the strongest contribution names the reason and, for
+similarity, the product it is based on.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ class Reason(StrEnum):
     SIMILAR_TO_TAGGED = "SIMILAR_TO_TAGGED"
     SIMILAR_TO_VIEWED = "SIMILAR_TO_VIEWED"
     TRENDING = "TRENDING"
+    # The product itself: tagged or viewed lately and not bought yet, or due again.
+    TAGGED = "TAGGED"
+    VIEWED = "VIEWED"
+    BUY_AGAIN = "BUY_AGAIN"
 
 
 def _ints(values: Any) -> IntArray:
@@ -182,6 +188,16 @@ class Products:
 
 
 @dataclass(frozen=True, slots=True)
+class Counts:
+    """What a model is computed from, kept so that one buyer's change folds in cheaply."""
+
+    users: IntArray  # sorted ids of the users with behaviour: row i of the matrices
+    bought: Any  # csr users x products, 1 where the user ever bought the product
+    engaged: Any  # csr users x products, 1 where they bought, tagged or viewed it
+    purchases: Events  # everyone's, for trending and re-buy cycles
+
+
+@dataclass(frozen=True, slots=True)
 class Model:
     products: Products
     co_purchase: Any  # csr n x n: cosine over who bought what
@@ -190,6 +206,11 @@ class Model:
     popularity: FloatArray  # distinct buyers, scaled to max 1
     trending: FloatArray  # recent purchases, decayed, scaled to max 1; all > 0
     built_at: float
+    # Per category code: the share of (buyer, product) pairs bought in two or more
+    # orders, and the median days between such orders (what "consumable" means here).
+    repeat_rate: FloatArray
+    repeat_days: FloatArray
+    counts: Counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,23 +233,54 @@ def _user_item(products: Products, events: Events, users: IntArray) -> Any:
     return matrix
 
 
-def _top_k_per_row(matrix: Any, k: int) -> Any:
-    """Keeps each row's ``k`` largest entries (ties to the lower column), vectorised."""
-    matrix = matrix.tocsr()
-    counts = np.diff(matrix.indptr)
-    rows = np.repeat(np.arange(matrix.shape[0]), counts)
-    order = np.lexsort((matrix.indices, -matrix.data, rows))
-    rank = np.arange(len(order)) - matrix.indptr[rows[order]]
-    keep = order[rank < k]
-    return sparse.csr_matrix(
-        (matrix.data[keep], (rows[keep], matrix.indices[keep])), shape=matrix.shape
-    )
-
-
 # Item pairs scored at once. The full item x item product is nearly dense before the
 # pruning (4 M pairs for 2,000 products), and its temporaries peaked at ~300 MiB in
 # the server process; a block of rows at a time keeps them to a few MiB.
 BLOCK_ENTRIES = 1 << 18
+
+
+def _neighbour_block(
+    block: Any, items: IntArray, binary: Any, buyers: FloatArray, k: int, shrinkage: float
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """Top ``k`` neighbours of the items ``items``, whose user columns are ``block``'s rows.
+
+    Each item's neighbours depend on its own row of co-counts alone: computed for any
+    subset of items, a row comes out bit for bit as in the whole matrix.
+    """
+    n = binary.shape[1]
+    co = (block @ binary).tocoo()
+    local, c = co.row.astype(np.int64), co.col.astype(np.int64)
+    r = items[local]
+    off_diagonal = r != c
+    local, r, c, shared = (
+        local[off_diagonal],
+        r[off_diagonal],
+        c[off_diagonal],
+        co.data[off_diagonal],
+    )
+    cosine = shared / np.sqrt(buyers[r] * buyers[c])
+    damped = cosine * shared / (shared + shrinkage)
+    dense = np.zeros((len(items), n))
+    dense[local, c] = damped
+    rows, cols = _top_k_dense(dense, k)
+    return items[rows], cols, dense[rows, cols]
+
+
+def _top_k_dense(values: FloatArray, k: int) -> tuple[IntArray, IntArray]:
+    """Each row's ``k`` largest positive entries, ties to the lower column; found by a
+    partition (linear per row), not a full sort."""
+    n = values.shape[1]
+    if n <= k:
+        rows, cols = np.nonzero(values > 0)
+        return rows.astype(np.int64), cols.astype(np.int64)
+    kth = np.partition(values, n - k, axis=1)[:, n - k][:, None]
+    above = (values > kth) & (values > 0)
+    tied = (values == kth) & (values > 0)
+    room = k - above.sum(axis=1, keepdims=True)
+    # Among entries equal to the k-th largest, the lowest columns fill the room left.
+    keep = above | (tied & (np.cumsum(tied, axis=1) <= room))
+    rows, cols = np.nonzero(keep)
+    return rows.astype(np.int64), cols.astype(np.int64)
 
 
 def cosine_neighbours(
@@ -248,56 +300,226 @@ def cosine_neighbours(
     cols: list[IntArray] = []
     values: list[FloatArray] = []
     for start in range(0, n, step):
-        co = (by_item[start : start + step] @ binary).tocoo()
-        r, c = co.row.astype(np.int64) + start, co.col.astype(np.int64)
-        off_diagonal = r != c
-        r, c, shared = r[off_diagonal], c[off_diagonal], co.data[off_diagonal]
-        cosine = shared / np.sqrt(buyers[r] * buyers[c])
-        damped = cosine * shared / (shared + shrinkage)
-        block = sparse.csr_matrix((damped, (r - start, c)), shape=(co.shape[0], n))
-        top = _top_k_per_row(block, k).tocoo()
-        rows.append(top.row.astype(np.int64) + start)
-        cols.append(top.col.astype(np.int64))
-        values.append(top.data)
+        items = np.arange(start, min(n, start + step), dtype=np.int64)
+        r, c, v = _neighbour_block(
+            by_item[start : start + step], items, binary, buyers, k, shrinkage
+        )
+        rows.append(r)
+        cols.append(c)
+        values.append(v)
     if not rows:
         return sparse.csr_matrix((n, n))
-    return sparse.csr_matrix(
-        (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
-    )
+    return _canonical(np.concatenate(rows), np.concatenate(cols), np.concatenate(values), n)
+
+
+def _canonical(rows: IntArray, cols: IntArray, values: FloatArray, n: int) -> Any:
+    """An n x n csr with sorted indices: equal entries give equal arrays, and equal sums."""
+    matrix = sparse.csr_matrix((values, (rows, cols)), shape=(n, n))
+    matrix.sort_indices()
+    return matrix
+
+
+def cosine_rows(user_item: Any, items: IntArray, k: int, shrinkage: float) -> Any:
+    """``cosine_neighbours`` for the rows ``items`` only (the rest empty), bit for bit."""
+    binary = sparse.csr_matrix(user_item)
+    n = binary.shape[1]
+    items = np.unique(np.asarray(items, dtype=np.int64))
+    buyers = np.asarray(binary.sum(axis=0), dtype=np.float64).reshape(-1)
+    block = binary.T.tocsr()[items]
+    r, c, v = _neighbour_block(block, items, binary, buyers, k, shrinkage)
+    return _canonical(r, c, v, n)
+
+
+DEFAULT_CYCLE_DAYS = 30.0
+
+
+def repeat_cycles(
+    products: Products, purchases: Events, category_count: int
+) -> tuple[FloatArray, FloatArray]:
+    """Per category: how often a buyer orders the same product again, and after how long.
+
+    Learned from orders alone: the share of (buyer, product) pairs bought in at least
+    two distinct orders, and the median days between consecutive such orders.
+    """
+    rate = np.zeros(category_count)
+    days = np.full(category_count, DEFAULT_CYCLE_DAYS)
+    cols, known = products.locate(purchases.products)
+    if not known.any():
+        return rate, days
+    users, cols = purchases.users[known], cols[known]
+    at, group = purchases.at[known], purchases.group[known]
+    order = np.lexsort((group, at, cols, users))
+    users, cols, at, group = users[order], cols[order], at[order], group[order]
+    same_pair = (users[1:] == users[:-1]) & (cols[1:] == cols[:-1])
+    again = same_pair & (group[1:] != group[:-1])
+    starts = np.r_[True, ~same_pair]
+    pair_of = np.cumsum(starts) - 1
+    categories = products.categories
+    pair_category = categories[cols[starts]]
+    repeated = np.bincount(pair_of[1:][again], minlength=int(starts.sum())) > 0
+    pairs = np.bincount(pair_category, minlength=category_count)
+    repeats = np.bincount(pair_category[repeated], minlength=category_count)
+    rate = repeats / np.maximum(1, pairs)
+    gaps = (at[1:] - at[:-1])[again] / DAY
+    gap_category = categories[cols[1:][again]]
+    for category in np.unique(gap_category).tolist():
+        days[category] = max(1.0, float(np.median(gaps[gap_category == category])))
+    return rate.astype(np.float64), days
 
 
 def build_model(
     products: Products, behaviour: Behaviour, now: float, config: EngineConfig = DEFAULT_CONFIG
 ) -> Model:
     """The item-item model and popularity, from everyone's behaviour up to ``now``."""
-    n = len(products)
     kinds = (behaviour.purchases, behaviour.tags, behaviour.views)
     users = np.unique(np.concatenate([e.users for e in kinds]))
+    bought, engaged = _binary(products, behaviour, users)
+    counts = Counts(users, bought, engaged, behaviour.purchases)
+    return _from_counts(
+        products,
+        counts,
+        now,
+        config,
+        co_purchase=cosine_neighbours(bought, config.neighbours, config.shrinkage),
+        co_behaviour=cosine_neighbours(engaged, config.neighbours, config.shrinkage),
+    )
+
+
+def _binary(products: Products, behaviour: Behaviour, users: IntArray) -> tuple[Any, Any]:
     bought = _user_item(products, behaviour.purchases, users)
     engaged = bought + _user_item(products, behaviour.tags, users)
     engaged = engaged + _user_item(products, behaviour.views, users)
     engaged.data[:] = 1.0
-    popularity = np.asarray(bought.sum(axis=0), dtype=np.float64).reshape(-1)
+    return bought, engaged
+
+
+def _from_counts(
+    products: Products,
+    counts: Counts,
+    now: float,
+    config: EngineConfig,
+    *,
+    co_purchase: Any,
+    co_behaviour: Any,
+) -> Model:
+    n = len(products)
+    popularity = np.asarray(counts.bought.sum(axis=0), dtype=np.float64).reshape(-1)
     popularity = popularity / max(1.0, float(popularity.max(initial=0.0)))
 
-    recent = behaviour.purchases.where(behaviour.purchases.at >= now - config.trending_days * DAY)
+    purchases = counts.purchases
+    recent = purchases.where(purchases.at >= now - config.trending_days * DAY)
     cols, known = products.locate(recent.products)
-    age_days = np.maximum(0.0, now - recent.at[known]) / DAY
+    # Summed in one fixed order, whatever order the events came in: a model folded
+    # buyer by buyer gives the same floats as one built at once.
+    order = np.lexsort((recent.group[known], recent.users[known], recent.at[known], cols[known]))
+    cols, at = cols[known][order], recent.at[known][order]
+    age_days = np.maximum(0.0, now - at) / DAY
     decayed = np.power(0.5, age_days / (config.trending_days / 2))
-    trending = np.bincount(cols[known], weights=decayed, minlength=n).astype(np.float64)
+    trending = np.bincount(cols, weights=decayed, minlength=n).astype(np.float64)
     # All-time popularity breaks ties among products nobody bought lately, and a
     # constant keeps every score positive; cold start always has something to show.
     trending = trending + 1e-3 * popularity + 1e-6
     trending = trending / float(trending.max(initial=1e-6))
 
+    category_count = int(products.categories.max(initial=-1)) + 1
+    repeat_rate, repeat_days = repeat_cycles(products, purchases, category_count)
     return Model(
         products=products,
-        co_purchase=cosine_neighbours(bought, config.neighbours, config.shrinkage),
-        co_behaviour=cosine_neighbours(engaged, config.neighbours, config.shrinkage),
-        category_count=int(products.categories.max(initial=-1)) + 1,
+        co_purchase=co_purchase,
+        co_behaviour=co_behaviour,
+        category_count=category_count,
         popularity=popularity,
         trending=trending,
         built_at=now,
+        repeat_rate=repeat_rate,
+        repeat_days=repeat_days,
+        counts=counts,
+    )
+
+
+def _concat(a: Events, b: Events) -> Events:
+    return Events(
+        np.concatenate([a.users, b.users]),
+        np.concatenate([a.products, b.products]),
+        np.concatenate([a.at, b.at]),
+        np.concatenate([a.weight, b.weight]),
+        np.concatenate([a.group, b.group]),
+    )
+
+
+def _with_row(matrix: Any, at: int, present: bool, row: Any | None) -> Any:
+    """``matrix`` with row ``at`` replaced by ``row`` (inserted if not ``present``;
+    removed if ``row`` is None)."""
+    parts = [matrix[:at]]
+    if row is not None:
+        parts.append(row)
+    parts.append(matrix[at + 1 :] if present else matrix[at:])
+    return sparse.vstack(parts, format="csr")
+
+
+def _replace_rows(matrix: Any, rows: IntArray, fresh: Any) -> Any:
+    old = matrix.tocoo()
+    keep = ~np.isin(old.row, rows)
+    new = fresh.tocoo()
+    return _canonical(
+        np.concatenate([old.row[keep], new.row]).astype(np.int64),
+        np.concatenate([old.col[keep], new.col]).astype(np.int64),
+        np.concatenate([old.data[keep], new.data]),
+        matrix.shape[0],
+    )
+
+
+def with_buyer(model: Model, user_id: int, own: Behaviour, config: EngineConfig) -> Model:
+    """The model with ``own`` as the user's whole behaviour: the incremental update."""
+    return with_buyers(model, {user_id: own}, config)
+
+
+def with_buyers(model: Model, changes: dict[int, Behaviour], config: EngineConfig) -> Model:
+    """The model with each ``changes[user]`` as that user's whole behaviour.
+
+    Popularity, trending and re-buy cycles come out as a full rebuild would make them;
+    of the similarities, the rows of these users' own histories (all their lists read)
+    are recomputed from everyone's current behaviour, bit for bit as a full rebuild
+    would; the other rows catch up at the next full rebuild. Several buyers at once
+    cost about what one does.
+    """
+    products, counts = model.products, model.counts
+    users, bought, engaged = counts.users, counts.bought, counts.engaged
+    purchases = counts.purchases
+    history_bought: list[IntArray] = []
+    history_engaged: list[IntArray] = []
+    for user_id, own in sorted(changes.items()):
+        at = int(np.searchsorted(users, user_id))
+        present = at < len(users) and int(users[at]) == user_id
+        active = len(own.purchases) + len(own.tags) + len(own.views) > 0
+        one = np.asarray([user_id], dtype=np.int64)
+        bought_row, engaged_row = _binary(products, own, one) if active else (None, None)
+        rest = users[at + 1 :] if present else users[at:]
+        users = np.concatenate([users[:at], *([one] if active else []), rest]).astype(np.int64)
+        bought = _with_row(bought, at, present, bought_row)
+        engaged = _with_row(engaged, at, present, engaged_row)
+        purchases = _concat(purchases.where(purchases.users != user_id), own.purchases)
+        history_bought.append(products.index_of(own.purchases.products))
+        history_engaged.append(
+            products.index_of(np.concatenate([own.tags.products, own.views.products]))
+        )
+    updated = Counts(users=users, bought=bought, engaged=engaged, purchases=purchases)
+    k, shrinkage = config.neighbours, config.shrinkage
+    rows_bought = np.unique(np.concatenate([np.zeros(0, dtype=np.int64), *history_bought]))
+    rows_engaged = np.unique(np.concatenate([np.zeros(0, dtype=np.int64), *history_engaged]))
+    co_purchase = _replace_rows(
+        model.co_purchase, rows_bought, cosine_rows(bought, rows_bought, k, shrinkage)
+    )
+    co_behaviour = _replace_rows(
+        model.co_behaviour, rows_engaged, cosine_rows(engaged, rows_engaged, k, shrinkage)
+    )
+    return _from_counts(
+        products,
+        updated,
+        model.built_at,
+        config,
+        co_purchase=co_purchase,
+        co_behaviour=co_behaviour,
     )
 
 
@@ -386,6 +608,66 @@ def _ranked(values: FloatArray, candidates: IntArray, ids: IntArray) -> IntArray
     return candidates[order]
 
 
+def _shares(values: FloatArray, mass: float) -> FloatArray:
+    """``values`` (one row or several, summed) rescaled to add up to ``mass``."""
+    total = float(values.sum())
+    return values * (mass / total) if total > 0 else values
+
+
+def _freshness(products: Products, user: Behaviour, now: float, config: EngineConfig) -> float:
+    """0.5 ** (days since the buyer's latest view or tag / the intent half-life)."""
+    latest = max(
+        float(user.tags.at.max(initial=-np.inf)), float(user.views.at.max(initial=-np.inf))
+    )
+    if not np.isfinite(latest):
+        return 0.0
+    return float(np.power(0.5, max(0.0, now - latest) / DAY / config.intent_half_life_days))
+
+
+def _last_bought(products: Products, purchases: Events) -> FloatArray:
+    """Per product, when the buyer last ordered it; -inf if never."""
+    last = np.full(len(products), -np.inf)
+    cols, known = products.locate(purchases.products)
+    np.maximum.at(last, cols[known], purchases.at[known])
+    return last
+
+
+def _intent(
+    products: Products, events: Events, now: float, config: EngineConfig, last_bought: FloatArray
+) -> FloatArray:
+    """Per product: how strongly the buyer's recent views or tags of it say "want".
+
+    Only what happened after the buyer last bought the product counts: looking at it
+    again after buying it is new interest; the look that led to the purchase is spent.
+    """
+    cols, known = products.locate(events.products)
+    cols, at, weight = cols[known], events.at[known], events.weight[known]
+    since = at > last_bought[cols]
+    age_days = np.maximum(0.0, now - at[since]) / DAY
+    fresh = weight[since] * np.power(0.5, age_days / config.intent_half_life_days)
+    return np.bincount(cols[since], weights=fresh, minlength=len(products)).astype(np.float64)
+
+
+def _buy_again(
+    model: Model, last_bought: FloatArray, now: float, config: EngineConfig
+) -> FloatArray:
+    """Per product the buyer bought: how due a re-buy is (0 for non-consumables)."""
+    products = model.products
+    again = np.zeros(len(products))
+    items = np.flatnonzero(np.isfinite(last_bought))
+    if len(items) == 0:
+        return again
+    category = products.categories[items]
+    # Any product is bought twice now and then; consumables are re-bought far more
+    # often than the typical category, and only that excess says "buy it again".
+    typical = float(np.median(model.repeat_rate)) if len(model.repeat_rate) else 0.0
+    excess = model.repeat_rate[category] - typical
+    age_days = np.maximum(0.0, now - last_bought[items]) / DAY
+    due = np.minimum(config.again_due_cap, age_days / model.repeat_days[category])
+    again[items] = np.where(excess >= config.again_min_rate, excess * due, 0.0)
+    return again
+
+
 def recommend(
     model: Model,
     user: Behaviour,
@@ -395,16 +677,25 @@ def recommend(
 ) -> list[Pick]:
     """The user's list, best first: personal picks, then trending ones to fill it.
 
-    Never a product the user ordered or dismissed, nor one unavailable (out of stock
-    or not on sale; ``available`` overrides the model's view of that). Scores are in
-    (0, 1]; trending fillers score below every personal pick.
+    Personal picks are what the buyer viewed or tagged lately and has not bought
+    (intent), consumables due again, and products similar to the buyer's history.
+    Never a product the user dismissed, nor one unavailable (out of stock or not on
+    sale; ``available`` overrides the model's view of that), nor one the user ordered
+    unless its category is re-bought and it is due. Scores are in (0, 1]; trending
+    fillers score below every personal pick.
     """
     products = model.products
     n = len(products)
     if n == 0:
         return []
     allowed = (products.available if available is None else available).copy()
-    allowed[products.index_of(user.purchases.products)] = False
+    last_bought = _last_bought(products, user.purchases)
+    again = _buy_again(model, last_bought, now, config)
+    tagged = config.tag_intent * _intent(products, user.tags, now, config, last_bought)
+    viewed = _intent(products, user.views, now, config, last_bought)
+    # Bought before: shown again only when due, or looked at again since.
+    bought = np.isfinite(last_bought)
+    allowed[bought & (again <= 0) & (tagged <= 0) & (viewed <= 0)] = False
     allowed[products.index_of(user.dismissed.products)] = False
 
     sources = [
@@ -416,13 +707,24 @@ def recommend(
         )
     ]
     weights = (config.bought_weight, config.tagged_weight, config.viewed_weight)
-    parts = np.vstack(
+    similar = np.vstack(
         [
             w * _relevance(model, source, config.category_prior)
             for w, source in zip(weights, sources, strict=True)
         ]
     )
-    relevance = parts.sum(axis=0) * np.power(model.popularity + 1e-3, config.popularity_exponent)
+    similar = similar * np.power(model.popularity + 1e-3, config.popularity_exponent)
+    # Each kind of evidence is a share of one unit, weighted by how often it explains an
+    # order: a buyer with 3 fresh views and 20 due consumables gets the views first.
+    similar = config.similar_weight * _shares(similar, 1.0)
+    # A product the buyer bought is back only for itself (looked at again, or due):
+    # never "similar to" what they bought.
+    similar[:, bought] = 0.0
+    freshness = _freshness(products, user, now, config)
+    intent = config.intent_weight * freshness * _shares(np.vstack([tagged, viewed]), 1.0)
+    parts = np.vstack([similar, intent, config.again_weight * _shares(again, 1.0)])
+    reasons_of = (*(s.reason for s in sources), Reason.TAGGED, Reason.VIEWED, Reason.BUY_AGAIN)
+    relevance = parts.sum(axis=0)
     relevance[~allowed] = 0.0
 
     chosen: list[int] = []
@@ -445,16 +747,19 @@ def recommend(
         based_on = {
             row: _based_on(model, sources[row], indices, config.category_prior)
             for row in sorted(set(reasons.tolist()))
+            if row < len(sources)
         }
         top = float(relevance[indices[0]])
         for position, candidate in enumerate(chosen):
             row = int(reasons[position])
+            # Intent and re-buys are about the product itself: nothing else to name.
+            basis = int(based_on[row][position]) if row in based_on else None
             picks.append(
                 Pick(
                     product_id=int(products.ids[candidate]),
                     score=float(relevance[candidate]) / top,
-                    reason=sources[row].reason,
-                    based_on_product_id=int(based_on[row][position]),
+                    reason=reasons_of[row],
+                    based_on_product_id=basis,
                 )
             )
 

@@ -11,7 +11,7 @@ already ordered and what is unavailable today, so they draw on the same candidat
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -33,6 +33,8 @@ class Split:
     # Per evaluated buyer: the products of the held-out order, and when it was placed.
     held_out: dict[int, frozenset[int]]
     cutoff: dict[int, float]
+    # Per evaluated buyer: the id of the held-out order.
+    held_order: dict[int, int] = field(default_factory=dict)
 
 
 def _before(events: Events, users: IntArray, cutoffs: np.ndarray) -> Events:
@@ -74,6 +76,7 @@ def hold_out_latest(behaviour: Behaviour) -> Split:
         train=train,
         held_out={user: frozenset(items) for user, items in held_out.items()},
         cutoff=dict(zip(users.tolist(), cutoffs.tolist(), strict=True)),
+        held_order=dict(zip(users.tolist(), latest_order.tolist(), strict=True)),
     )
 
 

@@ -23,7 +23,7 @@ from db.types import utcnow
 from resolvers.recommendations.config import DEFAULT_CONFIG, EngineConfig
 
 if TYPE_CHECKING:
-    from resolvers.recommendations.engine import Model, Pick
+    from resolvers.recommendations.engine import Behaviour, Model, Pick
 
 log = logging.getLogger("ordercenter.recommendations")
 
@@ -38,8 +38,13 @@ class RecommendationRefresher:
         config: EngineConfig = DEFAULT_CONFIG,
         clock: Callable[[], datetime] = utcnow,
         observe: Callable[[float, bool], None] | None = None,
+        scheduled_rebuilds: bool = False,
     ) -> None:
         self._sessions = sessions
+        # In the worker the model is rebuilt on a schedule (``rebuild``), never on a
+        # refresh's path: a buyer's update then costs their own rows only, whatever
+        # the size of the shop.
+        self._scheduled_rebuilds = scheduled_rebuilds
         # Told each refresh's seconds and whether it failed (the server's metrics).
         self._observe = observe
         self.debounce_seconds = debounce_seconds
@@ -53,6 +58,11 @@ class RecommendationRefresher:
         self._model: Model | None = None
         self._model_built = 0.0  # time.monotonic() of the build
         self._model_lock = asyncio.Lock()
+        # Folding a buyer into the model and swapping a rebuilt one in never interleave.
+        self._fold_lock = asyncio.Lock()
+        # Buyers folded in since the running rebuild read everyone's behaviour: their
+        # change may be missing from its snapshot, so it is folded into it again.
+        self._folded: dict[int, Behaviour] = {}
         self._closed = False
 
     def request(self, user_id: int) -> None:
@@ -96,39 +106,83 @@ class RecommendationRefresher:
 
     async def model(self) -> Model:
         """The shared model, rebuilt from everyone's behaviour when missing or too old."""
-        # Imported here, not at the top: the server makes its refresher at start-up, and
-        # numpy and scipy (about 25 MiB) should cost a process nothing until a refresh.
-        from resolvers.recommendations.data import load_everything
-        from resolvers.recommendations.engine import build_model
-
+        # Imported in ``_build``, not at the top: the server makes its refresher at
+        # start-up, and numpy and scipy (about 25 MiB) should cost a process nothing
+        # until a refresh.
+        model = self._model
+        stale = time.monotonic() - self._model_built > self.model_max_age_seconds
+        if model is not None and (self._scheduled_rebuilds or not stale):
+            return model
         async with self._model_lock:
             age = time.monotonic() - self._model_built
             if self._model is None or age > self.model_max_age_seconds:
-                products, behaviour, _ = await load_everything(self._sessions)
-                now = self._clock().timestamp()
-                # Seconds of numpy/scipy work on a large shop: not on the event loop.
-                self._model = await asyncio.to_thread(
-                    build_model, products, behaviour, now, self.config
-                )
-                self._model_built = time.monotonic()
+                return await self.rebuild()
             return self._model
 
+    async def _build(self) -> Model:
+        from resolvers.recommendations.data import load_everything
+        from resolvers.recommendations.engine import build_model
+
+        products, behaviour, _ = await load_everything(self._sessions)
+        now = self._clock().timestamp()
+        # Seconds of numpy/scipy work on a large shop: not on the event loop.
+        model = await asyncio.to_thread(build_model, products, behaviour, now, self.config)
+        self._model_built = time.monotonic()
+        return model
+
+    async def rebuild(self) -> Model:
+        """A full rebuild from everyone's behaviour, swapped in when done.
+
+        Refreshes meanwhile keep using (and folding buyers into) the previous model, so
+        they never wait for it; the buyers they folded in are folded into the new one.
+        """
+        from resolvers.recommendations.engine import with_buyers
+
+        self._folded = {}
+        model = await self._build()
+        async with self._fold_lock:
+            if self._folded:
+                model = await asyncio.to_thread(with_buyers, model, self._folded, self.config)
+            self._folded = {}
+            self._model = model
+        return model
+
     async def refresh(self, user_id: int) -> list[Pick]:
-        """Recompute and store the user's list now, without debouncing."""
+        """Fold the user's behaviour into the model, then recompute and store their list."""
+        return (await self.refresh_many([user_id]))[user_id]
+
+    async def refresh_many(self, user_ids: list[int]) -> dict[int, list[Pick]]:
+        """``refresh`` for several users, with one fold and one write for them all."""
         from resolvers.recommendations.data import load_behaviour, load_unavailable
-        from resolvers.recommendations.engine import recommend
+        from resolvers.recommendations.engine import recommend, with_buyers
         from resolvers.recommendations.store import replace_recommendations
 
-        model = await self.model()
+        await self.model()
+        owns: dict[int, Behaviour] = {}
         async with self._sessions() as session:
-            own = await load_behaviour(session, user_id)
+            for user_id in user_ids:
+                owns[user_id] = await load_behaviour(session, user_id)
             unavailable = await load_unavailable(session)
+        # The incremental update: these buyers' behaviour folded into the shared model,
+        # so each one's list is what a full rebuild would give them (engine.with_buyers).
+        async with self._fold_lock:
+            current = self._model
+            if current is None:
+                raise RuntimeError("no model to refresh against")
+            model = await asyncio.to_thread(with_buyers, current, owns, self.config)
+            self._model = model
+            self._folded.update(owns)
         now = self._clock()
         available = model.products.availability(unavailable)
-        picks = await asyncio.to_thread(
-            recommend, model, own, now.timestamp(), self.config, available
-        )
-        await replace_recommendations(self._sessions, {user_id: picks}, now)
+
+        def lists() -> dict[int, list[Pick]]:
+            return {
+                user_id: recommend(model, own, now.timestamp(), self.config, available)
+                for user_id, own in owns.items()
+            }
+
+        picks = await asyncio.to_thread(lists)
+        await replace_recommendations(self._sessions, picks, now)
         return picks
 
     @property

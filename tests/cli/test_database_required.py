@@ -14,7 +14,7 @@ READERS = {
     "token-role": ["token", "--role", "seller"],
     "sweep": ["sweep"],
     "recommend": ["recommend", "--no-progress"],
-    "evaluate": ["recommend", "--evaluate", "--no-progress"],
+    "evaluate": ["recommend", "--evaluate", "--current-database", "--no-progress"],
     "simulate": ["simulate", "--duration", "1"],
     "serve-no-migrate": ["serve", "--no-migrate", "--port", "0"],
 }

@@ -76,11 +76,11 @@ def test_the_command_prints_the_phases_first(ordercenter: Cli, tmp_path: Path) -
     ordercenter.env(ORDERCENTER_DATABASE_URL=f"sqlite:///{tmp_path / 'oc.db'}")
     seeded = ordercenter.run("seed", "--users", "12", "--orders-per-user", "6", "--no-progress")
     assert seeded.exit_code == 0, seeded.output
-    result = ordercenter.run("recommend", "--evaluate")
+    result = ordercenter.run("recommend", "--evaluate", "--current-database")
     assert result.exit_code == 0, result.output
     output = result.output
     phases = ["reading everyone's behaviour…", "building the item-item model from the rest…"]
     assert all(phase in output for phase in phases), output
     assert output.index(phases[-1]) < output.index("held out the latest order")
-    quiet = ordercenter.run("recommend", "--evaluate", "--no-progress")
+    quiet = ordercenter.run("recommend", "--evaluate", "--current-database", "--no-progress")
     assert "…" not in quiet.output

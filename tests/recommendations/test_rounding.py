@@ -34,7 +34,7 @@ async def test_rows_and_the_api_carry_rounded_scores(
 
     rows = live(await rows_of(sessions, world.buyer))
     assert {r.product_id: r.score for r in rows} == {
-        product: round(score, SCORE_DECIMALS) for product, score in raw.items()
+        product: stored_score(score) for product, score in raw.items()
     }
     data = await gql.query(SCORES, user_id=world.buyer.id)
     shown = [edge["node"]["score"] for edge in data["viewer"]["recommendations"]["edges"]]

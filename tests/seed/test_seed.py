@@ -259,7 +259,9 @@ async def test_recommendations_never_suggest_what_the_buyer_bought(seeded: Async
 async def test_tastes_carry_across_purchases_and_views(seeded: AsyncEngine) -> None:
     # Recommenders need signal: a buyer's hidden favourite categories drive both
     # purchases and views, so the categories they buy most also dominate what they
-    # look at (about 0.3 for tastes-free shoppers on this catalog).
+    # look at (about 0.3 for tastes-free shoppers on this catalog). Video journeys
+    # (db/seed/intent.py) view what a followed creator's video features, which spans
+    # the creator's three categories: that dilutes taste in views to about 0.40.
     category = {p["id"]: p["category"] for p in await _rows(seeded, "products")}
     buyer_of = {o["id"]: o["user_id"] for o in await _rows(seeded, "orders")}
     bought: dict[int, Counter[str]] = defaultdict(Counter)
@@ -274,4 +276,4 @@ async def test_tastes_carry_across_purchases_and_views(seeded: AsyncEngine) -> N
         views = viewed[user_id]
         shares.append(sum(n for c, n in views.items() if c in top) / views.total())
     assert len(shares) >= 30
-    assert sum(shares) / len(shares) > 0.45
+    assert sum(shares) / len(shares) > 0.37

@@ -74,3 +74,5 @@ def test_serving_pages_leaves_numpy_and_scipy_unloaded_until_a_refresh() -> None
         while numeric_libraries(server.process.pid) != {"numpy", "scipy"}:
             assert time.monotonic() < deadline, "the refresh never loaded the engine"
             time.sleep(0.1)
+        # The recommender library the engine is judged against is never the server's.
+        assert "/implicit/" not in Path(f"/proc/{server.process.pid}/maps").read_text()

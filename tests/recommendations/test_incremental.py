@@ -1,0 +1,186 @@
+"""The incremental update (one buyer folded into the model) gives that buyer exactly the
+list a full rebuild gives them: same products, reasons, bases and scores, bit for bit."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col
+
+from db.engine import SessionFactory
+from db.models import TaggedItem
+from db.seed import SeedSize, seed_database
+from resolvers.recommendations.data import load_behaviour, load_everything
+from resolvers.recommendations.engine import (
+    DAY,
+    DEFAULT_CONFIG,
+    Behaviour,
+    Events,
+    Products,
+    build_model,
+    recommend,
+    with_buyer,
+    with_buyers,
+)
+from resolvers.recommendations.refresher import RecommendationRefresher
+
+NOW = 400 * DAY
+CONFIG = replace(DEFAULT_CONFIG, neighbours=5)  # small k: pruning decides, so it is tested
+
+
+def _world(rng: np.random.Generator) -> tuple[Products, Behaviour]:
+    n = 40
+    products = Products.of(
+        ids=np.arange(1, n + 1),
+        shops=rng.integers(1, 6, n),
+        categories=rng.integers(0, 4, n),
+        available=rng.random(n) < 0.9,
+    )
+
+    def events(count: int, group: bool = False) -> Events:
+        return Events.of(
+            rng.integers(1, 30, count),
+            rng.integers(1, n + 1, count),
+            at=NOW - rng.random(count) * 300 * DAY,
+            weight=np.ones(count) if group else rng.random(count) + 0.5,
+            group=rng.integers(1, 200, count) if group else None,
+        )
+
+    return products, Behaviour(events(300, True), events(80), events(150), Events.empty())
+
+
+def _own(behaviour: Behaviour, user: int) -> Behaviour:
+    return next(own for u, own in behaviour.by_user(np.asarray([user])) if u == user)
+
+
+def _replace(behaviour: Behaviour, user: int, own: Behaviour) -> Behaviour:
+    def kind(everyone: Events, mine: Events) -> Events:
+        rest = everyone.where(everyone.users != user)
+        return Events(
+            *(np.concatenate([a, b]) for a, b in zip(_fields(rest), _fields(mine), strict=True))
+        )
+
+    return Behaviour(
+        kind(behaviour.purchases, own.purchases),
+        kind(behaviour.tags, own.tags),
+        kind(behaviour.views, own.views),
+        behaviour.dismissed,
+    )
+
+
+def _fields(e: Events) -> tuple[np.ndarray, ...]:
+    return (e.users, e.products, e.at, e.weight, e.group)
+
+
+def _changes(own: Behaviour, user: int) -> dict[str, Behaviour]:
+    """What a buyer does between rebuilds: buys, tags, views, untags, or starts out."""
+    fresh = NOW - 0.1 * DAY
+    order = Events.of([user, user], [3, 17], at=[fresh, fresh], group=[999, 999])
+    tag = Events.of([user], [21], at=[fresh])
+    view = Events.of([user], [8], at=[fresh], weight=[np.log1p(2)])
+
+    def plus(a: Events, b: Events) -> Events:
+        return Events(
+            *(np.concatenate([x, y]) for x, y in zip(_fields(a), _fields(b), strict=True))
+        )
+
+    return {
+        "order": replace(own, purchases=plus(own.purchases, order)),
+        "tag": replace(own, tags=plus(own.tags, tag)),
+        "view": replace(own, views=plus(own.views, view)),
+        "untag everything": replace(own, tags=Events.empty()),
+        "forget everything": Behaviour.empty(),
+    }
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_folding_one_buyer_in_equals_a_full_rebuild_for_that_buyer(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    products, everyone = _world(rng)
+    model = build_model(products, everyone, NOW, CONFIG)
+    for user in (4, 29, 31):  # 31 never did anything before
+        own = _own(everyone, user) if user < 30 else Behaviour.empty()
+        for what, changed in _changes(own, user).items():
+            after = _replace(everyone, user, changed)
+            full = build_model(products, after, NOW, CONFIG)
+            folded = with_buyer(model, user, changed, CONFIG)
+            assert recommend(folded, changed, NOW, CONFIG) == recommend(
+                full, changed, NOW, CONFIG
+            ), (seed, user, what)
+            # Everything but the other buyers' similarity rows is the full rebuild's.
+            assert np.array_equal(folded.popularity, full.popularity)
+            assert np.array_equal(folded.trending, full.trending)
+            assert np.array_equal(folded.repeat_rate, full.repeat_rate)
+            assert np.array_equal(folded.repeat_days, full.repeat_days)
+
+
+def test_buyers_folded_one_after_another_each_match_the_rebuild_of_them_all() -> None:
+    rng = np.random.default_rng(42)
+    products, everyone = _world(rng)
+    model = build_model(products, everyone, NOW, CONFIG)
+    changed: dict[int, Behaviour] = {}
+    for user in (2, 7, 11):
+        changed[user] = _changes(_own(everyone, user), user)["order"]
+        model = with_buyer(model, user, changed[user], CONFIG)
+    after = everyone
+    for user, own in changed.items():
+        after = _replace(after, user, own)
+    full = build_model(products, after, NOW, CONFIG)
+    # The last one folded sees everyone's changes, as the rebuild does.
+    assert recommend(model, changed[11], NOW, CONFIG) == recommend(full, changed[11], NOW, CONFIG)
+
+
+NOW_DT = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+async def test_a_refresh_after_an_action_equals_a_full_rebuild_for_that_buyer(
+    engine: AsyncEngine, sessions: SessionFactory
+) -> None:
+    await seed_database(engine, size=SeedSize(users=30, orders_per_user=10), now=NOW_DT)
+    refresher = RecommendationRefresher(sessions, clock=lambda: NOW_DT, scheduled_rebuilds=True)
+    try:
+        await refresher.rebuild()
+        async with sessions() as session:
+            tagged = set(
+                (
+                    await session.execute(
+                        select(col(TaggedItem.product_id)).where(col(TaggedItem.user_id) == 5)
+                    )
+                ).scalars()
+            )
+            product = min(set(range(1, 100)) - tagged)
+            session.add(TaggedItem(user_id=5, product_id=product, tagged_at=NOW_DT))
+            await session.commit()
+        picks = await refresher.refresh(5)
+    finally:
+        await refresher.close()
+    products, behaviour, _ = await load_everything(sessions)
+    full = build_model(products, behaviour, NOW_DT.timestamp(), DEFAULT_CONFIG)
+    async with sessions() as session:
+        own = await load_behaviour(session, 5)
+    assert product in own.tags.products.tolist()
+    expected = recommend(full, own, NOW_DT.timestamp(), DEFAULT_CONFIG)
+    assert picks == expected
+
+
+def test_buyers_folded_together_each_get_the_full_rebuilds_list() -> None:
+    rng = np.random.default_rng(7)
+    products, everyone = _world(rng)
+    model = build_model(products, everyone, NOW, CONFIG)
+    changed = {
+        2: _changes(_own(everyone, 2), 2)["order"],
+        7: _changes(_own(everyone, 7), 7)["tag"],
+        31: _changes(Behaviour.empty(), 31)["view"],
+    }
+    folded = with_buyers(model, changed, CONFIG)
+    after = everyone
+    for user, own in changed.items():
+        after = _replace(after, user, own)
+    full = build_model(products, after, NOW, CONFIG)
+    for user, own in changed.items():
+        assert recommend(folded, own, NOW, CONFIG) == recommend(full, own, NOW, CONFIG), user
