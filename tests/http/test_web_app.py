@@ -25,7 +25,6 @@ ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "app" / "web" / "static"
 
 
-
 @asynccontextmanager
 async def served(engine: AsyncEngine, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
     config = {"env": "test", "jwt_secret": TEST_SECRET, "database_url": "sqlite:///unused.db"}
