@@ -3,9 +3,12 @@ development sign-in (tests/browser drives it in Chromium)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import re
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.main import create_app
 from app.settings import Settings
 from db.engine import create_session_factory
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET, token_for
 from tests.factories import make_user
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -177,3 +180,28 @@ async def test_development_sign_in_refuses_anyone_not_offered(
             response = await client.post("/web/sign-in", json=body)
         assert response.status_code == status
         assert "token" not in response.json()
+
+
+async def test_the_app_s_documents_run_under_an_allow_list_made_from_examples(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """Production may allow only the documents the app sends: they are the example files,
+    sent byte for byte, so `ordercenter persisted-queries hash examples/*.graphql` admits
+    exactly them."""
+    allowed = tmp_path / "persisted-queries.json"
+    ordercenter = Path(sys.executable).parent / "ordercenter"
+    examples = sorted(str(path) for path in (ROOT / "examples").glob("*.graphql"))
+    command = [ordercenter, "persisted-queries", "hash", *examples, "-o", allowed]
+    await asyncio.to_thread(subprocess.run, command, check=True)
+    user = await make_user(create_session_factory(engine), handle="demo")
+    headers = {"Authorization": f"Bearer {token_for(user.id)}"}
+    async with served(
+        engine, persisted_queries="allowlist", persisted_queries_file=str(allowed)
+    ) as client:
+        wallet = (ROOT / "examples" / "Wallet.graphql").read_text()
+        body = {"query": wallet, "variables": {}, "operationName": "Wallet"}
+        answered = await client.post("/graphql", json=body, headers=headers)
+        assert answered.status_code == 200
+        assert answered.json()["data"] == {"viewer": {"paymentMethods": []}}
+        other = {"query": "{ viewer { handle } }"}
+        assert (await client.post("/graphql", json=other, headers=headers)).status_code == 403
