@@ -222,6 +222,94 @@ def test_pay_an_order_then_see_the_seller_ship_it_live(visit: Visit, server: Ser
     print(f"\nweb app: ship through the API -> new status on the page in {seen * 1000:.0f} ms")  # noqa: T201
 
 
+PLACE_ORDER = """
+mutation Place($product: ID!, $card: ID, $key: String!) {
+  placeOrder(input: {
+    items: [{ productId: $product, quantity: 1, sourceVideoId: "vid_webapp" }]
+    shippingAddress: { name: "Ada", line1: "1 Main St", city: "Springfield",
+                       postalCode: "12345", countryCode: "US" }
+    paymentMethodId: $card
+    idempotencyKey: $key
+  }) { order { id number status } userErrors { code message } }
+}
+"""
+
+
+def place_order(server: ServerProcess, *, paid: bool) -> dict[str, Any]:
+    """A fresh order of the demo buyer's, through the API (paid with the default card, or not)."""
+    picks = graphql(server, server.demo_token, "Recommendations", {"first": 1})
+    product = picks["viewer"]["recommendations"]["edges"][0]["node"]["product"]["id"]
+    cards = graphql(server, server.demo_token, "Wallet", {})["viewer"]["paymentMethods"]
+    card = next(c["id"] for c in cards if c["isDefault"]) if paid else None
+    response = httpx.post(
+        f"{server.url}/graphql",
+        json={
+            "query": PLACE_ORDER,
+            "variables": {"product": product, "card": card, "key": f"webapp-{time.time_ns()}"},
+        },
+        headers={"Authorization": f"Bearer {server.demo_token}"},
+        timeout=10,
+    )
+    placed = response.json()["data"]["placeOrder"]
+    assert placed["userErrors"] == [], placed
+    order: dict[str, Any] = placed["order"]
+    assert order["status"] == ("AWAITING_SHIPMENT" if paid else "UNPAID")
+    return order
+
+
+def test_the_seller_ships_and_delivers_in_the_app_and_the_buyer_confirms_live(
+    browser: Browser, server: ServerProcess
+) -> None:
+    order = place_order(server, paid=True)
+    with open_visit(browser, server) as buyer, open_visit(browser, server) as seller:
+        sign_in(buyer)
+        buyer.go(f"#/order/{order['id']}")
+        status = buyer.page.locator(".status.big")
+        expect(status).to_have_text("Waiting to be shipped")
+        expect(buyer.page.get_by_role("button", name="Mark as shipped")).to_have_count(0)
+
+        # The operator acts as every shop's seller; signed in with a pasted token.
+        seller.go("")
+        seller.page.get_by_label("Bearer token").fill(token_for(server, "operator"))
+        seller.page.get_by_role("button", name="Sign in", exact=True).click()
+        expect(seller.page.get_by_role("heading", name="My orders")).to_be_visible()
+        seller.go(f"#/order/{order['id']}")
+        page = seller.page
+        page.get_by_label("Carrier").fill("DHL")
+        page.get_by_label("Tracking number").fill("JD014600006281230704")
+        page.get_by_role("button", name="Mark as shipped").click()
+        expect(page.get_by_text("Marked as shipped.")).to_be_visible()
+        expect(status).to_have_text("Waiting for the carrier", timeout=1000)
+        expect(buyer.page.get_by_text("JD014600006281230704")).to_be_visible()
+
+        page.get_by_role("button", name="Mark as on its way").click()
+        expect(status).to_have_text("On its way", timeout=1000)
+        page.get_by_role("button", name="Mark as delivered").click()
+        expect(status).to_have_text("Delivered", timeout=1000)
+
+        buyer.page.get_by_role("button", name="I received it").click()
+        expect(status).to_have_text("Completed")
+        expect(page.locator(".status.big")).to_have_text("Completed", timeout=1000)
+        timeline = buyer.page.get_by_role("heading", name="Timeline").locator("xpath=..")
+        for words in ("Completed", "Delivered", "On its way", "Waiting for the carrier"):
+            expect(timeline).to_contain_text(words)
+
+
+def test_cancel_with_a_reason(visit: Visit, server: ServerProcess) -> None:
+    order = place_order(server, paid=False)
+    page = visit.page
+    sign_in(visit)
+    visit.go(f"#/order/{order['id']}")
+    expect(page.locator(".status.big")).to_have_text("Waiting for payment")
+    page.get_by_label("Reason").select_option(label="Another reason")
+    page.get_by_role("button", name="Cancel order").click()
+    expect(page.get_by_text("The order is cancelled.")).to_be_visible()
+    expect(page.locator(".status.big")).to_have_text("Cancelled")
+    expect(page.get_by_role("button", name=re.compile(r"^Pay "))).to_have_count(0)
+    detail = graphql(server, server.demo_token, "OrderDetail", {"id": order["id"]})["node"]
+    assert (detail["status"], detail["cancelReason"]) == ("CANCELLED", "OTHER")
+
+
 def test_a_declined_card_is_said_in_words_and_changes_nothing(
     visit: Visit, server: ServerProcess
 ) -> None:
