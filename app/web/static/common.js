@@ -27,6 +27,11 @@ export function Notice({ text }) {
   return text ? html`<p class="notice ok" role="status">${text}</p>` : null;
 }
 
+// Words for screen readers only: which of many "Remove" buttons this one is.
+export function Hidden({ children }) {
+  return html`<span class="visually-hidden">${children}</span>`;
+}
+
 export function Empty({ children }) {
   return html`<p class="empty">${children}</p>`;
 }

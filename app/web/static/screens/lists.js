@@ -1,6 +1,6 @@
 // The viewer's other lists: tagged from videos, recently viewed, payments, and picks.
 import { useState } from "preact/hooks";
-import { Empty, More, Notice, Problem, Screen, pending } from "../common.js";
+import { Empty, Hidden, More, Notice, Problem, Screen, pending } from "../common.js";
 import { card, date, dateTime, money } from "../format.js";
 import { useAction, useQuery } from "../hooks.js";
 import { html } from "../html.js";
@@ -39,7 +39,7 @@ export function Tagged() {
       ${(item) => html`<li key=${item.id} class="card">
         <${Product} product=${item.product} />
         <span class="muted">${item.sourceVideoId ? `From video ${item.sourceVideoId} · ` : ""}tagged ${date(item.taggedAt)}</span>
-        <button disabled=${list.action.busy} onClick=${() => untag(item)}>Remove</button>
+        <button disabled=${list.action.busy} onClick=${() => untag(item)}>Remove<${Hidden}> ${item.product.title}<//></button>
       </li>`}
     <//>
   <//>`;
@@ -91,7 +91,7 @@ export function Recommendations() {
       ${(pick) => html`<li key=${pick.id} class="card">
         <${Product} product=${pick.product} />
         <span class="reason">${why(pick)}</span>
-        <button disabled=${list.action.busy} onClick=${() => dismiss(pick)}>Not interested</button>
+        <button disabled=${list.action.busy} onClick=${() => dismiss(pick)}>Not interested<${Hidden}> in ${pick.product.title}<//></button>
       </li>`}
     <//>
   <//>`;

@@ -1,6 +1,6 @@
 // Saved cards: add one from the sandbox's test tokens, make one the default, remove one.
 import { useState } from "preact/hooks";
-import { Empty, Notice, Problem, Screen, pending } from "../common.js";
+import { Empty, Hidden, Notice, Problem, Screen, pending } from "../common.js";
 import { card, expiry } from "../format.js";
 import { useAction, useQuery } from "../hooks.js";
 import { html } from "../html.js";
@@ -53,9 +53,11 @@ export function Wallet() {
               <span class="buttons">
                 ${!method.isDefault &&
                 html`<button disabled=${action.busy}
-                  onClick=${() => action.run("SetDefaultPaymentMethod", id(method), `Your ${card(method)} is now the default.`)}>Make default</button>`}
+                  onClick=${() => action.run("SetDefaultPaymentMethod", id(method), `Your ${card(method)} is now the default.`)}>
+                  Make default<${Hidden}>: ${card(method)}<//></button>`}
                 <button disabled=${action.busy}
-                  onClick=${() => action.run("RemovePaymentMethod", id(method), `Removed your ${card(method)}.`)}>Remove</button>
+                  onClick=${() => action.run("RemovePaymentMethod", id(method), `Removed your ${card(method)}.`)}>
+                  Remove<${Hidden}>: ${card(method)}<//></button>
               </span>
             </li>`,
           )}
