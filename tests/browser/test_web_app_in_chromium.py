@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -132,7 +133,6 @@ def open_visit(browser: Browser, server: ServerProcess, **context: Any) -> Itera
         yield visit
     finally:
         ctx.close()
-    assert visit.urls, "the page made no request at all"
     assert visit.strangers() == [], "requests left the server"
     assert errors == [], errors
 
@@ -245,7 +245,7 @@ def place_order(server: ServerProcess, *, paid: bool) -> dict[str, Any]:
         f"{server.url}/graphql",
         json={
             "query": PLACE_ORDER,
-            "variables": {"product": product, "card": card, "key": f"webapp-{time.time_ns()}"},
+            "variables": {"product": product, "card": card, "key": uuid.uuid4().hex},
         },
         headers={"Authorization": f"Bearer {server.demo_token}"},
         timeout=10,
@@ -308,6 +308,61 @@ def test_cancel_with_a_reason(visit: Visit, server: ServerProcess) -> None:
     expect(page.get_by_role("button", name=re.compile(r"^Pay "))).to_have_count(0)
     detail = graphql(server, server.demo_token, "OrderDetail", {"id": order["id"]})["node"]
     assert (detail["status"], detail["cancelReason"]) == ("CANCELLED", "OTHER")
+
+
+def test_page_through_a_tab_both_ways_and_search(visit: Visit, server: ServerProcess) -> None:
+    for _ in range(11):  # more than a page (10) waits to be paid
+        place_order(server, paid=False)
+    page = visit.page
+    sign_in(visit)
+    page.get_by_role("link", name=re.compile("To pay")).click()
+    rows = page.locator(".order-row strong")
+    expect(rows).to_have_count(10)
+    first_page = rows.all_inner_texts()
+    expect(page.get_by_role("link", name="← Newer orders")).to_have_count(0)
+
+    page.get_by_role("link", name="Older orders →").click()
+    expect(rows.first).not_to_have_text(first_page[0])
+    second_page = rows.all_inner_texts()
+    assert second_page
+    assert not set(second_page) & set(first_page)
+    assert len(first_page) + len(second_page) == tab_count(page, "To pay")
+
+    page.get_by_role("link", name="← Newer orders").click()
+    expect(rows.first).to_have_text(first_page[0])
+    assert rows.all_inner_texts() == first_page
+
+    number = second_page[-1].removeprefix("Order ")
+    page.get_by_label("Search orders").fill(number)
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_role("heading", name=f"Orders matching “{number}”")).to_be_visible()
+    expect(rows).to_have_text([f"Order {number}"])
+    page.get_by_label("Search orders").fill("no order has this in it")
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_text("No order matches that search.")).to_be_visible()
+
+
+def test_untag_a_product(visit: Visit) -> None:
+    page = visit.page
+    sign_in(visit)
+    page.get_by_role("link", name="Tagged", exact=True).click()
+    tagged = page.locator("ul.list > li")
+    expect(tagged.first).to_be_visible()
+    title = tagged.first.locator("strong").inner_text()
+    tagged.first.get_by_role("button", name=f"Remove {title}").click()
+    expect(page.get_by_text(f"Removed “{title}”.")).to_be_visible()
+    named = tagged.locator("strong").filter(has_text=re.compile(f"^{re.escape(title)}$"))
+    expect(named).to_have_count(0)
+    page.reload()
+    expect(tagged.first).to_be_visible()
+    expect(named).to_have_count(0)
+
+
+def test_a_link_to_no_order_says_so(visit: Visit) -> None:
+    sign_in(visit)
+    for mangled in ("garbage", "UHJvZHVjdDox"):  # not an id; a product's id
+        visit.go(f"#/order/{mangled}")
+        expect(visit.page.get_by_text("We couldn't find this order.")).to_be_visible()
 
 
 def test_a_declined_card_is_said_in_words_and_changes_nothing(

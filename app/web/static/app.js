@@ -3,6 +3,7 @@
 // public GraphQL API, through the documents in examples/ (see api.js).
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
+import { TABS } from "./format.js";
 import { html } from "./html.js";
 import { OrderDetail } from "./screens/order.js";
 import { Orders } from "./screens/orders.js";
@@ -42,7 +43,8 @@ function screenFor({ screen, id, params }) {
       return html`<${Payments} />`;
     default: {
       const [search, after, before] = ["q", "after", "before"].map((name) => params.get(name) ?? undefined);
-      return html`<${Orders} tab=${id} search=${search} after=${after} before=${before} />`;
+      const tab = TABS.includes(id) ? id : "TO_PAY";
+      return html`<${Orders} tab=${tab} search=${search} after=${after} before=${before} />`;
     }
   }
 }

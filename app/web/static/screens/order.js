@@ -141,10 +141,13 @@ export function OrderDetail({ id }) {
   const query = useQuery("OrderDetail", { id });
   useLive(id, query.reload);
   const action = useAction(query.reload);
+  // A link with a mangled id, or another kind of object's, finds no order.
+  const order = query.data?.node;
+  if (query.error?.kind === "input" || (query.data && !order?.id)) {
+    return html`<${Screen} title="Order"><${Empty}>We couldn't find this order.<//><//>`;
+  }
   const waiting = pending(query, "Loading the order");
   if (waiting) return html`<${Screen} title="Order">${waiting}<//>`;
-  const order = query.data.node;
-  if (!order) return html`<${Screen} title="Order"><${Empty}>We couldn't find this order.<//><//>`;
   return html`<${Screen} title=${`Order ${order.number}`}>
     <p class="status big" data-status=${order.status} aria-live="polite">${STATUS_NAMES[order.status]}</p>
     <p class="muted">${order.shop.name} · placed ${dateTime(order.placedAt)}</p>
