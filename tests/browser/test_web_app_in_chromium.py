@@ -236,25 +236,32 @@ mutation Place($product: ID!, $card: ID, $key: String!) {
 
 
 def place_order(server: ServerProcess, *, paid: bool) -> dict[str, Any]:
-    """A fresh order of the demo buyer's, through the API (paid with the default card, or not)."""
-    picks = graphql(server, server.demo_token, "Recommendations", {"first": 1})
-    product = picks["viewer"]["recommendations"]["edges"][0]["node"]["product"]["id"]
+    """A fresh order of the demo buyer's, through the API (paid with the default card, or
+    not), of the first recommended product still in stock."""
+    picks = graphql(server, server.demo_token, "Recommendations", {"first": 20})
+    products = [
+        edge["node"]["product"]["id"] for edge in picks["viewer"]["recommendations"]["edges"]
+    ]
     cards = graphql(server, server.demo_token, "Wallet", {})["viewer"]["paymentMethods"]
     card = next(c["id"] for c in cards if c["isDefault"]) if paid else None
-    response = httpx.post(
-        f"{server.url}/graphql",
-        json={
-            "query": PLACE_ORDER,
-            "variables": {"product": product, "card": card, "key": uuid.uuid4().hex},
-        },
-        headers={"Authorization": f"Bearer {server.demo_token}"},
-        timeout=10,
-    )
-    placed = response.json()["data"]["placeOrder"]
-    assert placed["userErrors"] == [], placed
-    order: dict[str, Any] = placed["order"]
-    assert order["status"] == ("AWAITING_SHIPMENT" if paid else "UNPAID")
-    return order
+    for product in products:
+        response = httpx.post(
+            f"{server.url}/graphql",
+            json={
+                "query": PLACE_ORDER,
+                "variables": {"product": product, "card": card, "key": uuid.uuid4().hex},
+            },
+            headers={"Authorization": f"Bearer {server.demo_token}"},
+            timeout=10,
+        )
+        placed = response.json()["data"]["placeOrder"]
+        if [error["code"] for error in placed["userErrors"]] == ["OUT_OF_STOCK"]:
+            continue
+        assert placed["userErrors"] == [], placed
+        order: dict[str, Any] = placed["order"]
+        assert order["status"] == ("AWAITING_SHIPMENT" if paid else "UNPAID")
+        return order
+    raise AssertionError("every recommended product is out of stock")
 
 
 def test_the_seller_ships_and_delivers_in_the_app_and_the_buyer_confirms_live(

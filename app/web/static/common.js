@@ -1,14 +1,19 @@
 // Pieces every screen uses: loading, errors, notices, empty states, a screen's frame.
-import { useEffect } from "preact/hooks";
+import { useEffect, useRef } from "preact/hooks";
 import { html } from "./html.js";
 
 export function Screen({ title, actions, children }) {
+  const heading = useRef(null);
   useEffect(() => {
     document.title = `${title} · Order Center`;
+    // A new screen: screen readers start from its heading, as after a page load.
+    if (!document.activeElement?.closest("form")) {
+      heading.current?.focus({ preventScroll: true });
+    }
   }, [title]);
   return html`<section class="screen" aria-labelledby="screen-title">
     <div class="screen-head">
-      <h1 id="screen-title">${title}</h1>
+      <h1 id="screen-title" tabindex="-1" ref=${heading}>${title}</h1>
       ${actions}
     </div>
     ${children}
