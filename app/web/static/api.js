@@ -98,21 +98,24 @@ function liveClient() {
   if (!socket) {
     const url = new URL("/graphql", location.href);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-    let connections = 0;
-    socket = {
-      token,
-      reconnected: new Set(),
-      client: window.graphqlWs.createClient({
-        url: url.href,
-        lazy: true,
-        retryAttempts: Infinity,
-        connectionParams: () => authorization(),
-        on: {
-          // After a reconnect, events may have been missed: screens read afresh.
-          connected: () => connections++ && socket.reconnected.forEach((again) => again()),
-        },
-      }),
-    };
+    const reconnected = new Set();
+    let dropped = false;
+    const client = window.graphqlWs.createClient({
+      url: url.href,
+      // Closed as soon as no screen listens: a later screen subscribes on a fresh socket.
+      // (Reusing one socket, a subscribe sent right after another's complete sometimes
+      // got no events from this server, and the completed one went on receiving them.)
+      lazy: true,
+      retryAttempts: Infinity,
+      connectionParams: () => authorization(),
+      on: {
+        // 1000 is the client's own close when idle; anything else may have lost events,
+        // so after it the screens read afresh.
+        closed: (event) => (dropped = event?.code !== 1000),
+        connected: () => dropped && reconnected.forEach((again) => again()),
+      },
+    });
+    socket = { token, client, reconnected };
   }
   return socket;
 }

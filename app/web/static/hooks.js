@@ -20,7 +20,9 @@ export function useQuery(name, variables) {
     };
   }, [name, key, round]);
   const reload = useCallback(() => setRound((n) => n + 1), []);
-  return { ...state, reload };
+  // Show what is already known (a live event's new status) while the reload runs.
+  const patch = useCallback((change) => setState((previous) => ({ ...previous, data: change(previous.data) })), []);
+  return { ...state, reload, patch };
 }
 
 // Reload when an order changes status (one order, or any of the viewer's).

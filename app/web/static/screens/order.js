@@ -1,7 +1,7 @@
 // One order: what was bought (and from which video), the money, the delivery and its scans,
 // the payments and the timeline, with its available actions as working buttons. A status
 // change arriving over the live subscription reloads it in place.
-import { useState } from "preact/hooks";
+import { useCallback, useState } from "preact/hooks";
 import { Empty, Notice, Problem, Screen, pending } from "../common.js";
 import { CANCEL_REASONS, SCAN_NAMES, STATUS_NAMES, card, date, dateTime, money } from "../format.js";
 import { useAction, useLive, useQuery } from "../hooks.js";
@@ -139,7 +139,17 @@ function Timeline({ events }) {
 
 export function OrderDetail({ id }) {
   const query = useQuery("OrderDetail", { id });
-  useLive(id, query.reload);
+  const { patch, reload } = query;
+  // The event says the new status at once; the reload brings what came with it (tracking,
+  // the actions now possible, the timeline).
+  const onEvent = useCallback(
+    (event) => {
+      if (event) patch((data) => (data?.node ? { ...data, node: { ...data.node, status: event.toStatus } } : data));
+      reload();
+    },
+    [patch, reload],
+  );
+  useLive(id, onEvent);
   const action = useAction(query.reload);
   // A link with a mangled id, or another kind of object's, finds no order.
   const order = query.data?.node;
