@@ -575,9 +575,12 @@ def demo(ctx: click.Context, host: str | None, port: int | None) -> None:
         ctx.invoke(recommend, evaluate_only=False, k=10, no_progress=False)
     demo_token = _token_for(settings, DEMO_HANDLE)
     url = f"http://{host}:{port}/graphql"
+    demo_users = " (sign in as a demo user)" if settings.demo_sign_in_enabled else ""
+    web_app = f"  Web app at http://{host}:{port}/{demo_users}\n"
     click.echo(
         "\n"
-        f"  Order Center demo at {url}  (open it in a browser for GraphiQL)\n"
+        + (web_app if settings.web_app_enabled else "")
+        + f"  Order Center demo at {url}  (open it in a browser for GraphiQL)\n"
         f"  Demo token for @{DEMO_HANDLE}; paste this into GraphiQL's Headers tab:\n\n"
         f'  {{"Authorization": "Bearer {demo_token}"}}\n'
     )

@@ -32,6 +32,7 @@ from app.request_log import RequestLogMiddleware
 from app.security import SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
 from app.tracing import Tracing
+from app.web import routes as web_app_routes
 from app.webhooks import CarrierWebhook
 from app.worker import sweep_forever
 from app.ws import GraphQLWebSocket
@@ -208,6 +209,8 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             *metrics.routes(settings),
+            # The web app answers / when it is on; otherwise / leads to GraphiQL.
+            *web_app_routes(settings),
             Route("/", root, methods=["GET"]),
             Route("/favicon.ico", favicon, methods=["GET"]),
             Mount(STATIC_URL_PREFIX, app=static_app(), name="graphiql-static"),

@@ -177,6 +177,9 @@ class Settings(BaseSettings):
     introspection: bool | None = Field(
         default=None, description="Allow introspection; default: on except in production."
     )
+    web_app: bool | None = Field(
+        default=None, description="Serve the web app at /; default: on except in production."
+    )
     max_query_depth: int = Field(default=15, ge=1, description="Deepest selection allowed.")
     max_aliases: int = Field(default=30, ge=1, description="Aliases per operation.")
     max_tokens: int = Field(default=3000, ge=10, description="Tokens per document.")
@@ -256,6 +259,15 @@ class Settings(BaseSettings):
     @property
     def graphiql_enabled(self) -> bool:
         return self.graphiql if self.graphiql is not None else self.env != "production"
+
+    @property
+    def web_app_enabled(self) -> bool:
+        return self.web_app if self.web_app is not None else self.env != "production"
+
+    @property
+    def demo_sign_in_enabled(self) -> bool:
+        """The web app may mint demo tokens: in development only, whatever else is set."""
+        return self.env == "development"
 
     @property
     def introspection_enabled(self) -> bool:

@@ -427,8 +427,15 @@ async def test_browser_get_serves_graphiql_from_local_assets(client: httpx.Async
     assert "https://" not in response.text
 
 
-async def test_root_sends_browsers_to_graphiql(client: httpx.AsyncClient) -> None:
-    response = await client.get("/", follow_redirects=False)
+async def test_root_sends_browsers_to_graphiql_when_the_web_app_is_off(
+    engine: AsyncEngine,
+) -> None:
+    settings = Settings(
+        env="test", jwt_secret=TEST_SECRET, database_url="sqlite:///unused.db", web_app=False
+    )
+    transport = httpx.ASGITransport(app=create_app(settings, engine=engine))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get("/", follow_redirects=False)
     assert response.is_redirect
     assert response.headers["location"] == "/graphql"
 

@@ -1,0 +1,49 @@
+// Reading and acting: the state every screen shares (loading, data, error, busy, notice).
+import { useCallback, useEffect, useState } from "preact/hooks";
+import { live, mutate, request } from "./api.js";
+
+// The answer to a document; kept on screen while a reload (after an action or a live
+// event) is under way, so the page never blanks.
+export function useQuery(name, variables) {
+  const key = JSON.stringify(variables);
+  const [state, setState] = useState({ loading: true });
+  const [round, setRound] = useState(0);
+  useEffect(() => {
+    let current = true;
+    setState((previous) => ({ ...previous, loading: true }));
+    request(name, variables).then(
+      (data) => current && setState({ data, loading: false }),
+      (error) => current && setState((previous) => ({ ...previous, error, loading: false })),
+    );
+    return () => {
+      current = false;
+    };
+  }, [name, key, round]);
+  const reload = useCallback(() => setRound((n) => n + 1), []);
+  // Show what is already known (a live event's new status) while the reload runs.
+  const patch = useCallback((change) => setState((previous) => ({ ...previous, data: change(previous.data) })), []);
+  return { ...state, reload, patch };
+}
+
+// Reload when an order changes status (one order, or any of the viewer's).
+export function useLive(orderId, reload) {
+  useEffect(() => live(orderId, reload), [orderId, reload]);
+}
+
+// A mutation behind a button: busy while it runs, then a notice or the error in words.
+export function useAction(after) {
+  const [state, setState] = useState({ busy: false });
+  const run = async (name, variables, done) => {
+    setState({ busy: true });
+    try {
+      const payload = await mutate(name, variables);
+      setState({ busy: false, notice: typeof done === "function" ? done(payload) : done });
+      after?.();
+      return payload;
+    } catch (error) {
+      setState({ busy: false, error });
+      return null;
+    }
+  };
+  return { ...state, run };
+}
