@@ -100,8 +100,9 @@ async def test_metrics_move_with_http_websocket_traffic_and_errors() -> None:
 
     http_post = {"operation": "MetricsProbe", "transport": "http-post"}
     assert moved(OPERATIONS, **http_post, path="generic") == 1
-    assert moved(OPERATIONS, **http_post, path="compiled_plan") == 1
-    assert moved(OPERATIONS, operation="MetricsProbe", transport="http-get", path="compiled_plan")
+    # A plan answers the second time: in SQL (both databases build the whole answer).
+    assert moved(OPERATIONS, **http_post, path="sql_plan") == 1
+    assert moved(OPERATIONS, operation="MetricsProbe", transport="http-get", path="sql_plan")
     assert moved(OPERATIONS, operation="anonymous", transport="http-post", path="refused") == 1
     assert moved("ordercenter_errors_total", code="GRAPHQL_PARSE_FAILED") == 1
     subscribed = {"operation": "LiveProbe", "transport": "graphql-transport-ws", "path": "generic"}
@@ -139,7 +140,7 @@ async def test_workers_add_up_every_process_counts() -> None:
                 if generic == 2 or time.monotonic() > deadline:
                     break
             assert generic == 2, "the scrapes never showed both workers' counts"
-            assert generic + value(scraped, OPERATIONS, **labels, path="compiled_plan") == sent
+            assert generic + value(scraped, OPERATIONS, **labels, path="sql_plan") == sent
             # Any worker answering a scrape shows the same sums.
             for _ in range(6):
                 async with httpx.AsyncClient(timeout=15) as fresh:
