@@ -26,14 +26,11 @@ class Listing:
     key: str  # the sort column, descending; ties by id, descending
     key_kind: KeyKind
     owner: str = "user_id"
-    # Rows are listed only where each of these columns IS the value (False or None)...
-    shown_when: tuple[tuple[str, bool | None], ...] = ()
-    # ...and where this SQL condition over the row (by its alias) holds.
+    # Rows are listed only where this SQL condition over the row (by its alias) holds.
     condition: Callable[[str], str] | None = None
 
     def statement(self, owner_id: int) -> Any:
         conditions: list[Any] = [col(getattr(self.model, self.owner)) == owner_id]
-        conditions += [col(getattr(self.model, c)).is_(v) for c, v in self.shown_when]
         if self.condition is not None:
             conditions.append(text(self.condition(str(self.model.__tablename__))))
         return select(self.model).where(*conditions)

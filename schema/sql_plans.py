@@ -500,9 +500,6 @@ def _key_json(listing: Listing, expression: str) -> str:
 def _shown(listing: Listing, owner: str, row: str) -> str:
     """The listing's rows of ``owner``: resolvers.listings.Listing.statement."""
     conditions = [f"{row}.{listing.owner} = {owner}.id"]
-    for column_name, shown in listing.shown_when:
-        value_sql = "NULL" if shown is None else str(shown).upper()
-        conditions.append(f"{row}.{column_name} IS {value_sql}")
     if listing.condition is not None:
         conditions.append(f"({listing.condition(row)})")
     return " AND ".join(conditions)
