@@ -111,7 +111,11 @@ def rule(sql: str) -> dict[str, Any]:
 def declaration_of(field: StrawberryField) -> Declaration | None:
     metadata: Mapping[Any, Any] = field.metadata or {}
     found = metadata.get(DATA)
-    return found if isinstance(found, Column | MoneyOf | Embedded | NodeId | Derived) else None
+    if isinstance(found, Column | MoneyOf | Embedded | NodeId | Derived):
+        return found
+    if field.python_name == "id" and field.base_resolver is None:
+        return NodeId()  # a Node's id, declared on the interface
+    return None
 
 
 def _enum_class(field: StrawberryField) -> type[Enum] | None:
@@ -125,8 +129,6 @@ def _enum_class(field: StrawberryField) -> type[Enum] | None:
 
 def _reader(cls: type, field: StrawberryField) -> Callable[[Any], Any] | None:
     declaration = declaration_of(field)
-    if declaration is None and field.python_name == "id" and field.base_resolver is None:
-        declaration = NodeId()  # a Node's id, declared on the interface
     if isinstance(declaration, Column):
         name = declaration.name
         enum = _enum_class(field)

@@ -835,8 +835,6 @@ def field_rule(field: StrawberryField, where: str) -> Rule:
     if spec is not None:
         return _related_rule(spec)
     declaration = declaration_of(field)
-    if declaration is None and field.python_name == "id" and resolver is None:
-        declaration = NodeId()  # a Node's id, declared on the interface
     if declaration is None:
         raise NotExpressible(f"{where} declares no data meaning")
     return _declared_rule(declaration)
