@@ -83,6 +83,50 @@ class EventActor(Enum):
     )
 
 
+@strawberry.enum(description="What an order event records.")
+class OrderEventKind(Enum):
+    STATUS_CHANGED = strawberry.enum_value(
+        "STATUS_CHANGED", description="The order moved from one status to another."
+    )
+    CARRIER_SCAN = strawberry.enum_value(
+        "CARRIER_SCAN", description="The carrier scanned the shipment; the status may not move."
+    )
+    PAYMENT_CAPTURED = strawberry.enum_value(
+        "PAYMENT_CAPTURED", description="A payment for the order was captured."
+    )
+    PAYMENT_FAILED = strawberry.enum_value(
+        "PAYMENT_FAILED", description="A payment attempt for the order failed."
+    )
+    REFUNDED = strawberry.enum_value("REFUNDED", description="Money was given back to the buyer.")
+    RETURN_REQUESTED = strawberry.enum_value(
+        "RETURN_REQUESTED", description="The buyer asked to return some lines."
+    )
+    RETURN_APPROVED = strawberry.enum_value(
+        "RETURN_APPROVED", description="The seller accepted a return request."
+    )
+    RETURN_REJECTED = strawberry.enum_value(
+        "RETURN_REJECTED", description="The seller refused a return request."
+    )
+    RETURN_SHIPPED = strawberry.enum_value(
+        "RETURN_SHIPPED", description="The buyer sent the returned lines back."
+    )
+    RETURN_RECEIVED = strawberry.enum_value(
+        "RETURN_RECEIVED", description="The seller received the returned lines."
+    )
+    RETURN_REFUNDED = strawberry.enum_value(
+        "RETURN_REFUNDED", description="The returned lines were refunded."
+    )
+    RETURN_CANCELLED = strawberry.enum_value(
+        "RETURN_CANCELLED", description="The buyer withdrew a return request."
+    )
+    REVIEW_POSTED = strawberry.enum_value(
+        "REVIEW_POSTED", description="The buyer reviewed a line of the order."
+    )
+    REVIEW_EDITED = strawberry.enum_value(
+        "REVIEW_EDITED", description="The buyer changed a review of a line of the order."
+    )
+
+
 @strawberry.enum(description="A carrier scan's kind.")
 class ShipmentEventKind(Enum):
     LABEL_CREATED = strawberry.enum_value("LABEL_CREATED", description="Label printed.")

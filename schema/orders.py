@@ -22,6 +22,7 @@ from schema.enums import (
     CancelReason,
     EventActor,
     OrderAction,
+    OrderEventKind,
     OrderPaymentStatus,
     OrderStatus,
     OrderTab,
@@ -71,15 +72,24 @@ class Shipment(FromRow):
     row: strawberry.Private[ShipmentRow]
 
 
-@strawberry.type(description="One status change of an order; also what subscriptions deliver.")
+@strawberry.type(
+    description="One thing that happened to an order (see `kind`); also what subscriptions deliver."
+)
 class OrderEvent(FromRow, Node):
     cursor: str = derived(
         lambda row: event_cursor(row.id),
         sql="event_cursor",
         description="Opaque; pass as `after` to resume a subscription after this event.",
     )
+    kind: OrderEventKind = column(
+        "kind",
+        description="What happened: a status change, or a step (scan, payment, refund, return, "
+        "review) that leaves the status as it was.",
+    )
     from_status: OrderStatus | None = column(
-        "from_status", description="The status before; null for the first event (order placed)."
+        "from_status",
+        description="The status before; null for the first event (order placed). Equal to "
+        "`toStatus` for every kind but STATUS_CHANGED.",
     )
     to_status: OrderStatus = column("to_status", description="The status after.")
     order_version: int = column(
@@ -147,7 +157,10 @@ class Order(FromRow, Node):
         "shipment_by_order_id", key="id", description="How it travels; null until it ships."
     )
     timeline: list[OrderEvent] = related(
-        "events_by_order_id", key="id", description="Every status change, oldest first."
+        "events_by_order_id",
+        key="id",
+        description="Everything that happened to the order (status changes and the steps "
+        "beside them, see OrderEvent.kind), oldest first.",
     )
 
     @strawberry.field(

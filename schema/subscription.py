@@ -28,6 +28,7 @@ from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from db.models import Order as OrderRow
+from domain.order_events import STATUS_CHANGES
 from internals import graphql_schema
 from resolvers import policy
 from resolvers.context import Context
@@ -245,8 +246,14 @@ def wraps_resolvers(extension: SchemaExtension) -> bool:
     return type(extension).resolve is not SchemaExtension.resolve
 
 
-async def open_feed(ctx: Context, order_id: strawberry.ID | None, after: str | None) -> Subscriber:
-    """The subscribe-time checks, then the hub subscriber (registered) they allow."""
+async def open_feed(
+    ctx: Context,
+    order_id: strawberry.ID | None,
+    after: str | None,
+    kinds: frozenset[str] | None,
+) -> Subscriber:
+    """The subscribe-time checks, then the hub subscriber (registered) they allow, for
+    events of ``kinds`` (None: every kind)."""
     viewer = await policy.current_viewer(ctx)
     cursor = parse_after(after)
     order_pk = None
@@ -257,7 +264,10 @@ async def open_feed(ctx: Context, order_id: strawberry.ID | None, after: str | N
             raise OrderNotFound("No such order.", argument="orderId")
     hub = ctx.hub
     subscriber: Subscriber = hub.open(
-        user_id=None if order_pk is not None else viewer.id, order_id=order_pk, after=cursor
+        user_id=None if order_pk is not None else viewer.id,
+        order_id=order_pk,
+        after=cursor,
+        kinds=kinds,
     )
     return subscriber
 
@@ -295,7 +305,7 @@ class Subscription:
         ] = None,
     ) -> AsyncGenerator[OrderEvent, None]:
         ctx = info.context
-        feed = await open_feed(ctx, order_id, after)
+        feed = await open_feed(ctx, order_id, after, STATUS_CHANGES)
         lane = current_lane.get()
         if lane is not None and lane.pipeline is not None:
             try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from db.types import UTCDateTime, utcnow
@@ -68,7 +68,9 @@ class OrderItem(SQLModel, table=True):
 
 
 class OrderEvent(SQLModel, table=True):
-    """One status change. Its id is the subscription cursor."""
+    """One thing that happened to an order (``domain.order_events``): a status change,
+    or a scan, payment, refund, return or review step that leaves the status as it was.
+    Its id is the subscription cursor."""
 
     __tablename__ = "order_events"
     __table_args__ = (Index("ix_order_events_order_id_id", "order_id", "id"),)
@@ -85,6 +87,14 @@ class OrderEvent(SQLModel, table=True):
     occurred_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
+    kind: str = Field(
+        default="STATUS_CHANGED",
+        sa_column=Column(
+            String(32), nullable=False, default="STATUS_CHANGED", server_default="STATUS_CHANGED"
+        ),
+    )
+    # The row the event is about, by its kind: a shipment event, payment, return or review.
+    subject_id: int | None = Field(default=None)
 
 
 class Shipment(SQLModel, table=True):

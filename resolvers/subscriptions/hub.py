@@ -55,10 +55,13 @@ class Delivery:
     id: int = field(init=False)
     # When the event was made (Unix time), read once for every subscriber's lag metric.
     created: float = field(init=False)
+    # Its kind (``domain.order_events``), read once: subscribers choose by it.
+    kind: str = field(init=False)
 
     def __post_init__(self) -> None:
         self.id = self.event.id or 0
         self.created = self.event.occurred_at.timestamp()
+        self.kind = self.event.kind
 
 
 class SlowConsumer(Exception):
@@ -79,6 +82,8 @@ class Subscriber:
     user_id: int | None
     order_id: int | None
     capacity: int
+    # The event kinds it follows; None: every kind.
+    kinds: frozenset[str] | None = None
     pending: list[Delivery] = field(default_factory=list)
     waiter: asyncio.Future[None] | None = None
     floor: int = 0  # deliver only ids above this (the replay already covered the rest)
@@ -94,6 +99,8 @@ class Subscriber:
 
     def offer(self, delivery: Delivery) -> None:
         if self.overflowed or delivery.id <= self.floor:
+            return
+        if self.kinds is not None and delivery.kind not in self.kinds:
             return
         waiter = self.waiter
         if (
@@ -299,14 +306,23 @@ class SubscriptionHub:
             statement = statement.where(col(OrderEvent.order_id) == subscriber.order_id)
         else:
             statement = statement.where(col(Order.user_id) == subscriber.user_id)
+        if subscriber.kinds is not None:
+            statement = statement.where(col(OrderEvent.kind).in_(sorted(subscriber.kinds)))
         async with self._sessions() as session:
             return [Delivery(event, order) for event, order in await session.execute(statement)]
 
-    def open(self, *, user_id: int | None, order_id: int | None, after: int | None) -> Subscriber:
-        """A subscriber to events for one order (or all of a buyer's orders), registered
-        now: replayed after ``after``, then live, with no gap and no duplicate at the
-        seam. ``close()`` it when done."""
-        subscriber = Subscriber(self, user_id, order_id, self.queue_size, last=after)
+    def open(
+        self,
+        *,
+        user_id: int | None,
+        order_id: int | None,
+        after: int | None,
+        kinds: frozenset[str] | None = None,
+    ) -> Subscriber:
+        """A subscriber to events (of ``kinds``, or every kind) for one order (or all of
+        a buyer's orders), registered now: replayed after ``after``, then live, with no
+        gap and no duplicate at the seam. ``close()`` it when done."""
+        subscriber = Subscriber(self, user_id, order_id, self.queue_size, kinds, last=after)
         # Registered before reading last_id, with no await between: every event above
         # `upto` reaches the queue, every one at or below it comes from the replay.
         self._register(subscriber)
@@ -317,11 +333,16 @@ class SubscriptionHub:
         return subscriber
 
     async def subscribe(
-        self, *, user_id: int | None, order_id: int | None, after: int | None
+        self,
+        *,
+        user_id: int | None,
+        order_id: int | None,
+        after: int | None,
+        kinds: frozenset[str] | None = None,
     ) -> AsyncIterator[Delivery]:
         """``open``, as an async iterator: registered when first iterated, unregistered
         when closed."""
-        subscriber = self.open(user_id=user_id, order_id=order_id, after=after)
+        subscriber = self.open(user_id=user_id, order_id=order_id, after=after, kinds=kinds)
         try:
             while True:
                 yield await subscriber.next()

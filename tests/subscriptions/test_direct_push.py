@@ -26,7 +26,10 @@ from tests.subscriptions.test_direct_lane import NEXT, SMALL, buyer_with_order, 
 
 def _delivery(event_id: int) -> Delivery:
     return Delivery(
-        cast(Any, SimpleNamespace(id=event_id, occurred_at=datetime.now(UTC))), cast(Any, None)
+        cast(
+            Any, SimpleNamespace(id=event_id, occurred_at=datetime.now(UTC), kind="STATUS_CHANGED")
+        ),
+        cast(Any, None),
     )
 
 

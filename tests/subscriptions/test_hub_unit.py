@@ -12,6 +12,7 @@ import pytest
 
 from db.engine import SessionFactory
 from db.models import OrderEvent
+from domain.order_events import STATUS_CHANGES, OrderEventKind
 from domain.order_status import OrderStatus
 from resolvers.subscriptions import hub as hub_module
 from resolvers.subscriptions.hub import SlowConsumer, SubscriptionHub
@@ -127,4 +128,57 @@ async def test_replay_reads_page_by_page_then_goes_live(
         assert subscriber.pending == []
     finally:
         subscriber.close()
+    assert hub.subscriber_count == 0
+
+
+async def test_a_subscriber_of_some_kinds_gets_only_those_in_replay_and_live(
+    sessions: SessionFactory,
+) -> None:
+    """orderStatusChanged follows status changes only; a scan, refund or return step in
+    between is neither replayed nor delivered live to it, while a subscriber of every
+    kind gets them all, in one order of ids."""
+    hub = SubscriptionHub(sessions, NoWakeUps(), queue_size=16)
+    order_id = await _order(sessions, OrderStatus.IN_TRANSIT)  # four status changes
+
+    def step(kind: str, version: int) -> OrderEvent:
+        return OrderEvent(
+            order_id=order_id,
+            from_status="IN_TRANSIT",
+            to_status="IN_TRANSIT",
+            order_version=version,
+            actor="CARRIER",
+            kind=kind,
+            subject_id=1,
+        )
+
+    async with sessions() as session:
+        session.add(step(OrderEventKind.CARRIER_SCAN, 4))
+        await session.commit()
+    await hub.drain()
+    statuses = hub.subscribe(user_id=None, order_id=order_id, after=0, kinds=STATUS_CHANGES)
+    everything = hub.subscribe(user_id=None, order_id=order_id, after=0)
+    replayed = [(await asyncio.wait_for(anext(statuses), 5)).event for _ in range(4)]
+    assert [e.kind for e in replayed] == ["STATUS_CHANGED"] * 4
+    all_replayed = [(await asyncio.wait_for(anext(everything), 5)).event for _ in range(5)]
+    assert [e.kind for e in all_replayed][-1] == "CARRIER_SCAN"
+    # Live: a refund, then a status change; the status subscriber sees the change only.
+    async with sessions() as session:
+        session.add(step(OrderEventKind.REFUNDED, 4))
+        session.add(
+            OrderEvent(
+                order_id=order_id,
+                from_status="IN_TRANSIT",
+                to_status="DELIVERED",
+                order_version=5,
+                actor="CARRIER",
+            )
+        )
+        await session.commit()
+    await hub.drain()
+    live = await asyncio.wait_for(anext(statuses), 5)
+    assert (live.event.kind, live.event.to_status) == ("STATUS_CHANGED", "DELIVERED")
+    both = [(await asyncio.wait_for(anext(everything), 5)).event.kind for _ in range(2)]
+    assert both == ["REFUNDED", "STATUS_CHANGED"]
+    await statuses.aclose()  # type: ignore[attr-defined]
+    await everything.aclose()  # type: ignore[attr-defined]
     assert hub.subscriber_count == 0
