@@ -41,6 +41,7 @@ EXPECTED = {
     "Wallet",
     "Payments",
     "Recommendations",
+    "BuyAgain",
     "PayOrder",
     "CancelOrder",
     "ConfirmReceipt",
@@ -139,6 +140,11 @@ async def test_every_read_document_answers_on_seeded_data(
     assert (await answer("Payments"))["payments"]["totalCount"] > 0
     assert (await answer("Tagged"))["taggedItems"]["totalCount"] > 0
     assert (await answer("RecentlyViewed"))["recentlyViewed"]["totalCount"] > 0
+    again = (await answer("BuyAgain"))["buyAgain"]
+    assert again["totalCount"] >= len(again["edges"]) > 0
+    assert all(edge["node"]["timesOrdered"] >= 1 for edge in again["edges"])
+    newest_first = [edge["node"]["lastOrderedAt"] for edge in again["edges"]]
+    assert newest_first == sorted(newest_first, reverse=True)
     picks = (await answer("Recommendations"))["recommendations"]["edges"]
     assert picks
     assert all(pick["node"]["reason"] for pick in picks)

@@ -365,6 +365,23 @@ def test_untag_a_product(visit: Visit) -> None:
     expect(named).to_have_count(0)
 
 
+def test_buy_again_lists_what_the_api_lists_in_its_order(
+    visit: Visit, server: ServerProcess
+) -> None:
+    page = visit.page
+    sign_in(visit)
+    page.get_by_role("link", name="Buy again", exact=True).click()
+    expect(page.get_by_role("heading", name="Buy again")).to_be_visible()
+    listed = graphql(server, server.demo_token, "BuyAgain", {"first": 20})["viewer"]["buyAgain"]
+    titles = [edge["node"]["product"]["title"] for edge in listed["edges"]]
+    assert titles, "the demo buyer has bought products still on sale"
+    expect(page.locator("ul.list > li strong")).to_have_text(titles)
+    once = listed["edges"][0]["node"]
+    times = once["timesOrdered"]
+    words = "Ordered once" if times == 1 else f"Ordered {times} times"
+    expect(page.locator("ul.list > li").first).to_contain_text(words)
+
+
 def test_a_link_to_no_order_says_so(visit: Visit) -> None:
     sign_in(visit)
     for mangled in ("garbage", "UHJvZHVjdDox"):  # not an id; a product's id
@@ -487,6 +504,7 @@ SCREENS = {
     "orders": "#/orders/TO_SHIP",
     "order": None,  # a shipped order, found at run time
     "for-you": "#/for-you",
+    "buy-again": "#/buy-again",
     "tagged": "#/tagged",
     "viewed": "#/viewed",
     "wallet": "#/wallet",

@@ -7,7 +7,7 @@ import { TABS } from "./format.js";
 import { html } from "./html.js";
 import { OrderDetail } from "./screens/order.js";
 import { Orders } from "./screens/orders.js";
-import { Payments, RecentlyViewed, Recommendations, Tagged } from "./screens/lists.js";
+import { BuyAgain, Payments, RecentlyViewed, Recommendations, Tagged } from "./screens/lists.js";
 import { SignIn } from "./screens/sign-in.js";
 import { Wallet } from "./screens/wallet.js";
 import { onSessionChange, session, signOut } from "./session.js";
@@ -15,6 +15,7 @@ import { onSessionChange, session, signOut } from "./session.js";
 const NAV = [
   ["orders", "Orders"],
   ["for-you", "For you"],
+  ["buy-again", "Buy again"],
   ["tagged", "Tagged"],
   ["viewed", "Viewed"],
   ["wallet", "Wallet"],
@@ -33,6 +34,8 @@ function screenFor({ screen, id, params }) {
       return html`<${OrderDetail} id=${id} key=${id} />`;
     case "for-you":
       return html`<${Recommendations} />`;
+    case "buy-again":
+      return html`<${BuyAgain} />`;
     case "tagged":
       return html`<${Tagged} />`;
     case "viewed":

@@ -75,6 +75,18 @@ export function Payments() {
   <//>`;
 }
 
+export function BuyAgain() {
+  const list = useList("BuyAgain", "buyAgain");
+  return html`<${Screen} title="Buy again">
+    <${List} list=${list} empty="Products you have bought and can order again show up here.">
+      ${(item) => html`<li key=${item.product.id} class="card">
+        <${Product} product=${item.product} />
+        <span class="muted">${item.timesOrdered === 1 ? "Ordered once" : `Ordered ${item.timesOrdered} times`} · last on ${date(item.lastOrderedAt)}</span>
+      </li>`}
+    <//>
+  <//>`;
+}
+
 function why(pick) {
   if (pick.reason === "BOUGHT_TOGETHER" && pick.basedOn) return `Because you bought ${pick.basedOn.title}`;
   if (pick.reason === "SIMILAR_TO_TAGGED") return `Similar to ${pick.basedOn?.title ?? "something"} you tagged`;
