@@ -437,15 +437,22 @@ def _tab(c: _Compiler, s: Row, step: FieldStep) -> str:
     )
 
 
+def order_seller(c: _Compiler, order: str) -> str:
+    """policy.order_roles' SELLER of the order under alias ``order``: an operator, or
+    the owner of its shop."""
+    shop = c.alias()
+    return (
+        f"((SELECT role FROM {_table(User)} WHERE id = {c.viewer}) = {_literal(OPERATOR)} OR "
+        f"EXISTS (SELECT 1 FROM {_table(Shop)} {shop} WHERE {shop}.id = {order}.shop_id "
+        f"AND {shop}.owner_id = {c.viewer}))"
+    )
+
+
 def _available_actions(c: _Compiler, s: Row, step: FieldStep) -> str:
     """domain.order_status.available_actions for the roles policy.order_roles gives."""
     names = _enum_names(step)
-    viewer, shop, roles = c.viewer, c.alias(), c.alias()
-    seller = (
-        f"((SELECT role FROM {_table(User)} WHERE id = {viewer}) = {_literal(OPERATOR)} OR "
-        f"EXISTS (SELECT 1 FROM {_table(Shop)} {shop} WHERE {shop}.id = {s.alias}.shop_id "
-        f"AND {shop}.owner_id = {viewer}))"
-    )
+    viewer, roles = c.viewer, c.alias()
+    seller = order_seller(c, s.alias)
     by_status = []
     for status in rules.OrderStatus:
         by_roles = []
@@ -851,7 +858,10 @@ def derivation_gaps(schema: GraphQLSchema) -> list[str]:
     query = schema.query_type
     if query is None:
         return ["Query"]
-    gaps = [f"Query.{name}" for name in query.fields if name not in ROOT_FIELDS]
+    from schema.sql_nodes import ROOTS  # schema.sql_nodes builds on this module
+
+    roots = ROOT_FIELDS | ROOTS.keys()
+    gaps = [f"Query.{name}" for name in query.fields if name not in roots]
     seen: set[str] = set()
     todo = [get_named_type(f.type) for f in query.fields.values()]
     while todo:
@@ -998,9 +1008,15 @@ class _Compiler:
         return self.build(selection, self.fields(selection, source))
 
     def root(self, root: Selection) -> str:
+        from schema.sql_nodes import ROOTS  # schema.sql_nodes builds on this module
+
         built = {}
         for step in root.steps:
             name = step.nodes[0].name.value
+            by_id = ROOTS.get(name)
+            if by_id is not None:
+                built[step.key] = by_id(self, step)
+                continue
             alias = self.alias()
             inner = self.object(step, Row(alias))
             if name == "viewer":
