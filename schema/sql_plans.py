@@ -43,6 +43,8 @@ from graphql import (
 )
 from graphql.execution.values import get_argument_values
 from sqlalchemy import TextClause, text
+from sqlalchemy.dialects.postgresql import dialect as postgresql_dialect
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from strawberry.types.field import StrawberryField
 
 from db.models import (
@@ -64,6 +66,7 @@ from resolvers.activity import (
     TAGGED,
     VIEWED,
 )
+from resolvers.buy_again import BUY_AGAIN
 from resolvers.errors import InvalidArgument
 from resolvers.ids import expect_global_id
 from resolvers.listings import Listing
@@ -504,6 +507,16 @@ def _key_json(listing: Listing, expression: str) -> str:
     return float_json(expression)
 
 
+def listed(listing: Listing) -> str:
+    """Where the listing's rows are: its table, or the statement that makes them (an
+    aggregate's, resolvers.listings.Listing.rows), written in this compile's SQL."""
+    if listing.rows is None:
+        return _table(listing.model)
+    dialect: Any = sqlite_dialect if sqlite() else postgresql_dialect
+    made = listing.rows().compile(dialect=dialect(), compile_kwargs={"literal_binds": True})
+    return f"({made})"
+
+
 def _shown(listing: Listing, owner: str, row: str) -> str:
     """The listing's rows of ``owner``: resolvers.listings.Listing.statement."""
     conditions = [f"{row}.{listing.owner} = {owner}.id"]
@@ -524,7 +537,7 @@ def connection(
 
     def rule(c: _Compiler, s: Row, step: FieldStep) -> str:
         page = c.page(step, listing, narrowed=narrow is not None)
-        table = _table(listing.model)
+        table = listed(listing)
         key_type = _KEY_TYPES[listing.key_kind]
         narrowing = None if narrow is None else narrow(c, step)
 
@@ -744,6 +757,7 @@ DOMAIN_RULES: dict[str, Rule] = {
     "payments": lambda c, s, step: connection(PAYMENTS)(c, s, step),
     "tagged_items": lambda c, s, step: connection(TAGGED)(c, s, step),
     "recently_viewed": lambda c, s, step: connection(VIEWED)(c, s, step),
+    "buy_again": lambda c, s, step: connection(BUY_AGAIN)(c, s, step),
     "payment_methods": lambda c, s, step: _payment_methods(c, s, step),
 }
 

@@ -23,7 +23,7 @@ from sqlmodel import col, update
 
 from bench.queries import ORDER_CENTER_PAGE, ORDER_DETAIL
 from db.engine import create_session_factory
-from db.models import Order, PaymentMethod, User
+from db.models import Order, PaymentMethod, Product, User
 from domain.order_status import OrderStatus
 from resolvers.ids import from_global_id, to_global_id
 from resolvers.loaders import relation_of
@@ -551,3 +551,58 @@ async def test_malformed_ids_are_answered_as_graphql_core_answers_them(
             got = await client.post("/graphql", json=body, headers=headers)
             assert b'"errors"' in expected.content
             assert got.content == expected.content
+
+
+BUY_AGAIN = """
+query BuyAgain($first: Int, $after: String) {
+  viewer {
+    buyAgain(first: $first, after: $after) {
+      totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+      edges { cursor node { __typename lastOrderedAt timesOrdered unitsOrdered
+        product { id title price { amount currencyCode } } } }
+    }
+  }
+}
+"""
+
+
+async def test_buy_again_in_one_statement(
+    apps: Apps, engine: AsyncEngine, count_statements: StatementCounter
+) -> None:
+    people = await _people(engine)
+    sessions = create_session_factory(engine)
+    # Bought again, and a purchase of a product no longer on sale (not listed).
+    buyer, tea, yen, dinar = people["buyer"], *people["products"]
+    orders = people["orders"]
+    await make_order(
+        sessions,
+        buyer=buyer,
+        shop=await make_shop(sessions),
+        products=[yen, dinar],
+        status=OrderStatus.COMPLETED,
+        placed_at=orders[3].placed_at,
+        quantity=4,
+    )
+    async with sessions() as session:
+        await session.execute(
+            update(Product).where(col(Product.id) == tea.id).values(on_sale=False)
+        )
+        await session.commit()
+    for who in ("buyer", "operator", "stranger"):
+        for first in (None, 0, 1, 2, 10):
+            answer = await _compare(
+                apps, count_statements, BUY_AGAIN, {"first": first}, people[who]
+            )
+            # Every following page, from each page's end cursor.
+            page = orjson.loads(answer)["data"]["viewer"]["buyAgain"]
+            while first and page["pageInfo"]["hasNextPage"]:
+                variables = {"first": first, "after": page["pageInfo"]["endCursor"]}
+                answer = await _compare(apps, count_statements, BUY_AGAIN, variables, people[who])
+                page = orjson.loads(answer)["data"]["viewer"]["buyAgain"]
+    answer = await _compare(apps, count_statements, BUY_AGAIN, {"first": 10}, buyer)
+    titles = [
+        e["node"]["product"]["title"]
+        for e in orjson.loads(answer)["data"]["viewer"]["buyAgain"]["edges"]
+    ]
+    assert len(titles) == 3  # yen, dinar and the cheap one
+    assert tea.title not in titles
