@@ -20,7 +20,7 @@ graphql-core with it (the same errors).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from graphql.execution.values import get_argument_values
 
@@ -75,12 +75,11 @@ def visible(c: _Compiler, sight: Sight, row: str) -> str:
 
 
 def _one_of(step: FieldStep) -> OneOf:
-    completion: Any = step.completion
-    while isinstance(completion, ListOf):
-        completion = completion.item
-    if not isinstance(completion, OneOf):
-        raise NotExpressible(f"Query.{step.key} is not an interface")
-    return completion
+    """The interface ``node`` returns, or each item of ``nodes``."""
+    found = step.completion.item if isinstance(step.completion, ListOf) else step.completion
+    if isinstance(found, OneOf):
+        return found
+    raise NotExpressible(f"Query.{step.key} is not an interface")
 
 
 def node_sql(c: _Compiler, step: FieldStep, type_sql: str, pk_sql: str) -> str:

@@ -475,6 +475,13 @@ async def _every_id(engine: AsyncEngine) -> list[str]:
     return found
 
 
+async def _people_and_ids(engine: AsyncEngine) -> tuple[dict[str, Any], list[str]]:
+    """The people, the buyer's removed card too, and every id (_every_id)."""
+    people = await _people(engine)
+    await _removed_card(engine, people)
+    return people, await _every_id(engine)
+
+
 async def _removed_card(engine: AsyncEngine, people: dict[str, Any]) -> None:
     """The buyer's removed card: kept for old payments, never shown (policy.shown)."""
     sessions = create_session_factory(engine)
@@ -490,9 +497,7 @@ async def _removed_card(engine: AsyncEngine, people: dict[str, Any]) -> None:
 async def test_a_node_of_every_type_in_one_statement(
     apps: Apps, engine: AsyncEngine, count_statements: StatementCounter
 ) -> None:
-    people = await _people(engine)
-    await _removed_card(engine, people)
-    ids = await _every_id(engine)
+    people, ids = await _people_and_ids(engine)
     shown: dict[str, set[str]] = {}
     for who in ("buyer", "operator", "stranger"):
         for global_id in ids:
@@ -519,9 +524,7 @@ async def test_a_node_of_every_type_in_one_statement(
 async def test_nodes_of_every_type_in_one_statement(
     apps: Apps, engine: AsyncEngine, count_statements: StatementCounter
 ) -> None:
-    people = await _people(engine)
-    await _removed_card(engine, people)
-    ids = await _every_id(engine)
+    people, ids = await _people_and_ids(engine)
     for who in ("buyer", "operator", "stranger"):
         for chosen in (ids[:100], ids[-100:], [ids[3], ids[3], ids[0]], []):
             answer = await _compare(apps, count_statements, NODES, {"ids": chosen}, people[who])
