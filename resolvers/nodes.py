@@ -15,45 +15,12 @@ async def load_node(
     """``(type_name, row)``, or None when it does not exist or is not the viewer's.
 
     Both cases answer the same, so ids of other users' objects reveal nothing.
-    ``argument`` names the argument a malformed id came in, for the error.
+    ``argument`` names the argument a malformed id came in, for the error. Who may see
+    a type's rows is its ``policy.NODE_SIGHTS`` declaration (the SQL plans read it too).
     """
     type_name, pk = from_global_id(global_id, argument=argument)
-    loaders = ctx.loaders
-    row: Any
-    match type_name:
-        case "Shop":
-            row = await loaders.shop_by_id.load(pk)
-        case "Product":
-            row = await loaders.product_by_id.load(pk)
-        case "User":
-            row = await loaders.user_by_id.load(pk)
-            row = row if row is not None and policy.is_self(ctx.viewer_id, row) else None
-        case "Order":
-            row = await loaders.order_by_id.load(pk)
-            row = row if row is not None and await policy.can_see_order(ctx, row) else None
-        case "OrderItem" | "OrderEvent":
-            loader = (
-                loaders.order_item_by_id
-                if type_name == "OrderItem"
-                else (loaders.order_event_by_id)
-            )
-            row = await loader.load(pk)
-            order = None if row is None else await loaders.order_by_id.load(row.order_id)
-            row = row if order is not None and await policy.can_see_order(ctx, order) else None
-        case "Payment":
-            row = await loaders.payment_by_id.load(pk)
-            row = row if row is not None and await policy.can_see_payment(ctx, row) else None
-        case "PaymentMethod":
-            row = await loaders.payment_method_by_id.load(pk)
-            visible = row is not None and policy.may_see_payment_method(ctx.viewer_id, row)
-            row = row if visible else None
-        case "TaggedItem":
-            row = await loaders.tagged_item_by_id.load(pk)
-            row = row if row is not None and policy.owns(ctx.viewer_id, row) else None
-        case "Recommendation":
-            row = await loaders.recommendation_by_id.load(pk)
-            visible = row is not None and policy.may_see_recommendation(ctx.viewer_id, row)
-            row = row if visible else None
-        case _:  # pragma: no cover - from_global_id only returns known types
-            row = None
-    return None if row is None else (type_name, row)
+    sight = policy.NODE_SIGHTS[type_name]
+    row = await getattr(ctx.loaders, sight.loader).load(pk)
+    if row is None or not await policy.may_see_node(ctx, sight, row):
+        return None
+    return type_name, row

@@ -11,6 +11,9 @@ so ids of other people's objects reveal nothing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, Literal
+
 from db.models import (
     Order,
     Payment,
@@ -82,14 +85,57 @@ def owns(
     return viewer_id is not None and row.user_id == viewer_id
 
 
+# Columns whose values an owner's row must have to be shown: (column, None / True / False).
+Shown = tuple[tuple[str, bool | None], ...]
+# A saved card until it is removed; a recommendation until it is dismissed.
+PAYMENT_METHOD_SHOWN: Shown = (("removed_at", None),)
+RECOMMENDATION_SHOWN: Shown = (("dismissed", False),)
+
+
+def shown(row: Any, when: Shown) -> bool:
+    """Whether each column of ``when`` holds its value (SQL: ``column IS value``)."""
+    return all(getattr(row, column) is value for column, value in when)
+
+
 def may_see_payment_method(viewer_id: int | None, method: PaymentMethod) -> bool:
     """The owner's saved (not removed) card; also what may be charged, changed or removed."""
-    return owns(viewer_id, method) and method.removed_at is None
+    return owns(viewer_id, method) and shown(method, PAYMENT_METHOD_SHOWN)
 
 
 def may_see_recommendation(viewer_id: int | None, recommendation: Recommendation) -> bool:
     """The owner's, until they dismiss it."""
-    return owns(viewer_id, recommendation) and not recommendation.dismissed
+    return owns(viewer_id, recommendation) and shown(recommendation, RECOMMENDATION_SHOWN)
+
+
+@dataclass(frozen=True)
+class Sight:
+    """Who may see a row of a type with a global id, as data: the read side's check
+    (``may_see_node``, for ``node``/``nodes``) and the SQL plans' condition
+    (schema/sql_nodes.py) are both made from it.
+
+    ``who``: ``anyone``; ``self`` (the row is the viewer: ``is_self``); ``owner`` (its
+    ``user_id`` is the viewer's: ``owns``, and it is ``shown``); ``order`` (whoever may
+    see the order its ``order_column`` names: ``may_see_order``).
+    """
+
+    loader: str  # the Loaders attribute that reads a row by its primary key
+    who: Literal["anyone", "self", "owner", "order"]
+    shown: Shown = ()
+    order_column: str = "order_id"
+
+
+NODE_SIGHTS: dict[str, Sight] = {
+    "Shop": Sight("shop_by_id", "anyone"),
+    "Product": Sight("product_by_id", "anyone"),
+    "User": Sight("user_by_id", "self"),
+    "Order": Sight("order_by_id", "order", order_column="id"),
+    "OrderItem": Sight("order_item_by_id", "order"),
+    "OrderEvent": Sight("order_event_by_id", "order"),
+    "Payment": Sight("payment_by_id", "order"),
+    "PaymentMethod": Sight("payment_method_by_id", "owner", PAYMENT_METHOD_SHOWN),
+    "TaggedItem": Sight("tagged_item_by_id", "owner"),
+    "Recommendation": Sight("recommendation_by_id", "owner", RECOMMENDATION_SHOWN),
+}
 
 
 def may_dismiss_recommendation(viewer_id: int | None, recommendation: Recommendation) -> bool:
@@ -126,6 +172,20 @@ async def order_actors(ctx: Context, order: Order) -> frozenset[Actor]:
 
 async def can_see_order(ctx: Context, order: Order) -> bool:
     return bool(await order_actors(ctx, order))
+
+
+async def may_see_node(ctx: Context, sight: Sight, row: Any) -> bool:
+    """Whether the viewer may see ``row``, a row of the type ``sight`` is about."""
+    match sight.who:
+        case "anyone":
+            return True
+        case "self":
+            return is_self(ctx.viewer_id, row)
+        case "owner":
+            return owns(ctx.viewer_id, row) and shown(row, sight.shown)
+        case "order":
+            order = await ctx.loaders.order_by_id.load(getattr(row, sight.order_column))
+            return order is not None and await can_see_order(ctx, order)
 
 
 async def can_see_payment(ctx: Context, payment: Payment) -> bool:

@@ -11,7 +11,8 @@ A plan only takes the happy path. Anything else (an exception from a resolver, a
 where the schema says non-null, a value of an unexpected type, variables that do not
 coerce, a refused cost) sends the request to the generic executor, which answers it
 exactly as it always has; queries change nothing, so running one again is safe.
-Documents with directives, abstract types or introspection are never compiled, and a
+Documents with directives or introspection are never compiled; an interface's value
+(``node``/``nodes``) is completed with the selection of the type each object is. A
 document is compiled only once the generic executor has answered it without an error, so
 parsing, validation and the document limits have all been passed.
 """
@@ -38,17 +39,20 @@ from graphql import (
     GraphQLField,
     GraphQLID,
     GraphQLInt,
+    GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
+    GraphQLSchema,
     GraphQLString,
     InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
     get_operation_ast,
+    is_abstract_type,
     is_leaf_type,
     parse,
 )
@@ -113,7 +117,16 @@ class Selection:
     origin: type | None
 
 
-Completion: TypeAlias = Leaf | ListOf | Selection
+@dataclass(slots=True)
+class OneOf:
+    """An interface's value: completed with the selection of the type it is."""
+
+    nullable: bool
+    by_name: dict[str, Selection]  # every type it may be, by GraphQL name
+    by_class: dict[type, Selection]  # the same, by the Strawberry class of its objects
+
+
+Completion: TypeAlias = Leaf | ListOf | Selection | OneOf
 
 
 @dataclass(slots=True, eq=False)
@@ -179,7 +192,8 @@ def _leaf_serializer(leaf_type: Any) -> Callable[[Any], Any]:
 
 
 class _Compiler:
-    def __init__(self, fragments: dict[str, FragmentDefinitionNode]) -> None:
+    def __init__(self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode]) -> None:
+        self.schema = schema
         self.fragments = fragments
 
     def completion(self, output: GraphQLOutputType, nodes: list[FieldNode]) -> Completion:
@@ -191,9 +205,24 @@ class _Compiler:
             return ListOf(nullable, self.completion(output.of_type, nodes))
         if is_leaf_type(output):
             return Leaf(nullable, _leaf_serializer(output))
+        sets = [n.selection_set for n in nodes if n.selection_set]
+        if isinstance(output, GraphQLInterfaceType):
+            return self.one_of(output, sets, nullable)
         if not isinstance(output, GraphQLObjectType):
             raise NotCompilable(f"abstract type {output}")
-        return self.selection(output, [n.selection_set for n in nodes if n.selection_set], nullable)
+        return self.selection(output, sets, nullable)
+
+    def one_of(
+        self, interface: GraphQLInterfaceType, sets: list[SelectionSetNode], nullable: bool
+    ) -> OneOf:
+        by_name: dict[str, Selection] = {}
+        by_class: dict[type, Selection] = {}
+        for object_type in self.schema.get_possible_types(interface):
+            selection = self.selection(object_type, sets, nullable)
+            if selection.origin is None:
+                raise NotCompilable(f"{object_type.name} has no Strawberry class")
+            by_name[object_type.name] = by_class[selection.origin] = selection
+        return OneOf(nullable, by_name, by_class)
 
     def selection(
         self, object_type: GraphQLObjectType, sets: list[SelectionSetNode], nullable: bool
@@ -259,21 +288,28 @@ class _Compiler:
                 key = node.alias.value if node.alias else node.name.value
                 grouped.setdefault(key, []).append(node)
             elif isinstance(node, InlineFragmentNode):
-                self._check_condition(object_type, node.type_condition)
-                self._collect(object_type, node.selection_set, grouped, visited)
+                if self._applies(object_type, node.type_condition):
+                    self._collect(object_type, node.selection_set, grouped, visited)
             elif isinstance(node, FragmentSpreadNode):
                 name = node.name.value
                 if name in visited:
                     continue
                 visited.add(name)
                 fragment = self.fragments[name]
-                self._check_condition(object_type, fragment.type_condition)
-                self._collect(object_type, fragment.selection_set, grouped, visited)
+                if self._applies(object_type, fragment.type_condition):
+                    self._collect(object_type, fragment.selection_set, grouped, visited)
 
-    def _check_condition(self, object_type: GraphQLObjectType, condition: Any) -> None:
-        # A fragment on another type would apply only to some objects: not compiled.
-        if condition is not None and condition.name.value != object_type.name:
-            raise NotCompilable("fragment on another type")
+    def _applies(self, object_type: GraphQLObjectType, condition: Any) -> bool:
+        """Whether a fragment's type condition takes in objects of ``object_type``, as
+        graphql-core's field collection decides it."""
+        if condition is None:
+            return True
+        conditional = self.schema.get_type(condition.name.value)
+        if conditional is object_type:
+            return True
+        return is_abstract_type(conditional) and self.schema.is_sub_type(
+            cast(Any, conditional), object_type
+        )
 
 
 @dataclass
@@ -464,6 +500,8 @@ class _Execution:
                     lists.append(done[at : at + size])
                     at += size
             return lists
+        if type(completion) is OneOf:
+            return await self.complete_each(completion, values)
         if type(completion) is not Selection:
             raise Detour
         keys = completion.keys
@@ -486,6 +524,28 @@ class _Execution:
             targets.append(out)
         if objects:
             await self.fill(completion, objects, targets)
+        return outs
+
+    async def complete_each(self, one_of: OneOf, values: list[Any]) -> list[Any]:
+        """An interface's values, each completed with the selection of its own type (the
+        values of one type together, as one level of the answer)."""
+        outs: list[Any] = [None] * len(values)
+        groups: dict[str, tuple[Selection, list[int], list[Any]]] = {}
+        for index, value in enumerate(values):
+            if value is None:
+                if not one_of.nullable:
+                    raise Detour
+                continue
+            selection = one_of.by_class.get(type(value))
+            if selection is None:
+                raise Detour
+            group = groups.setdefault(selection.type_name, (selection, [], []))
+            group[1].append(index)
+            group[2].append(value)
+        done = await _together([self.complete(s, items) for s, _, items in groups.values()])
+        for (_, indices, _), completed in zip(groups.values(), done, strict=True):
+            for index, out in zip(indices, completed, strict=True):
+                outs[index] = out
         return outs
 
     async def load(self, spec: Loaded, sources: list[Any]) -> list[Any]:
@@ -657,7 +717,9 @@ def compile_plan(
     root_type = graphql_schema.query_type
     if root_type is None:
         raise NotCompilable("no query type")
-    root = _Compiler(fragments).selection(root_type, [operation.selection_set], nullable=False)
+    root = _Compiler(graphql_schema, fragments).selection(
+        root_type, [operation.selection_set], nullable=False
+    )
     return Plan(schema, operation, fragments, root, limits, document)
 
 

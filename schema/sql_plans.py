@@ -43,6 +43,8 @@ from graphql import (
 )
 from graphql.execution.values import get_argument_values
 from sqlalchemy import TextClause, text
+from sqlalchemy.dialects.postgresql import dialect as postgresql_dialect
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from strawberry.types.field import StrawberryField
 
 from db.models import (
@@ -64,6 +66,7 @@ from resolvers.activity import (
     TAGGED,
     VIEWED,
 )
+from resolvers.buy_again import BUY_AGAIN
 from resolvers.errors import InvalidArgument
 from resolvers.ids import expect_global_id
 from resolvers.listings import Listing
@@ -437,15 +440,22 @@ def _tab(c: _Compiler, s: Row, step: FieldStep) -> str:
     )
 
 
+def order_seller(c: _Compiler, order: str) -> str:
+    """policy.order_roles' SELLER of the order under alias ``order``: an operator, or
+    the owner of its shop."""
+    shop = c.alias()
+    return (
+        f"((SELECT role FROM {_table(User)} WHERE id = {c.viewer}) = {_literal(OPERATOR)} OR "
+        f"EXISTS (SELECT 1 FROM {_table(Shop)} {shop} WHERE {shop}.id = {order}.shop_id "
+        f"AND {shop}.owner_id = {c.viewer}))"
+    )
+
+
 def _available_actions(c: _Compiler, s: Row, step: FieldStep) -> str:
     """domain.order_status.available_actions for the roles policy.order_roles gives."""
     names = _enum_names(step)
-    viewer, shop, roles = c.viewer, c.alias(), c.alias()
-    seller = (
-        f"((SELECT role FROM {_table(User)} WHERE id = {viewer}) = {_literal(OPERATOR)} OR "
-        f"EXISTS (SELECT 1 FROM {_table(Shop)} {shop} WHERE {shop}.id = {s.alias}.shop_id "
-        f"AND {shop}.owner_id = {viewer}))"
-    )
+    viewer, roles = c.viewer, c.alias()
+    seller = order_seller(c, s.alias)
     by_status = []
     for status in rules.OrderStatus:
         by_roles = []
@@ -497,6 +507,16 @@ def _key_json(listing: Listing, expression: str) -> str:
     return float_json(expression)
 
 
+def listed(listing: Listing) -> str:
+    """Where the listing's rows are: its table, or the statement that makes them (an
+    aggregate's, resolvers.listings.Listing.rows), written in this compile's SQL."""
+    if listing.rows is None:
+        return _table(listing.model)
+    dialect: Any = sqlite_dialect if sqlite() else postgresql_dialect
+    made = listing.rows().compile(dialect=dialect(), compile_kwargs={"literal_binds": True})
+    return f"({made})"
+
+
 def _shown(listing: Listing, owner: str, row: str) -> str:
     """The listing's rows of ``owner``: resolvers.listings.Listing.statement."""
     conditions = [f"{row}.{listing.owner} = {owner}.id"]
@@ -517,7 +537,7 @@ def connection(
 
     def rule(c: _Compiler, s: Row, step: FieldStep) -> str:
         page = c.page(step, listing, narrowed=narrow is not None)
-        table = _table(listing.model)
+        table = listed(listing)
         key_type = _KEY_TYPES[listing.key_kind]
         narrowing = None if narrow is None else narrow(c, step)
 
@@ -737,6 +757,7 @@ DOMAIN_RULES: dict[str, Rule] = {
     "payments": lambda c, s, step: connection(PAYMENTS)(c, s, step),
     "tagged_items": lambda c, s, step: connection(TAGGED)(c, s, step),
     "recently_viewed": lambda c, s, step: connection(VIEWED)(c, s, step),
+    "buy_again": lambda c, s, step: connection(BUY_AGAIN)(c, s, step),
     "payment_methods": lambda c, s, step: _payment_methods(c, s, step),
 }
 
@@ -851,7 +872,10 @@ def derivation_gaps(schema: GraphQLSchema) -> list[str]:
     query = schema.query_type
     if query is None:
         return ["Query"]
-    gaps = [f"Query.{name}" for name in query.fields if name not in ROOT_FIELDS]
+    from schema.sql_nodes import ROOTS  # schema.sql_nodes builds on this module
+
+    roots = ROOT_FIELDS | ROOTS.keys()
+    gaps = [f"Query.{name}" for name in query.fields if name not in roots]
     seen: set[str] = set()
     todo = [get_named_type(f.type) for f in query.fields.values()]
     while todo:
@@ -998,9 +1022,15 @@ class _Compiler:
         return self.build(selection, self.fields(selection, source))
 
     def root(self, root: Selection) -> str:
+        from schema.sql_nodes import ROOTS  # schema.sql_nodes builds on this module
+
         built = {}
         for step in root.steps:
             name = step.nodes[0].name.value
+            by_id = ROOTS.get(name)
+            if by_id is not None:
+                built[step.key] = by_id(self, step)
+                continue
             alias = self.alias()
             inner = self.object(step, Row(alias))
             if name == "viewer":

@@ -167,7 +167,8 @@ class User(FromRow, Node):
 
     @strawberry.field(
         description="Products from the user's paid, not cancelled orders that are still on "
-        "sale, most recently ordered first, with when and how often each was ordered."
+        "sale, most recently ordered first, with when and how often each was ordered.",
+        metadata=rule("buy_again"),
     )
     async def buy_again(
         self, info: Info, first: First = None, after: After = None

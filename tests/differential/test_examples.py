@@ -33,7 +33,7 @@ from graphql import (
 
 from app.vocabulary import COMPILED_PLAN, GENERIC, SQL_PLAN
 from bench.queries import ORDER_CENTER_PAGE, ORDER_DETAIL
-from resolvers.ids import from_global_id
+from resolvers.ids import from_global_id, to_global_id
 from tests.differential.variables import PARSED
 from tests.differential.world import VIEWERS, World
 
@@ -151,6 +151,61 @@ def test_the_examples_are_picked_up() -> None:
         assert (f"examples/{path.name}" in DOCUMENTS) == _is_read(text), path
     assert "bench-ORDER_CENTER_PAGE" in DOCUMENTS
     assert any(name.startswith("README-") for name in DOCUMENTS)
+
+
+NODE_BY_ID = """
+query NodeById($id: ID!) {
+  node(id: $id) {
+    __typename ... on Node { id }
+    ... on User { handle displayName }
+    ... on Order { number status availableActions paymentStatus total { amount currencyCode }
+                   shop { name } items { title product { id viewerHasTagged } } }
+    ... on OrderEvent { cursor toStatus actor order { number } }
+    ... on Shop { handle name }
+    ... on Product { title price { amount currencyCode } viewerHasTagged }
+    ... on Payment { paid: status amount { amount } method { last4 } order { id } }
+    ... on PaymentMethod { brand last4 isDefault }
+    ...R
+  }
+}
+fragment R on Recommendation { score reason product { title } basedOn { id } }
+"""
+NODES_BY_ID = """
+query NodesById($ids: [ID!]!) {
+  nodes(ids: $ids) { __typename ... on Order { id number } ... on Node { id } ...R }
+  again: nodes(ids: $ids) { ... on Product { title } }
+}
+fragment R on Recommendation { score reason product { title } basedOn { id } }
+"""
+
+
+def _id_sample(world: World) -> list[str]:
+    """The first two and the last id of every type that has global ids, and junk."""
+    by_type: dict[str, list[str]] = {}
+    for found in world.ids:
+        by_type.setdefault(from_global_id(found)[0], []).append(found)
+    picked = [i for ids in by_type.values() for i in {*ids[:2], ids[-1]}]
+    return [*sorted(picked), "x", to_global_id("Order", 999_999)]
+
+
+async def test_every_path_answers_node_and_nodes_of_every_type(world: World) -> None:
+    """Objects of every Node type (and of the two types with ids that are not Nodes), for
+    every viewer: visible ones, somebody else's (null) and junk (errors)."""
+    sample = _id_sample(world)
+    sets: list[tuple[str, dict[str, Any]]] = [(NODE_BY_ID, {"id": i}) for i in sample]
+    valid = sample[:-2]
+    sets += [(NODES_BY_ID, {"ids": ids}) for ids in (valid, sample[::-1], [sample[-1]], [])]
+    found = []
+    for text, variables in sets:
+        for viewer in VIEWERS:
+            found += await world.differences(text, variables, viewer)
+    assert not found, f"{len(found)} differences; the first ones:\n\n" + "\n\n".join(
+        str(f) for f in found[:3]
+    )
+    # The database answered them: every viewer's nodes, in one statement.
+    for viewer in VIEWERS:
+        answer = await world.ask("sql", NODES_BY_ID, {"ids": valid}, viewer)
+        assert answer.path == SQL_PLAN, (viewer, answer.body[:300])
 
 
 async def test_each_path_is_reached(world: World) -> None:

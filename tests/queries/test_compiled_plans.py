@@ -28,7 +28,7 @@ from resolvers.ids import to_global_id
 from schema.cost import CostModel, operation_cost
 from schema.definition import schema
 from schema.limits import Limits
-from schema.plans import NotCompilable, Plans, compile_plan
+from schema.plans import NotCompilable, OneOf, Plans, Selection, compile_plan
 from tests.conftest import StatementCounter, token_for
 from tests.security.conftest import Apps, make_settings
 from tests.security.conftest import apps as apps  # the fixture
@@ -244,16 +244,36 @@ def _compile(query: str) -> None:
 @pytest.mark.parametrize(
     "query",
     [
-        'query { node(id: "x") { id } }',  # an interface: which type is known only at run time
         "query { viewer { handle @include(if: true) } }",
         "query { __schema { queryType { name } } }",
         "mutation { clearRecentlyViewed { cleared } }",
-        "query { viewer { ... on User { handle } ...F } } fragment F on Node { id }",
     ],
 )
 def test_what_plans_do_not_do_is_left_to_graphql_core(query: str) -> None:
     with pytest.raises(NotCompilable):
         _compile(query)
+
+
+def test_an_interface_is_completed_with_each_types_own_selection() -> None:
+    plan = compile_plan(
+        schema,
+        'query { node(id: "x") { __typename ... on Order { number } ...F } '
+        "viewer { ... on User { handle } ...F } } "
+        "fragment F on Node { id ... on Product { title } }",
+        None,
+        Limits(),
+    )
+    node, viewer = plan.root.steps
+    assert isinstance(node.completion, OneOf)
+    by_name = node.completion.by_name
+    assert "Order" in by_name
+    assert "OrderItem" not in by_name  # a type with a global id that is not a Node
+    assert by_name["Order"].keys == ("__typename", "number", "id")
+    assert by_name["Product"].keys == ("__typename", "id", "title")
+    assert by_name["User"].keys == ("__typename", "id")
+    # A fragment on the interface applies to the concrete type; one on another type not.
+    assert isinstance(viewer.completion, Selection)
+    assert viewer.completion.keys == ("handle", "id")
 
 
 async def test_a_document_is_compiled_once_and_the_cache_is_bounded(apps: Apps) -> None:
@@ -264,8 +284,9 @@ async def test_a_document_is_compiled_once_and_the_cache_is_bounded(apps: Apps) 
     assert len(plans) == 2
     assert not plans.knows(queries[0], None)
     assert plans.get(queries[2], None) is not None
-    assert plans.learn('query { node(id: "x") { id } }', None) is None
-    assert plans.knows('query { node(id: "x") { id } }', None)
+    introspection = "query { __schema { queryType { name } } }"
+    assert plans.learn(introspection, None) is None
+    assert plans.knows(introspection, None)
 
 
 async def test_plans_off_means_graphql_core_only(apps: Apps, seeded: list[int]) -> None:

@@ -19,12 +19,15 @@ import orjson
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col, update
 
 from bench.queries import ORDER_CENTER_PAGE, ORDER_DETAIL
 from db.engine import create_session_factory
-from db.models import Order, User
+from db.models import Order, PaymentMethod, Product, User
 from domain.order_status import OrderStatus
-from resolvers.ids import to_global_id
+from resolvers.ids import from_global_id, to_global_id
+from resolvers.loaders import relation_of
+from resolvers.policy import NODE_SIGHTS
 from tests.conftest import StatementCounter, token_for
 from tests.factories import (
     make_order,
@@ -418,3 +421,191 @@ async def test_json_written_by_the_database_is_the_bytes_orjson_writes(
         for number in floats:
             row = (await connection.execute(text(f"SELECT {number_sql}"), {"v": number})).one()
             assert row[0].encode() == orjson.dumps(number), number
+
+
+# --- node / nodes: objects of any Node type, each type's visibility in the statement ----
+
+NODE_PARTS = """
+fragment N on Node {
+  __typename id
+  ... on User { handle displayName }
+  ... on Order { ...O }
+  ... on OrderEvent { cursor toStatus actor occurredAt order { number } }
+  ... on Shop { name handle }
+  ... on Product { ...P }
+  ... on Payment { paid: status amount { amount currencyCode } method { last4 } order { id } }
+  ... on PaymentMethod { brand last4 isDefault }
+  ... on Recommendation { score reason product { ...P } basedOn { id } }
+}
+fragment P on Product { title price { amount currencyCode } viewerHasTagged shop { name } }
+""" + EVERYTHING[EVERYTHING.index("fragment O on Order") :]
+
+NODE = (
+    """
+query Node($id: ID!) {
+  node(id: $id) { ...N again: id ... on Node { __typename } }
+  only: node(id: $id) { ... on Order { number } }
+}
+"""
+    + NODE_PARTS
+)
+
+NODES = (
+    """
+query Nodes($ids: [ID!]!) {
+  nodes(ids: $ids) { ...N }
+  typenames: nodes(ids: $ids) { __typename }
+}
+"""
+    + NODE_PARTS
+)
+
+
+async def _every_id(engine: AsyncEngine) -> list[str]:
+    """A global id of every row of every type that has one, and of a missing one each."""
+    found = []
+    async with engine.connect() as connection:
+        for type_name, sight in NODE_SIGHTS.items():
+            relation = relation_of(sight.loader)
+            assert relation is not None
+            table = relation.model.__tablename__
+            rows = await connection.execute(text(f"SELECT id FROM {table} ORDER BY id"))  # noqa: S608
+            found += [to_global_id(type_name, pk) for (pk,) in rows]
+            found.append(to_global_id(type_name, 10**6))
+    return found
+
+
+async def _people_and_ids(engine: AsyncEngine) -> tuple[dict[str, Any], list[str]]:
+    """The people, the buyer's removed card too, and every id (_every_id)."""
+    people = await _people(engine)
+    await _removed_card(engine, people)
+    return people, await _every_id(engine)
+
+
+async def _removed_card(engine: AsyncEngine, people: dict[str, Any]) -> None:
+    """The buyer's removed card: kept for old payments, never shown (policy.shown)."""
+    sessions = create_session_factory(engine)
+    card = await make_payment_method(sessions, user=people["buyer"])
+    async with sessions() as session:
+        removed = datetime(2026, 10, 1, tzinfo=UTC)
+        await session.execute(
+            update(PaymentMethod).where(col(PaymentMethod.id) == card.id).values(removed_at=removed)
+        )
+        await session.commit()
+
+
+async def test_a_node_of_every_type_in_one_statement(
+    apps: Apps, engine: AsyncEngine, count_statements: StatementCounter
+) -> None:
+    people, ids = await _people_and_ids(engine)
+    shown: dict[str, set[str]] = {}
+    for who in ("buyer", "operator", "stranger"):
+        for global_id in ids:
+            answer = await _compare(apps, count_statements, NODE, {"id": global_id}, people[who])
+            type_name = from_global_id(global_id)[0]
+            if not answer.startswith(b'{"data":{"node":null'):
+                shown.setdefault(who, set()).add(type_name)
+                assert global_id.encode() in answer
+    # Each viewer saw what the policy lets them see, and nothing else.
+    public = {"Shop", "Product"}
+    assert shown["buyer"] == public | {
+        "User",
+        "Order",
+        "OrderEvent",
+        "Payment",
+        "PaymentMethod",
+        "Recommendation",
+    }
+    assert shown["operator"] == public | {"User", "Order", "OrderEvent", "Payment"}
+    # Their own unpaid order (no payment yet) and their card; not the buyer's removed one.
+    assert shown["stranger"] == public | {"User", "Order", "OrderEvent", "PaymentMethod"}
+
+
+async def test_nodes_of_every_type_in_one_statement(
+    apps: Apps, engine: AsyncEngine, count_statements: StatementCounter
+) -> None:
+    people, ids = await _people_and_ids(engine)
+    for who in ("buyer", "operator", "stranger"):
+        for chosen in (ids[:100], ids[-100:], [ids[3], ids[3], ids[0]], []):
+            answer = await _compare(apps, count_statements, NODES, {"ids": chosen}, people[who])
+            assert len(orjson.loads(answer)["data"]["nodes"]) == len(chosen)
+
+
+async def test_malformed_ids_are_answered_as_graphql_core_answers_them(
+    apps: Apps, engine: AsyncEngine
+) -> None:
+    people = await _people(engine)
+    plain = apps.app(make_settings(compiled_plans=False))
+    planned = apps.app(make_settings(compiled_plans=True))
+    buyer = people["buyer"]
+    assert buyer.id is not None
+    headers = {"Authorization": f"Bearer {token_for(buyer.id)}"}
+    good = to_global_id("Product", people["products"][0].id)
+    client, generic = await apps.client(planned), await apps.client(plain)
+    for document, name, value in ((NODE, "id", good), (NODES, "ids", [good])):
+        # The plan is compiled on an answer without errors; then it meets the bad ids.
+        await client.post("/graphql", json={"query": document, "variables": {name: value}})
+        bad: list[Any] = ["x", "T3JkZXI6MQ==", to_global_id("Nope", 1)]
+        if name == "ids":
+            bad = [["x", "T3JkZXI6MQ=="], [good] * 101]
+        for value in bad:
+            body = {"query": document, "variables": {name: value}}
+            expected = await generic.post("/graphql", json=body, headers=headers)
+            got = await client.post("/graphql", json=body, headers=headers)
+            assert b'"errors"' in expected.content
+            assert got.content == expected.content
+
+
+BUY_AGAIN = """
+query BuyAgain($first: Int, $after: String) {
+  viewer {
+    buyAgain(first: $first, after: $after) {
+      totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+      edges { cursor node { __typename lastOrderedAt timesOrdered unitsOrdered
+        product { id title price { amount currencyCode } } } }
+    }
+  }
+}
+"""
+
+
+async def test_buy_again_in_one_statement(
+    apps: Apps, engine: AsyncEngine, count_statements: StatementCounter
+) -> None:
+    people = await _people(engine)
+    sessions = create_session_factory(engine)
+    # Bought again, and a purchase of a product no longer on sale (not listed).
+    buyer, tea, yen, dinar = people["buyer"], *people["products"]
+    orders = people["orders"]
+    await make_order(
+        sessions,
+        buyer=buyer,
+        shop=await make_shop(sessions),
+        products=[yen, dinar],
+        status=OrderStatus.COMPLETED,
+        placed_at=orders[3].placed_at,
+        quantity=4,
+    )
+    async with sessions() as session:
+        await session.execute(
+            update(Product).where(col(Product.id) == tea.id).values(on_sale=False)
+        )
+        await session.commit()
+    for who in ("buyer", "operator", "stranger"):
+        for first in (None, 0, 1, 2, 10):
+            answer = await _compare(
+                apps, count_statements, BUY_AGAIN, {"first": first}, people[who]
+            )
+            # Every following page, from each page's end cursor.
+            page = orjson.loads(answer)["data"]["viewer"]["buyAgain"]
+            while first and page["pageInfo"]["hasNextPage"]:
+                variables = {"first": first, "after": page["pageInfo"]["endCursor"]}
+                answer = await _compare(apps, count_statements, BUY_AGAIN, variables, people[who])
+                page = orjson.loads(answer)["data"]["viewer"]["buyAgain"]
+    answer = await _compare(apps, count_statements, BUY_AGAIN, {"first": 10}, buyer)
+    titles = [
+        e["node"]["product"]["title"]
+        for e in orjson.loads(answer)["data"]["viewer"]["buyAgain"]["edges"]
+    ]
+    assert len(titles) == 3  # yen, dinar and the cheap one
+    assert tea.title not in titles

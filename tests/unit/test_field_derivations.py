@@ -16,11 +16,9 @@ from schema.declared import FromRow, column, derived, embedded, money, readers_o
 from schema.definition import schema
 from schema.sql_plans import derivation_gaps
 
-# node/nodes return the Node interface: the compiled plans (and so the SQL plans) take
-# concrete types only. Listed here so a new gap fails, and so does closing one of these.
-# User.buyAgain (issue 15) is an aggregate listing with no SQL generator yet: documents
-# with it take the Python plan until one is derived.
-KNOWN_GAPS = ["Query.node", "Query.nodes", "User.buyAgain"]
+# None left: a new gap fails. (A field that cannot have one yet would be listed here,
+# with why, and documents with it would take the Python plan.)
+KNOWN_GAPS: list[str] = []
 
 
 def test_every_read_field_has_a_derivation() -> None:
