@@ -32,6 +32,7 @@ from resolvers.policy import NODE_SIGHTS, Sight
 from schema.plans import ListOf, OneOf
 from schema.query import MAX_NODES
 from schema.sql_plans import (
+    Json,
     NotExpressible,
     Row,
     _literal,
@@ -82,7 +83,7 @@ def _one_of(step: FieldStep) -> OneOf:
     raise NotExpressible(f"Query.{step.key} is not an interface")
 
 
-def node_sql(c: _Compiler, step: FieldStep, type_sql: str, pk_sql: str) -> str:
+def node_sql(c: _Compiler, step: FieldStep, type_sql: str, pk_sql: str) -> Json:
     """The JSON of the object ``(type_sql, pk_sql)`` name, as ``step`` selects it; NULL
     when there is none the viewer may see."""
     whens = []
@@ -98,10 +99,10 @@ def node_sql(c: _Compiler, step: FieldStep, type_sql: str, pk_sql: str) -> str:
             f"WHERE {alias}.id = {pk_sql} AND {visible(c, sight, alias)})"
         )
         whens.append(f"WHEN {_literal(type_name)} THEN {nested(found)}")
-    return f"(CASE {type_sql} {' '.join(whens)} END)"
+    return Json(f"(CASE {type_sql} {' '.join(whens)} END)")
 
 
-def _node(c: _Compiler, step: FieldStep) -> str:
+def _node(c: _Compiler, step: FieldStep) -> Json:
     @once_per_request
     def decoded(context: Context, variables: VariableValues) -> tuple[str, int]:
         given = get_argument_values(step.definition, step.nodes[0], variables)["id"]
@@ -112,7 +113,7 @@ def _node(c: _Compiler, step: FieldStep) -> str:
     return node_sql(c, step, typed(type_name, "text"), typed(pk, "bigint"))
 
 
-def _nodes(c: _Compiler, step: FieldStep) -> str:
+def _nodes(c: _Compiler, step: FieldStep) -> Json:
     @once_per_request
     def decoded(context: Context, variables: VariableValues) -> list[tuple[str, int]]:
         given = get_argument_values(step.definition, step.nodes[0], variables)["ids"]

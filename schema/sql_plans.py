@@ -40,6 +40,8 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     get_named_type,
+    get_nullable_type,
+    is_list_type,
 )
 from graphql.execution.values import get_argument_values
 from sqlalchemy import TextClause, text
@@ -136,21 +138,65 @@ def typed(parameter: str, pg_type: str) -> str:
     return parameter if sqlite() else f"CAST({parameter} AS {pg_type})"
 
 
-def json_text(literal_json: str) -> str:
+class Json(str):
+    """SQL whose value is JSON already (or NULL): an enclosing object or array takes it
+    as it is. On PostgreSQL its type is text, never json: a cast to json parses the text
+    to check it, and every level of the answer would parse all it holds again (the page:
+    ~57 KB, seven levels deep)."""
+
+
+def json_text(literal_json: str) -> Json:
     """A JSON constant."""
-    return f"json({_literal(literal_json)})" if sqlite() else f"{_literal(literal_json)}::json"
+    return Json(f"json({_literal(literal_json)})" if sqlite() else _literal(literal_json))
 
 
-def nested(subquery: str) -> str:
+def nested(subquery: str) -> Json:
     """A subquery's JSON as a member of an enclosing object or array. SQLite's JSON
     values lose their JSON-ness crossing a subquery: json() gives it back."""
-    return f"json({subquery})" if sqlite() else subquery
+    return Json(f"json({subquery})" if sqlite() else subquery)
+
+
+def once() -> str:
+    """Ends a derived table PostgreSQL must compute once per row where it is joined, not
+    fold into its user's expressions (where a column read in several places would be
+    computed again in each). SQLite computes such a table once as it is."""
+    return "" if sqlite() else " OFFSET 0"
 
 
 def boolean(expression: str) -> str:
     """A truth value as JSON: SQLite's are the integers 0 and 1."""
     if sqlite():
         return f"json(CASE WHEN {expression} THEN 'true' ELSE 'false' END)"
+    return Json(f"(CASE {expression} WHEN true THEN 'true' WHEN false THEN 'false' END)")
+
+
+def quoted(expression: str) -> str:
+    """A text made only of characters JSON writes as they are (base64url, digits, ISO
+    instants) as its JSON string, with nothing to escape: to_json costs more than the
+    rest of such a value. NULL stays NULL."""
+    if sqlite():
+        return expression
+    return Json(f"('\"' || {expression} || '\"')")
+
+
+def scalar_json(step: FieldStep, expression: str) -> str:
+    """A leaf's value as the JSON its GraphQL type writes, where the type says more than
+    to_json knows: a Boolean of SQLite's; on PostgreSQL an Int's digits, and an enum's
+    names as JSON constants (any other value as to_json writes it)."""
+    named = get_named_type(step.definition.type)
+    if named.name == "Boolean":
+        return boolean(expression)
+    listed = is_list_type(get_nullable_type(step.definition.type))
+    if sqlite() or isinstance(expression, Json) or listed:
+        return expression
+    if named.name == "Int":
+        return Json(f"({expression})::text")
+    if isinstance(named, GraphQLEnumType):
+        whens = " ".join(
+            f"WHEN {_literal(name)} THEN {_literal(orjson.dumps(name).decode())}"
+            for name in named.values
+        )
+        return Json(f"COALESCE(CASE {expression} {whens} END, to_json({expression})::text)")
     return expression
 
 
@@ -267,40 +313,42 @@ def _case(expression: str, names: Mapping[str, str]) -> str:
 
 
 def _member(value_sql: str) -> str:
+    if isinstance(value_sql, Json):
+        return f"COALESCE({value_sql}, 'null')"
     return f"COALESCE(to_json({value_sql})::text, 'null')"
 
 
-def json_object(pairs: list[tuple[str, str]]) -> str:
+def json_object(pairs: list[tuple[str, str]]) -> Json:
     """A JSON object of (response key, SQL value) pairs, in order."""
     if sqlite():
-        return f"json_object({', '.join(f'{_literal(k)}, {v}' for k, v in pairs)})"
+        return Json(f"json_object({', '.join(f'{_literal(k)}, {v}' for k, v in pairs)})")
     if not pairs:
-        return "'{}'::json"
+        return Json("'{}'")
     parts = []
     for index, (key, value_sql) in enumerate(pairs):
         name = orjson.dumps(key).decode()
         parts.append(_literal(("{" if index == 0 else ",") + name + ":"))
         parts.append(_member(value_sql))
-    return f"({' || '.join(parts)} || '}}')::json"
+    return Json(f"({' || '.join(parts)} || '}}')")
 
 
-def json_array(items: list[str]) -> str:
+def json_array(items: list[str]) -> Json:
     """A JSON array of SQL values, in order."""
     if sqlite():
-        return f"json_array({', '.join(items)})"
+        return Json(f"json_array({', '.join(items)})")
     if not items:
-        return "'[]'::json"
+        return Json("'[]'")
     members = " || ',' || ".join(_member(i) for i in items)
-    return f"('[' || {members} || ']')::json"
+    return Json(f"('[' || {members} || ']')")
 
 
-def json_array_agg(item: str, order: str) -> str:
+def json_array_agg(item: str, order: str) -> Json:
     """The aggregate JSON array of ``item`` over the rows, in ``order``; [] for none.
     (On SQLite the rows must come in that order: see ordered_rows.)"""
     if sqlite():
-        return f"json_group_array({item})"
+        return Json(f"json_group_array({item})")
     joined = f"string_agg({_member(item)}, ',' ORDER BY {order})"
-    return f"COALESCE(('[' || {joined} || ']')::json, '[]'::json)"
+    return Json(f"COALESCE('[' || {joined} || ']', '[]')")
 
 
 # --- Where a selection's values come from -------------------------------------------
@@ -335,7 +383,7 @@ def node_id(type_name: str) -> Rule:
 
     def rule(c: _Compiler, s: Row, step: FieldStep) -> str:
         rest = b64url(f"'{tail}' || {s.alias}.id")
-        return f"('{head}' || {rest})"
+        return quoted(f"('{head}' || {rest})")
 
     return rule
 
@@ -478,7 +526,7 @@ def _available_actions(c: _Compiler, s: Row, step: FieldStep) -> str:
     return nested(
         f"(SELECT CASE {roles}.status {' '.join(by_status)} END FROM (SELECT "
         f"{s.alias}.status AS status, {s.alias}.user_id = {viewer} AS buyer, "
-        f"{seller} AS seller) {roles})"
+        f"{seller} AS seller{once()}) {roles})"
     )
 
 
@@ -498,6 +546,13 @@ def _method(c: _Compiler, s: Row, step: FieldStep) -> str:
 
 
 _KEY_TYPES = {"datetime": "timestamptz", "float": "double precision"}
+# PostgreSQL's ends of each key's order ('NaN' sorts above every other float there), and
+# of the ids: a cursor's absent key and id stand for them.
+_KEY_ENDS = {
+    "datetime": ("-infinity", "infinity"),
+    "float": ("-infinity", "NaN"),
+}
+_ID_ENDS = (-(2**63), 2**63 - 1)
 
 
 def _key_json(listing: Listing, expression: str) -> str:
@@ -515,6 +570,14 @@ def listed(listing: Listing) -> str:
     dialect: Any = sqlite_dialect if sqlite() else postgresql_dialect
     made = listing.rows().compile(dialect=dialect(), compile_kwargs={"literal_binds": True})
     return f"({made})"
+
+
+def one_term(condition: str) -> str:
+    """``condition`` as one term PostgreSQL cannot split: its generic plan guesses that
+    half the rows pass it. Term by term, its guesses for a filter's optional terms (each
+    "absent, or ...") multiplied to about one row in 200, and it read and sorted all the
+    owner's rows rather than the page's own in index order."""
+    return condition if sqlite() else f"(CASE WHEN {condition} THEN true ELSE false END)"
 
 
 def _shown(listing: Listing, owner: str, row: str) -> str:
@@ -543,7 +606,7 @@ def connection(
 
         def where(row: str) -> str:
             shown = _shown(listing, s.alias, row)
-            return shown if narrowing is None else f"{shown} AND {narrowing(row)}"
+            return shown if narrowing is None else f"{shown} AND {one_term(narrowing(row))}"
 
         no_cursor = f"({typed(page.key, key_type)} IS NULL)"
         forward = typed(page.forward, "boolean")
@@ -552,7 +615,15 @@ def connection(
             """Rows past the cursor: older ones forwards (<), newer ones backwards (>)."""
             bound = f"({typed(page.key, key_type)}, {typed(page.pk, 'bigint')})"
             position = f"({row}.{listing.key}, {row}.id)"
-            return f"({no_cursor} OR {position} {direction} {bound})"
+            if sqlite():
+                return f"({no_cursor} OR {position} {direction} {bound})"
+            # Without a cursor, from the end of the order: one row comparison the index
+            # on (owner, key, id) answers, the page's rows read in order and no others.
+            end = 1 if direction == "<" else 0
+            key_end = f"CAST({_literal(_KEY_ENDS[listing.key_kind][end])} AS {key_type})"
+            key = f"COALESCE({typed(page.key, key_type)}, {key_end})"
+            pk = f"COALESCE({typed(page.pk, 'bigint')}, CAST('{_ID_ENDS[end]}' AS bigint))"
+            return f"{position} {direction} ({key}, {pk})"
 
         def page_of(direction: str, order: str) -> str:
             a = c.alias()
@@ -577,6 +648,11 @@ def connection(
             f"(SELECT * FROM {page_of('<', 'DESC')} {c.alias()} "
             f"UNION ALL SELECT * FROM {page_of('>', 'ASC')} {c.alias()})"
         )
+        page_rows = ""
+        if not sqlite():
+            # The page's rows read once, for the edges and the cursors alike.
+            named = c.alias()
+            page_rows, rows = f"WITH {named} AS {rows} ", named
 
         def cursor_of(a: str) -> str:
             return cursor(listing.name, _key_json(listing, f"{a}.{listing.key}"), f"{a}.id")
@@ -592,7 +668,7 @@ def connection(
                 )
             elif name == "edges":
                 edge_json = _edge(c, inner, cursor_of(edge), Row(edge))
-                fields[inner.key] = (
+                fields[inner.key] = Json(
                     f"(SELECT {json_array_agg(edge_json, order_desc.format(a=edge))} "
                     f"FROM {ordered_rows(rows, edge, order_desc.format(a=edge))})"
                 )
@@ -605,11 +681,11 @@ def connection(
                     "hasPreviousPage": (
                         f"(CASE WHEN {forward} THEN NOT {no_cursor} ELSE {more('>')} END)"
                     ),
-                    "startCursor": (
+                    "startCursor": quoted(
                         f"(SELECT {cursor_of(first)} FROM {rows} {first} "
                         f"ORDER BY {order_desc.format(a=first)} LIMIT 1)"
                     ),
-                    "endCursor": (
+                    "endCursor": quoted(
                         f"(SELECT {cursor_of(last)} FROM {rows} {last} "
                         f"ORDER BY {last}.{listing.key} ASC, {last}.id ASC LIMIT 1)"
                     ),
@@ -617,7 +693,8 @@ def connection(
                 fields[inner.key] = c.object(inner, Values(values))
             else:
                 raise NotExpressible(f"{step.parent.name}.{step.key}.{name}")
-        return c.build(connection_selection, fields)
+        built = c.build(connection_selection, fields)
+        return Json(f"({page_rows}SELECT {built})") if page_rows else built
 
     return rule
 
@@ -713,7 +790,7 @@ def _edge(c: _Compiler, step: FieldStep, cursor_sql: str, node: Row) -> str:
     for inner in selection.steps:
         name = inner.nodes[0].name.value
         if name == "cursor":
-            built[inner.key] = cursor_sql
+            built[inner.key] = quoted(cursor_sql)
         elif name == "node":
             built[inner.key] = c.object(inner, node)
         else:
@@ -747,8 +824,8 @@ DOMAIN_RULES: dict[str, Rule] = {
     "available_actions": lambda c, s, step: _available_actions(c, s, step),
     "viewer_has_tagged": lambda c, s, step: _viewer_has_tagged(c, s, step),
     "payment_method_of_viewer": lambda c, s, step: _method(c, s, step),
-    "event_cursor": lambda c, s, step: cursor(
-        EVENTS_LIST, as_text(f"{s.alias}.id"), f"{s.alias}.id"
+    "event_cursor": lambda c, s, step: quoted(
+        cursor(EVENTS_LIST, as_text(f"{s.alias}.id"), f"{s.alias}.id")
     ),
     "order_tabs": lambda c, s, step: _tab_counts(c, s, step),
     "order_by_number": lambda c, s, step: _order_by_number(c, s, step),
@@ -765,7 +842,7 @@ DOMAIN_RULES: dict[str, Rule] = {
 # except where the type's own serializer has a rule (Money's amount).
 VALUE_RULES: dict[str, dict[str, Rule]] = {
     "Money": {
-        "amount": lambda c, s, step: amount(s.fields["minor"], s.fields["currency"]),
+        "amount": lambda c, s, step: quoted(amount(s.fields["minor"], s.fields["currency"])),
         "currencyCode": value("currency"),
     },
 }
@@ -777,11 +854,11 @@ def _leaf_sql(step: FieldStep, expression: str) -> str:
     if isinstance(named, GraphQLEnumType):
         return _case(expression, _names(named))
     if named.name == "DateTime":
-        return instant(expression)
+        return quoted(instant(expression))
     if named.name == "Float":
         # A JSON number written as orjson writes the float: 1.0 must not come back as 1.
         number = orjson_float(expression)
-        return f"json({number})" if sqlite() else f"({number})::json"
+        return Json(f"json({number})" if sqlite() else f"({number})")
     return expression
 
 
@@ -999,10 +1076,7 @@ class _Compiler:
     def fields(self, selection: Selection, source: Source) -> dict[str, str]:
         built: dict[str, str] = {}
         for step in selection.steps:
-            expression = rule_of(step, source)(self, source, step)
-            if get_named_type(step.definition.type).name == "Boolean":
-                expression = boolean(expression)
-            built[step.key] = expression
+            built[step.key] = scalar_json(step, rule_of(step, source)(self, source, step))
         return built
 
     def build(self, selection: Selection, built: dict[str, str]) -> str:

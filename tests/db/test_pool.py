@@ -53,3 +53,24 @@ async def test_a_read_survives_the_server_dropping_pooled_connections(database_u
         assert rows[0][0] != first[0][0]
     finally:
         await engine.dispose()
+
+
+async def test_a_statement_is_planned_once_per_session(database_url: str) -> None:
+    """Each statement runs with its generic plan (db.engine.POSTGRES_SETTINGS): an SQL
+    plan's statement is planned when a session first prepares it, never again per run."""
+    engine = create_engine(database_url, pool_size=1)
+    statement = text("SELECT count(*) FROM pg_class WHERE oid > :n AND relname <> :name")
+    try:
+        async with engine.connect() as connection:
+            for n in range(8):
+                await connection.execute(statement, {"n": n, "name": f"t{n}"})
+            plans = await connection.execute(
+                text(
+                    "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+                    "WHERE statement LIKE '%relname <> $2' AND NOT from_sql"
+                )
+            )
+            found = [tuple(row) for row in plans]
+    finally:
+        await engine.dispose()
+    assert found == [(8, 0)]
