@@ -16,7 +16,7 @@ class EngineConfig:
 
     list_size: int = 20
     # Diversity: at most this many picks from one shop, and from one category.
-    per_shop: int = 4
+    per_shop: int = 6
     per_category: int = 8
     # Neighbours kept per item: bounds the model at n x neighbours, whatever n is.
     neighbours: int = 100
@@ -31,24 +31,37 @@ class EngineConfig:
     half_life_days: float = 180.0
     # Personal scores are multiplied by popularity ** exponent: among equally
     # similar products, the one more people buy is the likelier next purchase.
-    popularity_exponent: float = 1.0
+    popularity_exponent: float = 2.0
     trending_days: float = 14.0
     # Intent: a product the buyer viewed or tagged lately and has not bought is the
     # likeliest next purchase (buyers view and tag what a video shows, then buy some
     # of it). Its weight halves every this many days; a tag counts this many views.
     intent_half_life_days: float = 1.0
     tag_intent: float = 3.0
+    # A pending video session (``engine._sessions``): products of one shop viewed or
+    # tagged within this many minutes of each other, at least this many of them, in
+    # the last days, not followed by an order from that shop. The likeliest next order
+    # of all: its share of the scores is ``session_weight``.
+    session_gap_minutes: float = 60.0
+    session_min_products: int = 2
+    session_max_days: float = 7.0
+    session_half_life_days: float = 1.5
+    session_weight: float = 2.0
+    # The rest of a pending session's basket: the session shop's other products by
+    # popularity, this many times more in the session products' categories.
+    basket_of_shown: float = 0.05
+    session_category_boost: float = 3.0
     # How much of a buyer's next order each kind of evidence explains: the scores of
     # intent, re-buys and similarity each add up to these (intent's fading with the
     # age of the buyer's latest view or tag).
-    intent_weight: float = 1.0
+    intent_weight: float = 0.05
     similar_weight: float = 0.2
     # Buy again: a product bought before comes back when its category's products are
     # re-bought by at least this share of their buyers more than the typical category's,
     # in proportion to that excess times how due it is (time since bought / the
     # category's cycle, capped).
     again_min_rate: float = 0.1
-    again_weight: float = 0.3
+    again_weight: float = 0.5
     # How many cycles overdue still raise a re-buy's score.
     again_due_cap: float = 1.5
 
