@@ -33,7 +33,7 @@ class RecommendationRefresher:
         self,
         sessions: SessionFactory,
         *,
-        debounce_seconds: float = 2.0,
+        debounce_seconds: float = 1.0,
         model_max_age_seconds: float = 600.0,
         config: EngineConfig = DEFAULT_CONFIG,
         clock: Callable[[], datetime] = utcnow,
