@@ -40,15 +40,18 @@ class EngineConfig:
     tag_intent: float = 3.0
     # A pending video session (``engine._sessions``): products of one shop viewed or
     # tagged within this many minutes of each other, at least this many of them, in
-    # the last days, not followed by an order from that shop. The likeliest next order
-    # of all: its share of the scores is ``session_weight``.
+    # the last this many days, none of them ordered since; each look's pull halves
+    # every this many days. The likeliest next order of all: its share of the scores
+    # is ``session_weight``, far above the rest, so a buyer with a session gets it
+    # first and one without gets re-buys and similar products first.
     session_gap_minutes: float = 60.0
     session_min_products: int = 2
     session_max_days: float = 7.0
     session_half_life_days: float = 1.5
     session_weight: float = 2.0
-    # The rest of a pending session's basket: the session shop's other products by
-    # popularity, this many times more in the session products' categories.
+    # The rest of a session's basket (``engine._session_basket``): each session product
+    # hands its share on to its shop's other products by popularity, this many times
+    # more in its category; all of it when it cannot be shown, else this part of it.
     basket_of_shown: float = 0.05
     session_category_boost: float = 3.0
     # How much of a buyer's next order each kind of evidence explains: the scores of
@@ -72,6 +75,10 @@ class EngineConfig:
             raise ValueError("neighbours, trending_days and half_life_days must be positive")
         if self.intent_half_life_days <= 0:
             raise ValueError("intent_half_life_days must be positive")
+        if min(self.session_gap_minutes, self.session_max_days, self.session_half_life_days) <= 0:
+            raise ValueError("session_gap_minutes, session_max_days and half-life must be positive")
+        if min(self.session_weight, self.basket_of_shown, self.session_category_boost) < 0:
+            raise ValueError("session weights cannot be negative")
         if min(self.tag_intent, self.intent_weight, self.again_weight) < 0:
             raise ValueError("tag_intent, intent_weight and again_weight cannot be negative")
 

@@ -184,3 +184,7 @@ def test_intent_settings_reject_nonsense() -> None:
     with pytest.raises(ValueError, match="negative"):
         EngineConfig(again_weight=-1)
     assert np.isfinite(EngineConfig().intent_weight)
+    with pytest.raises(ValueError, match="positive"):
+        EngineConfig(session_gap_minutes=0)
+    with pytest.raises(ValueError, match="negative"):
+        EngineConfig(session_weight=-1)
