@@ -54,6 +54,7 @@ class EngineConfig:
     # more in its category; all of it when it cannot be shown, else this part of it.
     basket_of_shown: float = 0.05
     session_category_boost: float = 3.0
+    session_same_category: float = 0.7
     # How much of a buyer's next order each kind of evidence explains: the scores of
     # intent, re-buys and similarity each add up to these (intent's fading with the
     # age of the buyer's latest view or tag).

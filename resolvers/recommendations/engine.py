@@ -15,7 +15,7 @@ similarity, the product it is based on.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -488,7 +488,14 @@ def with_buyers(model: Model, changes: dict[int, Behaviour], config: EngineConfi
     purchases = counts.purchases
     history_bought: list[IntArray] = []
     history_engaged: list[IntArray] = []
+    # A view or a tag leaves everyone's orders as they were: then popularity, trending
+    # and re-buy cycles are the model's own, and need no recomputing.
+    same_orders = True
     for user_id, own in sorted(changes.items()):
+        if same_orders and not _same_events(
+            purchases.where(purchases.users == user_id), own.purchases
+        ):
+            same_orders = False
         at = int(np.searchsorted(users, user_id))
         present = at < len(users) and int(users[at]) == user_id
         active = len(own.purchases) + len(own.tags) + len(own.views) > 0
@@ -513,6 +520,9 @@ def with_buyers(model: Model, changes: dict[int, Behaviour], config: EngineConfi
     co_behaviour = _replace_rows(
         model.co_behaviour, rows_engaged, cosine_rows(engaged, rows_engaged, k, shrinkage)
     )
+    if same_orders:
+        counts = replace(updated, purchases=counts.purchases)
+        return replace(model, counts=counts, co_purchase=co_purchase, co_behaviour=co_behaviour)
     return _from_counts(
         products,
         updated,
@@ -520,6 +530,22 @@ def with_buyers(model: Model, changes: dict[int, Behaviour], config: EngineConfi
         config,
         co_purchase=co_purchase,
         co_behaviour=co_behaviour,
+    )
+
+
+def _same_events(a: Events, b: Events) -> bool:
+    """Whether two lists hold the same events, in whatever order."""
+    if len(a) != len(b):
+        return False
+    keys_a = np.lexsort((a.weight, a.at, a.products, a.group))
+    keys_b = np.lexsort((b.weight, b.at, b.products, b.group))
+    return all(
+        np.array_equal(x[keys_a], y[keys_b])
+        for x, y in zip(
+            (a.users, a.products, a.at, a.weight, a.group),
+            (b.users, b.products, b.at, b.weight, b.group),
+            strict=True,
+        )
     )
 
 
@@ -712,10 +738,12 @@ def _session_basket(
     basket = np.zeros(session.shape)
     inside = np.flatnonzero(session.sum(axis=0) > 0)
     for x in inside.tolist():
-        shelf = np.where(products.shops == products.shops[x], model.popularity, 0.0)
-        shelf[products.categories == products.categories[x]] *= config.session_category_boost
-        shelf[inside] = 0.0
-        shelf = _shares(shelf, 1.0)
+        shop = np.where(products.shops == products.shops[x], model.popularity, 0.0)
+        shop[inside] = 0.0
+        kind = np.where(products.categories == products.categories[x], shop, 0.0)
+        shelf = _shares(kind, config.session_same_category) + _shares(
+            shop, 1.0 - config.session_same_category
+        )
         mass = session[:, x] * (config.basket_of_shown if allowed[x] else 1.0)
         basket += mass[:, None] * shelf[None, :]
     return basket
