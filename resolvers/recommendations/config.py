@@ -50,10 +50,10 @@ class EngineConfig:
     session_half_life_days: float = 1.5
     session_weight: float = 2.0
     # The rest of a session's basket (``engine._session_basket``): each session product
-    # hands its share on to its shop's other products by popularity, this many times
-    # more in its category; all of it when it cannot be shown, else this part of it.
+    # hands its share on to its shop's other products by popularity, ``same_category``
+    # of it to those of its own category; all of it when it cannot be shown, else the
+    # ``basket_of_shown`` part of it.
     basket_of_shown: float = 0.05
-    session_category_boost: float = 3.0
     session_same_category: float = 0.7
     # How much of a buyer's next order each kind of evidence explains: the scores of
     # intent, re-buys and similarity each add up to these (intent's fading with the
@@ -77,9 +77,13 @@ class EngineConfig:
         if self.intent_half_life_days <= 0:
             raise ValueError("intent_half_life_days must be positive")
         if min(self.session_gap_minutes, self.session_max_days, self.session_half_life_days) <= 0:
-            raise ValueError("session_gap_minutes, session_max_days and half-life must be positive")
-        if min(self.session_weight, self.basket_of_shown, self.session_category_boost) < 0:
+            raise ValueError(
+                "session_gap_minutes, session_max_days and session_half_life_days must be positive"
+            )
+        if min(self.session_weight, self.basket_of_shown) < 0:
             raise ValueError("session weights cannot be negative")
+        if not 0 <= self.session_same_category <= 1:
+            raise ValueError("session_same_category is a share: 0 to 1")
         if min(self.tag_intent, self.intent_weight, self.again_weight) < 0:
             raise ValueError("tag_intent, intent_weight and again_weight cannot be negative")
 

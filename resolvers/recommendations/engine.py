@@ -729,7 +729,7 @@ def _session_basket(
 
     An order that starts with a session product is filled from that product's shop,
     mostly its category. Each session product hands its share on to the other products
-    of its shop by popularity, ``session_category_boost`` times more in its category:
+    of its shop by popularity, ``session_same_category`` of it to those of its category:
     all of it when it cannot be shown itself (out of stock, say: the order that would
     have started with it is likely to hold its neighbours on the shelf), else the
     ``basket_of_shown`` part of it.
