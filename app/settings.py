@@ -162,7 +162,7 @@ class Settings(BaseSettings):
         description="Event bus: memory://, redis://host:port/db, or postgresql://… (LISTEN).",
     )
     recommendation_debounce_seconds: float = Field(
-        default=2.0,
+        default=1.0,
         ge=0,
         description="A buyer's recommendations are recomputed this long after their last action.",
     )

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -35,7 +35,7 @@ from resolvers.context import Context
 from resolvers.gateway import SandboxGateway
 from resolvers.mutations.timeouts import apply_timeouts
 from resolvers.recommendations.refresher import RecommendationRefresher
-from resolvers.recommendations.requests import due_requests, forget_request
+from resolvers.recommendations.requests import due_requests, earliest_request, forget_request
 
 log = logging.getLogger("ordercenter.worker")
 
@@ -63,12 +63,34 @@ async def sweep_forever(make_context: Callable[[], Context], interval: float) ->
             )
 
 
+# The shortest nap between passes: a backlog larger than one batch is served at once.
+MIN_REFRESH_WAIT_SECONDS = 0.02
+
+
+def refresh_wait(
+    earliest: datetime | None, now: datetime, debounce: timedelta, interval: float
+) -> float:
+    """Seconds until the next pass: when the earliest waiting request comes due, at most
+    ``interval`` (new requests are seen no later), at least a short nap."""
+    if earliest is None:
+        return interval
+    until_due = (earliest + debounce - now).total_seconds()
+    return min(interval, max(MIN_REFRESH_WAIT_SECONDS, until_due))
+
+
 async def refresh_requested_forever(
     sessions: SessionFactory, refresher: RecommendationRefresher, interval: float
 ) -> None:
-    """Every ``interval``, recompute buyers whose last action is older than the debounce."""
+    """Recompute buyers whose last action is older than the debounce, as it comes due.
+
+    Each pass serves the buyers due, then sleeps until the next known request comes
+    due, at most ``interval`` (how soon a new request is seen): with a debounce at
+    least that long, a buyer's list is recomputed the debounce after their last
+    action, not up to a poll later.
+    """
     debounce = timedelta(seconds=refresher.debounce_seconds)
     while True:
+        wait = interval
         try:
             due = await due_requests(sessions, utcnow() - debounce)
             if due:
@@ -81,9 +103,10 @@ async def refresh_requested_forever(
                     log.exception("refreshing recommendations of %d users failed", len(due))
             for user_id, requested_at in due:
                 await forget_request(sessions, user_id, requested_at)
+            wait = refresh_wait(await earliest_request(sessions), utcnow(), debounce, interval)
         except Exception:
             log.exception("reading recommendation requests failed; retrying next interval")
-        await asyncio.sleep(interval)
+        await asyncio.sleep(wait)
 
 
 async def rebuild_model_forever(refresher: RecommendationRefresher, interval: float) -> None:

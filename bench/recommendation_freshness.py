@@ -6,7 +6,8 @@ Seeds a temporary SQLite file (``--users`` buyers, 50 orders each: 50,000 orders
 the default), then runs what worker mode runs: the API side records each buyer's
 action in ``recommendation_requests`` (``RefreshRequests``, as after a mutation's
 commit), and the worker's loops, in this process, refresh due buyers incrementally
-(``refresh_requested_forever``: debounce 2 s, poll 1 s, the defaults) and rebuild the
+(``refresh_requested_forever``: debounce 1 s, poll 1 s, the defaults; it wakes when a
+request it has seen comes due) and rebuild the
 whole model on a schedule (``rebuild_model_forever``, every ``--rebuild-every``
 seconds; the first starts with the writes, so it overlaps them). ``--writes`` real
 use-case calls (a view, a tag or an order of a random buyer, every ``--interval``

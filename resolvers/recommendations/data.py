@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -18,8 +19,10 @@ from db.models import Order, OrderItem, Product, ProductView, Recommendation, Ta
 from resolvers.recommendations.engine import Behaviour, Events, FloatArray, IntArray, Products
 
 # Rows held at once while reading behaviour. Everyone's behaviour read as driver rows
-# (with a datetime each) in one go peaked ~30 MiB above the arrays made from it.
-_PARTITION = 10_000
+# (with a datetime each) in one go peaked ~30 MiB above the arrays made from it. Each
+# partition is turned into arrays on the event loop: a small one keeps a full rebuild's
+# read from holding up the buyers' own refreshes beside it for long.
+_PARTITION = 2_000
 
 Column = Callable[[list[Any]], npt.NDArray[Any]]
 
@@ -55,6 +58,7 @@ async def _read(
     async for rows in result.partitions():
         for part, make, values in zip(parts, columns, _columns(rows, len(columns)), strict=True):
             part.append(make(values))
+        await asyncio.sleep(0)
     return [
         np.concatenate(part) if part else make([])
         for part, make in zip(parts, columns, strict=True)

@@ -15,7 +15,7 @@ similarity, the product it is based on.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -488,7 +488,14 @@ def with_buyers(model: Model, changes: dict[int, Behaviour], config: EngineConfi
     purchases = counts.purchases
     history_bought: list[IntArray] = []
     history_engaged: list[IntArray] = []
+    # A view or a tag leaves everyone's orders as they were: then popularity, trending
+    # and re-buy cycles are the model's own, and need no recomputing.
+    same_orders = True
     for user_id, own in sorted(changes.items()):
+        if same_orders and not _same_events(
+            purchases.where(purchases.users == user_id), own.purchases
+        ):
+            same_orders = False
         at = int(np.searchsorted(users, user_id))
         present = at < len(users) and int(users[at]) == user_id
         active = len(own.purchases) + len(own.tags) + len(own.views) > 0
@@ -513,6 +520,9 @@ def with_buyers(model: Model, changes: dict[int, Behaviour], config: EngineConfi
     co_behaviour = _replace_rows(
         model.co_behaviour, rows_engaged, cosine_rows(engaged, rows_engaged, k, shrinkage)
     )
+    if same_orders:
+        counts = replace(updated, purchases=counts.purchases)
+        return replace(model, counts=counts, co_purchase=co_purchase, co_behaviour=co_behaviour)
     return _from_counts(
         products,
         updated,
@@ -520,6 +530,22 @@ def with_buyers(model: Model, changes: dict[int, Behaviour], config: EngineConfi
         config,
         co_purchase=co_purchase,
         co_behaviour=co_behaviour,
+    )
+
+
+def _same_events(a: Events, b: Events) -> bool:
+    """Whether two lists hold the same events, in whatever order."""
+    if len(a) != len(b):
+        return False
+    keys_a = np.lexsort((a.weight, a.at, a.products, a.group))
+    keys_b = np.lexsort((b.weight, b.at, b.products, b.group))
+    return all(
+        np.array_equal(x[keys_a], y[keys_b])
+        for x, y in zip(
+            (a.users, a.products, a.at, a.weight, a.group),
+            (b.users, b.products, b.at, b.weight, b.group),
+            strict=True,
+        )
     )
 
 
@@ -648,6 +674,81 @@ def _intent(
     return np.bincount(cols[since], weights=fresh, minlength=len(products)).astype(np.float64)
 
 
+def _sessions(
+    products: Products, user: Behaviour, now: float, config: EngineConfig
+) -> tuple[FloatArray, FloatArray]:
+    """Per product, the pull of the buyer's pending video sessions: (tags, views).
+
+    A session is the products of one shop the buyer viewed or tagged within
+    ``session_gap_minutes`` of each other (what one video features), at least
+    ``session_min_products`` of them, in the last ``session_max_days``. It is pending
+    until the buyer orders one of its products: that order spends the whole session.
+    Each event pulls with its weight (a tag ``tag_intent`` times a view), halving every
+    ``session_half_life_days``.
+    """
+    start = now - config.session_max_days * DAY
+    tags = user.tags.where(user.tags.at >= start)
+    views = user.views.where(user.views.at >= start)
+    events = _concat(tags, views)
+    cols, known = products.locate(events.products)
+    is_tag = (np.arange(len(events)) < len(tags))[known]
+    cols, at = cols[known], events.at[known]
+    weight = events.weight[known] * np.where(is_tag, config.tag_intent, 1.0)
+    pulls = (np.zeros(len(products)), np.zeros(len(products)))
+    if len(cols) == 0:
+        return pulls
+    shops = products.shops[cols]
+    gap = config.session_gap_minutes * 60.0
+    together = (shops[:, None] == shops[None, :]) & (np.abs(at[:, None] - at[None, :]) <= gap)
+    # Spent: one of the session's products was ordered after the session began.
+    ordered = _last_bought(products, user.purchases)[cols] >= at - gap
+    spent = (together & ordered[None, :]).any(axis=1)
+    pending = (_distinct_together(together, cols) >= config.session_min_products) & ~spent
+    age_days = np.maximum(0.0, now - at) / DAY
+    pull = weight * np.power(0.5, age_days / config.session_half_life_days)
+    for pulled, of_kind in zip(pulls, (is_tag, ~is_tag), strict=True):
+        chosen = pending & of_kind
+        pulled += np.bincount(cols[chosen], weights=pull[chosen], minlength=len(products))
+    return pulls
+
+
+def _distinct_together(together: BoolArray, cols: IntArray) -> IntArray:
+    """Per event, how many distinct products are among the events ``together`` with it."""
+    codes = np.unique(cols, return_inverse=True)[1]
+    present = np.zeros((len(cols), int(codes.max()) + 1), dtype=np.bool_)
+    rows, others = np.nonzero(together)
+    present[rows, codes[others]] = True
+    counts: IntArray = present.sum(axis=1).astype(np.int64)
+    return counts
+
+
+def _session_basket(
+    model: Model, session: FloatArray, allowed: BoolArray, config: EngineConfig
+) -> FloatArray:
+    """Per row of ``session`` (its shares, by kind), the rest of the sessions' baskets.
+
+    An order that starts with a session product is filled from that product's shop,
+    mostly its category. Each session product hands its share on to the other products
+    of its shop by popularity, ``session_same_category`` of it to those of its category:
+    all of it when it cannot be shown itself (out of stock, say: the order that would
+    have started with it is likely to hold its neighbours on the shelf), else the
+    ``basket_of_shown`` part of it.
+    """
+    products = model.products
+    basket = np.zeros(session.shape)
+    inside = np.flatnonzero(session.sum(axis=0) > 0)
+    for x in inside.tolist():
+        shop = np.where(products.shops == products.shops[x], model.popularity, 0.0)
+        shop[inside] = 0.0
+        kind = np.where(products.categories == products.categories[x], shop, 0.0)
+        shelf = _shares(kind, config.session_same_category) + _shares(
+            shop, 1.0 - config.session_same_category
+        )
+        mass = session[:, x] * (config.basket_of_shown if allowed[x] else 1.0)
+        basket += mass[:, None] * shelf[None, :]
+    return basket
+
+
 def _buy_again(
     model: Model, last_bought: FloatArray, now: float, config: EngineConfig
 ) -> FloatArray:
@@ -717,11 +818,17 @@ def recommend(
     # Each kind of evidence is a share of one unit, weighted by how often it explains an
     # order: a buyer with 3 fresh views and 20 due consumables gets the views first.
     similar = config.similar_weight * _shares(similar, 1.0)
+    session_tagged, session_viewed = _sessions(products, user, now, config)
+    freshness = _freshness(products, user, now, config)
+    # Intent: a pending video session first (the likeliest next order of all), then
+    # whatever else the buyer looked at lately.
+    session = config.session_weight * _shares(np.vstack([session_tagged, session_viewed]), 1.0)
+    intent = session + config.intent_weight * freshness * _shares(np.vstack([tagged, viewed]), 1.0)
+    # The rest of a session's basket: similar to what the buyer tagged, or viewed.
+    similar[1:] += _session_basket(model, session, allowed, config)
     # A product the buyer bought is back only for itself (looked at again, or due):
     # never "similar to" what they bought.
     similar[:, bought] = 0.0
-    freshness = _freshness(products, user, now, config)
-    intent = config.intent_weight * freshness * _shares(np.vstack([tagged, viewed]), 1.0)
     parts = np.vstack([similar, intent, config.again_weight * _shares(again, 1.0)])
     reasons_of = (*(s.reason for s in sources), Reason.TAGGED, Reason.VIEWED, Reason.BUY_AGAIN)
     relevance = parts.sum(axis=0)

@@ -27,13 +27,19 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ordercenter.recommendations")
 
+# After a full rebuild, buyers refreshed meanwhile are folded into the new model in
+# rounds without the fold lock until at most this many are left; those, and whoever
+# came in between, are folded under the lock, so refreshes never wait for a big fold.
+SWAP_FOLD_LIMIT = 4
+SWAP_ROUNDS = 3
+
 
 class RecommendationRefresher:
     def __init__(
         self,
         sessions: SessionFactory,
         *,
-        debounce_seconds: float = 2.0,
+        debounce_seconds: float = 1.0,
         model_max_age_seconds: float = 600.0,
         config: EngineConfig = DEFAULT_CONFIG,
         clock: Callable[[], datetime] = utcnow,
@@ -140,6 +146,14 @@ class RecommendationRefresher:
 
         self._folded = {}
         model = await self._build()
+        # Buyers folded into the previous model meanwhile are folded into this one: the
+        # bulk of them while refreshes go on, only the last few while they wait.
+        for _ in range(SWAP_ROUNDS):
+            async with self._fold_lock:
+                if len(self._folded) <= SWAP_FOLD_LIMIT:
+                    break
+                pending, self._folded = self._folded, {}
+            model = await asyncio.to_thread(with_buyers, model, pending, self.config)
         async with self._fold_lock:
             if self._folded:
                 model = await asyncio.to_thread(with_buyers, model, self._folded, self.config)

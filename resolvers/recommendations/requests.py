@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from sqlalchemy import func
 from sqlmodel import col, delete, select
 
 from db.engine import SessionFactory
@@ -80,6 +81,14 @@ async def due_requests(
     )
     async with sessions() as session:
         return [(int(u), at) for u, at in (await session.execute(statement)).all()]
+
+
+async def earliest_request(sessions: SessionFactory) -> datetime | None:
+    """When the longest-waiting buyer's latest request was made; None if nobody waits."""
+    statement = select(func.min(col(RecommendationRequest.requested_at)))
+    async with sessions() as session:
+        earliest: datetime | None = (await session.execute(statement)).scalar()
+        return earliest
 
 
 async def forget_request(sessions: SessionFactory, user_id: int, requested_at: datetime) -> None:

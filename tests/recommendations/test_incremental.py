@@ -21,13 +21,14 @@ from resolvers.recommendations.engine import (
     DEFAULT_CONFIG,
     Behaviour,
     Events,
+    Model,
     Products,
     build_model,
     recommend,
     with_buyer,
     with_buyers,
 )
-from resolvers.recommendations.refresher import RecommendationRefresher
+from resolvers.recommendations.refresher import SWAP_FOLD_LIMIT, RecommendationRefresher
 
 NOW = 400 * DAY
 CONFIG = replace(DEFAULT_CONFIG, neighbours=5)  # small k: pruning decides, so it is tested
@@ -184,3 +185,44 @@ def test_buyers_folded_together_each_get_the_full_rebuilds_list() -> None:
     full = build_model(products, after, NOW, CONFIG)
     for user, own in changed.items():
         assert recommend(folded, own, NOW, CONFIG) == recommend(full, own, NOW, CONFIG), user
+
+
+async def test_buyers_refreshed_during_a_rebuild_are_in_the_model_it_swaps_in(
+    engine: AsyncEngine, sessions: SessionFactory
+) -> None:
+    await seed_database(engine, size=SeedSize(users=30, orders_per_user=10), now=NOW_DT)
+    refresher = RecommendationRefresher(sessions, clock=lambda: NOW_DT, scheduled_rebuilds=True)
+    # More than are folded while refreshes wait: most are folded beside them.
+    buyers = list(range(3, 3 + SWAP_FOLD_LIMIT + 3))
+    build = refresher._build
+
+    tagged: dict[int, int] = {}
+
+    async def build_then_buyers_act() -> Model:
+        model = await build()  # the rebuild's snapshot is read: what follows is not in it
+        async with sessions() as session:
+            for user in buyers:
+                before = select(col(TaggedItem.product_id)).where(col(TaggedItem.user_id) == user)
+                tagged[user] = min(
+                    set(range(1, 100)) - set((await session.execute(before)).scalars())
+                )
+                session.add(TaggedItem(user_id=user, product_id=tagged[user], tagged_at=NOW_DT))
+            await session.commit()
+        await refresher.refresh_many(buyers)  # folded into the previous model
+        return model
+
+    try:
+        await refresher.rebuild()
+        refresher._build = build_then_buyers_act  # type: ignore[method-assign]
+        swapped = await refresher.rebuild()
+        assert await refresher.model() is swapped
+    finally:
+        await refresher.close()
+    products, behaviour, _ = await load_everything(sessions)
+    full = build_model(products, behaviour, NOW_DT.timestamp(), DEFAULT_CONFIG)
+    for user in buyers:
+        async with sessions() as session:
+            own = await load_behaviour(session, user)
+        assert tagged[user] in own.tags.products.tolist()
+        now = NOW_DT.timestamp()
+        assert recommend(swapped, own, now) == recommend(full, own, now), user

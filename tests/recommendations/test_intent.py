@@ -75,16 +75,84 @@ def test_repeat_cycles_learn_which_categories_are_re_bought_and_how_often() -> N
     assert days[2] == pytest.approx(30.0)
 
 
-def test_a_fresh_view_leads_and_a_tag_counts_more_than_a_view() -> None:
+def test_a_pending_session_leads_and_a_tag_counts_more_than_a_view() -> None:
     model = _model()
-    picks = recommend(model, _user(viewed=[(3, 0.1), (7, 10.0)], tagged=[(1, 0.1)]), NOW, CONFIG)
+    # 3 and 4 (one shop) looked at within minutes: a video's products, not bought yet.
+    picks = recommend(
+        model,
+        _user(viewed=[(3, 0.1), (4, 0.1005), (7, 10.0)], tagged=[(4, 0.1)]),
+        NOW,
+        CONFIG,
+    )
     order = [p.product_id for p in picks]
-    assert order[:2] == [1, 3]
+    assert order[:2] == [4, 3]
     assert picks[0].reason is Reason.TAGGED
     assert picks[1].reason is Reason.VIEWED
     assert picks[0].based_on_product_id is None
-    # Seen ten days ago: still a pick, below the fresh ones.
+    # Seen ten days ago: still a pick, below the session.
     assert order.index(7) > 1
+
+
+def test_a_lone_view_is_not_a_session() -> None:
+    model = _model()
+    lone = recommend(model, _user(viewed=[(3, 0.1)]), NOW, CONFIG)
+    together = recommend(model, _user(viewed=[(3, 0.1), (4, 0.1005)]), NOW, CONFIG)
+    # A lone look is still a pick, below what is like the buyer's history; a product of
+    # a video session leads.
+    by_id = {p.product_id: p for p in lone}
+    assert by_id[3].reason is Reason.VIEWED
+    assert 0 < by_id[3].score < 1.0
+    assert lone[0].product_id != 3
+    assert [p.product_id for p in together[:2]] == [3, 4]
+    assert together[0].reason is Reason.VIEWED
+
+
+def test_ordering_one_product_of_a_session_spends_the_session() -> None:
+    model = _model()
+    viewed = [(3, 2.0), (4, 2.0005)]
+    pending = recommend(model, _user(viewed=viewed), NOW, CONFIG)
+    spent = recommend(model, _user(bought=[(3, 1.0)], viewed=viewed), NOW, CONFIG)
+    assert [p.product_id for p in pending[:2]] == [3, 4]
+    # After ordering 3, the session's other product is only a lone look now.
+    assert 3 not in {p.product_id for p in spent}
+    by_id = {p.product_id: p for p in spent}
+    assert by_id[4].reason is Reason.VIEWED
+    assert by_id[4].score < 1.0
+
+
+def test_an_unavailable_session_product_hands_on_to_its_shelf() -> None:
+    # One shop with two categories (1, 2 | 3, 4), another shop (5, 6); all bought alike.
+    products = Products.of(
+        ids=range(1, 7), shops=[1, 1, 1, 1, 2, 2], categories=[0, 0, 1, 1, 0, 0],
+        available=[True] * 6,
+    )  # fmt: skip
+    crowd = Events.of(
+        [u for u in range(10, 20) for _ in range(6)],
+        list(range(1, 7)) * 10,
+        at=[NOW - 100 * DAY] * 60,
+        group=[u for u in range(10, 20) for _ in range(6)],
+    )
+    model = build_model(
+        products, Behaviour(crowd, Events.empty(), Events.empty(), Events.empty()), NOW, CONFIG
+    )
+    user = _user(viewed=[(1, 0.1), (3, 0.1005)])
+    shown = recommend(model, user, NOW, CONFIG)
+    available = np.ones(len(products), dtype=np.bool_)
+    available[products.index_of(np.asarray([1]))] = False
+    gone = recommend(model, user, NOW, CONFIG, available)
+    # While 1 can be shown, the session itself leads; once it cannot, its share goes to
+    # its shelf: the same shop's product of its category (2) most, the other
+    # category's (4) less, other shops' (5, 6) nothing.
+    assert [p.product_id for p in shown[:2]] == [1, 3]
+    shelf_while_shown = next(p.score for p in shown if p.product_id == 2)
+    order = [p.product_id for p in gone]
+    scores = {p.product_id: p.score for p in gone}
+    assert 1 not in order
+    assert order[:3] == [3, 2, 4]
+    assert gone[1].reason is Reason.SIMILAR_TO_VIEWED
+    assert gone[1].based_on_product_id in (1, 3)
+    assert scores[2] > 2 * scores[4] > 10 * scores[5]
+    assert scores[2] > 5 * shelf_while_shown
 
 
 def test_what_was_bought_comes_back_only_when_looked_at_again_or_due() -> None:
@@ -92,8 +160,8 @@ def test_what_was_bought_comes_back_only_when_looked_at_again_or_due() -> None:
     # Viewed, then bought: the look is spent.
     spent = recommend(model, _user(bought=[(3, 1.0)], viewed=[(3, 2.0)]), NOW, CONFIG)
     assert 3 not in {p.product_id for p in spent}
-    # Bought, then viewed again: wanted again.
-    again = recommend(model, _user(bought=[(3, 5.0)], viewed=[(3, 0.5)]), NOW, CONFIG)
+    # Bought, then looked at again in a video session: wanted again.
+    again = recommend(model, _user(bought=[(3, 5.0)], viewed=[(3, 0.5), (4, 0.5005)]), NOW, CONFIG)
     assert again[0].product_id == 3
     assert again[0].reason is Reason.VIEWED
 
@@ -116,3 +184,7 @@ def test_intent_settings_reject_nonsense() -> None:
     with pytest.raises(ValueError, match="negative"):
         EngineConfig(again_weight=-1)
     assert np.isfinite(EngineConfig().intent_weight)
+    with pytest.raises(ValueError, match="positive"):
+        EngineConfig(session_gap_minutes=0)
+    with pytest.raises(ValueError, match="negative"):
+        EngineConfig(session_weight=-1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -20,7 +22,9 @@ def _settings(**values: float) -> Settings:
 
 def test_defaults_match_the_refresher() -> None:
     settings = _settings()
-    assert settings.recommendation_debounce_seconds == 2.0
+    defaults = inspect.signature(RecommendationRefresher).parameters
+    assert settings.recommendation_debounce_seconds == defaults["debounce_seconds"].default
+    assert settings.recommendation_debounce_seconds == 1.0
     assert settings.recommendation_model_max_age_seconds == 600.0
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from app.settings import Settings
-from app.worker import run_worker
+from app.worker import MIN_REFRESH_WAIT_SECONDS, refresh_wait, run_worker
 from db.engine import SessionFactory
 from db.models import Order, RecommendationRequest
 from db.types import utcnow
@@ -111,3 +111,16 @@ async def test_a_request_made_while_one_is_served_is_kept(sessions: SessionFacto
     assert await _requests(sessions) == [pk(user)]
     await forget_request(sessions, pk(user), moment)
     assert await _requests(sessions) == []
+
+
+def test_the_refresh_loop_wakes_when_the_next_request_comes_due() -> None:
+    now = utcnow()
+    debounce = timedelta(seconds=1)
+    # Nobody waits: look again a poll later.
+    assert refresh_wait(None, now, debounce, 1.0) == 1.0
+    # Made 0.3 s ago: due in 0.7 s, not a whole poll later.
+    assert refresh_wait(now - timedelta(seconds=0.3), now, debounce, 1.0) == 0.7
+    # Already due (a backlog beyond one batch): a short nap, then the next batch.
+    assert refresh_wait(now - timedelta(seconds=5), now, debounce, 1.0) == MIN_REFRESH_WAIT_SECONDS
+    # Due later than a poll: new requests are still looked for every poll.
+    assert refresh_wait(now, now, timedelta(seconds=3), 1.0) == 1.0
