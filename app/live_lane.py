@@ -97,7 +97,11 @@ async def serve(
                         finally:
                             feed.direct = None
                         delivery = feed.take()
-                payload = selection.rendered(delivery) or await selection.payload(context, delivery)
+                payload = selection.rendered(delivery) or await selection.payload(
+                    # Its own loaders: the connection's other operations render too.
+                    context.for_operation(),
+                    delivery,
+                )
             except SlowConsumer:
                 ending = selection.error_payload(context, too_slow(feed.last))
                 break
