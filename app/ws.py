@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import Counter
 from collections.abc import Iterator
@@ -36,7 +37,7 @@ from strawberry.types.execution import PreExecutionError
 
 from app import metrics
 from app.auth import TokenVerifier, identify
-from app.live_lane import SEND, retrieved, serve, the_send
+from app.live_lane import SEND, retrieved, serve, the_send, the_writer
 from app.pipeline import (
     REQUEST_BYTES,
     Instrumented,
@@ -50,6 +51,7 @@ from app.vocabulary import GENERIC, GRAPHQL_TRANSPORT_WS, GRAPHQL_WS
 from internals import HandOverTransportWSHandler, is_refused_init_close
 from resolvers.context import Context
 from resolvers.errors import SIGN_IN, NotAuthenticated
+from resolvers.subscriptions.hub import Subscriber
 from resolvers.subscriptions.lane import DATA, NEXT, Lane, current_lane
 
 log = logging.getLogger("ordercenter.ws")
@@ -281,7 +283,9 @@ class TransportWSHandler(HandOverTransportWSHandler):
             lane.feed.close()  # stopped meanwhile
             return False
         task = asyncio.create_task(self._serve_lane(operation, lane))
-        task.add_done_callback(retrieved)
+        # Closed however the task ends: also when it is cancelled before it ever ran (the
+        # connection closed at once), and its own ``finally`` with it.
+        task.add_done_callback(functools.partial(_lane_ended, lane.feed))
         operation.task = task  # what a `complete` from the client cancels
         if self.timings is not None:
             self.timings.answered(operation.id)  # subscribed
@@ -314,6 +318,7 @@ class TransportWSHandler(HandOverTransportWSHandler):
                 the_send(_scope_of(self.websocket)),
                 lambda: operations.get(operation.id) is operation,
                 _ours(self.view).pipeline.metrics,
+                the_writer(_scope_of(self.websocket)),
             )
             await self.send_text(ending)
             await operation.send_operation_message({"id": operation.id, "type": "complete"})
@@ -340,6 +345,11 @@ class TransportWSHandler(HandOverTransportWSHandler):
             log.debug("an operation's answer was not sent: the client went away")
             return
         await super().handle_task_exception(error)
+
+
+def _lane_ended(feed: Subscriber, task: asyncio.Task[None]) -> None:
+    feed.close()
+    retrieved(task)
 
 
 async def _send_text(socket: Any, text: str) -> None:
@@ -429,6 +439,7 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
                     the_send(_scope_of(self.websocket)),
                     lambda: tasks.get(operation_id) is this,
                     _ours(self.view).pipeline.metrics,
+                    the_writer(_scope_of(self.websocket)),
                 )
                 await _send_text(self.websocket, ending)
             await self.send_message({"type": "complete", "id": operation_id})
