@@ -31,6 +31,7 @@ from tests.server.serving import (
 from tests.subscriptions.wsclient import (
     WAIT,
     Api,
+    Buyer,
     WsClient,
     event_id,
     last_event_id,
@@ -113,13 +114,20 @@ async def settles_at(http: httpx.AsyncClient, url: str, expected: int) -> int:
         await asyncio.sleep(0.05)
 
 
+async def one_buyer(
+    served: tuple[ServerProcess, Path], http: httpx.AsyncClient
+) -> tuple[ServerProcess, str, Buyer, Api]:
+    """The server, its database and a buyer of this test's own, with an API client."""
+    server = served[0]
+    database = server.env["ORDERCENTER_DATABASE_URL"]
+    (buyer,) = (await make_world(database, buyers=1)).buyers
+    return server, database, buyer, Api(http, server.url)
+
+
 async def test_a_completed_operation_gets_nothing_and_the_next_one_gets_every_event(
     served: tuple[ServerProcess, Path], http: httpx.AsyncClient
 ) -> None:
-    server, _ = served
-    database = server.env["ORDERCENTER_DATABASE_URL"]
-    (buyer,) = (await make_world(database, buyers=1)).buyers
-    api = Api(http, server.url)
+    server, database, buyer, api = await one_buyer(served, http)
     client = await WsClient.open(server.url, buyer.token)
     try:
         for round_ in range(ROUNDS):
@@ -163,10 +171,8 @@ OPERATIONS = 10  # subscribers of the one socket
 async def test_a_client_gone_mid_stream_is_a_quiet_close_that_releases_its_subscribers(
     served: tuple[ServerProcess, Path], http: httpx.AsyncClient
 ) -> None:
-    server, output = served
-    database = server.env["ORDERCENTER_DATABASE_URL"]
-    (buyer,) = (await make_world(database, buyers=1)).buyers
-    api = Api(http, server.url)
+    server, _, buyer, api = await one_buyer(served, http)
+    output = served[1]
     await asyncio.gather(*(api.place(buyer) for _ in range(30)))
     before = await settles_at(http, server.url, 0)
     logged = len(errors_logged(output))
