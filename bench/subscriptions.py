@@ -104,6 +104,8 @@ FLOOR_STATUSES = ("AWAITING_COLLECTION", "IN_TRANSIT", "DELIVERED")  # as ours, 
 # triggers it: it must be over before the base RSS is read, or it lands among the idle
 # subscriptions (about 27 KB "per subscription" at N = 1000).
 RECOMMENDATION_DEBOUNCE = 0.2
+IDLE_ONLY = False  # --idle-only: open N subscriptions, measure the server's RSS, stop
+FIXED_WEIGHT = 3000  # an N's share of the budget is as for FIXED_WEIGHT + N subscribers
 CONNECT_CONCURRENCY = 50  # connections being opened at once, by all client processes
 # Subscribers per client process: 10,000 connections are four processes, so that no
 # one client process's CPU is what limits the deliveries measured.
@@ -741,6 +743,8 @@ async def _drive(
         row.rss_idle_mb = idle_kb / 1024
         if row.opened:
             row.kb_per_subscription = (idle_kb - base_kb) / row.opened
+        if IDLE_ONLY:
+            return
         left = end - time.monotonic()
         steady_end = end - max(MIN_BURST, BURST_SHARE * left)
         row.steady = await _phase(
@@ -965,8 +969,10 @@ async def main(
             rows.append(Row(subscribers=count, notes=["skipped: out of time"]))
             rows.append(Row(subscribers=count, impl="floor", notes=["skipped: out of time"]))
             continue
-        # Each N its share of what is left, in proportion to N (the last one all of it).
-        share = remaining * count / sum(subscribers[index:])
+        # Each N its share of what is left: a fixed part (a server to seed and start,
+        # two to settle) and a part in proportion to N; the last one all of it.
+        weights = [FIXED_WEIGHT + n for n in subscribers[index:]]
+        share = remaining * weights[0] / sum(weights)
         n_end = time.monotonic() + share
         async with _database(pg_base) as url:
             try:
@@ -977,6 +983,8 @@ async def main(
                 )
             except Exception as error:  # report and go on with the floor
                 rows.append(Row(subscribers=count, notes=[f"failed: {error!r}"]))
+        if IDLE_ONLY:
+            continue
         if n_end - time.monotonic() < 10:
             rows.append(Row(subscribers=count, impl="floor", notes=["skipped: out of time"]))
             continue
@@ -1002,6 +1010,11 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--budget", type=float, default=TOTAL_BUDGET, help="seconds in all")
     parser.add_argument("--no-compression", action="store_true", help="no permessage-deflate")
     parser.add_argument(
+        "--idle-only",
+        action="store_true",
+        help="ours only: open the N subscriptions, report RSS and opening time, no events",
+    )
+    parser.add_argument(
         "--protocol", choices=(TRANSPORT_WS, LEGACY_WS), default=TRANSPORT_WS, help="ours speaks"
     )
     parser.add_argument("--client", nargs=3, metavar=("URL", "TOKEN", "N"), help=argparse.SUPPRESS)
@@ -1013,6 +1026,7 @@ def _arguments() -> argparse.Namespace:
 
 if __name__ == "__main__":
     arguments = _arguments()
+    IDLE_ONLY = arguments.idle_only
     if arguments.client:
         url, token, count = arguments.client
         asyncio.run(
