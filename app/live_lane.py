@@ -13,7 +13,8 @@ from starlette.types import Send
 from strawberry.http.exceptions import WebSocketDisconnected
 
 from app import metrics
-from internals import resume
+from app.request_id import SERVER_SEND
+from internals import frame_writer, resume, text_frame
 from resolvers.context import Context
 from resolvers.subscriptions.hub import Delivery, SlowConsumer
 from resolvers.subscriptions.lane import Lane
@@ -29,18 +30,35 @@ def retrieved(task: asyncio.Future[None]) -> None:
 
 
 async def serve(
-    lane: Lane, context: Context, send: Send, current: Callable[[], bool], lag: bool
+    lane: Lane,
+    context: Context,
+    send: Send,
+    current: Callable[[], bool],
+    lag: bool,
+    write: Callable[[bytes], bool] | None = None,
 ) -> str:
     """Send each event until the subscriber falls behind or rendering fails; then the
     frame that ends the operation with that error (for the caller to send, followed by
     its protocol's ``complete``). ``current()`` says whether the operation is still the
     one its id names (not stopped meanwhile); ``lag`` observes each live event's lag.
+    ``write``: the socket's ``internals.frame_writer``, if it has one: a frame rendered
+    for every operation of the selection is then encoded once, and these bytes are
+    written to each of their sockets (False: sent through ``send`` instead).
     Raises WebSocketDisconnected when the socket went away."""
     feed = lane.feed
     selection: LiveSelection = lane.selection
     if feed is None:  # pragma: no cover - only a taken lane is served
         raise TypeError("a lane without a feed")
     head = lane.frame_head()
+    frame_key = (selection, head)  # the encoded frame, in the delivery's ``shared``
+
+    def frame_of(delivery: Delivery, payload: str) -> bytes:
+        """This head and shared payload as a WebSocket frame, encoded once for all."""
+        frame: bytes | None = delivery.shared.get(frame_key)
+        if frame is None:
+            frame = delivery.shared[frame_key] = text_frame(head + payload + "}")
+        return frame
+
     # A frame that push() started but the server held back (flow control): it goes
     # out before anything else of this operation.
     stalled: asyncio.Future[None] | None = None
@@ -52,6 +70,10 @@ async def serve(
         payload = selection.rendered(delivery)
         if payload is None or stalled is not None or not current():
             return False
+        if write is not None and write(frame_of(delivery, payload)):
+            if lag:
+                metrics.observe_lag(delivery.created)
+            return True
         sending = send({"type": "websocket.send", "text": head + payload + "}"})
         if lag:
             metrics.observe_lag(delivery.created)
@@ -97,7 +119,11 @@ async def serve(
                         finally:
                             feed.direct = None
                         delivery = feed.take()
-                payload = selection.rendered(delivery) or await selection.payload(context, delivery)
+                payload = selection.rendered(delivery) or await selection.payload(
+                    # Its own loaders: the connection's other operations render too.
+                    context.for_operation(),
+                    delivery,
+                )
             except SlowConsumer:
                 ending = selection.error_payload(context, too_slow(feed.last))
                 break
@@ -105,10 +131,15 @@ async def serve(
                 ending = selection.error_payload(context, error)
                 break
             await flush()
-            try:
-                await send({"type": "websocket.send", "text": head + payload + "}"})
-            except OSError as error:  # as Starlette's send_text reports it
-                raise WebSocketDisconnected from error
+            if not (
+                write is not None
+                and selection.rendered(delivery) is payload  # shared: encoded once
+                and write(frame_of(delivery, payload))
+            ):
+                try:
+                    await send({"type": "websocket.send", "text": head + payload + "}"})
+                except OSError as error:  # as Starlette's send_text reports it
+                    raise WebSocketDisconnected from error
             if lag and live:
                 metrics.observe_lag(delivery.created)
         feed.close()  # nothing more is queued for it while it says goodbye
@@ -119,6 +150,7 @@ async def serve(
 
 
 SEND = "ordercenter_send"  # where in the scope's state
+WRITER = "ordercenter_frame_writer"  # likewise
 
 
 def the_send(scope: Any) -> Send:
@@ -127,3 +159,15 @@ def the_send(scope: Any) -> Send:
     layers of ``send_text``."""
     send: Send = scope["state"][SEND]
     return send
+
+
+def the_writer(scope: Any) -> Callable[[bytes], bool] | None:
+    """Where live frames of this connection may be written as encoded bytes
+    (``internals.frame_writer`` of the server's own send), made once per connection;
+    None when the server is not one it knows."""
+    state = scope["state"]
+    if WRITER not in state:
+        server_send = state.get(SERVER_SEND)
+        state[WRITER] = None if server_send is None else frame_writer(server_send)
+    writer: Callable[[bytes], bool] | None = state[WRITER]
+    return writer

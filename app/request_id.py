@@ -23,6 +23,9 @@ def request_id_of(scope: Scope) -> str:
     return found if isinstance(found, str) else uuid4().hex
 
 
+SERVER_SEND = "ordercenter_server_send"  # where in a WebSocket scope's state
+
+
 class RequestIdMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -40,7 +43,9 @@ class RequestIdMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         if scope["type"] == "websocket":
             # No response headers to add after the handshake; an unwrapped send keeps
-            # every delivery of a live subscription one call shorter.
+            # every delivery of a live subscription one call shorter. The server's own
+            # send, unwrapped by any middleware: live frames may go straight to it.
+            scope["state"][SERVER_SEND] = send
             await self.app(scope, receive, send)
             return
 

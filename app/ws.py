@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any, cast
 
@@ -35,7 +37,7 @@ from strawberry.types.execution import PreExecutionError
 
 from app import metrics
 from app.auth import TokenVerifier, identify
-from app.live_lane import SEND, retrieved, serve, the_send
+from app.live_lane import SEND, retrieved, serve, the_send, the_writer
 from app.pipeline import (
     REQUEST_BYTES,
     Instrumented,
@@ -49,6 +51,7 @@ from app.vocabulary import GENERIC, GRAPHQL_TRANSPORT_WS, GRAPHQL_WS
 from internals import HandOverTransportWSHandler, is_refused_init_close
 from resolvers.context import Context
 from resolvers.errors import SIGN_IN, NotAuthenticated
+from resolvers.subscriptions.hub import Subscriber
 from resolvers.subscriptions.lane import DATA, NEXT, Lane, current_lane
 
 log = logging.getLogger("ordercenter.ws")
@@ -182,6 +185,13 @@ TRY_AGAIN_LATER = 1013
 MESSAGE_TOO_BIG = 1009
 
 
+# The context of the operation the current task runs (``Context.for_operation``: its
+# own loaders); None outside an operation's subscribe-time task (the connection's then).
+operation_context: ContextVar[Context | None] = ContextVar(
+    "ordercenter_operation_context", default=None
+)
+
+
 class TransportWSHandler(HandOverTransportWSHandler):
     """graphql-transport-ws with the direct lane (resolvers/subscriptions/lane.py).
 
@@ -196,6 +206,17 @@ class TransportWSHandler(HandOverTransportWSHandler):
     """
 
     timings: Timings | None = None  # made at the first operation
+    connection_context: Any = None
+
+    @property
+    def context(self) -> Any:
+        """What Strawberry runs an operation with: in an operation's task its own copy
+        of the connection's context (``run_operation``), elsewhere the connection's."""
+        return operation_context.get() or self.connection_context
+
+    @context.setter
+    def context(self, context: Any) -> None:
+        self.connection_context = context
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         _ours(self.view).pending.settle(_scope_of(self.websocket))
@@ -238,12 +259,15 @@ class TransportWSHandler(HandOverTransportWSHandler):
         await super().handle_subscribe(message)
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
-        lane = Lane(operation.id, NEXT) if isinstance(self.context, Context) else None
-        token = current_lane.set(lane)
-        try:
-            await super().run_operation(operation)
-        finally:
-            current_lane.reset(token)
+        connection = self.connection_context
+        lane = None
+        if isinstance(connection, Context):
+            lane = Lane(operation.id, NEXT)
+            # Its own loaders: a `complete` that cancels another operation mid-read
+            # must not cancel the reads this one shares with it.
+            operation_context.set(connection.for_operation())
+        current_lane.set(lane)  # this task's own context: the operation's
+        await super().run_operation(operation)
 
     def result_stream_failed(self, operation: Operation[Context, None]) -> None:
         # Stopped, or failed on the way out after the resolver handed over.
@@ -259,7 +283,9 @@ class TransportWSHandler(HandOverTransportWSHandler):
             lane.feed.close()  # stopped meanwhile
             return False
         task = asyncio.create_task(self._serve_lane(operation, lane))
-        task.add_done_callback(retrieved)
+        # Closed however the task ends: also when it is cancelled before it ever ran (the
+        # connection closed at once), and its own ``finally`` with it.
+        task.add_done_callback(functools.partial(_lane_ended, lane.feed))
         operation.task = task  # what a `complete` from the client cancels
         if self.timings is not None:
             self.timings.answered(operation.id)  # subscribed
@@ -280,7 +306,8 @@ class TransportWSHandler(HandOverTransportWSHandler):
         """The lane's events, then the error that ends it and ``complete``, as the
         pipeline would have sent them."""
         current_lane.set(None)  # this task serves the lane: it is not its pipeline
-        context = self.context
+        operation_context.set(None)  # nor kept alive by an idle subscription
+        context = self.connection_context
         if not isinstance(context, Context):  # pragma: no cover
             raise TypeError("a lane without our context")
         operations = self.operations
@@ -291,9 +318,16 @@ class TransportWSHandler(HandOverTransportWSHandler):
                 the_send(_scope_of(self.websocket)),
                 lambda: operations.get(operation.id) is operation,
                 _ours(self.view).pipeline.metrics,
+                the_writer(_scope_of(self.websocket)),
             )
             await self.send_text(ending)
             await operation.send_operation_message({"id": operation.id, "type": "complete"})
+        except WebSocketDisconnected:
+            # The client went away mid-stream: a normal end. The read loop sees it too,
+            # and ends the connection's other operations.
+            log.debug("operation %s ended: the client went away", operation.id)
+            if self.operations.get(operation.id) is operation:
+                self.operations.pop(operation.id, None)
         except Exception as error:
             # As run_operation does when sending fails (the socket went away).
             await self.handle_task_exception(error)
@@ -304,6 +338,18 @@ class TransportWSHandler(HandOverTransportWSHandler):
 
     async def send_text(self, text: str) -> None:
         await _send_text(self.websocket, text)
+
+    async def handle_task_exception(self, error: Exception) -> None:
+        if isinstance(error, WebSocketDisconnected):
+            # An operation's answer had nowhere to go: the client left, nothing failed.
+            log.debug("an operation's answer was not sent: the client went away")
+            return
+        await super().handle_task_exception(error)
+
+
+def _lane_ended(feed: Subscriber, task: asyncio.Task[None]) -> None:
+    feed.close()
+    retrieved(task)
 
 
 async def _send_text(socket: Any, text: str) -> None:
@@ -362,7 +408,8 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
                 query=query,
                 variable_values=variables,
                 operation_name=operation_name,
-                context_value=context,
+                # Its own loaders, as on graphql-transport-ws (``run_operation``).
+                context_value=context.for_operation() if isinstance(context, Context) else context,
                 root_value=self.root_value,
             )
             self.subscriptions[operation_id] = stream
@@ -392,6 +439,7 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
                     the_send(_scope_of(self.websocket)),
                     lambda: tasks.get(operation_id) is this,
                     _ours(self.view).pipeline.metrics,
+                    the_writer(_scope_of(self.websocket)),
                 )
                 await _send_text(self.websocket, ending)
             await self.send_message({"type": "complete", "id": operation_id})

@@ -3,8 +3,9 @@ ours beside the bare broadcast floor, in the same run.
 
 For each N, first ours: a real server (`ordercenter serve`, one uvicorn worker) on a
 freshly seeded SQLite file (PostgreSQL when ORDERCENTER_BENCH_DATABASE_URL is set).
-A separate client process (`python -m bench.subscriptions --client`, so its CPU is
-not the server's) opens N WebSocket connections (graphql-transport-ws; permessage-
+Separate client processes (`python -m bench.subscriptions --client`, so their CPU is
+not the server's; one per 2,500 subscribers, their answers merged) open N WebSocket
+connections (graphql-transport-ws; permessage-
 deflate offered as browsers do, declined by both servers), each its own connection,
 all as the demo buyer, each subscribed to `orderStatusChanged` for all of the
 buyer's orders: every status change of one of those orders is one event fanned out
@@ -30,7 +31,7 @@ began; same machine, same clock), over every (subscriber, event) pair. Server RS
 bench's orders sets off is over) and again once N idle subscriptions are open.
 
     python -m bench.subscriptions --subscribers 1000 --events 50
-    python -m bench.subscriptions                  # N = 1000 and 5000 (as `python -m bench`)
+    python -m bench.subscriptions                  # N = 1000, 5000, 10000 (as `python -m bench`)
     python -m bench.subscriptions --subscribers 1000 --protocol graphql-ws
 
 `--protocol graphql-ws`: our subscribers speak the legacy protocol (start/data/stop;
@@ -47,7 +48,7 @@ subscribing and with N idle subscriptions, and the difference per subscription;
 not the only limit - the client process or other load on the machine was);
 `fire p50` the mutation's (ours) or /publish's (floor) round trip.
 
-Bounded: about three and a half minutes in all for the default N (the budget is
+Bounded: about ten minutes in all for the default N (the budget is
 shared out: per N, ours first, the floor the rest; per server, the steady phase,
 then the burst); a phase that runs out of time reports how far it got. Timings on a
 shared machine (clients, server and database on one host).
@@ -86,10 +87,10 @@ from db.seed.catalog import DEMO_USER_ID, OPERATOR_HANDLE
 from resolvers.ids import to_global_id
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SUBSCRIBERS = (1000, 5000)
+DEFAULT_SUBSCRIBERS = (1000, 5000, 10000)
 DEFAULT_EVENTS = 50
 DEFAULT_RATE = 10.0  # events per second
-TOTAL_BUDGET = 215.0  # seconds, for every N and both servers (server stops extra)
+TOTAL_BUDGET = 600.0  # seconds, for every N and both servers (server stops extra)
 # Per N: ours first; the floor gets the rest, at least this much (seconds: base + per
 # 1,000 subscribers; opening N connections dominates), ours at least half.
 FLOOR_SECONDS = (15.0, 7.0)
@@ -103,7 +104,13 @@ FLOOR_STATUSES = ("AWAITING_COLLECTION", "IN_TRANSIT", "DELIVERED")  # as ours, 
 # triggers it: it must be over before the base RSS is read, or it lands among the idle
 # subscriptions (about 27 KB "per subscription" at N = 1000).
 RECOMMENDATION_DEBOUNCE = 0.2
-CONNECT_CONCURRENCY = 50
+IDLE_ONLY = False  # --idle-only: open N subscriptions, measure the server's RSS, stop
+FIXED_WEIGHT = 3000  # an N's share of the budget is as for FIXED_WEIGHT + N subscribers
+CONNECT_CONCURRENCY = 50  # connections being opened at once, by all client processes
+# Subscribers per client process: 10,000 connections are four processes, so that no
+# one client process's CPU is what limits the deliveries measured.
+CLIENT_SUBSCRIBERS = 2500
+LATENCY_STEP = 0.001  # seconds: the resolution of the latencies the clients report
 SUBSCRIPTION = "subscription { orderStatusChanged { cursor toStatus occurredAt } }"
 TRANSPORT_WS, LEGACY_WS = "graphql-transport-ws", "graphql-ws"
 PLACE = """
@@ -251,28 +258,28 @@ def _emit(message: dict[str, Any]) -> None:
 
 async def _collect(state: ClientState, expected: int, wait: float) -> None:
     """Wait (at most ``wait`` s) for every connection to have ``expected`` events of
-    the current phase, then report the phase's figures."""
+    the current phase, then report the phase's figures: latencies as a histogram (in
+    LATENCY_STEP steps) that the parent merges with other client processes' (``merged``)."""
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         if all(n >= expected for n in state.per_connection):
             break
         await asyncio.sleep(0.05)
     records = list(state.records)
-    latencies = sorted(received - occurred for received, occurred in records)
-    last = max([r for r, _ in records] + ([state.stale_last] if state.stale else []), default=0)
+    histogram: dict[int, int] = {}
+    for received, occurred in records:
+        step = int((received - occurred) / LATENCY_STEP)
+        histogram[step] = histogram.get(step, 0) + 1
     _emit(
         {
             "delivered": len(records),
             "complete": sum(1 for n in state.per_connection if n >= expected),
-            "p50": percentile(latencies, 0.50),
-            "p99": percentile(latencies, 0.99),
-            "max": latencies[-1] if latencies else math.nan,
-            "span": (max(r for r, _ in records) - min(o for _, o in records))
-            if records
-            else math.nan,
+            "histogram": histogram,
+            "max": max((r - o for r, o in records), default=math.nan),
+            "first_occurred": min((o for _, o in records), default=math.nan),
+            "last_received": max((r for r, _ in records), default=math.nan),
             "stale": state.stale,
-            # From the phase's start to the last delivery of any event (stale included).
-            "window": last - state.since if last else math.nan,
+            "stale_last": state.stale_last,
             "ended": state.ended,
             "closed_early": state.closed_early,
             "error": state.first_error,
@@ -282,7 +289,12 @@ async def _collect(state: ClientState, expected: int, wait: float) -> None:
 
 
 async def client_main(
-    url: str, token: str, count: int, compression: bool, protocol: str = TRANSPORT_WS
+    url: str,
+    token: str,
+    count: int,
+    compression: bool,
+    protocol: str = TRANSPORT_WS,
+    concurrency: int = CONNECT_CONCURRENCY,
 ) -> None:
     """The client process: open ``count`` subscriptions and report; then, per line on
     stdin: ``{"since": t}`` starts a phase (events that occurred before t are not
@@ -290,7 +302,7 @@ async def client_main(
     events of the phase on every connection and reports. End of input: exit."""
     limit = raise_open_files()
     state = ClientState(per_connection=[0] * count)
-    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+    gate = asyncio.Semaphore(concurrency)
     opened: asyncio.Queue[bool] = asyncio.Queue()
     started = time.monotonic()
     tasks = [
@@ -523,22 +535,81 @@ async def _database(base: str | None) -> AsyncIterator[str | None]:
 
 
 class _Client:
-    """The client process (``--client``) and its line protocol."""
+    """The client processes (``--client``, CLIENT_SUBSCRIBERS subscribers each) and
+    their line protocol: each command goes to all of them, and their answers are
+    read and merged into one (``merged``)."""
 
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        assert process.stdin is not None
-        assert process.stdout is not None
-        self.process = process
-        self.stdin = process.stdin
-        self.stdout = process.stdout
-        self.cpu = 0.0  # its CPU seconds at the last report
+    def __init__(self, processes: list[asyncio.subprocess.Process]) -> None:
+        self.processes = processes
+        self.cpu = 0.0  # their CPU seconds at the last report, summed
 
     async def send(self, command: dict[str, Any]) -> None:
-        self.stdin.write(json.dumps(command).encode() + b"\n")
-        await self.stdin.drain()
+        line = json.dumps(command).encode() + b"\n"
+        for process in self.processes:
+            assert process.stdin is not None
+            process.stdin.write(line)
+        for process in self.processes:
+            assert process.stdin is not None
+            await process.stdin.drain()
 
     async def read(self, seconds: float) -> dict[str, Any]:
-        return await _read_json(self.stdout, seconds)
+        answers = []
+        for process in self.processes:
+            assert process.stdout is not None
+            answers.append(_read_json(process.stdout, seconds))
+        return merged(await asyncio.gather(*answers))
+
+
+def merged(answers: list[dict[str, Any]]) -> dict[str, Any]:
+    """One answer of several client processes, as one process would have given it."""
+    first = answers[0]
+    if "phase" in first:
+        return first
+    errors = [a["error"] for a in answers if a.get("error")]
+    total = {
+        key: sum(a[key] for a in answers)
+        for key in ("client_cpu", "ready", "failed", "delivered", "complete", "stale")
+        if key in first
+    }
+    total["closed_early"] = sum(a.get("closed_early", 0) for a in answers)
+    total["ended"] = sum(a.get("ended", 0) for a in answers)
+    total["error"] = errors[0] if errors else None
+    if "ready" in first:
+        total["seconds"] = max(a["seconds"] for a in answers)
+        total["nofile"] = min(a["nofile"] for a in answers)
+        return total
+    histogram: dict[int, int] = {}
+    for answer in answers:
+        for step, count in answer["histogram"].items():
+            histogram[int(step)] = histogram.get(int(step), 0) + count
+    steps = sorted(histogram)
+    cumulative, seen = [], 0
+    for step in steps:
+        seen += histogram[step]
+        cumulative.append(seen)
+
+    def quantile(share: float) -> float:
+        if not seen:
+            return math.nan
+        rank = max(1, math.ceil(share * seen))
+        index = next(i for i, c in enumerate(cumulative) if c >= rank)
+        return (steps[index] + 0.5) * LATENCY_STEP
+
+    def extreme(key: str, pick: Callable[..., float]) -> float:
+        values = [a[key] for a in answers if not math.isnan(a[key])]
+        return pick(values) if values else math.nan
+
+    last_received = extreme("last_received", max)
+    stale_last = max(a["stale_last"] for a in answers)
+    last = max(0.0 if math.isnan(last_received) else last_received, stale_last)
+    total.update(
+        p50=quantile(0.50),
+        p99=quantile(0.99),
+        max=extreme("max", max),
+        span=last_received - extreme("first_occurred", min),
+        last=last,
+    )
+    return total
 
 
 async def _phase(
@@ -557,7 +628,8 @@ async def _phase(
     delivery (at most until ``end``) and take the client's figures for them."""
     saturating = rate is None
     phase = Phase()
-    await client.send({"since": time.time()})  # earlier phases' stragglers not counted
+    since = time.time()
+    await client.send({"since": since})  # earlier phases' stragglers not counted
     await client.read(30)
     cpu_before, started = _cpu_seconds(pid), time.monotonic()
     # Stop firing early enough for what was fired to reach everyone.
@@ -586,9 +658,10 @@ async def _phase(
     if saturating:
         # Everything the server delivered while saturated: the burst's events and any
         # late ones of the previous phase it was still working off.
-        if result["window"] and result["window"] > 0:
-            phase.per_second = (phase.delivered + result["stale"]) / result["window"]
-    elif result["span"] and result["span"] > 0:
+        window = result["last"] - since if result["last"] else math.nan
+        if window > 0:
+            phase.per_second = (phase.delivered + result["stale"]) / window
+    elif result["span"] > 0:
         phase.per_second = phase.delivered / result["span"]
     if phase.delivered:
         phase.server_us_per_delivery = server_cpu / phase.delivered * 1e6
@@ -629,23 +702,32 @@ async def _drive(
     await _settle(pid, min(5.0, max(0.5, 0.05 * (end - time.monotonic()))))
     base_kb = _proc_status(pid, "VmRSS")
     row.rss_base_mb = base_kb / 1024
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bench.subscriptions",
-        "--client",
-        ws_url,
-        token,
-        str(row.subscribers),
-        *([] if compression else ["--no-compression"]),
-        "--protocol",
-        protocol,
-        cwd=ROOT,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        limit=1 << 20,
-    )
-    client = _Client(process)
+    processes = []
+    # The connections opening at once are shared out: as many in all as with one process.
+    concurrency = max(1, CONNECT_CONCURRENCY // math.ceil(row.subscribers / CLIENT_SUBSCRIBERS))
+    for first in range(0, row.subscribers, CLIENT_SUBSCRIBERS):
+        count = min(CLIENT_SUBSCRIBERS, row.subscribers - first)
+        processes.append(
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bench.subscriptions",
+                "--client",
+                ws_url,
+                token,
+                str(count),
+                *([] if compression else ["--no-compression"]),
+                "--protocol",
+                protocol,
+                "--concurrency",
+                str(concurrency),
+                cwd=ROOT,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                limit=1 << 20,
+            )
+        )
+    client = _Client(processes)
     connect_cpu = _cpu_seconds(pid)
     try:
         ready = await client.read(max(1.0, end - time.monotonic()))
@@ -661,6 +743,8 @@ async def _drive(
         row.rss_idle_mb = idle_kb / 1024
         if row.opened:
             row.kb_per_subscription = (idle_kb - base_kb) / row.opened
+        if IDLE_ONLY:
+            return
         left = end - time.monotonic()
         steady_end = end - max(MIN_BURST, BURST_SHARE * left)
         row.steady = await _phase(
@@ -683,9 +767,10 @@ async def _drive(
     except TimeoutError:
         row.notes.append("out of time waiting for the client")
     finally:
-        if process.returncode is None:
-            process.kill()
-        await process.wait()
+        for process in processes:
+            if process.returncode is None:
+                process.kill()
+            await process.wait()
 
 
 async def measure(
@@ -884,8 +969,10 @@ async def main(
             rows.append(Row(subscribers=count, notes=["skipped: out of time"]))
             rows.append(Row(subscribers=count, impl="floor", notes=["skipped: out of time"]))
             continue
-        # Later (larger) runs get the larger share of what is left.
-        share = remaining if index == len(subscribers) - 1 else remaining * 0.35
+        # Each N its share of what is left: a fixed part (a server to seed and start,
+        # two to settle) and a part in proportion to N; the last one all of it.
+        weights = [FIXED_WEIGHT + n for n in subscribers[index:]]
+        share = remaining * weights[0] / sum(weights)
         n_end = time.monotonic() + share
         async with _database(pg_base) as url:
             try:
@@ -896,6 +983,8 @@ async def main(
                 )
             except Exception as error:  # report and go on with the floor
                 rows.append(Row(subscribers=count, notes=[f"failed: {error!r}"]))
+        if IDLE_ONLY:
+            continue
         if n_end - time.monotonic() < 10:
             rows.append(Row(subscribers=count, impl="floor", notes=["skipped: out of time"]))
             continue
@@ -921,18 +1010,34 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--budget", type=float, default=TOTAL_BUDGET, help="seconds in all")
     parser.add_argument("--no-compression", action="store_true", help="no permessage-deflate")
     parser.add_argument(
+        "--idle-only",
+        action="store_true",
+        help="ours only: open the N subscriptions, report RSS and opening time, no events",
+    )
+    parser.add_argument(
         "--protocol", choices=(TRANSPORT_WS, LEGACY_WS), default=TRANSPORT_WS, help="ours speaks"
     )
     parser.add_argument("--client", nargs=3, metavar=("URL", "TOKEN", "N"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--concurrency", type=int, default=CONNECT_CONCURRENCY, help=argparse.SUPPRESS
+    )
     return parser.parse_args()
 
 
 if __name__ == "__main__":
     arguments = _arguments()
+    IDLE_ONLY = arguments.idle_only
     if arguments.client:
         url, token, count = arguments.client
         asyncio.run(
-            client_main(url, token, int(count), not arguments.no_compression, arguments.protocol)
+            client_main(
+                url,
+                token,
+                int(count),
+                not arguments.no_compression,
+                arguments.protocol,
+                arguments.concurrency,
+            )
         )
     else:
         asyncio.run(

@@ -16,7 +16,7 @@ down. Only what has no public equivalent is here; where one exists, the code use
 from __future__ import annotations
 
 import types
-from collections.abc import Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any
 
 from aiodataloader import DataLoader, Loader, dispatch_queue_batch
@@ -35,6 +35,9 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     _OperationStreamClosed,
 )
 from strawberry.types import ExecutionContext, ExecutionResult
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
 
 if TYPE_CHECKING:
     import asyncio
@@ -151,6 +154,54 @@ def resume(started: Coroutine[Any, Any, Any], held: Any) -> Generator[Any, Any, 
             held = started.send(sent)
         except StopIteration:
             return
+
+
+# ----------------------------------------------------------------------------- uvicorn
+# uvicorn's ASGI send for a WebSocket (its sans-I/O implementation, the default with the
+# websockets library) has websockets encode each message into a frame, then writes it
+# to the connection's transport. A live event goes to thousands of sockets as the same
+# frame: encoded once (``text_frame``), it can be written to each transport as uvicorn
+# would write it. The protocol's attributes read here (its transport, its websockets
+# connection, flow control and closing state) are not a public API of uvicorn.
+
+
+def text_frame(text: str) -> bytes:
+    """A server's WebSocket text frame carrying ``text`` (unmasked, uncompressed), byte
+    for byte what websockets writes for it on a connection without extensions."""
+    return Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
+
+
+def frame_writer(send: Any) -> Callable[[bytes], bool] | None:
+    """For the ASGI send of a uvicorn WebSocket (sans-I/O implementation): a function
+    that writes a ``text_frame`` straight to its transport and says True; or writes
+    nothing and says False whenever uvicorn's send would not write at once (flow
+    control holds writes back, the handshake is not done, a close was sent or
+    received, the connection is gone, an extension such as compression transforms
+    frames), so that the caller sends the ASGI way instead. None for another send."""
+    protocol = getattr(send, "__self__", None)
+    if not isinstance(protocol, WebSocketsSansIOProtocol):
+        return None
+    writable = protocol.writable
+    connection = protocol.conn
+
+    def write(frame: bytes) -> bool:
+        transport = protocol.transport
+        if (
+            not writable.is_set()
+            or protocol.disconnected
+            or protocol.close_sent
+            or not protocol.handshake_complete
+            or protocol.initial_response is not None
+            or connection.state is not State.OPEN
+            or connection.extensions
+            or connection.expect_continuation_frame
+            or transport.is_closing()
+        ):
+            return False
+        transport.write(frame)
+        return True
+
+    return write
 
 
 # ----------------------------------------------------------------------- aiodataloader

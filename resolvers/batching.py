@@ -86,6 +86,11 @@ class Reads:
     def open(self) -> bool:
         return self._session is not None
 
+    @property
+    def factory(self) -> Callable[[], AsyncSession]:
+        """Where these reads connect (the session factory, untracked)."""
+        return self._sessions
+
     def keep(self, keep: bool) -> None:
         """An operation starts (True) or ends (False): hold the connection across waves."""
         self._keepers += 1 if keep else -1
@@ -134,7 +139,10 @@ class Reads:
     async def _release(self) -> None:
         session, self._session, self._connection = self._session, None, None
         if session is not None:
-            await session.close()
+            # Shielded, as AsyncSession's own `async with` closes: an operation cancelled
+            # meanwhile (its client went away) must not interrupt the connection's
+            # rollback on its way back to the pool half way.
+            await asyncio.shield(asyncio.ensure_future(session.close()))
 
 
 class BatchScheduler:

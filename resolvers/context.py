@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -54,6 +54,16 @@ class Context:
     def refresh_loaders(self) -> None:
         """New loaders for the next subscription event: nothing cached goes stale."""
         self.loaders = Loaders(self.loaders.sessions, self.viewer_id, self.loaders.scheduler)
+
+    def for_operation(self) -> Context:
+        """A copy for one operation of a connection that carries several at once (a
+        WebSocket), with loaders and a scheduler of its own: an operation stopped half
+        way (a client's ``complete`` cancels it mid-read) never cancels, settles or
+        abandons the reads of another one."""
+        scheduler = BatchScheduler()
+        sessions = tracked(self.loaders.scheduler.reads.factory, scheduler)
+        loaders = Loaders(sessions, self.viewer_id, scheduler)
+        return replace(self, sessions=sessions, loaders=loaders)
 
     @classmethod
     def for_request(
