@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -27,7 +28,12 @@ import pytest
 from domain.carrier_scans import sign
 from domain.order_events import STATUS_CHANGES
 from resolvers.ids import to_global_id
-from tests.server.serving import ServerProcess, fresh_postgres_database, running_server
+from tests.server.serving import (
+    ORDERCENTER,
+    ServerProcess,
+    fresh_postgres_database,
+    running_server,
+)
 from tests.subscriptions.wsclient import (
     LEGACY_WS,
     TRANSPORT_WS,
@@ -358,6 +364,10 @@ def pg_database() -> Iterator[str]:
     if not admin_url:
         pytest.skip(f"needs PostgreSQL: set {PG_URL_VAR} to run the multi-process tests")
     with fresh_postgres_database(admin_url) as url:
+        # Migrated and seeded once; every pair of servers serves it as it is.
+        env = {**os.environ, "ORDERCENTER_DATABASE_URL": url, "ORDERCENTER_ENV": "test"}
+        command = [ORDERCENTER, "seed", "--users=3", "--orders-per-user=1", "--no-progress"]
+        subprocess.run(command, env=env, check=True, timeout=120, capture_output=True)
         yield url
 
 
@@ -374,7 +384,7 @@ def pair(
             pytest.skip(f"needs Redis: set {REDIS_URL_VAR}")
     env = {**WEBHOOK_ENV, "ORDERCENTER_BUS_URL": bus}
     with (
-        running_server(users=3, orders_per_user=1, database_url=pg_database, extra_env=env) as a,
+        running_server(database_url=pg_database, seed=False, extra_env=env) as a,
         running_server(database_url=pg_database, seed=False, extra_env=env) as b,
     ):
         yield a, b
