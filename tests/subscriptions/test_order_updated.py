@@ -18,7 +18,7 @@ import os
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,6 +34,8 @@ from tests.server.serving import (
     fresh_postgres_database,
     running_server,
 )
+from tests.subscriptions.test_order_status_changed import db_url, opened
+from tests.subscriptions.test_order_status_changed import http as http  # the fixture
 from tests.subscriptions.wsclient import (
     LEGACY_WS,
     TRANSPORT_WS,
@@ -42,7 +44,6 @@ from tests.subscriptions.wsclient import (
     OperationCompleted,
     OperationFailed,
     World,
-    WsClient,
     cursors,
     event_id,
     event_ids,
@@ -80,10 +81,6 @@ mutation($input: ShipOrderInput!) {
 """
 
 
-def db_url(server: ServerProcess) -> str:
-    return server.env["ORDERCENTER_DATABASE_URL"]
-
-
 @contextlib.contextmanager
 def serving(
     database: str, *, database_url: str | None = None, extra: dict[str, str] | None = None
@@ -108,22 +105,6 @@ def serving(
 def server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
     with serving(request.param) as process:
         yield process
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
-
-
-@contextlib.asynccontextmanager
-async def opened(url: str, token: str, protocol: str = TRANSPORT_WS) -> AsyncIterator[WsClient]:
-    client = await WsClient.open(url, token, protocol=protocol)
-    try:
-        yield client
-    finally:
-        with contextlib.suppress(Exception):
-            await client.close()
 
 
 async def ship(api: Api, world: World, order_id: str, tracking: str) -> None:
@@ -235,10 +216,10 @@ async def test_the_whole_journey_in_order_then_resumed_from_the_middle(
     world = await make_world(database, buyers=1)
     (buyer,) = world.buyers
     start = await last_event_id(database, buyer.user_id, kinds=None)
-    async with opened(server.url, buyer.token, protocol) as client:
+    async with opened(server.url, buyer.token, protocol=protocol) as client:
         # Both subscriptions from the same cursor, on one connection's two operations.
         await client.subscribe("all", after=start, query=UPDATED)
-        async with opened(server.url, buyer.token, protocol) as statuses:
+        async with opened(server.url, buyer.token, protocol=protocol) as statuses:
             await statuses.subscribe("status", after=start, query=STATUS_CHANGED)
             order_id = await journey(http, server, world, buyer)
             expected = await event_ids(database, buyer.user_id, start, kinds=None)
@@ -275,7 +256,7 @@ async def test_the_whole_journey_in_order_then_resumed_from_the_middle(
     # Disconnected above; resumed from a cursor in the middle (the label scan): exactly
     # the rest, replayed, then live again (a sentinel order is the very next event).
     middle = seen[4]["cursor"]
-    async with opened(server.url, buyer.token, protocol) as client:
+    async with opened(server.url, buyer.token, protocol=protocol) as client:
         await client.subscribe("again", after=middle, query=UPDATED)
         rest = await client.events("again", len(JOURNEY) - 5)
         # The same events (each with the order as it is when it is read: delivered now).
