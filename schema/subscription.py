@@ -1,4 +1,4 @@
-"""Live order-status changes.
+"""Live order events: status changes (orderStatusChanged) and every kind (orderUpdated).
 
 The resolver checks who may follow what and where to resume, then opens a hub
 subscriber. On a WebSocket (either protocol) it hands that subscriber over to the
