@@ -31,3 +31,22 @@ class OrderEventKind(StrEnum):
 
 # What `orderStatusChanged` follows; `orderUpdated` follows every kind.
 STATUS_CHANGES: frozenset[str] = frozenset({OrderEventKind.STATUS_CHANGED.value})
+
+# The kinds whose subject is a payments row, by the payment's status: what a charge or
+# a refund records.
+PAYMENT_EVENT_KINDS: dict[str, OrderEventKind] = {
+    "CAPTURED": OrderEventKind.PAYMENT_CAPTURED,
+    "FAILED": OrderEventKind.PAYMENT_FAILED,
+    "REFUNDED": OrderEventKind.REFUNDED,
+}
+PAYMENT_EVENTS: frozenset[str] = frozenset(kind.value for kind in PAYMENT_EVENT_KINDS.values())
+# The kinds whose subject is a shipment_events row (a carrier scan).
+SCAN_EVENTS: frozenset[str] = frozenset({OrderEventKind.CARRIER_SCAN.value})
+
+
+def payment_event_kind(payment_status: str) -> OrderEventKind:
+    """The kind of event a payments row of this status records."""
+    try:
+        return PAYMENT_EVENT_KINDS[payment_status]
+    except KeyError:
+        raise ValueError(f"a {payment_status} payment records no order event") from None

@@ -156,6 +156,10 @@ class OrderEventByIdLoader(RowByIdLoader):
     model = OrderEvent
 
 
+class ShipmentEventByIdLoader(RowByIdLoader):
+    model = ShipmentEvent
+
+
 class TaggedItemByIdLoader(RowByIdLoader):
     model = TaggedItem
 
@@ -324,6 +328,10 @@ class Loaders:
     @cached_property
     def order_event_by_id(self) -> OrderEventByIdLoader:
         return OrderEventByIdLoader(self.reads, self.scheduler)
+
+    @cached_property
+    def shipment_event_by_id(self) -> ShipmentEventByIdLoader:
+        return ShipmentEventByIdLoader(self.reads, self.scheduler)
 
     @cached_property
     def tagged_item_by_id(self) -> TaggedItemByIdLoader:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Generic, Protocol, TypeVar
@@ -133,9 +133,16 @@ class Loaded:
     finish: Callable[..., Any]  # (object, loaded value[, context]) -> the field's value
     with_context: bool
     sql: str | None = None
+    # (column, values): the key is used only when the row's column holds one of the
+    # values, else the field is None (``subject``: an event's row by the event's kind).
+    when: tuple[str, frozenset[str]] | None = None
 
     def key(self, source: Any) -> Any:
-        return getattr(source.row, self.key_column)
+        row = source.row
+        when = self.when
+        if when is not None and getattr(row, when[0]) not in when[1]:
+            return None
+        return getattr(row, self.key_column)
 
 
 def _resolver(spec: Loaded, name: str, module: str, doc: str | None) -> Callable[..., Any]:
@@ -146,9 +153,14 @@ def _resolver(spec: Loaded, name: str, module: str, doc: str | None) -> Callable
         spec.with_context,
     )
 
+    when = spec.when
+
     async def resolve(self: Any, info: Info) -> Any:
         context = info.context
-        found = getattr(self.row, key_column)
+        row = self.row
+        found = getattr(row, key_column)
+        if when is not None and getattr(row, when[0]) not in when[1]:
+            found = None
         value = None if found is None else await getattr(context.loaders, loader).load(found)
         if with_context:
             return finish(self, value, context)
@@ -185,9 +197,16 @@ def _concrete(type_: Any) -> Any:
     return type_.resolve_type() if isinstance(type_, LazyType) else type_
 
 
-def related(loader: str, key: str, *, description: str) -> Any:
+def related(
+    loader: str,
+    key: str,
+    *,
+    description: str,
+    when: tuple[str, frozenset[str]] | None = None,
+) -> Any:
     """A field that is the object(s) ``loaders.<loader>`` finds for ``self.row.<key>``,
-    each shown as the field's type (its ``from_row``); None stays None."""
+    each shown as the field's type (its ``from_row``); None stays None. With ``when``
+    (column, values): None unless the row's column holds one of the values."""
     made: list[StrawberryField] = []
 
     def finish(_: Any, value: Any) -> Any:
@@ -199,8 +218,26 @@ def related(loader: str, key: str, *, description: str) -> Any:
             return [item.from_row(row) for row in value]
         return None if value is None else target.from_row(value)
 
-    spec = Loaded(loader, key, finish, with_context=False)
-    resolve = _resolver(spec, f"related_{loader}", __name__, None)
+    spec = Loaded(loader, key, finish, with_context=False, when=when)
+    name = f"related_{loader}" if when is None else f"subject_{loader}"
+    resolve = _resolver(spec, name, __name__, None)
     field: StrawberryField = strawberry.field(resolver=resolve, description=description)
     made.append(field)
     return field
+
+
+def subject(
+    loader: str,
+    *,
+    kinds: Iterable[str],
+    description: str,
+    key: str = "subject_id",
+    kind_column: str = "kind",
+) -> Any:
+    """An event's subject: the row ``loaders.<loader>`` finds for the event row's
+    ``subject_id`` when its ``kind`` is one of ``kinds`` (``domain.order_events``), shown
+    as the field's (nullable) type; null for every other kind, whose subject is a row of
+    another table. Declared once, it resolves alike on every path: graphql-core's, the
+    compiled plans' (``Loaded.key``) and the SQL plans' (a join on the same key, under
+    the same kinds)."""
+    return related(loader, key, description=description, when=(kind_column, frozenset(kinds)))

@@ -13,10 +13,11 @@ from db.models import Payment as PaymentRow
 from db.models import Shipment as ShipmentRow
 from db.models import ShipmentEvent as ShipmentEventRow
 from domain import order_status as rules
+from domain.order_events import PAYMENT_EVENTS, SCAN_EVENTS
 from resolvers import policy
 from resolvers.subscriptions.cursors import event_cursor
 from schema.catalog import Product, Shop
-from schema.common import Address, Info, Money, Node, loaded, related
+from schema.common import Address, Info, Money, Node, loaded, related, subject
 from schema.declared import FromRow, column, derived, embedded, money, node_id, rule
 from schema.enums import (
     CancelReason,
@@ -99,6 +100,17 @@ class OrderEvent(FromRow, Node):
     note: str | None = column("note", description="Free text given with the change.")
     occurred_at: datetime = column("occurred_at", description="When it was committed.")
     order: Order = related("order_by_id", key="order_id", description="The order that changed.")
+    shipment_event: ShipmentEvent | None = subject(
+        "shipment_event_by_id",
+        kinds=SCAN_EVENTS,
+        description="The carrier scan a CARRIER_SCAN event records; null for every other kind.",
+    )
+    payment: Payment | None = subject(
+        "payment_by_id",
+        kinds=PAYMENT_EVENTS,
+        description="The payment attempt or refund a PAYMENT_CAPTURED, PAYMENT_FAILED or "
+        "REFUNDED event records, shown as `Order.payments` shows it; null for every other kind.",
+    )
     row: strawberry.Private[OrderEventRow]
 
 

@@ -907,14 +907,22 @@ def _related_rule(spec: Loaded) -> Rule:
     if relation is None:
         raise NotExpressible(f"loader {spec.loader} has no relation")
     key, target = spec.key_column, relation.column
+    # A subject (schema.common.subject): joined only for the kinds it is about.
+    kinds = "" if spec.when is None else _one_of(*spec.when)
 
     def joined(parent: str, child: str) -> str:
-        return f"{child}.{target} = {parent}.{key}"
+        return f"{child}.{target} = {parent}.{key}" + kinds.format(a=parent)
 
     if relation.many:
         order = ", ".join(f"{{a}}.{c}" for c in relation.order) or "{a}.id"
         return many(relation.model, joined, order)
     return one(relation.model, joined)
+
+
+def _one_of(column: str, values: frozenset[str]) -> str:
+    """`` AND`` the column (of the row ``{a}``) holds one of ``values``."""
+    listed = ", ".join(_literal(v) for v in sorted(values))
+    return f" AND {{a}}.{column} IN ({listed})"
 
 
 def rule_of(step: FieldStep, source: Source) -> Rule:

@@ -1,4 +1,4 @@
-"""Live order-status changes.
+"""Live order events: status changes (orderStatusChanged) and every kind (orderUpdated).
 
 The resolver checks who may follow what and where to resume, then opens a hub
 subscriber. On a WebSocket (either protocol) it hands that subscriber over to the
@@ -12,6 +12,7 @@ what such a caller wants, and no fan-out to share.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncGenerator, Hashable
 from typing import Annotated, Any, cast
@@ -282,6 +283,42 @@ async def hand_over(lane: Lane, feed: Subscriber, ctx: Context) -> None:
     ctx.refresh_loaders()
 
 
+async def follow(
+    info: Info, order_id: strawberry.ID | None, after: str | None, kinds: frozenset[str] | None
+) -> AsyncGenerator[OrderEvent, None]:
+    """The one stream of every order-event subscription, for events of ``kinds`` (None:
+    every kind): the subscribe-time checks and the hub subscriber (``open_feed``), then
+    either the hand-over to the transport's lane (a WebSocket) or each event through
+    Strawberry's own pipeline (an in-process ``schema.subscribe``)."""
+    ctx = info.context
+    feed = await open_feed(ctx, order_id, after, kinds)
+    lane = current_lane.get()
+    if lane is not None and lane.pipeline is not None:
+        try:
+            await hand_over(lane, feed, ctx)
+        except BaseException:
+            feed.close()
+            raise
+        return
+    try:
+        while True:
+            node = LiveOrderEvent.of(await feed.next())
+            # Resumed just before graphql-core executes the event's selection.
+            fresh_reads(ctx, node)
+            yield node
+    except SlowConsumer:
+        raise too_slow(feed.last) from None
+    finally:
+        feed.close()
+
+
+ORDER_ID = strawberry.argument(description="Follow this order only; otherwise all yours.")
+AFTER = strawberry.argument(
+    description="An OrderEvent.cursor to resume after (a bare event id, the cursor of "
+    "earlier versions, still works)."
+)
+
+
 @strawberry.type(description="Live updates.")
 class Subscription:
     @strawberry.subscription(
@@ -292,35 +329,26 @@ class Subscription:
     async def order_status_changed(
         self,
         info: Info,
-        order_id: Annotated[
-            strawberry.ID | None,
-            strawberry.argument(description="Follow this order only; otherwise all yours."),
-        ] = None,
-        after: Annotated[
-            str | None,
-            strawberry.argument(
-                description="An OrderEvent.cursor to resume after (a bare event id, the cursor of "
-                "earlier versions, still works)."
-            ),
-        ] = None,
+        order_id: Annotated[strawberry.ID | None, ORDER_ID] = None,
+        after: Annotated[str | None, AFTER] = None,
     ) -> AsyncGenerator[OrderEvent, None]:
-        ctx = info.context
-        feed = await open_feed(ctx, order_id, after, STATUS_CHANGES)
-        lane = current_lane.get()
-        if lane is not None and lane.pipeline is not None:
-            try:
-                await hand_over(lane, feed, ctx)
-            except BaseException:
-                feed.close()
-                raise
-            return
-        try:
-            while True:
-                node = LiveOrderEvent.of(await feed.next())
-                # Resumed just before graphql-core executes the event's selection.
-                fresh_reads(ctx, node)
-                yield node
-        except SlowConsumer:
-            raise too_slow(feed.last) from None
-        finally:
-            feed.close()
+        async with contextlib.aclosing(follow(info, order_id, after, STATUS_CHANGES)) as events:
+            async for event in events:
+                yield event
+
+    @strawberry.subscription(
+        description="Everything that happens to the viewer's orders, or to one order (its "
+        "buyer, or the seller of its shop): status changes, carrier scans, payments, refunds, "
+        "return and review steps (see `OrderEvent.kind`), in cursor order. With `after`: the "
+        "events since that cursor first, then live ones, with no gap and no duplicate; one "
+        "cursor resumes every kind, and a cursor of `orderStatusChanged` resumes here too."
+    )
+    async def order_updated(
+        self,
+        info: Info,
+        order_id: Annotated[strawberry.ID | None, ORDER_ID] = None,
+        after: Annotated[str | None, AFTER] = None,
+    ) -> AsyncGenerator[OrderEvent, None]:
+        async with contextlib.aclosing(follow(info, order_id, after, None)) as events:
+            async for event in events:
+                yield event

@@ -6,6 +6,8 @@ import itertools
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from sqlmodel import col, select
+
 from db.engine import SessionFactory
 from db.models import (
     Order,
@@ -329,3 +331,50 @@ async def make_payment(
     )
     await _add(sessions, payment)
     return payment
+
+
+async def record_steps(sessions: SessionFactory) -> int:
+    """Put every payment and scan on its order's timeline, as the mutations and the
+    webhook would have: one event naming each row no event names yet (appended after
+    the order's events; status and version as the order's now). How many it added."""
+    kinds = {"CAPTURED": "PAYMENT_CAPTURED", "FAILED": "PAYMENT_FAILED", "REFUNDED": "REFUNDED"}
+    async with sessions() as session:
+        named = {
+            (kind, subject)
+            for kind, subject in await session.execute(
+                select(col(OrderEvent.kind), col(OrderEvent.subject_id))
+            )
+        }
+        orders = {o.id: o for o in (await session.execute(select(Order))).scalars()}
+        subjects: list[tuple[str, int, int, str, datetime]] = []
+        for payment in (await session.execute(select(Payment).order_by(col(Payment.id)))).scalars():
+            if payment.status in kinds and payment.id is not None:
+                actor = Actor.BUYER.value
+                subjects.append(
+                    (kinds[payment.status], payment.id, payment.order_id, actor, payment.created_at)
+                )
+        scans = await session.execute(
+            select(ShipmentEvent, Shipment.order_id)
+            .join(Shipment, col(Shipment.id) == col(ShipmentEvent.shipment_id))
+            .order_by(col(ShipmentEvent.id))
+        )
+        for scan, order_id in scans:
+            actor = (Actor.SELLER if scan.kind == "LABEL_CREATED" else Actor.CARRIER).value
+            subjects.append(("CARRIER_SCAN", scan.id, order_id, actor, scan.happened_at))
+        added = [
+            OrderEvent(
+                order_id=order_id,
+                kind=kind,
+                subject_id=subject,
+                from_status=orders[order_id].status,
+                to_status=orders[order_id].status,
+                order_version=orders[order_id].version,
+                actor=actor,
+                occurred_at=at,
+            )
+            for kind, subject, order_id, actor, at in subjects
+            if (kind, subject) not in named
+        ]
+        session.add_all(added)
+        await session.commit()
+    return len(added)

@@ -76,9 +76,23 @@ async def test_orders_move_forward_through_the_state_machine(engine: AsyncEngine
     # Every committed event was announced on the bus, once.
     assert sorted(published.ids) == [e.id for e in new]
 
+    # The steps beside the status: the simulated buyers' charges, the sellers' labels
+    # and the carriers' scans, each naming its row.
+    for event in new:
+        if event.kind in ("PAYMENT_CAPTURED", "PAYMENT_FAILED"):
+            assert (event.actor, event.subject_id is not None) == (Actor.BUYER, True), event
+        elif event.kind == "CARRIER_SCAN":
+            assert event.actor in (Actor.SELLER, Actor.CARRIER), event
+            assert event.subject_id is not None
+        else:
+            assert event.kind == "STATUS_CHANGED", event
+    assert {e.kind for e in new} >= {"PAYMENT_CAPTURED", "CARRIER_SCAN"}
+    new = [e for e in new if e.kind == "STATUS_CHANGED"]
+
     timelines: dict[int, list[OrderEvent]] = defaultdict(list)
     for event in events:
-        timelines[event.order_id].append(event)
+        if event.kind == "STATUS_CHANGED":
+            timelines[event.order_id].append(event)
     for order_id, (status, version) in after.items():
         timeline = sorted(timelines[order_id], key=lambda e: e.order_version)
         assert [e.order_version for e in timeline] == list(range(1, version + 1)), order_id

@@ -10,9 +10,10 @@ from db.seed.behaviour import Buyer, Card, pick_product
 from db.seed.catalog import CURRENCY, DAY, DEMO_USER_ID, Catalog, ProductInfo
 from db.seed.intent import Intentions
 from db.seed.shipping import Shipments
-from db.seed.timeline import Fate, Plan, age_in, pick_fate, plan_lifecycle
+from db.seed.timeline import Fate, Plan, Step, age_in, pick_fate, plan_lifecycle
 from db.seed.writer import Row
 from domain.money import Money
+from domain.order_events import OrderEventKind, payment_event_kind
 from domain.order_status import Actor, OrderAction, OrderStatus
 
 # Enough for two orders in every non-terminal status plus history around them.
@@ -227,13 +228,13 @@ class OrderBuilder:
         total = subtotal + shipping + tax
 
         card = buyer.default_card if rng.random() < 0.85 else rng.choice(buyer.cards)
-        status, version, updated_at = self._events(order_id, plan, placed_at, card)
-        self._payments(order_id, buyer, plan, placed_at, card, total.amount_minor)
+        payments = self._payments(order_id, buyer, plan, placed_at, card, total.amount_minor)
 
         address = buyer.addresses[0]
         if len(buyer.addresses) > 1 and rng.random() < 0.2:
             address = buyer.addresses[1]
         ship_offset = plan.offset_of(OrderAction.SHIP)
+        scans: list[Row] = []
         if ship_offset is not None and placed_at + timedelta(seconds=ship_offset) <= now:
             shipment, scans = self._shipments.build(
                 order_id=order_id,
@@ -245,6 +246,9 @@ class OrderBuilder:
             )
             self._buffers["shipments"].append(shipment)
             self._buffers["shipment_events"].extend(scans)
+        status, version, updated_at = self._events(
+            order_id, plan, placed_at, card, _beside(plan, payments, scans)
+        )
 
         self.status_counts[status.value] += 1
         self._buffers["orders"].append(
@@ -275,42 +279,63 @@ class OrderBuilder:
         )
 
     def _events(
-        self, order_id: int, plan: Plan, placed_at: datetime, card: Card
+        self, order_id: int, plan: Plan, placed_at: datetime, card: Card, beside: list[Beside]
     ) -> tuple[OrderStatus, int, datetime]:
-        """Placement plus every step that happened by now; returns the final state."""
+        """Placement plus every step that happened by now, with the payments and scans
+        beside them in time order; returns the final state (of the status changes)."""
         events = self._buffers["order_events"]
         status, version, at = OrderStatus.UNPAID, 1, placed_at
-        events.append(
-            {
-                "id": self._id("order_events"),
-                "order_id": order_id,
-                "from_status": None,
-                "to_status": status.value,
-                "order_version": version,
-                "actor": Actor.BUYER.value,
-                "note": None,
-                "occurred_at": at,
-            }
-        )
-        for step in plan.steps:
-            step_at = placed_at + timedelta(seconds=step.offset)
-            if step_at > self._now:
-                break
-            version += 1
-            note = f"Paid with {card.label}" if step.action is OrderAction.PAY else step.note
+
+        def event(kind: OrderEventKind, **values: object) -> None:
             events.append(
                 {
                     "id": self._id("order_events"),
                     "order_id": order_id,
-                    "from_status": status.value,
-                    "to_status": step.status.value,
-                    "order_version": version,
-                    "actor": step.actor.value,
-                    "note": note,
-                    "occurred_at": step_at,
+                    "kind": kind.value,
+                    "subject_id": None,
+                    "note": None,
+                    **values,
                 }
             )
-            status, at = step.status, step_at
+
+        event(
+            OrderEventKind.STATUS_CHANGED,
+            from_status=None,
+            to_status=status.value,
+            order_version=version,
+            actor=Actor.BUYER.value,
+            occurred_at=at,
+        )
+        timeline: list[tuple[datetime, int, Step | Beside]] = [
+            (placed_at + timedelta(seconds=step.offset), _CHANGE, step) for step in plan.steps
+        ]
+        timeline += [(b.at, b.rank, b) for b in beside]
+        for happened, _, what in sorted(timeline, key=lambda e: (e[0], e[1])):
+            if happened > self._now:
+                break
+            if isinstance(what, Beside):
+                event(
+                    what.kind,
+                    subject_id=what.subject_id,
+                    from_status=status.value,
+                    to_status=status.value,
+                    order_version=version,
+                    actor=what.actor.value,
+                    occurred_at=happened,
+                )
+                continue
+            version += 1
+            note = f"Paid with {card.label}" if what.action is OrderAction.PAY else what.note
+            event(
+                OrderEventKind.STATUS_CHANGED,
+                from_status=status.value,
+                to_status=what.status.value,
+                order_version=version,
+                actor=what.actor.value,
+                note=note,
+                occurred_at=happened,
+            )
+            status, at = what.status, happened
         return status, version, at
 
     def _payment(
@@ -322,40 +347,95 @@ class OrderBuilder:
         status: str,
         at: datetime,
         prefix: str,
-    ) -> None:
-        self._buffers["payments"].append(
-            {
-                "id": self._id("payments"),
-                "order_id": order_id,
-                "user_id": user_id,
-                "payment_method_id": card.id,
-                "amount_minor": amount,
-                "currency": CURRENCY,
-                "status": status,
-                "gateway_reference": f"{prefix}_{self._rng.getrandbits(64):016x}",
-                "created_at": at,
-                "updated_at": at,
-            }
-        )
+    ) -> Row:
+        row: Row = {
+            "id": self._id("payments"),
+            "order_id": order_id,
+            "user_id": user_id,
+            "payment_method_id": card.id,
+            "amount_minor": amount,
+            "currency": CURRENCY,
+            "status": status,
+            "gateway_reference": f"{prefix}_{self._rng.getrandbits(64):016x}",
+            "created_at": at,
+            "updated_at": at,
+        }
+        self._buffers["payments"].append(row)
+        return row
 
     def _payments(
         self, order_id: int, buyer: Buyer, plan: Plan, placed_at: datetime, card: Card, amount: int
-    ) -> None:
+    ) -> list[Row]:
+        """The payment rows of the order by now (declined, captured, refunded)."""
         now, user_id = self._now, buyer.user_id
+        made: list[Row] = []
         if plan.failed_payment_offset is not None:
             failed_at = placed_at + timedelta(seconds=plan.failed_payment_offset)
             if failed_at <= now:
                 declined = self._rng.choice(buyer.cards)
-                self._payment(order_id, user_id, declined, amount, "FAILED", failed_at, "ch")
+                made.append(
+                    self._payment(order_id, user_id, declined, amount, "FAILED", failed_at, "ch")
+                )
         paid_offset = plan.offset_of(OrderAction.PAY)
         if paid_offset is None:
-            return
+            return made
         paid_at = placed_at + timedelta(seconds=paid_offset)
         if paid_at > now:
-            return
-        self._payment(order_id, user_id, card, amount, "CAPTURED", paid_at, "ch")
+            return made
+        made.append(self._payment(order_id, user_id, card, amount, "CAPTURED", paid_at, "ch"))
         cancel_offset = plan.offset_of(OrderAction.CANCEL)
         if cancel_offset is not None:
             cancelled_at = placed_at + timedelta(seconds=cancel_offset)
             if cancelled_at <= now:
-                self._payment(order_id, user_id, card, amount, "REFUNDED", cancelled_at, "re")
+                made.append(
+                    self._payment(order_id, user_id, card, amount, "REFUNDED", cancelled_at, "re")
+                )
+        return made
+
+
+# Where a step beside the status goes among status changes at the same instant: a
+# charge, and a carrier's scan, before the change they make; a refund, and the seller's
+# label, after the change they follow (as the mutations and the webhook write them).
+_BEFORE, _CHANGE, _AFTER = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class Beside:
+    """An order event beside the status changes: a payment or a scan, by its row."""
+
+    at: datetime
+    rank: int
+    kind: OrderEventKind
+    subject_id: int
+    actor: Actor
+
+
+def _beside(plan: Plan, payments: list[Row], scans: list[Row]) -> list[Beside]:
+    """The events that record the order's payments and scans."""
+    cancel = next((s for s in plan.steps if s.action is OrderAction.CANCEL), None)
+    refunder = Actor.BUYER if cancel is None else cancel.actor
+    made = []
+    for payment in payments:
+        kind = payment_event_kind(payment["status"])
+        refund = kind is OrderEventKind.REFUNDED
+        made.append(
+            Beside(
+                payment["created_at"],
+                _AFTER if refund else _BEFORE,
+                kind,
+                payment["id"],
+                refunder if refund else Actor.BUYER,
+            )
+        )
+    for scan in scans:
+        label = scan["kind"] == "LABEL_CREATED"
+        made.append(
+            Beside(
+                scan["happened_at"],
+                _AFTER if label else _BEFORE,
+                OrderEventKind.CARRIER_SCAN,
+                scan["id"],
+                Actor.SELLER if label else Actor.CARRIER,
+            )
+        )
+    return made

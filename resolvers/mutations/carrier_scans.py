@@ -20,9 +20,10 @@ from sqlmodel import col, select
 
 from db.models import CarrierDelivery, Order, OrderEvent, Shipment, ShipmentEvent
 from domain.carrier_scans import ScanKind, actions_for_scan
+from domain.order_events import OrderEventKind
 from domain.order_status import Actor, OrderAction, OrderStatus
 from resolvers.context import Context
-from resolvers.mutations.transitions import lock_order, transition
+from resolvers.mutations.transitions import lock_order, step_event, transition
 from resolvers.mutations.unit_of_work import OrderOutcome, announce, commit_with_events, write
 
 
@@ -113,6 +114,7 @@ async def _receive(
         recorded = await _recorded_scans(session, shipments, {s.scan_id for s in scans})
         outcomes: list[ScanOutcome | None] = [None] * len(scans)
         events: list[OrderEvent] = []
+        scan_events: list[tuple[OrderEvent, ShipmentEvent]] = []
         # Oldest scan first, so a batch holding IN_TRANSIT and DELIVERED moves in order;
         # answered in the delivery's own order.
         for index, scan in sorted(enumerate(scans), key=lambda pair: pair[1].happened_at):
@@ -126,16 +128,21 @@ async def _receive(
                 outcomes[index] = ScanOutcome(scan.scan_id, ScanResult.DUPLICATE, status)
                 continue
             recorded.add((shipment.id, scan.scan_id))
-            session.add(
-                ShipmentEvent(
-                    shipment_id=shipment.id,
-                    kind=scan.kind.value,
-                    location=scan.location,
-                    message=scan.message,
-                    happened_at=scan.happened_at,
-                    carrier_scan_id=scan.scan_id,
-                )
+            scanned = ShipmentEvent(
+                shipment_id=shipment.id,
+                kind=scan.kind.value,
+                location=scan.location,
+                message=scan.message,
+                happened_at=scan.happened_at,
+                carrier_scan_id=scan.scan_id,
             )
+            session.add(scanned)
+            # The scan, then the status changes it makes; it names its row once flushed.
+            scan_event = step_event(
+                order, OrderEventKind.CARRIER_SCAN, None, Actor.CARRIER, now=now
+            )
+            events.append(scan_event)
+            scan_events.append((scan_event, scanned))
             for action in actions_for_scan(status, scan.kind):
                 events.append(await transition(session, order, action, Actor.CARRIER, now=now))
                 if action is OrderAction.MARK_DELIVERED:
@@ -146,6 +153,8 @@ async def _receive(
         # Flushed before the events, so a colliding scan insert fails before any event
         # id is taken.
         await session.flush()
+        for event, scanned in scan_events:
+            event.subject_id = scanned.id
         event_ids = await commit_with_events(session, events)
     return [o for o in outcomes if o is not None], list(orders.values()), event_ids
 

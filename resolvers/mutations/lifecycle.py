@@ -8,12 +8,27 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from db.models import IdempotencyKey, Order, OrderItem, Product, Shipment, ShipmentEvent
+from db.models import (
+    IdempotencyKey,
+    Order,
+    OrderEvent,
+    OrderItem,
+    Product,
+    Shipment,
+    ShipmentEvent,
+)
+from domain.order_events import OrderEventKind
 from domain.order_status import Actor, CancelReason, OrderAction, OrderStatus
 from resolvers.context import Context
 from resolvers.mutations import idempotency, paying
 from resolvers.mutations.outcome import ErrorCode, Refused, UserError
-from resolvers.mutations.transitions import actor_for, load_for, recorded_actor, transition
+from resolvers.mutations.transitions import (
+    actor_for,
+    load_for,
+    recorded_actor,
+    step_event,
+    transition,
+)
 from resolvers.mutations.unit_of_work import (
     OrderOutcome,
     announce,
@@ -90,10 +105,12 @@ async def _pay(
             # input under an expired key is a new charge.
             idempotency_key=f"{viewer_id}:{PAY_OPERATION}:{key_hash}:{fingerprint[:16]}",
             now=now,
+            actor=actor,
         )
         claimed.order_id = order.id
         outcome = OrderOutcome(order)
-        events = []
+        # The attempt, captured or not, then the status change it makes.
+        events = [attempt.event]
         if attempt.refusal is None:
             events.append(await transition(session, order, OrderAction.PAY, actor, now=now))
         else:
@@ -190,10 +207,13 @@ async def _cancel(
             cancel_reason=(reason or default).value,
             recorded_as=recorded_actor(actor, roles),
         )
-        await paying.refund_captured(session, ctx.gateway, order=order, now=now)
+        recorded = recorded_actor(actor, roles)
+        refunded = await paying.refund_captured(
+            session, ctx.gateway, order=order, actor=recorded, now=now
+        )
         await restock(session, order)
         _remember(claimed, order)
-        event_ids = await commit_with_events(session, [event])
+        event_ids = await commit_with_events(session, [event, *refunded])
     return OrderOutcome(order, event_ids=event_ids)
 
 
@@ -225,18 +245,13 @@ async def _simple(
                 return claimed
             order, roles = await load_for(session, viewer_id, order_id)
             actor = actor_for(action, order, roles)
+            recorded = recorded_actor(actor, roles)
             event = await transition(
-                session,
-                order,
-                action,
-                actor,
-                now=now,
-                note=note,
-                recorded_as=recorded_actor(actor, roles),
+                session, order, action, actor, now=now, note=note, recorded_as=recorded
             )
-            await _follow_shipment(session, order, action, now)
+            scanned = await _follow_shipment(session, order, action, recorded, now)
             _remember(claimed, order)
-            event_ids = await commit_with_events(session, [event])
+            event_ids = await commit_with_events(session, [event, *scanned])
         return OrderOutcome(order, event_ids=event_ids)
 
     return await announce(ctx, await idempotency.once(keyed, use_case))
@@ -280,13 +295,9 @@ async def _ship(
             return claimed
         order, roles = await load_for(session, viewer_id, order_id)
         actor = actor_for(OrderAction.SHIP, order, roles)
+        recorded = recorded_actor(actor, roles)
         event = await transition(
-            session,
-            order,
-            OrderAction.SHIP,
-            actor,
-            now=now,
-            recorded_as=recorded_actor(actor, roles),
+            session, order, OrderAction.SHIP, actor, now=now, recorded_as=recorded
         )
         if order.id is None:  # pragma: no cover
             raise ValueError("order without id")
@@ -301,16 +312,15 @@ async def _ship(
         await session.flush()
         if shipment.id is None:  # pragma: no cover
             raise ValueError("shipment without id")
-        session.add(
-            ShipmentEvent(
-                shipment_id=shipment.id,
-                kind="LABEL_CREATED",
-                message=f"Label created for {carrier}.",
-                happened_at=now,
-            )
+        label = ShipmentEvent(
+            shipment_id=shipment.id,
+            kind="LABEL_CREATED",
+            message=f"Label created for {carrier}.",
+            happened_at=now,
         )
         _remember(claimed, order)
-        event_ids = await commit_with_events(session, [event])
+        scanned = await _scanned(session, order, label, recorded, now)
+        event_ids = await commit_with_events(session, [event, scanned])
     return OrderOutcome(order, event_ids=event_ids)
 
 
@@ -348,21 +358,32 @@ async def update_order_status(
     return await _simple(ctx, viewer_id, order_id, action, text, keyed)
 
 
+async def _scanned(
+    session: AsyncSession, order: Order, scan: ShipmentEvent, actor: Actor, now: datetime
+) -> OrderEvent:
+    """Store a scan the seller's step makes; the CARRIER_SCAN event that names it."""
+    session.add(scan)
+    await session.flush()
+    return step_event(order, OrderEventKind.CARRIER_SCAN, scan.id, actor, now=now)
+
+
 async def _follow_shipment(
-    session: AsyncSession, order: Order, action: OrderAction, now: datetime
-) -> None:
-    """Keep the shipment's scans and dates in step with the carrier's status changes."""
+    session: AsyncSession, order: Order, action: OrderAction, actor: Actor, now: datetime
+) -> list[OrderEvent]:
+    """Keep the shipment's scans and dates in step with the carrier's status changes
+    (made by ``actor``); the events of the scans it records."""
     kinds = {OrderAction.MARK_IN_TRANSIT: "PICKED_UP", OrderAction.MARK_DELIVERED: "DELIVERED"}
     kind = kinds.get(action)
     if kind is None:
-        return
+        return []
     shipment = (
         (await session.execute(select(Shipment).where(Shipment.order_id == order.id)))
         .scalars()
         .first()
     )
     if shipment is None or shipment.id is None:
-        return
+        return []
     if action is OrderAction.MARK_DELIVERED:
         shipment.delivered_at = now
-    session.add(ShipmentEvent(shipment_id=shipment.id, kind=kind, happened_at=now))
+    scan = ShipmentEvent(shipment_id=shipment.id, kind=kind, happened_at=now)
+    return [await _scanned(session, order, scan, actor, now)]

@@ -8,11 +8,14 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from db.models import Order, Payment, PaymentMethod
+from db.models import Order, OrderEvent, Payment, PaymentMethod
 from domain.cards import card_expired
+from domain.order_events import payment_event_kind
+from domain.order_status import Actor
 from resolvers import policy
 from resolvers.gateway import ChargeStatus, PaymentGateway
 from resolvers.mutations.outcome import ErrorCode, Refused, UserError, not_found
+from resolvers.mutations.transitions import step_event
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +24,16 @@ class Attempt:
     refusal: UserError | None
     # The processor gave no answer: a retry with the same key may succeed.
     retryable: bool
+    # Records the attempt on the order's timeline (PAYMENT_CAPTURED or PAYMENT_FAILED),
+    # to be committed with it: the order as it was before the attempt moved it.
+    event: OrderEvent
+
+
+def payment_event(order: Order, payment: Payment, actor: Actor, now: datetime) -> OrderEvent:
+    """The (unsaved) order event that records a stored payments row, of the kind its
+    status says (``domain.order_events.PAYMENT_EVENT_KINDS``)."""
+    kind = payment_event_kind(payment.status)
+    return step_event(order, kind, payment.id, actor, now=now)
 
 
 async def usable_method(
@@ -43,8 +56,10 @@ async def charge(
     method: PaymentMethod,
     idempotency_key: str,
     now: datetime,
+    actor: Actor,
 ) -> Attempt:
-    """One charge attempt for the order's total, recorded whatever its outcome."""
+    """One charge attempt for the order's total by ``actor``, recorded whatever its
+    outcome (a payments row and the event naming it)."""
     if order.id is None or method.id is None:  # pragma: no cover - stored rows
         raise ValueError("unsaved order or method")
     result = await gateway.charge(
@@ -67,18 +82,22 @@ async def charge(
     )
     session.add(payment)
     await session.flush()
+    event = payment_event(order, payment, actor, now)
     if result.status is ChargeStatus.CAPTURED:
-        return Attempt(payment, None, retryable=False)
+        return Attempt(payment, None, retryable=False, event=event)
     if result.status is ChargeStatus.DECLINED:
-        return Attempt(payment, UserError(ErrorCode.PAYMENT_DECLINED, result.message), False)
+        declined = UserError(ErrorCode.PAYMENT_DECLINED, result.message)
+        return Attempt(payment, declined, retryable=False, event=event)
     unavailable = "The payment processor is temporarily unavailable; nothing was charged."
-    return Attempt(payment, UserError(ErrorCode.PAYMENT_DECLINED, unavailable), retryable=True)
+    refusal = UserError(ErrorCode.PAYMENT_DECLINED, unavailable)
+    return Attempt(payment, refusal, retryable=True, event=event)
 
 
 async def refund_captured(
-    session: AsyncSession, gateway: PaymentGateway, *, order: Order, now: datetime
-) -> list[Payment]:
-    """Refund every captured payment of a cancelled order; returns the refund rows."""
+    session: AsyncSession, gateway: PaymentGateway, *, order: Order, actor: Actor, now: datetime
+) -> list[OrderEvent]:
+    """Refund every captured payment of a cancelled order (on ``actor``'s cancellation);
+    returns the REFUNDED events naming the refund rows, to commit with them."""
     statement = select(Payment).where(Payment.order_id == order.id, Payment.status == "CAPTURED")
     refunds: list[Payment] = []
     for captured in (await session.execute(statement)).scalars().all():
@@ -101,4 +120,4 @@ async def refund_captured(
         session.add(refund)
         refunds.append(refund)
     await session.flush()
-    return refunds
+    return [payment_event(order, refund, actor, now) for refund in refunds]

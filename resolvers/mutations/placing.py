@@ -317,7 +317,9 @@ async def _place(
                 # input under an expired key is a new charge.
                 idempotency_key=f"{viewer_id}:{OPERATION}:{key_hash}:{request_print[:16]}",
                 now=now,
+                actor=Actor.BUYER,
             )
+            events.append(attempt.event)
             refusal = attempt.refusal
             if refusal is None:
                 events.append(

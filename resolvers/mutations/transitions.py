@@ -10,6 +10,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 
 from db.models import Order, OrderEvent, Shop, User
+from domain.order_events import OrderEventKind
 from domain.order_status import (
     TRANSITIONS,
     Actor,
@@ -138,6 +139,34 @@ async def transition(
         to_status=target.value,
         order_version=order.version,
         actor=(recorded_as or actor).value,
+        note=note,
+        occurred_at=now,
+    )
+
+
+def step_event(
+    order: Order,
+    kind: OrderEventKind,
+    subject_id: int | None,
+    actor: Actor,
+    *,
+    now: datetime,
+    note: str | None = None,
+) -> OrderEvent:
+    """The (unsaved) event of a step beside the status (``domain.order_events``): a scan,
+    a payment, a refund. It names its subject row and leaves the order as it is: its
+    status before and after is the order's status now, its version the order's version.
+    Like ``transition``'s, it is written by ``unit_of_work.commit_with_events``."""
+    if order.id is None:  # pragma: no cover - a locked order has an id
+        raise ValueError("order without id")
+    return OrderEvent(
+        order_id=order.id,
+        kind=kind.value,
+        subject_id=subject_id,
+        from_status=order.status,
+        to_status=order.status,
+        order_version=order.version,
+        actor=actor.value,
         note=note,
         occurred_at=now,
     )

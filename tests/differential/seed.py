@@ -25,6 +25,7 @@ from tests.factories import (
     make_tag,
     make_user,
     make_view,
+    record_steps,
 )
 
 
@@ -101,4 +102,6 @@ async def seed(sessions: SessionFactory) -> dict[str, int | None]:
         )
     await make_recommendation(sessions, user=buyer, product=spare, score=0.9, dismissed=True)
     await make_recommendation(sessions, user=other, product=tea, score=0.7)
+    # Payment and scan events on the timelines, each naming its row.
+    await record_steps(sessions)
     return {"buyer": buyer.id, "seller": seller.id, "operator": operator.id, "stranger": None}

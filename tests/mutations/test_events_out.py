@@ -74,6 +74,7 @@ async def test_place_and_pay_announce_both_events_after_commit(
     await asyncio.wait_for(listener, 5)
     async with sessions() as session:
         ids = (await session.execute(select(OrderEvent.id).order_by(OrderEvent.id))).scalars().all()
-    # Placement and payment, committed together, announced together.
+    # Placement, the charge and the payment's status change, committed together,
+    # announced together.
     assert heard == [tuple(ids)]
-    assert len(ids) == 2
+    assert len(ids) == 3

@@ -45,7 +45,7 @@ ORDER_SELECTION = """
     subtotal { amount currencyCode } shippingFee { amount } tax { amount } total { amount }
     items { title quantity unitPrice { amount } total { amount } sourceVideoId product { id } }
     payments { status amount { amount } }
-    timeline { fromStatus toStatus orderVersion actor note }
+    timeline { kind fromStatus toStatus orderVersion actor note }
     shipment { carrier trackingNumber deliveredAt events { kind } }
     shippingAddress { name line1 countryCode }
 """
@@ -152,13 +152,20 @@ async def payment_statuses(sessions: SessionFactory, order_pk: int | None = None
 
 
 async def event_versions(sessions: SessionFactory, order_pk: int) -> list[int]:
+    """The versions the order's status changes made, in event order (the other kinds of
+    event leave the version alone)."""
     async with sessions() as session:
         rows = await session.execute(
             select(col(OrderEvent.order_version))
-            .where(col(OrderEvent.order_id) == order_pk)
+            .where(col(OrderEvent.order_id) == order_pk, col(OrderEvent.kind) == "STATUS_CHANGED")
             .order_by(col(OrderEvent.id))
         )
         return list(rows.scalars().all())
+
+
+def status_changes(order: dict[str, Any]) -> list[dict[str, Any]]:
+    """The order's timeline without the steps beside the status (scans, payments)."""
+    return [e for e in order["timeline"] if e["kind"] == "STATUS_CHANGED"]
 
 
 async def order_row(sessions: SessionFactory, order_pk: int) -> Order:
@@ -251,6 +258,7 @@ async def test_prices_snapshots_stock_and_first_event(
     ]
     assert order["timeline"] == [
         {
+            "kind": "STATUS_CHANGED",
             "fromStatus": None,
             "toStatus": "UNPAID",
             "orderVersion": 1,
@@ -311,9 +319,14 @@ async def test_with_a_payment_method_it_is_paid_at_once(
     assert order["version"] == 2
     assert order["paymentStatus"] == "PAID"
     assert order["payments"] == [{"status": "CAPTURED", "amount": order["total"]}]
-    assert [(e["fromStatus"], e["toStatus"], e["orderVersion"]) for e in order["timeline"]] == [
-        (None, "UNPAID", 1),
-        ("UNPAID", "AWAITING_SHIPMENT", 2),
+    assert [
+        (e["kind"], e["fromStatus"], e["toStatus"], e["orderVersion"], e["actor"])
+        for e in order["timeline"]
+    ] == [
+        ("STATUS_CHANGED", None, "UNPAID", 1, "BUYER"),
+        # The charge, recorded before the status change it makes, with the order as it was.
+        ("PAYMENT_CAPTURED", "UNPAID", "UNPAID", 1, "BUYER"),
+        ("STATUS_CHANGED", "UNPAID", "AWAITING_SHIPMENT", 2, "BUYER"),
     ]
     assert await payment_statuses(sessions) == ["CAPTURED"]
     assert await stock_of(sessions, product) == 2

@@ -18,7 +18,7 @@ ADDRESS = {
 ORDER_FIELDS = """
   order {
     id number status version paymentStatus total { amount }
-    timeline { toStatus actor orderVersion }
+    timeline { kind toStatus actor orderVersion }
     shipment { trackingNumber events { kind } }
   }
   userErrors { field code message }
@@ -91,14 +91,21 @@ async def test_an_order_from_placement_to_completion(
     )
     final = done["confirmReceipt"]["order"]
     assert final["status"] == "COMPLETED"
-    assert [e["orderVersion"] for e in final["timeline"]] == [1, 2, 3, 4, 5, 6]
-    assert [e["actor"] for e in final["timeline"]] == [
-        "BUYER",
-        "BUYER",
-        "SELLER",
-        "SELLER",
-        "SELLER",
-        "BUYER",
+    # Every step, oldest first: each status change bumps the version; the payment and
+    # the scans beside them leave it (and the status) as they were.
+    assert [
+        (e["kind"], e["toStatus"], e["actor"], e["orderVersion"]) for e in final["timeline"]
+    ] == [
+        ("STATUS_CHANGED", "UNPAID", "BUYER", 1),
+        ("PAYMENT_CAPTURED", "UNPAID", "BUYER", 1),
+        ("STATUS_CHANGED", "AWAITING_SHIPMENT", "BUYER", 2),
+        ("STATUS_CHANGED", "AWAITING_COLLECTION", "SELLER", 3),
+        ("CARRIER_SCAN", "AWAITING_COLLECTION", "SELLER", 3),
+        ("STATUS_CHANGED", "IN_TRANSIT", "SELLER", 4),
+        ("CARRIER_SCAN", "IN_TRANSIT", "SELLER", 4),
+        ("STATUS_CHANGED", "DELIVERED", "SELLER", 5),
+        ("CARRIER_SCAN", "DELIVERED", "SELLER", 5),
+        ("STATUS_CHANGED", "COMPLETED", "BUYER", 6),
     ]
     assert [e["kind"] for e in final["shipment"]["events"]] == [
         "LABEL_CREATED",

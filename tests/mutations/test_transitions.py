@@ -24,6 +24,7 @@ from tests.mutations.test_place_order import (
     place,
     read_order,
     run,
+    status_changes,
     stock_of,
 )
 
@@ -106,12 +107,24 @@ async def confirm(gql: GraphQLClient, user: User, order_id: str) -> dict[str, An
 
 
 def assert_gap_free(order: dict[str, Any]) -> None:
-    versions = [e["orderVersion"] for e in order["timeline"]]
+    changes = status_changes(order)
+    versions = [e["orderVersion"] for e in changes]
     assert versions == list(range(1, order["version"] + 1)), versions
-    statuses = [e["toStatus"] for e in order["timeline"]]
+    statuses = [e["toStatus"] for e in changes]
     assert statuses[-1] == order["status"]
-    froms = [e["fromStatus"] for e in order["timeline"]]
+    froms = [e["fromStatus"] for e in changes]
     assert froms == [None, *statuses[:-1]]
+    # Every other step leaves the order as the status change before it left it.
+    current: tuple[str, int] | None = None
+    for event in order["timeline"]:
+        if event["kind"] == "STATUS_CHANGED":
+            current = (event["toStatus"], event["orderVersion"])
+        else:
+            assert current is not None, order["timeline"]
+            assert (event["fromStatus"], event["toStatus"], event["orderVersion"]) == (
+                current[0],
+                *current,
+            ), event
 
 
 async def assert_actions(
@@ -208,6 +221,7 @@ async def test_buyer_cancels_an_unpaid_order(gql: GraphQLClient, sessions: Sessi
         "CUSTOMER",
     )
     assert order["timeline"][-1] == {
+        "kind": "STATUS_CHANGED",
         "fromStatus": "UNPAID",
         "toStatus": "CANCELLED",
         "orderVersion": 2,
@@ -243,6 +257,11 @@ async def test_cancelling_a_paid_order_refunds_it(
     assert order["payments"] == [
         {"status": "CAPTURED", "amount": total},
         {"status": "REFUNDED", "amount": total},
+    ]
+    # The cancellation, then the refund it made, by the buyer who cancelled.
+    assert [(e["kind"], e["toStatus"], e["actor"]) for e in order["timeline"][-2:]] == [
+        ("STATUS_CHANGED", "CANCELLED", "BUYER"),
+        ("REFUNDED", "CANCELLED", "BUYER"),
     ]
     assert_gap_free(order)
     assert await stock_of(sessions, shop.product) == 5
@@ -458,8 +477,15 @@ async def test_seller_records_transit_and_delivery(
     moving = await move(gql, shop.seller, oid(order), "IN_TRANSIT", note="Left the depot")
     assert moving["userErrors"] == []
     assert (moving["order"]["status"], moving["order"]["version"]) == ("IN_TRANSIT", 4)
-    assert moving["order"]["timeline"][-1]["note"] == "Left the depot"
-    assert moving["order"]["timeline"][-1]["actor"] == "SELLER"
+    assert status_changes(moving["order"])[-1]["note"] == "Left the depot"
+    assert status_changes(moving["order"])[-1]["actor"] == "SELLER"
+    # The scan the step records, by the seller who recorded it.
+    scanned = moving["order"]["timeline"][-1]
+    assert (scanned["kind"], scanned["toStatus"], scanned["actor"]) == (
+        "CARRIER_SCAN",
+        "IN_TRANSIT",
+        "SELLER",
+    )
     assert [e["kind"] for e in moving["order"]["shipment"]["events"]] == [
         "LABEL_CREATED",
         "PICKED_UP",
@@ -539,10 +565,10 @@ async def test_notes_are_checked(gql: GraphQLClient, sessions: SessionFactory) -
         )
     ok = await move(gql, shop.seller, oid(order), "IN_TRANSIT", note="n" * 500)
     assert ok["userErrors"] == []
-    assert ok["order"]["timeline"][-1]["note"] == "n" * 500
+    assert status_changes(ok["order"])[-1]["note"] == "n" * 500
     # A blank note is no note.
     blank = await move(gql, shop.seller, oid(order), "DELIVERED", note="   ")
-    assert blank["order"]["timeline"][-1]["note"] is None
+    assert status_changes(blank["order"])[-1]["note"] is None
 
 
 # --- operators ----------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from tests.factories import (
     make_tag,
     make_user,
     make_view,
+    record_steps,
 )
 from tests.security.conftest import Apps, make_settings
 from tests.security.conftest import apps as apps  # the fixture
@@ -140,6 +141,8 @@ async def _people(engine: AsyncEngine) -> dict[str, Any]:
             sessions, user=buyer, product=product, score=score, based_on=based_on
         )
     await make_recommendation(sessions, user=buyer, product=spare, score=0.9, dismissed=True)
+    # Payment and scan events on the timelines, each naming its row.
+    assert await record_steps(sessions) > 0
     return {
         "buyer": buyer,
         "operator": operator,
@@ -223,6 +226,42 @@ async def test_the_page_and_order_detail_in_one_statement(
             apps, count_statements, ORDER_DETAIL, {"number": number}, people["stranger"]
         )
         assert answer.startswith(b'{"data":{"viewer":{"order":null}}')
+
+
+TIMELINES = """
+query Timelines($n: Int) {
+  viewer { orders(first: $n) { edges { node { number timeline {
+    id kind toStatus orderVersion actor
+    shipmentEvent { kind location message happenedAt }
+    payment { id status createdAt amount { amount currencyCode } method { id last4 } }
+  } } } } }
+}
+"""
+
+
+async def test_event_subjects_in_one_statement(
+    apps: Apps, engine: AsyncEngine, count_statements: StatementCounter
+) -> None:
+    """An event's scan or payment, by its kind (null for the other kinds): in SQL as
+    graphql-core resolves it, the card only to its owner."""
+    people = await _people(engine)
+    for who in ("buyer", "operator", "stranger"):
+        answer = await _compare(apps, count_statements, TIMELINES, {"n": 20}, people[who])
+        if who == "buyer":
+            for expected in (
+                b'"kind":"CARRIER_SCAN"',
+                b'"shipmentEvent":{"kind":"LABEL_CREATED"',
+                b'"kind":"PAYMENT_CAPTURED"',
+                b'"kind":"PAYMENT_FAILED"',
+                b'"kind":"REFUNDED"',
+                b'"last4":"4242"',
+                b'"shipmentEvent":null',
+                b'"payment":null',
+            ):
+                assert expected in answer, expected
+            # A payment made with somebody else's card: shown, the card not.
+            assert b'"method":null' in answer
+            assert b'"0005"' not in answer
 
 
 async def test_sql_plans_off_means_python_plans(

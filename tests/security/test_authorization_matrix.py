@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from db.engine import SessionFactory
-from db.models import User, metadata
+from db.models import OrderEvent, User, metadata
 from domain.order_status import OrderStatus
 from resolvers.context import Context
 from resolvers.ids import to_global_id
@@ -88,14 +88,21 @@ async def _world(sessions: SessionFactory) -> World:
     await make_order(sessions, buyer=other_buyer, shop=other_shop, products=[other_product])
     for user in (other_buyer, other_seller):
         await make_payment_method(sessions, user=user)
+    # The declined attempt on the victim's timeline: an event whose subject is a payment.
+    assert unpaid.id is not None
+    payment_event = OrderEvent(
+        order_id=unpaid.id,
+        kind="PAYMENT_FAILED",
+        subject_id=payment.id,
+        from_status="UNPAID",
+        to_status="UNPAID",
+        order_version=1,
+        actor="BUYER",
+    )
     async with sessions() as session:
-        event = (
-            await session.execute(
-                select(metadata.tables["order_events"].c.id).where(
-                    metadata.tables["order_events"].c.order_id == unpaid.id
-                )
-            )
-        ).scalar_one()
+        session.add(payment_event)
+        await session.commit()
+        event = payment_event.id
     ids = {
         "User": victim.id,
         "Order": unpaid.id,
@@ -171,7 +178,7 @@ query Node($id: ID!) {
     id
     ... on User { handle buyAgain(first: 5) { edges { node { timesOrdered product { id } } } } }
     ... on Order { number status }
-    ... on OrderEvent { toStatus }
+    ... on OrderEvent { toStatus payment { id status method { last4 } } }
     ... on Shop { name }
     ... on Product { title }
     ... on Payment { paymentStatus: status }
@@ -406,15 +413,19 @@ class NoWakeUps:
 
 # From the first event on: were it allowed, the replay would answer at once.
 SUBSCRIBE = """
-subscription($id: ID) { orderStatusChanged(orderId: $id, after: "0") { id toStatus } }
+subscription($id: ID) { %s(orderId: $id, after: "0") { id toStatus } }
 """
+SUBSCRIPTIONS = ["orderStatusChanged", "orderUpdated"]
 
 
-async def _first_answer(sessions: SessionFactory, viewer: int, order_id: str) -> Any:
+async def _first_answer(
+    sessions: SessionFactory, viewer: int, order_id: str, field: str = "orderStatusChanged"
+) -> Any:
     hub = SubscriptionHub(sessions, NoWakeUps(), queue_size=8)
     await hub.drain()  # the hub has seen the events so far: replay can answer
     ctx = Context.for_request(viewer_id=viewer, sessions=sessions, hub=hub)
-    result: Any = await schema.subscribe(SUBSCRIBE, {"id": order_id}, context_value=ctx)
+    document = SUBSCRIBE % field
+    result: Any = await schema.subscribe(document, {"id": order_id}, context_value=ctx)
     if hasattr(result, "__anext__"):
         stream = result
         try:
@@ -427,14 +438,16 @@ async def _first_answer(sessions: SessionFactory, viewer: int, order_id: str) ->
     )
 
 
+@pytest.mark.parametrize("field", SUBSCRIPTIONS)
 @pytest.mark.parametrize("outsider", OUTSIDERS)
 async def test_subscription_to_someone_elses_order(
-    sessions: SessionFactory, world: World, outsider: str
+    sessions: SessionFactory, world: World, outsider: str, field: str
 ) -> None:
     viewer = _outsider(world, outsider)
     before = await snapshot(sessions)
-    seen = await _first_answer(sessions, viewer, to_global_id("Order", world.ids["unpaid"]))
-    absent = await _first_answer(sessions, viewer, to_global_id("Order", MISSING_PK))
+    foreign = to_global_id("Order", world.ids["unpaid"])
+    seen = await _first_answer(sessions, viewer, foreign, field)
+    absent = await _first_answer(sessions, viewer, to_global_id("Order", MISSING_PK), field)
     assert seen == absent
     data, errors = seen
     assert data is None
@@ -460,8 +473,36 @@ async def test_the_owner_and_the_seller_see_what_outsiders_do_not(
         status, body = await post(client, NODE, {"id": gid}, world.seller.id)
         assert status == 200
         assert body["data"]["node"]["id"] == gid, (type_name, body)
-    data, errors = await _first_answer(
-        sessions, world.victim.id, to_global_id("Order", world.ids["unpaid"])
+    for field in SUBSCRIPTIONS:
+        for viewer in (world.victim.id, world.seller.id):
+            data, errors = await _first_answer(
+                sessions, viewer, to_global_id("Order", world.ids["unpaid"]), field
+            )
+            assert errors == []
+            assert data[field]["toStatus"] == "UNPAID"
+
+
+async def test_an_events_payment_shows_as_the_orders_payments_show_it(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """The buyer sees the payment an event names with their card; the seller sees the
+    payment, never the buyer's card: the same as Order.payments shows each of them."""
+    assert world.victim.id is not None
+    assert world.seller.id is not None
+    event_id = to_global_id("OrderEvent", world.ids["OrderEvent"])
+    payments = (
+        "query($id: ID!) { node(id: $id) { ... on Order "
+        "{ payments { id status method { last4 } } } } }"
     )
-    assert errors == []
-    assert data["orderStatusChanged"]["toStatus"] == "UNPAID"
+    order_id = to_global_id("Order", world.ids["unpaid"])
+    shown = {}
+    for viewer in (world.victim.id, world.seller.id):
+        _, body = await post(client, NODE, {"id": event_id}, viewer)
+        named = body["data"]["node"]["payment"]
+        _, listed = await post(client, payments, {"id": order_id}, viewer)
+        assert listed["data"]["node"]["payments"] == [named]
+        shown[viewer] = named
+    assert shown[world.victim.id]["id"] == to_global_id("Payment", world.ids["Payment"])
+    assert shown[world.victim.id]["status"] == "FAILED"
+    assert shown[world.victim.id]["method"] == {"last4": "4242"}
+    assert shown[world.seller.id] == {**shown[world.victim.id], "method": None}

@@ -70,6 +70,7 @@ from tests.factories import (
     make_tag,
     make_user,
     make_view,
+    record_steps,
 )
 
 # --- Hypothesis settings -------------------------------------------------------------------
@@ -302,6 +303,8 @@ async def seed(sessions: SessionFactory) -> tuple[int, int, list[str]]:
                 sessions, user=buyer, product=product, score=0.9 - j / 10, based_on=mug
             )
 
+    # Payment and scan events on the timelines, each naming its row.
+    await record_steps(sessions)
     public = [
         *global_ids("User", [seller_one.id, seller_two.id]),
         *global_ids("Shop", [shop_one.id, shop_two.id]),

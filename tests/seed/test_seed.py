@@ -124,7 +124,8 @@ async def test_every_event_chain_follows_the_state_machine(seeded: AsyncEngine) 
     allowed = {(t.source.value, t.target.value): t.actors for t in TRANSITIONS}
     events: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for event in await _rows(seeded, "order_events"):
-        events[event["order_id"]].append(event)
+        if event["kind"] == "STATUS_CHANGED":
+            events[event["order_id"]].append(event)
     orders = await _rows(seeded, "orders")
     assert orders
     for order in orders:
@@ -145,6 +146,48 @@ async def test_every_event_chain_follows_the_state_machine(seeded: AsyncEngine) 
         assert order["updated_at"] == last["occurred_at"]
         assert last["occurred_at"] <= NOW
         assert (order["cancel_reason"] is not None) == (order["status"] == "CANCELLED")
+
+
+async def test_payments_and_scans_are_on_the_timeline_beside_the_status(
+    seeded: AsyncEngine,
+) -> None:
+    """Each payment and each scan has the one event of its kind that names it, in time
+    order among the status changes, leaving the status and version as they were."""
+    kinds = {"CAPTURED": "PAYMENT_CAPTURED", "FAILED": "PAYMENT_FAILED", "REFUNDED": "REFUNDED"}
+    payments = {p["id"]: p for p in await _rows(seeded, "payments")}
+    scans = {s["id"]: s for s in await _rows(seeded, "shipment_events")}
+    order_of_shipment = {s["id"]: s["order_id"] for s in await _rows(seeded, "shipments")}
+    named: dict[tuple[str, int], dict[str, Any]] = {}
+    by_order: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for event in await _rows(seeded, "order_events"):
+        by_order[event["order_id"]].append(event)
+        if event["kind"] != "STATUS_CHANGED":
+            key = ("scan" if event["kind"] == "CARRIER_SCAN" else "payment", event["subject_id"])
+            assert key not in named, event
+            named[key] = event
+    assert set(named) == {("payment", i) for i in payments} | {("scan", i) for i in scans}
+    assert {e["kind"] for e in named.values()} == {
+        "PAYMENT_CAPTURED",
+        "PAYMENT_FAILED",
+        "REFUNDED",
+        "CARRIER_SCAN",
+    }
+    for payment_id, payment in payments.items():
+        event = named[("payment", payment_id)]
+        assert (event["kind"], event["order_id"]) == (kinds[payment["status"]], payment["order_id"])
+        assert event["occurred_at"] == payment["created_at"]
+    for scan_id, scan in scans.items():
+        event = named[("scan", scan_id)]
+        assert event["order_id"] == order_of_shipment[scan["shipment_id"]]
+        assert event["occurred_at"] == scan["happened_at"]
+        assert event["actor"] == ("SELLER" if scan["kind"] == "LABEL_CREATED" else "CARRIER")
+    for chain in by_order.values():
+        chain.sort(key=lambda e: e["id"])
+        for previous, event in pairwise(chain):
+            assert event["occurred_at"] >= previous["occurred_at"]
+            if event["kind"] != "STATUS_CHANGED":
+                assert event["from_status"] == event["to_status"] == previous["to_status"]
+                assert event["order_version"] == previous["order_version"]
 
 
 async def test_money_adds_up(seeded: AsyncEngine) -> None:

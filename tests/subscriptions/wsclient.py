@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ from websockets.asyncio.client import ClientConnection
 from app.auth import issue_token
 from db.engine import create_engine, create_session_factory
 from db.models import PaymentMethod, Product, Shop, User
+from domain.order_events import STATUS_CHANGES
 from resolvers.ids import to_global_id
 from resolvers.subscriptions.cursors import event_id_after
 from tests.server.serving import SECRET
@@ -159,7 +160,8 @@ class WsClient:
         await self.send({"id": op_id, "type": kind})
 
     async def next_event(self, op_id: str, wait: float = WAIT) -> dict[str, Any]:
-        """The next orderStatusChanged payload of ``op_id``; raises on errors or completion.
+        """The next event of ``op_id`` (its subscription field's value: orderStatusChanged,
+        orderUpdated); raises on errors or completion.
 
         Messages of other operations on this connection are not expected here.
         """
@@ -169,7 +171,8 @@ class WsClient:
             payload = message["payload"]
             if payload.get("errors"):
                 raise OperationFailed(payload["errors"])
-            event: dict[str, Any] = payload["data"]["orderStatusChanged"]
+            (event,) = payload["data"].values()
+            assert isinstance(event, dict), payload
             return event
         if message["type"] == "error":
             payload = message["payload"]
@@ -353,23 +356,32 @@ async def make_world(database_url: str, buyers: int = 2) -> World:
         await engine.dispose()
 
 
-async def event_ids(database_url: str, user_id: int, after: int = 0) -> list[int]:
-    """The ids of the committed events of ``user_id``'s orders above ``after``, in order."""
+async def event_ids(
+    database_url: str,
+    user_id: int,
+    after: int = 0,
+    kinds: Collection[str] | None = STATUS_CHANGES,
+) -> list[int]:
+    """The ids of the committed events (of ``kinds``, by default the status changes
+    orderStatusChanged follows; None: every kind) of ``user_id``'s orders above ``after``,
+    in order."""
     engine = create_engine(database_url)
     try:
         async with engine.connect() as conn:
             rows = await conn.execute(
                 text(
-                    "SELECT e.id FROM order_events e JOIN orders o ON o.id = e.order_id "
+                    "SELECT e.id, e.kind FROM order_events e JOIN orders o ON o.id = e.order_id "
                     "WHERE o.user_id = :user AND e.id > :after ORDER BY e.id"
                 ),
                 {"user": user_id, "after": after},
             )
-            return [int(row[0]) for row in rows]
+            return [int(row[0]) for row in rows if kinds is None or row[1] in kinds]
     finally:
         await engine.dispose()
 
 
-async def last_event_id(database_url: str, user_id: int) -> int:
-    ids = await event_ids(database_url, user_id)
+async def last_event_id(
+    database_url: str, user_id: int, kinds: Collection[str] | None = STATUS_CHANGES
+) -> int:
+    ids = await event_ids(database_url, user_id, kinds=kinds)
     return ids[-1] if ids else 0

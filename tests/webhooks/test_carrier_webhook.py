@@ -116,9 +116,12 @@ async def test_scans_move_the_order_as_the_carrier(
 
     seen = await read_order(gql, gid("Order", order), user=buyer)
     assert seen["status"] == "DELIVERED"
-    assert [(e["toStatus"], e["actor"]) for e in seen["timeline"][-2:]] == [
-        ("IN_TRANSIT", "CARRIER"),
-        ("DELIVERED", "CARRIER"),
+    # Each scan, then the status change it made, as the carrier.
+    assert [(e["kind"], e["toStatus"], e["actor"]) for e in seen["timeline"][-4:]] == [
+        ("CARRIER_SCAN", "AWAITING_COLLECTION", "CARRIER"),
+        ("STATUS_CHANGED", "IN_TRANSIT", "CARRIER"),
+        ("CARRIER_SCAN", "IN_TRANSIT", "CARRIER"),
+        ("STATUS_CHANGED", "DELIVERED", "CARRIER"),
     ]
     assert [e["kind"] for e in seen["shipment"]["events"]][-2:] == ["PICKED_UP", "DELIVERED"]
     assert seen["shipment"]["deliveredAt"] == delivered_at.isoformat()
@@ -300,12 +303,17 @@ async def test_racing_copies_of_a_scan_apply_it_once(
     async with sessions() as session:
         events = (
             await session.execute(
-                select(col(OrderEvent.to_status)).where(
+                select(col(OrderEvent.kind), col(OrderEvent.to_status)).where(
                     col(OrderEvent.order_id) == order.id, col(OrderEvent.actor) == "CARRIER"
                 )
             )
-        ).scalars()
-        assert sorted(events) == ["DELIVERED", "IN_TRANSIT"]
+        ).all()
+        # The scan once, and the two steps it made.
+        assert sorted(events) == [
+            ("CARRIER_SCAN", "AWAITING_COLLECTION"),
+            ("STATUS_CHANGED", "DELIVERED"),
+            ("STATUS_CHANGED", "IN_TRANSIT"),
+        ]
     assert [s for s in await _scan_rows(sessions) if s[1] == "race"] == [("DELIVERED", "race")]
 
 

@@ -129,8 +129,11 @@ function Payments({ payments }) {
 }
 
 function Timeline({ events }) {
+  // The status changes: the steps beside them (scans, payments) leave the status as it
+  // was, and are shown where they belong (the shipment's scans, the payments).
+  const changes = events.filter((e) => e.fromStatus !== e.toStatus);
   return html`<ol class="events">
-    ${[...events].reverse().map(
+    ${changes.reverse().map(
       (e) => html`<li key=${e.id}><strong>${STATUS_NAMES[e.toStatus]}</strong>
         <span class="muted"> · ${dateTime(e.occurredAt)} · by the ${e.actor.toLowerCase()}${e.note ? ` · ${e.note}` : ""}</span></li>`,
     )}
