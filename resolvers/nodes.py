@@ -54,6 +54,8 @@ async def load_node(
             row = await loaders.recommendation_by_id.load(pk)
             visible = row is not None and policy.may_see_recommendation(ctx.viewer_id, row)
             row = row if visible else None
+        case "Review":
+            row = await loaders.review_by_id.load(pk)  # public, as Product.reviews lists it
         case _:  # pragma: no cover - from_global_id only returns known types
             row = None
     return None if row is None else (type_name, row)

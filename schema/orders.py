@@ -29,6 +29,7 @@ from schema.enums import (
     ShipmentEventKind,
 )
 from schema.payments import Payment
+from schema.reviews import Review
 
 
 @strawberry.type(description="One line of an order, as it was when the order was placed.")
@@ -44,6 +45,11 @@ class OrderItem(FromRow):
     )
     product: Product = related(
         "product_by_id", key="product_id", description="The product as it is now."
+    )
+    review: Review | None = related(
+        "review_by_order_item_id",
+        key="id",
+        description="The buyer's review of this line; null until they review it.",
     )
     row: strawberry.Private[OrderItemRow]
 

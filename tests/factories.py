@@ -6,6 +6,8 @@ import itertools
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from sqlmodel import select
+
 from db.engine import SessionFactory
 from db.models import (
     Order,
@@ -16,6 +18,7 @@ from db.models import (
     Product,
     ProductView,
     Recommendation,
+    Review,
     Shipment,
     ShipmentEvent,
     Shop,
@@ -329,3 +332,36 @@ async def make_payment(
     )
     await _add(sessions, payment)
     return payment
+
+
+async def make_review(
+    sessions: SessionFactory,
+    *,
+    order: Order,
+    item_index: int = 0,
+    rating: int = 5,
+    text: str = "",
+    posted_at: datetime | None = None,
+    edited_at: datetime | None = None,
+) -> Review:
+    """The buyer's review of one line of ``order`` (written directly, as the seed does)."""
+    async with sessions() as session:
+        items = (
+            await session.execute(
+                select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.id)
+            )
+        ).scalars()
+        item = list(items)[item_index]
+    assert item.id is not None
+    review = Review(
+        order_item_id=item.id,
+        order_id=item.order_id,
+        product_id=item.product_id,
+        user_id=order.user_id,
+        rating=rating,
+        text=text,
+        posted_at=posted_at or order.updated_at + timedelta(days=1),
+        edited_at=edited_at,
+    )
+    await _add(sessions, review)
+    return review

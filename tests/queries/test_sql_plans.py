@@ -32,6 +32,7 @@ from tests.factories import (
     make_payment_method,
     make_product,
     make_recommendation,
+    make_review,
     make_shop,
     make_tag,
     make_user,
@@ -137,12 +138,28 @@ async def _people(engine: AsyncEngine) -> dict[str, Any]:
             sessions, user=buyer, product=product, score=score, based_on=based_on
         )
     await make_recommendation(sessions, user=buyer, product=spare, score=0.9, dismissed=True)
+    # Reviews: the completed order's line (so it leaves TO_REVIEW), and more of `cheap`
+    # from other buyers' completed orders, one edited, their average 4.25 -> 4.3.
+    await make_review(
+        sessions, order=orders[4], rating=4, text='Tiny "but" \\ good 🍵', posted_at=base
+    )
+    for rating, owner, edited in [(4, stranger, None), (5, operator, base), (4, buyer, None)]:
+        done = await make_order(
+            sessions,
+            buyer=owner,
+            shop=other_shop,
+            products=[cheap, dinar],
+            status=OrderStatus.COMPLETED,
+        )
+        posted = done.placed_at + timedelta(days=3, microseconds=rating)
+        await make_review(sessions, order=done, rating=rating, posted_at=posted, edited_at=edited)
     return {
         "buyer": buyer,
         "operator": operator,
         "stranger": stranger,
         "orders": orders,
         "products": [tea, yen, dinar],
+        "reviewed": [cheap, dinar],
     }
 
 
@@ -332,6 +349,8 @@ async def test_filtered_and_paged_orders_in_one_statement(
         {"search": "own"},  # the shop's name
         {"search": "100%_\\"},  # LIKE's own characters are matched as text
         {"search": "   "},
+        {"tab": "TO_REVIEW"},  # a list by its own rule, beside the status tabs
+        {"tab": "TO_REVIEW", "search": "OC-"},
     ]
     for flt in filters:
         answer = await _compare(
@@ -376,6 +395,60 @@ async def test_a_product_by_id_in_one_statement(
     missing = to_global_id("Product", 10**9)
     answer = await _compare(apps, count_statements, PRODUCT, {"id": missing}, people["buyer"])
     assert answer.startswith(b'{"data":{"product":null}')
+
+
+REVIEWS = """
+query Reviews($id: ID!, $first: Int, $after: String) {
+  product(id: $id) {
+    id rating { average count }
+    reviews(first: $first, after: $after) {
+      totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+      edges { cursor node { __typename id rating text postedAt editedAt reviewerName } }
+    }
+  }
+}
+"""
+
+ITEM_REVIEWS = """
+query ItemReviews {
+  viewer { orders(first: 20) { edges { node { number items { id title
+    review { id rating text postedAt editedAt reviewerName } } } } } }
+}
+"""
+
+
+async def test_product_rating_and_reviews_in_one_statement(
+    apps: Apps, engine: AsyncEngine, count_statements: StatementCounter
+) -> None:
+    people = await _people(engine)
+    for product in [*people["products"], *people["reviewed"]]:
+        product_id = to_global_id("Product", product.id)
+        for first in (None, 1, 2, 10):
+            answer = await _compare(
+                apps, count_statements, REVIEWS, {"id": product_id, "first": first}, people["buyer"]
+            )
+            end = orjson.loads(answer)["data"]["product"]["reviews"]["pageInfo"]["endCursor"]
+            if end is not None:
+                variables = {"id": product_id, "first": first, "after": end}
+                await _compare(apps, count_statements, REVIEWS, variables, people["stranger"])
+    cheap = to_global_id("Product", people["reviewed"][0].id)
+    answer = await _compare(apps, count_statements, REVIEWS, {"id": cheap}, people["stranger"])
+    assert b'"rating":{"average":4.3,"count":4}' in answer
+    assert 'Tiny \\"but\\" \\\\ good 🍵'.encode() in answer
+    no_reviews = to_global_id("Product", people["products"][0].id)
+    answer = await _compare(apps, count_statements, REVIEWS, {"id": no_reviews}, people["buyer"])
+    assert b'"rating":{"average":null,"count":0}' in answer
+
+
+async def test_order_item_reviews_in_one_statement(
+    apps: Apps, engine: AsyncEngine, count_statements: StatementCounter
+) -> None:
+    people = await _people(engine)
+    for who in ("buyer", "operator", "stranger"):
+        answer = await _compare(apps, count_statements, ITEM_REVIEWS, {}, people[who])
+        if who == "buyer":
+            assert b'"review":{"id":"' in answer
+            assert b'"review":null' in answer
 
 
 async def test_json_written_by_the_database_is_the_bytes_orjson_writes(
