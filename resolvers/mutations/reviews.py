@@ -38,7 +38,9 @@ _REFUSALS: dict[rules.ReviewRefusal, tuple[ErrorCode, str]] = {
         ErrorCode.CONFLICT,
         "This line is already reviewed; edit that review instead.",
     ),
-    rules.ReviewRefusal.NOT_AUTHOR: (ErrorCode.FORBIDDEN, "Only its author may edit a review."),
+    # Reviews are public, but another's is answered as one that does not exist, as every
+    # mutation answers an outsider (tests/security/test_authorization_matrix.py).
+    rules.ReviewRefusal.NOT_AUTHOR: (ErrorCode.NOT_FOUND, "No such review."),
     rules.ReviewRefusal.EDIT_WINDOW_CLOSED: (
         ErrorCode.INVALID,
         "A review can be edited only for a while after it was posted; that time is over.",
