@@ -4,7 +4,7 @@ and may edit the review for a while (domain.reviews). Each writes an order event
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -12,7 +12,7 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from db.models import Order, OrderEvent, OrderItem, Review
+from db.models import IdempotencyKey, Order, OrderEvent, OrderItem, Review
 from domain import reviews as rules
 from domain.order_events import OrderEventKind
 from domain.order_status import Actor, OrderStatus
@@ -61,6 +61,21 @@ def _valid(check: Callable[[T], T], value: T) -> T:
         raise Refused.one(ErrorCode.INVALID, invalid.message, "input", invalid.field) from None
 
 
+async def _commit(
+    session: AsyncSession,
+    claimed: IdempotencyKey | None,
+    order: Order,
+    kind: OrderEventKind,
+    review: Review,
+    now: datetime,
+) -> Written:
+    """Remembers the review for retries and commits it with its order event."""
+    await session.flush()
+    idempotency.remember(claimed, idempotency.row_result(review))
+    event_ids = await commit_with_events(session, [_event(order, kind, review, now)])
+    return Written(review, OrderOutcome(order, event_ids=event_ids))
+
+
 def _event(order: Order, kind: OrderEventKind, review: Review, now: datetime) -> OrderEvent:
     if order.id is None or review.id is None:  # pragma: no cover - both are stored
         raise ValueError("unsaved row")
@@ -107,48 +122,35 @@ async def review_order_item(
         payload={"item": order_item_id, "rating": checked_rating, "text": checked_text},
     )
 
-    async def use_case() -> Written:
-        now = ctx.clock()
-        async with write(ctx) as session:
-            claimed = await idempotency.claim_keyed(
-                session, keyed, now=now, ttl=ctx.rules.idempotency_ttl
-            )
-            if isinstance(claimed, idempotency.Replay):
-                return await _replayed(session, claimed)
-            item = await session.get(OrderItem, order_item_id)
-            order = None if item is None else await lock_order(session, item.order_id)
-            roles = (
-                frozenset[Actor]() if order is None else await roles_on(session, viewer_id, order)
-            )
-            if item is None or order is None or not roles:
-                raise not_found("order line", *ITEM_FIELD)
-            existing = (
-                (await session.execute(select(Review).where(Review.order_item_id == item.id)))
-                .scalars()
-                .first()
-            )
-            refusal = rules.may_review(OrderStatus(order.status), roles, existing is not None)
-            if refusal is not None:
-                raise _refuse(refusal, *ITEM_FIELD)
-            if item.id is None:  # pragma: no cover - a stored line has an id
-                raise ValueError("line without id")
-            review = Review(
-                order_item_id=item.id,
-                order_id=item.order_id,
-                product_id=item.product_id,
-                user_id=viewer_id,
-                rating=checked_rating,
-                text=checked_text,
-                posted_at=now,
-            )
-            session.add(review)
-            await session.flush()
-            idempotency.remember(claimed, idempotency.row_result(review))
-            event = _event(order, OrderEventKind.REVIEW_POSTED, review, now)
-            event_ids = await commit_with_events(session, [event])
-        return Written(review, OrderOutcome(order, event_ids=event_ids))
+    async def act(session: AsyncSession, claimed: IdempotencyKey | None, now: datetime) -> Written:
+        item = await session.get(OrderItem, order_item_id)
+        order = None if item is None else await lock_order(session, item.order_id)
+        roles = frozenset[Actor]() if order is None else await roles_on(session, viewer_id, order)
+        if item is None or order is None or not roles:
+            raise not_found("order line", *ITEM_FIELD)
+        existing = (
+            (await session.execute(select(Review).where(Review.order_item_id == item.id)))
+            .scalars()
+            .first()
+        )
+        refusal = rules.may_review(OrderStatus(order.status), roles, existing is not None)
+        if refusal is not None:
+            raise _refuse(refusal, *ITEM_FIELD)
+        if item.id is None:  # pragma: no cover - a stored line has an id
+            raise ValueError("line without id")
+        review = Review(
+            order_item_id=item.id,
+            order_id=item.order_id,
+            product_id=item.product_id,
+            user_id=viewer_id,
+            rating=checked_rating,
+            text=checked_text,
+            posted_at=now,
+        )
+        session.add(review)
+        return await _commit(session, claimed, order, OrderEventKind.REVIEW_POSTED, review, now)
 
-    return await _announced(ctx, await idempotency.once(keyed, use_case))
+    return await _keyed_write(ctx, keyed, act)
 
 
 async def edit_review(
@@ -171,6 +173,40 @@ async def edit_review(
         payload={"review": review_id, "rating": checked_rating, "text": checked_text},
     )
 
+    async def act(session: AsyncSession, claimed: IdempotencyKey | None, now: datetime) -> Written:
+        review = await session.get(Review, review_id)
+        if review is None:
+            raise not_found("review", *REVIEW_FIELD)
+        refusal = rules.may_edit(
+            author_id=review.user_id,
+            viewer_id=viewer_id,
+            posted_at=review.posted_at,
+            now=now,
+            window=ctx.rules.review_edit_window,
+        )
+        if refusal is not None:
+            raise _refuse(refusal, *REVIEW_FIELD)
+        order = await lock_order(session, review.order_id)
+        if order is None:  # pragma: no cover - the review cascades with its order
+            raise not_found("review", *REVIEW_FIELD)
+        if checked_rating is not None:
+            review.rating = checked_rating
+        if checked_text is not None:
+            review.text = checked_text
+        review.edited_at = now
+        session.add(review)
+        return await _commit(session, claimed, order, OrderEventKind.REVIEW_EDITED, review, now)
+
+    return await _keyed_write(ctx, keyed, act)
+
+
+Act = Callable[[AsyncSession, IdempotencyKey | None, datetime], Awaitable[Written]]
+
+
+async def _keyed_write(ctx: Context, keyed: idempotency.Keyed | None, act: Act) -> Review:
+    """``act`` in a write transaction after the key's claim (a retry replays the first
+    answer), then the new events announced and this request's cached reviews dropped."""
+
     async def use_case() -> Written:
         now = ctx.clock()
         async with write(ctx) as session:
@@ -179,32 +215,7 @@ async def edit_review(
             )
             if isinstance(claimed, idempotency.Replay):
                 return await _replayed(session, claimed)
-            review = await session.get(Review, review_id)
-            if review is None:
-                raise not_found("review", *REVIEW_FIELD)
-            refusal = rules.may_edit(
-                author_id=review.user_id,
-                viewer_id=viewer_id,
-                posted_at=review.posted_at,
-                now=now,
-                window=ctx.rules.review_edit_window,
-            )
-            if refusal is not None:
-                raise _refuse(refusal, *REVIEW_FIELD)
-            order = await lock_order(session, review.order_id)
-            if order is None:  # pragma: no cover - the review cascades with its order
-                raise not_found("review", *REVIEW_FIELD)
-            if checked_rating is not None:
-                review.rating = checked_rating
-            if checked_text is not None:
-                review.text = checked_text
-            review.edited_at = now
-            session.add(review)
-            await session.flush()
-            idempotency.remember(claimed, idempotency.row_result(review))
-            event = _event(order, OrderEventKind.REVIEW_EDITED, review, now)
-            event_ids = await commit_with_events(session, [event])
-        return Written(review, OrderOutcome(order, event_ids=event_ids))
+            return await act(session, claimed, now)
 
     return await _announced(ctx, await idempotency.once(keyed, use_case))
 
