@@ -524,6 +524,17 @@ def connection(
     direction, so one statement serves every page of the document."""
 
     def rule(c: _Compiler, s: Row, step: FieldStep) -> str:
+        if sqlite() and c.connections:
+            # A page inside a page's items (Product.reviews under orders) nests deeper
+            # than SQLite's parser goes ("parser stack overflow"): the Python plan answers.
+            raise NotExpressible(f"{step.parent.name}.{step.key}: a connection in a connection")
+        c.connections += 1
+        try:
+            return page_rule(c, s, step)
+        finally:
+            c.connections -= 1
+
+    def page_rule(c: _Compiler, s: Row, step: FieldStep) -> str:
         page = c.page(step, listing, narrowed=narrow is not None)
         table = _table(listing.model)
         key_type = _KEY_TYPES[listing.key_kind]
@@ -982,6 +993,8 @@ class _Compiler:
         self._aliases = itertools.count()
         # Response keys of `viewer`: null there means no such user (the resolvers' call).
         self.viewer_keys: list[str] = []
+        # Connections being written around the field being written (see connection).
+        self.connections = 0
 
     def alias(self) -> str:
         return f"t{next(self._aliases)}"

@@ -451,6 +451,43 @@ async def test_order_item_reviews_in_one_statement(
             assert b'"review":null' in answer
 
 
+NESTED_REVIEWS = """
+query Nested {
+  viewer { orders(first: 3) { edges { node { items { product {
+    rating { average count } reviews(first: 2) { totalCount edges { cursor node { rating } } }
+  } } } } } }
+}
+"""
+
+
+async def test_a_connection_inside_a_connection(
+    apps: Apps,
+    engine: AsyncEngine,
+    count_statements: StatementCounter,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One statement on PostgreSQL; on SQLite that statement nests deeper than its parser
+    goes, so the SQL plan declines it (no failed statement) and the Python plan answers."""
+    people = await _people(engine)
+    if engine.dialect.name == "postgresql":
+        await _compare(apps, count_statements, NESTED_REVIEWS, {}, people["buyer"])
+        return
+    plain = apps.app(make_settings(compiled_plans=False))
+    planned = apps.app(make_settings(compiled_plans=True))
+    buyer = people["buyer"]
+    assert buyer.id is not None
+    headers = {"Authorization": f"Bearer {token_for(buyer.id)}"}
+    body = {"query": NESTED_REVIEWS, "variables": {}}
+    generic = await (await apps.client(plain)).post("/graphql", json=body, headers=headers)
+    client = await apps.client(planned)
+    await client.post("/graphql", json=body, headers=headers)
+    answer = await client.post("/graphql", json=body, headers=headers)
+    assert answer.content == generic.content
+    assert b'"reviews":{"totalCount":' in answer.content
+    assert planned.state.plans.answered == 1
+    assert "an SQL plan failed" not in caplog.text
+
+
 async def test_json_written_by_the_database_is_the_bytes_orjson_writes(
     engine: AsyncEngine,
 ) -> None:
