@@ -111,6 +111,11 @@ class Settings(BaseSettings):
         ge=60,
         description="Delivered orders complete by themselves after this long.",
     )
+    review_edit_window_seconds: int = Field(
+        default=30 * 24 * 3600,
+        ge=0,
+        description="How long after posting a buyer may edit a review.",
+    )
     sweep_interval_seconds: float = Field(
         default=60, ge=0, description="How often the server applies those timeouts; 0: never."
     )
@@ -312,6 +317,7 @@ class Settings(BaseSettings):
             idempotency_ttl=timedelta(seconds=self.idempotency_ttl_seconds),
             unpaid_timeout=timedelta(seconds=self.unpaid_order_timeout_seconds),
             receipt_window=timedelta(seconds=self.receipt_window_seconds),
+            review_edit_window=timedelta(seconds=self.review_edit_window_seconds),
         )
 
     @property

@@ -46,7 +46,8 @@ from app.bus import InProcessBus, make_bus
 from app.settings import DEVELOPMENT_CARRIER_SECRETS, Settings
 from app.webhooks import CARRIER_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, CarrierWebhook
 from db.engine import create_engine, create_session_factory
-from db.models import Order, PaymentMethod, Product, Shipment, Shop, User
+from db.models import Order, OrderItem, PaymentMethod, Product, Review, Shipment, Shop, User
+from domain import reviews as review_rules
 from domain.carrier_scans import ScanKind, sign
 from domain.order_status import OrderStatus
 from resolvers.context import Context, Rules
@@ -55,6 +56,7 @@ from resolvers.gateway import PaymentGateway, SandboxGateway
 from resolvers.mutations.lifecycle import ship_order, update_order_status
 from resolvers.mutations.outcome import Refused
 from resolvers.mutations.placing import AddressInput, LineInput, place_order
+from resolvers.mutations.reviews import review_order_item
 from resolvers.policy import OPERATOR
 
 log = logging.getLogger("ordercenter.simulate")
@@ -65,6 +67,7 @@ SHIP = "ship"
 IN_TRANSIT = "in_transit"
 DELIVER = "deliver"
 PLACE = "place"
+REVIEW = "review"
 SKIPPED = "skipped"
 
 # What the seller (or, for them, the carrier) does next to an order in each status.
@@ -77,6 +80,8 @@ CARRIERS = ("UPS", "FedEx", "USPS", "DHL")
 # Of the steps, the share that places a new order: each placed order later takes
 # three seller/carrier steps, so a quarter keeps the pipeline about level.
 PLACE_SHARE = 0.25
+# Of the steps, the share where a buyer rates a line of a completed order.
+REVIEW_SHARE = 0.1
 # Behind schedule by more than this (a slow database): start counting afresh
 # rather than firing a burst to catch up.
 MAX_LAG_SECONDS = 1.0
@@ -103,6 +108,7 @@ class SimulationReport:
             f"{self.steps} steps in {self.elapsed:.1f}s ({rate:.1f}/s): "
             f"{self.counts[SHIP]} shipped, {self.counts[IN_TRANSIT]} in transit, "
             f"{self.counts[DELIVER]} delivered, {self.counts[PLACE]} placed, "
+            f"{self.counts[REVIEW]} reviewed, "
             f"{self.counts[SKIPPED]} skipped"
         )
 
@@ -201,6 +207,8 @@ class _Simulator:
                 if i is not None
             ]
         try:
+            if self._rng.random() < REVIEW_SHARE and await self._review():
+                return REVIEW
             if not movable or self._rng.random() < PLACE_SHARE:
                 placed = await self._place()
                 if placed or not movable:
@@ -210,6 +218,34 @@ class _Simulator:
         except Refused as refusal:
             log.debug("refused: %s", refusal)
             return SKIPPED
+
+    async def _review(self) -> bool:
+        """A buyer rates one not yet reviewed line of a completed order (False: none)."""
+        reviewed = select(col(Review.order_item_id))
+        statement = (
+            select(col(OrderItem.id), col(Order.user_id))
+            .join(Order, col(Order.id) == col(OrderItem.order_id))
+            .where(
+                col(Order.status).in_([s.value for s in review_rules.REVIEWABLE_STATUSES]),
+                col(OrderItem.id).not_in(reviewed),
+            )
+            .order_by(col(OrderItem.id).desc())
+            .limit(50)
+        )
+        async with self._sessions() as session:
+            lines = [(i, u) for i, u in await session.execute(statement) if i is not None]
+        if not lines:
+            return False
+        item_id, buyer_id = self._rng.choice(lines)
+        rating = self._rng.choice((3, 4, 4, 5, 5))
+        await review_order_item(
+            self._context(buyer_id),
+            viewer_id=buyer_id,
+            order_item_id=item_id,
+            rating=rating,
+            text=self._rng.choice(("", "As described.", "Happy with it.")),
+        )
+        return True
 
     async def _move(self, order_id: int, status: OrderStatus, owner_id: int) -> str:
         ctx = self._context(owner_id)

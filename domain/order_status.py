@@ -28,6 +28,13 @@ class OrderTab(StrEnum):
     DELIVERED = "DELIVERED"
     COMPLETED = "COMPLETED"
     CANCELLED = "CANCELLED"
+    # A list an order belongs to beside its status tab (not an Order.tab value): its
+    # rule is written in domain.reviews.awaits_review and resolvers.reviews.
+    TO_REVIEW = "TO_REVIEW"
+
+
+# Tabs that are lists by a rule of their own rather than a set of statuses.
+LIST_TABS: frozenset[OrderTab] = frozenset({OrderTab.TO_REVIEW})
 
 
 class OrderAction(StrEnum):
@@ -82,7 +89,7 @@ def tab_of(status: OrderStatus) -> OrderTab:
 
 
 def statuses_of_tab(tab: OrderTab) -> tuple[OrderStatus, ...]:
-    """Every status listed under ``tab``, in lifecycle order."""
+    """Every status listed under ``tab``, in lifecycle order (none for a LIST_TABS tab)."""
     return tuple(s for s in OrderStatus if TAB_OF_STATUS[s] is tab)
 
 

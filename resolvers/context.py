@@ -10,6 +10,7 @@ from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.reviews import EDIT_WINDOW as REVIEW_EDIT_WINDOW
 from resolvers.batching import BatchScheduler, tracked
 from resolvers.events import EventPublisher, NoPublisher
 from resolvers.gateway import PaymentGateway, SandboxGateway
@@ -27,6 +28,7 @@ class Rules:
     idempotency_ttl: timedelta = timedelta(hours=24)
     unpaid_timeout: timedelta = timedelta(minutes=30)
     receipt_window: timedelta = timedelta(days=7)
+    review_edit_window: timedelta = REVIEW_EDIT_WINDOW
 
 
 @dataclass(slots=True)

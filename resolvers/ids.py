@@ -19,6 +19,7 @@ NODE_TYPES = frozenset(
         "PaymentMethod",
         "TaggedItem",
         "Recommendation",
+        "Review",
     }
 )
 

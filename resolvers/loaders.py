@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import Any, cast, get_type_hints
 
+import sqlalchemy as sa
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
@@ -26,6 +27,7 @@ from db.models import (
     PaymentMethod,
     Product,
     Recommendation,
+    Review,
     Shipment,
     ShipmentEvent,
     Shop,
@@ -168,6 +170,10 @@ class RecommendationByIdLoader(RowByIdLoader):
     model = Recommendation
 
 
+class ReviewByIdLoader(RowByIdLoader):
+    model = Review
+
+
 class RowsByParentLoader(ScheduledLoader):
     """One-to-many: the rows whose ``parent_column`` is each key, in ``order`` order.
 
@@ -241,6 +247,46 @@ class ShipmentByOrderIdLoader(ScheduledLoader):
         rows = await _fetch(self._reads, Shipment, "order_id", keys)
         by_order = {row.order_id: row for row in rows}
         return [by_order.get(k) for k in keys]
+
+
+class ReviewByOrderItemIdLoader(ScheduledLoader):
+    """A line's review, or None before it is reviewed."""
+
+    @classmethod
+    def relation(cls) -> Relation:
+        return Relation(Review, "order_item_id", (), many=False)
+
+    def __init__(self, reads: Reads, scheduler: BatchScheduler) -> None:
+        super().__init__(scheduler)
+        self._reads = reads
+
+    async def batch_load_fn(self, keys: Sequence[int]) -> list[Any]:
+        rows = await _fetch(self._reads, Review, "order_item_id", keys)
+        by_item = {row.order_item_id: row for row in rows}
+        return [by_item.get(k) for k in keys]
+
+
+_RATINGS = (
+    select(col(Review.product_id), sa.func.sum(col(Review.rating)), sa.func.count())
+    .where(OneOfKeys(col(Review.product_id)))
+    .group_by(col(Review.product_id))
+)
+
+
+class RatingByProductIdLoader(ScheduledLoader):
+    """(sum of ratings, how many) of each product's reviews; (0, 0) for none. A rule of
+    its own (domain.reviews.average_rating finishes it), not a relation."""
+
+    def __init__(self, reads: Reads, scheduler: BatchScheduler) -> None:
+        super().__init__(scheduler)
+        self._reads = reads
+
+    async def batch_load_fn(self, keys: Sequence[int]) -> list[tuple[int, int]]:
+        found: dict[int, tuple[int, int]] = {}
+        for chunk in _chunks(sorted(set(keys))):
+            for product_id, total, count in await self._reads.rows(_RATINGS, {"keys": chunk}):
+                found[product_id] = (int(total), int(count))
+        return [found.get(k, (0, 0)) for k in keys]
 
 
 _TAGGED = select(col(TaggedItem.product_id)).where(
@@ -340,6 +386,18 @@ class Loaders:
     @cached_property
     def recommendation_by_id(self) -> RecommendationByIdLoader:
         return RecommendationByIdLoader(self.reads, self.scheduler)
+
+    @cached_property
+    def review_by_id(self) -> ReviewByIdLoader:
+        return ReviewByIdLoader(self.reads, self.scheduler)
+
+    @cached_property
+    def review_by_order_item_id(self) -> ReviewByOrderItemIdLoader:
+        return ReviewByOrderItemIdLoader(self.reads, self.scheduler)
+
+    @cached_property
+    def rating_by_product_id(self) -> RatingByProductIdLoader:
+        return RatingByProductIdLoader(self.reads, self.scheduler)
 
     @cached_property
     def items_by_order_id(self) -> ItemsByOrderIdLoader:

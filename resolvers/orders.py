@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import SQLModel, col, select
 
 from db.models import Order, OrderItem, Shipment, Shop
-from domain.order_status import OrderStatus, OrderTab, statuses_of_tab, tab_of
+from domain.order_status import LIST_TABS, OrderStatus, OrderTab, statuses_of_tab, tab_of
 from resolvers.context import Context
 from resolvers.errors import InvalidArgument
 from resolvers.listings import Listing, listing_page
 from resolvers.pagination import Page, PageArgs
+from resolvers.reviews import awaits_review_sql
 
 ORDERS = Listing("orders", Order, "placed_at", "datetime")
 ORDERS_LIST = ORDERS.name
 # Longer numbers are never looked up: no order has one (answered as not found).
 MAX_ORDER_NUMBER_LENGTH = 64
 MAX_SEARCH_LENGTH = 100
+
+# The tabs that are lists by a rule of their own (domain LIST_TABS): the rule as SQL over
+# an ``orders`` row, used by the filter, the tab counts and the SQL plans alike.
+LIST_CONDITIONS: dict[OrderTab, Callable[[str], str]] = {OrderTab.TO_REVIEW: awaits_review_sql}
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +67,7 @@ class FilterTerms:
     placed_after: datetime | None
     placed_before: datetime | None
     pattern: str | None  # an ILIKE pattern, backslash-escaped
+    listed: OrderTab | None = None  # a LIST_TABS tab the orders must be listed under
 
 
 def _like_pattern(text: str) -> str:
@@ -71,7 +78,8 @@ def _like_pattern(text: str) -> str:
 def filter_terms(flt: OrderFilter) -> FilterTerms:
     """The filter's terms; InvalidArgument for what the API refuses."""
     statuses: set[OrderStatus] | None = None
-    if flt.tab is not None:
+    listed = flt.tab if flt.tab in LIST_TABS else None
+    if flt.tab is not None and listed is None:
         statuses = set(statuses_of_tab(flt.tab))
     if flt.statuses:
         wanted = set(flt.statuses)
@@ -99,6 +107,7 @@ def filter_terms(flt: OrderFilter) -> FilterTerms:
         placed_after=flt.placed_after,
         placed_before=flt.placed_before,
         pattern=pattern,
+        listed=listed,
     )
 
 
@@ -107,6 +116,9 @@ def _conditions(user_id: int, flt: OrderFilter) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [col(Order.user_id) == user_id]
     if terms.statuses is not None:
         conditions.append(col(Order.status).in_(terms.statuses))
+    if terms.listed is not None:
+        listed = sa.text(LIST_CONDITIONS[terms.listed](str(Order.__tablename__)))
+        conditions.append(cast(ColumnElement[bool], listed))
     if terms.placed_after is not None:
         conditions.append(col(Order.placed_at) > terms.placed_after)
     if terms.placed_before is not None:
@@ -158,16 +170,27 @@ async def order_by_number(ctx: Context, *, user_id: int, number: str) -> Order |
 
 
 async def tab_counts(ctx: Context, *, user_id: int) -> list[tuple[OrderTab, int]]:
-    """How many orders sit under each tab, every tab present, in tab order."""
+    """How many orders sit under each tab, every tab present, in tab order. One
+    statement: the count by status, and each list tab's count beside it."""
+    table = str(Order.__tablename__)
+    listed = list(LIST_CONDITIONS.items())
     statement = (
-        select(Order.status, sa.func.count()).where(Order.user_id == user_id).group_by(Order.status)
+        select(
+            Order.status,
+            sa.func.count(),
+            *(sa.func.count().filter(sa.text(condition(table))) for _, condition in listed),
+        )
+        .where(Order.user_id == user_id)
+        .group_by(Order.status)
     )
 
-    async def fetch() -> list[tuple[str, int]]:
-        return [(status, int(n)) for status, n in await ctx.loaders.reads.rows(statement)]
+    async def fetch() -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in await ctx.loaders.reads.rows(statement)]
 
     rows = await ctx.loaders.deferred.run(fetch)
     counts = dict.fromkeys(OrderTab, 0)
-    for status, count in rows:
+    for status, count, *in_lists in rows:
         counts[tab_of(OrderStatus(status))] += int(count)
+        for (tab, _), in_list in zip(listed, in_lists, strict=True):
+            counts[tab] += int(in_list)
     return list(counts.items())

@@ -135,6 +135,8 @@ NODE_SIGHTS: dict[str, Sight] = {
     "PaymentMethod": Sight("payment_method_by_id", "owner", PAYMENT_METHOD_SHOWN),
     "TaggedItem": Sight("tagged_item_by_id", "owner"),
     "Recommendation": Sight("recommendation_by_id", "owner", RECOMMENDATION_SHOWN),
+    # Public, as Product.reviews lists it (its fields name the reviewer by display name only).
+    "Review": Sight("review_by_id", "anyone"),
 }
 
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from db.models import Product as ProductRow
 from db.models import Shop as ShopRow
-from schema.common import Money, Node, loaded, related
-from schema.declared import FromRow, column, money
+from resolvers import reviews
+from resolvers.pagination import page_args
+from schema.common import Connection, Info, Money, Node, connection_of, loaded, pk, related
+from schema.declared import FromRow, column, money, rule
+from schema.reviews import ProductRating, Review
 
 
 @strawberry.type(description="A seller's storefront.")
@@ -31,3 +36,35 @@ class Product(FromRow, Node):
     @loaded("viewer_tagged_product", key="id", sql="viewer_has_tagged")
     def viewer_has_tagged(self, tagged: bool) -> bool:
         return tagged
+
+    @strawberry.field(description="How its buyers rated it (public).")
+    @loaded("rating_by_product_id", key="id", sql="product_rating")
+    def rating(self, summary: tuple[int, int]) -> ProductRating:
+        return ProductRating.of(*summary)
+
+    @strawberry.field(
+        description="Its reviews, newest first (public; reviewers by display name only).",
+        metadata=rule("product_reviews"),
+    )
+    async def reviews(
+        self,
+        info: Info,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size from the start; at most 100.")
+        ] = None,
+        after: Annotated[
+            str | None, strawberry.argument(description="Cursor to continue after.")
+        ] = None,
+    ) -> Connection[Review]:
+        args = page_args(
+            list_name=reviews.REVIEWS_LIST,
+            key_kind=reviews.REVIEWS.key_kind,
+            first=first,
+            after=after,
+            last=None,
+            before=None,
+            default_size=info.context.default_page_size,
+            max_size=info.context.max_page_size,
+        )
+        page = await reviews.reviews_page(info.context, product_id=pk(self.row), args=args)
+        return connection_of(page, Review.from_row)  # type: ignore[arg-type]

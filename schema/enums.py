@@ -36,6 +36,12 @@ class OrderTab(Enum):
     )
     COMPLETED = strawberry.enum_value("COMPLETED", description="COMPLETED orders.")
     CANCELLED = strawberry.enum_value("CANCELLED", description="CANCELLED orders.")
+    TO_REVIEW = strawberry.enum_value(
+        "TO_REVIEW",
+        description="COMPLETED orders with a line not yet reviewed: a list beside the status "
+        "tabs (never an Order.tab value), for `orders(filter: {tab: TO_REVIEW})` and "
+        "`orderTabs`.",
+    )
 
 
 @strawberry.enum(description="Whether money was taken for an order.")

@@ -13,7 +13,7 @@ from db.models import Payment as PaymentRow
 from db.models import Shipment as ShipmentRow
 from db.models import ShipmentEvent as ShipmentEventRow
 from domain import order_status as rules
-from domain.order_events import PAYMENT_EVENTS, SCAN_EVENTS
+from domain.order_events import PAYMENT_EVENTS, REVIEW_EVENTS, SCAN_EVENTS
 from resolvers import policy
 from resolvers.subscriptions.cursors import event_cursor
 from schema.catalog import Product, Shop
@@ -30,6 +30,7 @@ from schema.enums import (
     ShipmentEventKind,
 )
 from schema.payments import Payment
+from schema.reviews import Review
 
 
 @strawberry.type(description="One line of an order, as it was when the order was placed.")
@@ -45,6 +46,11 @@ class OrderItem(FromRow):
     )
     product: Product = related(
         "product_by_id", key="product_id", description="The product as it is now."
+    )
+    review: Review | None = related(
+        "review_by_order_item_id",
+        key="id",
+        description="The buyer's review of this line; null until they review it.",
     )
     row: strawberry.Private[OrderItemRow]
 
@@ -110,6 +116,12 @@ class OrderEvent(FromRow, Node):
         kinds=PAYMENT_EVENTS,
         description="The payment attempt or refund a PAYMENT_CAPTURED, PAYMENT_FAILED or "
         "REFUNDED event records, shown as `Order.payments` shows it; null for every other kind.",
+    )
+    review: Review | None = subject(
+        "review_by_id",
+        kinds=REVIEW_EVENTS,
+        description="The review a REVIEW_POSTED or REVIEW_EDITED event records (as it reads "
+        "now); null for every other kind.",
     )
     row: strawberry.Private[OrderEventRow]
 

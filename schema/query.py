@@ -15,6 +15,7 @@ from schema.catalog import Product, Shop
 from schema.common import Info, Node
 from schema.orders import Order, OrderEvent, OrderItem
 from schema.payments import Payment, PaymentMethod
+from schema.reviews import Review
 from schema.user import User
 
 MAX_NODES = 100
@@ -30,6 +31,7 @@ _WRAPPERS: dict[str, Any] = {
     "PaymentMethod": PaymentMethod.from_row,
     "TaggedItem": TaggedItem.from_row,
     "Recommendation": Recommendation.from_row,
+    "Review": Review.from_row,
 }
 
 

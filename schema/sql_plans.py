@@ -54,11 +54,13 @@ from db.models import (
     Payment,
     PaymentMethod,
     Product,
+    Review,
     Shop,
     TaggedItem,
     User,
 )
 from domain import order_status as rules
+from domain import reviews as review_rules
 from domain.money import MINOR_UNIT_EXPONENTS
 from resolvers.activity import (
     PAYMENT_METHODS_ORDER,
@@ -74,6 +76,7 @@ from resolvers.ids import expect_global_id
 from resolvers.listings import Listing
 from resolvers.loaders import relation_of
 from resolvers.orders import (
+    LIST_CONDITIONS,
     MAX_ORDER_NUMBER_LENGTH,
     ORDERS,
     SEARCHED,
@@ -83,6 +86,7 @@ from resolvers.orders import (
 )
 from resolvers.pagination import PageArgs, page_args
 from resolvers.policy import OPERATOR
+from resolvers.reviews import REVIEWS
 from resolvers.subscriptions.cursors import EVENTS_LIST
 from schema.declared import (
     Column,
@@ -434,8 +438,12 @@ def _tab_counts(c: _Compiler, s: Row, step: FieldStep) -> str:
     tab_names = _names(get_named_type(tab_counts.fields["tab"].type))
     items, columns = [], []
     for tab_index, tab in enumerate(rules.OrderTab):
-        statuses = ", ".join(_literal(st.value) for st in rules.statuses_of_tab(tab))
-        count = f"count(*) FILTER (WHERE {alias}.status IN ({statuses}))"
+        listed = LIST_CONDITIONS.get(tab)
+        if listed is None:
+            statuses = ", ".join(_literal(st.value) for st in rules.statuses_of_tab(tab))
+            count = f"count(*) FILTER (WHERE {alias}.status IN ({statuses}))"
+        else:
+            count = f"count(*) FILTER (WHERE {listed(alias)})"
         tab_name = as_text(_literal(tab_names[tab.value]))
         items.append(c.object(step, Values({"tab": tab_name, "count": f"{counts}.c{tab_index}"})))
         columns.append(f"{count} AS c{tab_index}")
@@ -599,6 +607,17 @@ def connection(
     direction, so one statement serves every page of the document."""
 
     def rule(c: _Compiler, s: Row, step: FieldStep) -> str:
+        if sqlite() and c.connections:
+            # A page inside a page's items (Product.reviews under orders) nests deeper
+            # than SQLite's parser goes ("parser stack overflow"): the Python plan answers.
+            raise NotExpressible(f"{step.parent.name}.{step.key}: a connection in a connection")
+        c.connections += 1
+        try:
+            return page_rule(c, s, step)
+        finally:
+            c.connections -= 1
+
+    def page_rule(c: _Compiler, s: Row, step: FieldStep) -> str:
         page = c.page(step, listing, narrowed=narrow is not None)
         table = listed(listing)
         key_type = _KEY_TYPES[listing.key_kind]
@@ -712,7 +731,23 @@ def _order_filter(c: _Compiler, step: FieldStep) -> Callable[[str], str]:
     after = c.parameter(lambda ctx, v: terms(ctx, v).placed_after)
     before = c.parameter(lambda ctx, v: terms(ctx, v).placed_before)
     pattern = c.parameter(lambda ctx, v: terms(ctx, v).pattern)
-    return lambda row: _order_conditions(c, row, statuses, after, before, pattern)
+    listed = c.parameter(lambda ctx, v: _listed_value(terms(ctx, v)))
+    return lambda row: (
+        _order_conditions(c, row, statuses, after, before, pattern) + _listed(row, listed)
+    )
+
+
+def _listed_value(terms: FilterTerms) -> str | None:
+    return None if terms.listed is None else terms.listed.value
+
+
+def _listed(row: str, listed: str) -> str:
+    """resolvers.orders.LIST_CONDITIONS: the list tab the filter names, if any."""
+    listed = typed(listed, "text")
+    return "".join(
+        f" AND ({listed} IS NULL OR {listed} <> {_literal(tab.value)} OR ({condition(row)}))"
+        for tab, condition in LIST_CONDITIONS.items()
+    )
 
 
 def _order_conditions(
@@ -810,6 +845,35 @@ def _order_by_number(c: _Compiler, s: Row, step: FieldStep) -> str:
     return one(Order, lambda u, o: f"{o}.user_id = {u}.id AND {o}.number = {param}")(c, s, step)
 
 
+def _reviewer_name(c: _Compiler, s: Row, step: FieldStep) -> str:
+    """schema.reviews.Review.reviewer_name: the reviewer's display name, nothing else."""
+    user = c.alias()
+    return (
+        f"COALESCE((SELECT {user}.display_name FROM {_table(User)} {user} "
+        f"WHERE {user}.id = {s.alias}.user_id), '')"
+    )
+
+
+def _product_rating(c: _Compiler, s: Row, step: FieldStep) -> str:
+    """domain.reviews.average_rating over the product's reviews: the mean in tenths,
+    rounded half up in integers, as a JSON number; null without reviews."""
+    reviews, totals = c.alias(), c.alias()
+    scale = review_rules.AVERAGE_SCALE
+    tenths = f"((2 * {scale} * {totals}.total + {totals}.n) / (2 * {totals}.n))"
+    as_float = f"CAST({tenths} AS REAL)" if sqlite() else f"({tenths})::float8"
+    number = orjson_float(f"({as_float} / {scale})")
+    average = f"json({number})" if sqlite() else f"({number})::json"
+    values = {
+        "average": f"(CASE WHEN {totals}.n = 0 THEN NULL ELSE {average} END)",
+        "count": f"{totals}.n",
+    }
+    return nested(
+        f"(SELECT {c.object(step, Values(values))} FROM (SELECT "
+        f"COALESCE(sum({reviews}.rating), 0) AS total, count(*) AS n "
+        f"FROM {_table(Review)} {reviews} WHERE {reviews}.product_id = {s.alias}.id) {totals})"
+    )
+
+
 # --- From a field's declaration to its SQL ------------------------------------------
 #
 # Nothing here restates what a field means: the field's declaration (schema.declared, or
@@ -836,6 +900,9 @@ DOMAIN_RULES: dict[str, Rule] = {
     "recently_viewed": lambda c, s, step: connection(VIEWED)(c, s, step),
     "buy_again": lambda c, s, step: connection(BUY_AGAIN)(c, s, step),
     "payment_methods": lambda c, s, step: _payment_methods(c, s, step),
+    "reviewer_name": lambda c, s, step: _reviewer_name(c, s, step),
+    "product_rating": lambda c, s, step: _product_rating(c, s, step),
+    "product_reviews": lambda c, s, step: connection(REVIEWS)(c, s, step),
 }
 
 # Objects made of values already in scope (Values): each field is the value of its name,
@@ -949,7 +1016,7 @@ def field_rule(field: StrawberryField, where: str) -> Rule:
 # Root fields written in SQL, and the objects built of values already in scope (by the
 # rule of the field that holds them): what derivation_gaps counts as covered.
 ROOT_FIELDS = frozenset({"viewer", "product"})
-VALUE_TYPES = frozenset({"Money", "Address", "OrderTabCount", "PageInfo"})
+VALUE_TYPES = frozenset({"Money", "Address", "OrderTabCount", "PageInfo", "ProductRating"})
 
 
 def derivation_gaps(schema: GraphQLSchema) -> list[str]:
@@ -1035,6 +1102,8 @@ class _Compiler:
         self._aliases = itertools.count()
         # Response keys of `viewer`: null there means no such user (the resolvers' call).
         self.viewer_keys: list[str] = []
+        # Connections being written around the field being written (see connection).
+        self.connections = 0
 
     def alias(self) -> str:
         return f"t{next(self._aliases)}"

@@ -18,6 +18,7 @@ from db.models import (
     Product,
     ProductView,
     Recommendation,
+    Review,
     Shipment,
     ShipmentEvent,
     Shop,
@@ -334,8 +335,8 @@ async def make_payment(
 
 
 async def record_steps(sessions: SessionFactory) -> int:
-    """Put every payment and scan on its order's timeline, as the mutations and the
-    webhook would have: one event naming each row no event names yet (appended after
+    """Put every payment, scan and review on its order's timeline, as the mutations and
+    the webhook would have: one event naming each row no event names yet (appended after
     the order's events; status and version as the order's now). How many it added."""
     kinds = {"CAPTURED": "PAYMENT_CAPTURED", "FAILED": "PAYMENT_FAILED", "REFUNDED": "REFUNDED"}
     async with sessions() as session:
@@ -361,6 +362,18 @@ async def record_steps(sessions: SessionFactory) -> int:
         for scan, order_id in scans:
             actor = (Actor.SELLER if scan.kind == "LABEL_CREATED" else Actor.CARRIER).value
             subjects.append(("CARRIER_SCAN", scan.id, order_id, actor, scan.happened_at))
+        reviews = await session.execute(select(Review).order_by(col(Review.id)))
+        for review in reviews.scalars():
+            if review.id is not None:
+                subjects.append(
+                    (
+                        "REVIEW_POSTED",
+                        review.id,
+                        review.order_id,
+                        Actor.BUYER.value,
+                        review.posted_at,
+                    )
+                )
         added = [
             OrderEvent(
                 order_id=order_id,
@@ -378,3 +391,36 @@ async def record_steps(sessions: SessionFactory) -> int:
         session.add_all(added)
         await session.commit()
     return len(added)
+
+
+async def make_review(
+    sessions: SessionFactory,
+    *,
+    order: Order,
+    item_index: int = 0,
+    rating: int = 5,
+    text: str = "",
+    posted_at: datetime | None = None,
+    edited_at: datetime | None = None,
+) -> Review:
+    """The buyer's review of one line of ``order`` (written directly, as the seed does)."""
+    async with sessions() as session:
+        items = (
+            await session.execute(
+                select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.id)
+            )
+        ).scalars()
+        item = list(items)[item_index]
+    assert item.id is not None
+    review = Review(
+        order_item_id=item.id,
+        order_id=item.order_id,
+        product_id=item.product_id,
+        user_id=order.user_id,
+        rating=rating,
+        text=text,
+        posted_at=posted_at or order.updated_at + timedelta(days=1),
+        edited_at=edited_at,
+    )
+    await _add(sessions, review)
+    return review

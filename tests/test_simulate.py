@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
-from app.simulate import CARRIERS, DELIVER, IN_TRANSIT, PLACE, SHIP, simulate
+from app.simulate import CARRIERS, DELIVER, IN_TRANSIT, PLACE, REVIEW, SHIP, simulate
 from db.engine import create_engine, create_session_factory
 from db.models import Order, OrderEvent, Shipment, ShipmentEvent, metadata
 from db.seed import SeedSize, seed_database
@@ -85,8 +85,15 @@ async def test_orders_move_forward_through_the_state_machine(engine: AsyncEngine
             assert event.actor in (Actor.SELLER, Actor.CARRIER), event
             assert event.subject_id is not None
         else:
-            assert event.kind == "STATUS_CHANGED", event
+            assert event.kind in ("STATUS_CHANGED", "REVIEW_POSTED"), event
     assert {e.kind for e in new} >= {"PAYMENT_CAPTURED", "CARRIER_SCAN"}
+    # Reviews posted: one REVIEW_POSTED event each, by the line's buyer, status unchanged.
+    posted = [e for e in new if e.kind == "REVIEW_POSTED"]
+    assert report.counts[REVIEW] > 0
+    assert len(posted) == report.counts[REVIEW]
+    assert all(e.actor == Actor.BUYER and e.from_status == e.to_status for e in posted)
+    # The status changes (seeded reviews' events too are set aside).
+    events = [e for e in events if e.kind == "STATUS_CHANGED"]
     new = [e for e in new if e.kind == "STATUS_CHANGED"]
 
     timelines: dict[int, list[OrderEvent]] = defaultdict(list)

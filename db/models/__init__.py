@@ -11,6 +11,7 @@ from db.models.catalog import Product, Shop, User
 from db.models.idempotency import IdempotencyKey
 from db.models.orders import Order, OrderEvent, OrderItem, Shipment, ShipmentEvent
 from db.models.payments import Payment, PaymentMethod
+from db.models.reviews import Review
 from db.models.webhooks import CarrierDelivery
 
 metadata = SQLModel.metadata
@@ -27,6 +28,7 @@ __all__ = [
     "ProductView",
     "Recommendation",
     "RecommendationRequest",
+    "Review",
     "Shipment",
     "ShipmentEvent",
     "Shop",

@@ -20,6 +20,7 @@ from db.seed.catalog import DEMO_HANDLE, build_catalog
 from db.seed.intent import Intentions, IntentLog
 from db.seed.orders import OrderBuilder, allocate, plan_orders
 from db.seed.recommendations import build_recommendations
+from db.seed.reviews import build_reviews
 from db.seed.webhooks import record_webhook_scans
 from db.seed.writer import BulkWriter, DatabaseNotEmpty, fix_sequences, guard_or_reset
 
@@ -71,6 +72,7 @@ class SeedReport:
     payment_methods: int = 0
     shipment_events: int = 0
     recommendations: int = 0
+    reviews: int = 0
 
 
 def _anchor(now: datetime | None) -> datetime:
@@ -132,6 +134,9 @@ async def seed_database(
                 writer.report("orders", done, len(drafts))
 
         await record_webhook_scans(conn)
+        reviews, review_events = await build_reviews(conn, Random(f"reviews-{rng_seed}"), anchor)
+        await writer.insert("reviews", reviews)
+        await writer.insert("order_events", review_events, report=False)
 
         tags = intentions.merge_tags(build_tags(rng, catalog, buyers, anchor))
         await writer.insert("tagged_items", tags)
@@ -159,4 +164,5 @@ async def seed_database(
         payment_methods=n["payment_methods"],
         shipment_events=n["shipment_events"],
         recommendations=n["recommendations"],
+        reviews=n["reviews"],
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from graphql import parse
 from sqlalchemy import select
@@ -22,7 +23,7 @@ from starlette.applications import Starlette
 from app.graphiql import DEFAULT_QUERY
 from bench.queries import ORDER_CENTER_PAGE, ORDER_DETAIL
 from db.engine import create_session_factory
-from db.models import Order, Product
+from db.models import Order, Product, Review
 from db.seed import SeedSize, seed_database
 from resolvers.ids import to_global_id
 from schema.cost import CostModel, operation_cost
@@ -151,6 +152,48 @@ async def test_order_detail_by_number_from_a_plan(apps: Apps, engine: AsyncEngin
         assert b'"order":null' not in generic  # the order is there, and the plan shows it
         assert planned == generic
     assert pair.plans.answered == 2 * len(wanted) - 1
+
+
+PRODUCT_REVIEWS = """
+query Reviews($id: ID!, $after: String) {
+  product(id: $id) { title rating { average count }
+    reviews(first: 3, after: $after) { totalCount pageInfo { hasNextPage endCursor }
+      edges { cursor node { id rating text postedAt editedAt reviewerName } } } }
+}
+"""
+TO_REVIEW = """
+query ToReview { viewer { orderTabs { tab count }
+  orders(first: 5, filter: { tab: TO_REVIEW }) { totalCount edges { node { number tab
+    items { title review { rating text reviewerName } product { rating { average count } } }
+  } } } } }
+"""
+
+
+@pytest.mark.parametrize("sql_plans", [False, True], ids=["python-plan", "sql-plan"])
+async def test_reviews_from_a_plan(
+    apps: Apps, engine: AsyncEngine, seeded: list[int], sql_plans: bool
+) -> None:
+    sessions = create_session_factory(engine)
+    async with sessions() as session:
+        counted = select(Review.product_id).group_by(Review.product_id).order_by(Review.product_id)
+        products = list((await session.execute(counted.limit(4))).scalars())
+    assert products
+    pair = Pair(apps, sql_plans=sql_plans)
+    for product_id in products:
+        variables: dict[str, Any] = {"id": to_global_id("Product", product_id), "after": None}
+        for user_id in (None, seeded[0]):  # public: anonymous callers too
+            generic, planned = await pair.both(PRODUCT_REVIEWS, variables, user_id)
+            assert b'"errors"' not in generic, generic[:300]
+            assert b'"reviewerName":"' in generic
+            assert planned == generic
+        end = orjson.loads(generic)["data"]["product"]["reviews"]["pageInfo"]["endCursor"]
+        generic, planned = await pair.both(PRODUCT_REVIEWS, {**variables, "after": end}, None)
+        assert planned == generic
+    for user_id in seeded:
+        generic, planned = await pair.both(TO_REVIEW, {}, user_id)
+        assert b'"errors"' not in generic
+        assert planned == generic
+    assert pair.plans.declined == 0
 
 
 @pytest.mark.parametrize(

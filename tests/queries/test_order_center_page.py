@@ -88,6 +88,7 @@ async def test_page_query_reads_everything_the_screen_shows(
         "DELIVERED": 1,
         "COMPLETED": 1,
         "CANCELLED": 1,
+        "TO_REVIEW": 1,  # the completed order, none of its lines reviewed
     }
     recs = data["recommendations"]["edges"]
     assert [r["node"]["score"] for r in recs] == sorted(

@@ -35,6 +35,7 @@ from tests.factories import (
     make_payment_method,
     make_product,
     make_recommendation,
+    make_review,
     make_shop,
     make_tag,
     make_user,
@@ -141,7 +142,22 @@ async def _people(engine: AsyncEngine) -> dict[str, Any]:
             sessions, user=buyer, product=product, score=score, based_on=based_on
         )
     await make_recommendation(sessions, user=buyer, product=spare, score=0.9, dismissed=True)
-    # Payment and scan events on the timelines, each naming its row.
+    # Reviews: the completed order's line (so it leaves TO_REVIEW), and more of `cheap`
+    # from other buyers' completed orders, one edited, their average 4.25 -> 4.3.
+    await make_review(
+        sessions, order=orders[4], rating=4, text='Tiny "but" \\ good 🍵', posted_at=base
+    )
+    for rating, owner, edited in [(4, stranger, None), (5, operator, base), (4, buyer, None)]:
+        done = await make_order(
+            sessions,
+            buyer=owner,
+            shop=other_shop,
+            products=[cheap, dinar],
+            status=OrderStatus.COMPLETED,
+        )
+        posted = done.placed_at + timedelta(days=3, microseconds=rating)
+        await make_review(sessions, order=done, rating=rating, posted_at=posted, edited_at=edited)
+    # Payment, scan and review events on the timelines, each naming its row.
     assert await record_steps(sessions) > 0
     return {
         "buyer": buyer,
@@ -149,6 +165,7 @@ async def _people(engine: AsyncEngine) -> dict[str, Any]:
         "stranger": stranger,
         "orders": orders,
         "products": [tea, yen, dinar],
+        "reviewed": [cheap, dinar],
     }
 
 
@@ -234,6 +251,7 @@ query Timelines($n: Int) {
     id kind toStatus orderVersion actor
     shipmentEvent { kind location message happenedAt }
     payment { id status createdAt amount { amount currencyCode } method { id last4 } }
+    review { id rating text reviewerName postedAt editedAt }
   } } } } }
 }
 """
@@ -242,7 +260,7 @@ query Timelines($n: Int) {
 async def test_event_subjects_in_one_statement(
     apps: Apps, engine: AsyncEngine, count_statements: StatementCounter
 ) -> None:
-    """An event's scan or payment, by its kind (null for the other kinds): in SQL as
+    """An event's scan, payment or review, by its kind (null for the other kinds): in SQL as
     graphql-core resolves it, the card only to its owner."""
     people = await _people(engine)
     for who in ("buyer", "operator", "stranger"):
@@ -257,6 +275,9 @@ async def test_event_subjects_in_one_statement(
                 b'"last4":"4242"',
                 b'"shipmentEvent":null',
                 b'"payment":null',
+                b'"kind":"REVIEW_POSTED"',
+                b'"review":{"id":',
+                b'"review":null',
             ):
                 assert expected in answer, expected
             # A payment made with somebody else's card: shown, the card not.
@@ -374,6 +395,8 @@ async def test_filtered_and_paged_orders_in_one_statement(
         {"search": "own"},  # the shop's name
         {"search": "100%_\\"},  # LIKE's own characters are matched as text
         {"search": "   "},
+        {"tab": "TO_REVIEW"},  # a list by its own rule, beside the status tabs
+        {"tab": "TO_REVIEW", "search": "OC-"},
     ]
     for flt in filters:
         answer = await _compare(
@@ -418,6 +441,97 @@ async def test_a_product_by_id_in_one_statement(
     missing = to_global_id("Product", 10**9)
     answer = await _compare(apps, count_statements, PRODUCT, {"id": missing}, people["buyer"])
     assert answer.startswith(b'{"data":{"product":null}')
+
+
+REVIEWS = """
+query Reviews($id: ID!, $first: Int, $after: String) {
+  product(id: $id) {
+    id rating { average count }
+    reviews(first: $first, after: $after) {
+      totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+      edges { cursor node { __typename id rating text postedAt editedAt reviewerName } }
+    }
+  }
+}
+"""
+
+ITEM_REVIEWS = """
+query ItemReviews {
+  viewer { orders(first: 20) { edges { node { number items { id title
+    review { id rating text postedAt editedAt reviewerName } } } } } }
+}
+"""
+
+
+async def test_product_rating_and_reviews_in_one_statement(
+    apps: Apps, engine: AsyncEngine, count_statements: StatementCounter
+) -> None:
+    people = await _people(engine)
+    for product in [*people["products"], *people["reviewed"]]:
+        product_id = to_global_id("Product", product.id)
+        for first in (None, 1, 2, 10):
+            answer = await _compare(
+                apps, count_statements, REVIEWS, {"id": product_id, "first": first}, people["buyer"]
+            )
+            end = orjson.loads(answer)["data"]["product"]["reviews"]["pageInfo"]["endCursor"]
+            if end is not None:
+                variables = {"id": product_id, "first": first, "after": end}
+                await _compare(apps, count_statements, REVIEWS, variables, people["stranger"])
+    cheap = to_global_id("Product", people["reviewed"][0].id)
+    answer = await _compare(apps, count_statements, REVIEWS, {"id": cheap}, people["stranger"])
+    assert b'"rating":{"average":4.3,"count":4}' in answer
+    assert 'Tiny \\"but\\" \\\\ good 🍵'.encode() in answer
+    no_reviews = to_global_id("Product", people["products"][0].id)
+    answer = await _compare(apps, count_statements, REVIEWS, {"id": no_reviews}, people["buyer"])
+    assert b'"rating":{"average":null,"count":0}' in answer
+
+
+async def test_order_item_reviews_in_one_statement(
+    apps: Apps, engine: AsyncEngine, count_statements: StatementCounter
+) -> None:
+    people = await _people(engine)
+    for who in ("buyer", "operator", "stranger"):
+        answer = await _compare(apps, count_statements, ITEM_REVIEWS, {}, people[who])
+        if who == "buyer":
+            assert b'"review":{"id":"' in answer
+            assert b'"review":null' in answer
+
+
+NESTED_REVIEWS = """
+query Nested {
+  viewer { orders(first: 3) { edges { node { items { product {
+    rating { average count } reviews(first: 2) { totalCount edges { cursor node { rating } } }
+  } } } } } }
+}
+"""
+
+
+async def test_a_connection_inside_a_connection(
+    apps: Apps,
+    engine: AsyncEngine,
+    count_statements: StatementCounter,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One statement on PostgreSQL; on SQLite that statement nests deeper than its parser
+    goes, so the SQL plan declines it (no failed statement) and the Python plan answers."""
+    people = await _people(engine)
+    if engine.dialect.name == "postgresql":
+        await _compare(apps, count_statements, NESTED_REVIEWS, {}, people["buyer"])
+        return
+    plain = apps.app(make_settings(compiled_plans=False))
+    planned = apps.app(make_settings(compiled_plans=True))
+    buyer = people["buyer"]
+    assert buyer.id is not None
+    headers = {"Authorization": f"Bearer {token_for(buyer.id)}"}
+    body = {"query": NESTED_REVIEWS, "variables": {}}
+    generic = await (await apps.client(plain)).post("/graphql", json=body, headers=headers)
+    client = await apps.client(planned)
+    await client.post("/graphql", json=body, headers=headers)
+    answer = await client.post("/graphql", json=body, headers=headers)
+    assert answer.content == generic.content
+    assert b'"reviews":{"totalCount":' in answer.content
+    assert planned.state.plans.answered == 1
+    assert "an SQL plan failed" not in caplog.text
 
 
 async def test_json_written_by_the_database_is_the_bytes_orjson_writes(
@@ -475,6 +589,7 @@ fragment N on Node {
   ... on Payment { paid: status amount { amount currencyCode } method { last4 } order { id } }
   ... on PaymentMethod { brand last4 isDefault }
   ... on Recommendation { score reason product { ...P } basedOn { id } }
+  ... on Review { rating text reviewerName postedAt editedAt }
 }
 fragment P on Product { title price { amount currencyCode } viewerHasTagged shop { name } }
 """ + EVERYTHING[EVERYTHING.index("fragment O on Order") :]
@@ -546,7 +661,7 @@ async def test_a_node_of_every_type_in_one_statement(
                 shown.setdefault(who, set()).add(type_name)
                 assert global_id.encode() in answer
     # Each viewer saw what the policy lets them see, and nothing else.
-    public = {"Shop", "Product"}
+    public = {"Shop", "Product", "Review"}
     assert shown["buyer"] == public | {
         "User",
         "Order",
@@ -556,8 +671,9 @@ async def test_a_node_of_every_type_in_one_statement(
         "Recommendation",
     }
     assert shown["operator"] == public | {"User", "Order", "OrderEvent", "Payment"}
-    # Their own unpaid order (no payment yet) and their card; not the buyer's removed one.
-    assert shown["stranger"] == public | {"User", "Order", "OrderEvent", "PaymentMethod"}
+    # Their own orders (the completed one they reviewed is paid) and their card; not the
+    # buyer's removed one.
+    assert shown["stranger"] == public | {"User", "Order", "OrderEvent", "Payment", "PaymentMethod"}
 
 
 async def test_nodes_of_every_type_in_one_statement(

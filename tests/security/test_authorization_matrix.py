@@ -12,6 +12,7 @@ import asyncio
 import itertools
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -22,7 +23,7 @@ from db.engine import SessionFactory
 from db.models import OrderEvent, User, metadata
 from domain.order_status import OrderStatus
 from resolvers.context import Context
-from resolvers.ids import to_global_id
+from resolvers.ids import from_global_id, to_global_id
 from resolvers.subscriptions.hub import SubscriptionHub
 from schema.definition import schema
 from tests.conftest import token_for
@@ -32,6 +33,7 @@ from tests.factories import (
     make_payment_method,
     make_product,
     make_recommendation,
+    make_review,
     make_shop,
     make_tag,
     make_user,
@@ -76,6 +78,18 @@ async def _world(sessions: SessionFactory) -> World:
     delivered = await make_order(
         sessions, buyer=victim, shop=shop, products=[product], status=OrderStatus.DELIVERED
     )
+    completed = await make_order(
+        sessions,
+        buyer=victim,
+        shop=shop,
+        products=[product, product],
+        status=OrderStatus.COMPLETED,
+    )
+    # Posted now: still editable, so only who asks decides (the buyer may, outsiders not).
+    review = await make_review(sessions, order=completed, posted_at=datetime.now(UTC))
+    unreviewed_item = await session_scalar(
+        sessions, "order_items", "order_id", completed.id, offset=1
+    )
     payment = await make_payment(sessions, order=unpaid, status="FAILED", payment_method=method)
     recommendation = await make_recommendation(sessions, user=victim, product=product, score=0.9)
     await make_tag(sessions, user=victim, product=product)
@@ -117,10 +131,24 @@ async def _world(sessions: SessionFactory) -> World:
         "collection": collection.id,
         "delivered": delivered.id,
         "tagged_product": product.id,
+        "Review": review.id,
+        "unreviewed_item": unreviewed_item,
         "other_product": other_product.id,
     }
     assert all(v is not None for v in ids.values())
     return World(victim, seller, other_buyer, other_seller, {k: int(v) for k, v in ids.items()})
+
+
+async def session_scalar(
+    sessions: SessionFactory, table_name: str, column: str, value: Any, offset: int = 0
+) -> int:
+    """The id of the ``offset``-th row (by id) of a table whose ``column`` is ``value``."""
+    table = metadata.tables[table_name]
+    async with sessions() as session:
+        found = await session.execute(
+            select(table.c.id).where(table.c[column] == value).order_by(table.c.id)
+        )
+        return int(found.scalars().all()[offset])
 
 
 @pytest.fixture
@@ -184,6 +212,7 @@ query Node($id: ID!) {
     ... on Payment { paymentStatus: status }
     ... on PaymentMethod { last4 }
     ... on Recommendation { score }
+    ... on Review { rating reviewerName }
   }
 }
 """
@@ -191,7 +220,7 @@ NODES = "query Nodes($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }"
 
 PRIVATE_TYPES = ["User", "Order", "OrderEvent", "Payment", "PaymentMethod", "Recommendation"]
 # The catalog is public: any signed-in user sees shops and products.
-PUBLIC_TYPES = ["Shop", "Product"]
+PUBLIC_TYPES = ["Shop", "Product", "Review"]  # reviews name the reviewer by display name only
 
 
 @pytest.mark.parametrize("outsider", OUTSIDERS)
@@ -279,6 +308,17 @@ ADDRESS = {
     "countryCode": "US",
 }
 
+REVIEW = """
+mutation($input: ReviewOrderItemInput!) {
+  reviewOrderItem(input: $input) { review { id } userErrors { code message field } }
+}
+"""
+EDIT_REVIEW = """
+mutation($input: EditReviewInput!) {
+  editReview(input: $input) { review { id } userErrors { code message field } }
+}
+"""
+
 # name -> (operation, the victim's id it targets, Node type of that id, input builder).
 # The input builder gets (global id under test, world, the outsider's id, own method id).
 Builder = Callable[[str, World, int, int], dict[str, Any]]
@@ -322,7 +362,17 @@ def _method(gid: str, _world: World, _viewer: int, _method: int) -> dict[str, An
     return {"paymentMethodId": gid}
 
 
+def _review(gid: str, _world: World, _viewer: int, _method: int) -> dict[str, Any]:
+    return {"orderItemId": gid, "rating": 1, "text": "outsider"}
+
+
+def _edit_review(gid: str, _world: World, _viewer: int, _method: int) -> dict[str, Any]:
+    return {"reviewId": gid, "rating": 1}
+
+
 MUTATIONS: dict[str, tuple[str, str, str, Builder]] = {
+    "reviewOrderItem": (REVIEW, "unreviewed_item", "OrderItem", _review),
+    "editReview": (EDIT_REVIEW, "Review", "Review", _edit_review),
     "placeOrder/foreign-method": (PLACE, "PaymentMethod", "PaymentMethod", _place),
     "payOrder": (PAY, "unpaid", "Order", _pay),
     "cancelOrder": (CANCEL, "unpaid", "Order", _order_input()),
@@ -506,3 +556,18 @@ async def test_an_events_payment_shows_as_the_orders_payments_show_it(
     assert shown[world.victim.id]["status"] == "FAILED"
     assert shown[world.victim.id]["method"] == {"last4": "4242"}
     assert shown[world.seller.id] == {**shown[world.victim.id], "method": None}
+
+
+async def test_the_buyer_reviews_and_edits_what_outsiders_cannot(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    assert world.victim.id is not None
+    for name in ("reviewOrderItem", "editReview"):
+        query, target, type_name, build = MUTATIONS[name]
+        gid = to_global_id(type_name, world.ids[target])
+        status, body = await post(
+            client, query, {"input": build(gid, world, 0, 0)}, world.victim.id
+        )
+        (payload,) = body["data"].values()
+        assert (status, payload["userErrors"]) == (200, []), body
+        assert from_global_id(payload["review"]["id"])[0] == "Review"

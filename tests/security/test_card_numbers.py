@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -33,7 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.engine import SessionFactory
-from db.models import metadata
+from db.models import OrderItem, metadata
 from domain.cards import contains_card_number
 from domain.order_status import OrderStatus
 from resolvers.ids import to_global_id
@@ -45,6 +46,7 @@ from tests.factories import (
     make_payment_method,
     make_product,
     make_recommendation,
+    make_review,
     make_shop,
     make_tag,
     make_user,
@@ -100,6 +102,15 @@ DEFAULT_METHOD = (
 )
 
 # The forms the review found stored, and the brands' test numbers as people type them.
+REVIEW = (
+    "mutation($input: ReviewOrderItemInput!) "
+    f"{{ reviewOrderItem(input: $input) {{ review {{ id }} {USER_ERRORS} }} }}"
+)
+EDIT_REVIEW = (
+    "mutation($input: EditReviewInput!) "
+    f"{{ editReview(input: $input) {{ review {{ id }} {USER_ERRORS} }} }}"
+)
+
 FORMS = [
     "4111.1111.1111.1111",
     "4111/1111/1111/1111",
@@ -129,6 +140,8 @@ class World:
     shipped_id: int  # AWAITING_COLLECTION: the seller may mark it IN_TRANSIT
     delivered_id: int  # DELIVERED: the buyer may confirm it
     recommendation_id: int  # the buyer's, which they may dismiss
+    item_id: int  # an unreviewed line of a COMPLETED order: the buyer may review it
+    review_id: int  # the buyer's review of its other line, posted now: they may edit it
 
 
 @pytest.fixture
@@ -149,6 +162,15 @@ async def world(sessions: SessionFactory) -> World:
     ]
     await make_tag(sessions, user=buyer, product=product)
     recommendation = await make_recommendation(sessions, user=buyer, product=product, score=1.0)
+    completed = await make_order(
+        sessions, buyer=buyer, shop=shop, products=[product, product], status=OrderStatus.COMPLETED
+    )
+    review = await make_review(sessions, order=completed, posted_at=datetime.now(UTC))
+    async with sessions() as session:
+        items = await session.execute(
+            select(OrderItem.id).where(OrderItem.order_id == completed.id).order_by(OrderItem.id)
+        )
+        unreviewed = items.scalars().all()[1]
     ids = (
         buyer.id,
         seller.id,
@@ -156,6 +178,8 @@ async def world(sessions: SessionFactory) -> World:
         method.id,
         *(o.id for o in orders),
         recommendation.id,
+        unreviewed,
+        review.id,
     )
     assert all(i is not None for i in ids)
     return World(*ids)  # type: ignore[arg-type]
@@ -267,6 +291,18 @@ def default_method(world: World, field: str | None, value: str, attempt: str) ->
     return DEFAULT_METHOD, {"paymentMethodId": method}, world.buyer_id
 
 
+def review_item(world: World, field: str | None, value: str, attempt: str) -> Operation:
+    item = to_global_id("OrderItem", world.item_id)
+    text = value if field else "Sturdy; arrived in 2 days."
+    return REVIEW, {"orderItemId": item, "rating": 4, "text": text}, world.buyer_id
+
+
+def edit_review(world: World, field: str | None, value: str, attempt: str) -> Operation:
+    review = to_global_id("Review", world.review_id)
+    text = value if field else "Still fine after a month."
+    return EDIT_REVIEW, {"reviewId": review, "text": text}, world.buyer_id
+
+
 def with_key(build: Build) -> Build:
     """``build``'s ordinary request with an optional idempotencyKey: the tested value
     when the key is the field under test, an ordinary key otherwise."""
@@ -323,6 +359,10 @@ CASES = {
     "AddPaymentMethodInput.idempotencyKey": _key(add_payment_method),
     "RemovePaymentMethodInput.idempotencyKey": _key(remove_method),
     "SetDefaultPaymentMethodInput.idempotencyKey": _key(default_method),
+    "ReviewOrderItemInput.text": Case(review_item, ("input", "text")),
+    "ReviewOrderItemInput.idempotencyKey": _key(review_item),
+    "EditReviewInput.text": Case(edit_review, ("input", "text")),
+    "EditReviewInput.idempotencyKey": _key(edit_review),
 }
 
 

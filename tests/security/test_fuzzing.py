@@ -49,12 +49,13 @@ from db.models import (
     PaymentMethod,
     ProductView,
     Recommendation,
+    Review,
     Shipment,
     TaggedItem,
     User,
 )
 from domain.order_status import OrderStatus
-from resolvers.ids import NODE_TYPES, to_global_id
+from resolvers.ids import NODE_TYPES, from_global_id, to_global_id
 from resolvers.pagination import encode_cursor
 from schema.definition import schema as live_schema
 from schema.limits import Limits
@@ -66,6 +67,7 @@ from tests.factories import (
     make_payment_method,
     make_product,
     make_recommendation,
+    make_review,
     make_shop,
     make_tag,
     make_user,
@@ -258,6 +260,11 @@ async def other_state(sessions: SessionFactory, user_id: int) -> dict[str, Any]:
                 .where(Recommendation.user_id == user_id)
                 .order_by(Recommendation.id)
             ),
+            "reviews": await rows(
+                select(Review.id, Review.order_item_id, Review.rating, Review.text)
+                .where(Review.user_id == user_id)
+                .order_by(Review.id)
+            ),
         }
 
 
@@ -272,6 +279,7 @@ async def seed(sessions: SessionFactory) -> tuple[int, int, list[str]]:
     rake = await make_product(sessions, shop=shop_two, title="Rake", stock=100_000)
     sold_out = await make_product(sessions, shop=shop_two, title="Hose", stock=0)
     products = [mug, pan, rake, sold_out]
+    reviews: list[int | None] = []
 
     viewer = await make_user(sessions, handle="fuzz-viewer")
     other = await make_user(sessions, handle=OTHER_HANDLE)
@@ -295,6 +303,12 @@ async def seed(sessions: SessionFactory) -> tuple[int, int, list[str]]:
             )
             if status is OrderStatus.CANCELLED:
                 await make_payment(sessions, order=order, status="REFUNDED")
+            if status is OrderStatus.COMPLETED:
+                # Public, by display name; editable (posted now); its other line not yet.
+                review = await make_review(
+                    sessions, order=order, rating=4, text="fuzz", posted_at=datetime.now(UTC)
+                )
+                reviews.append(review.id)
         for j, product in enumerate(products):
             if j % 2 == 0:
                 await make_tag(sessions, user=buyer, product=product)
@@ -309,6 +323,7 @@ async def seed(sessions: SessionFactory) -> tuple[int, int, list[str]]:
         *global_ids("User", [seller_one.id, seller_two.id]),
         *global_ids("Shop", [shop_one.id, shop_two.id]),
         *global_ids("Product", [p.id for p in products]),
+        *global_ids("Review", reviews),
     ]
     return viewer.id, other.id, public
 
@@ -724,6 +739,11 @@ OPERATIONS: dict[str, str] = {
         f" buyAgain(first: $first, after: $after) {{ {CONNECTION} }} }} }}"
     ),
     "order": "query One($number: String!) { viewer { order(number: $number) { number } } }",
+    "productReviews": (
+        "query R($id: ID!, $first: Int, $after: String) { product(id: $id) {"
+        " rating { average count } reviews(first: $first, after: $after) {"
+        f" {CONNECTION} edges {{ node {{ id rating text reviewerName }} }} }} }} }}"
+    ),
 }
 PAYLOAD = "userErrors { field message code }"
 for _name, _input, _result in [
@@ -741,6 +761,8 @@ for _name, _input, _result in [
     ("addPaymentMethod", "AddPaymentMethodInput", "paymentMethod { id last4 isDefault }"),
     ("removePaymentMethod", "RemovePaymentMethodInput", "paymentMethod { id }"),
     ("setDefaultPaymentMethod", "SetDefaultPaymentMethodInput", "paymentMethod { id }"),
+    ("reviewOrderItem", "ReviewOrderItemInput", "review { id rating text reviewerName }"),
+    ("editReview", "EditReviewInput", "review { id rating text editedAt }"),
 ]:
     OPERATIONS[_name] = (
         f"mutation M($input: {_input}!) {{ {_name}(input: $input) {{ {_result} {PAYLOAD} }} }}"
@@ -824,10 +846,17 @@ SLOTS: list[tuple[str, str, Any]] = [
     ("removePaymentMethod", "input", "paymentMethodId"),
     ("placeOrder", "input", "idempotencyKey"),
     ("placeOrder", "input", "productId"),
+    ("productReviews", "after", None),
+    ("reviewOrderItem", "input", "orderItemId"),
+    ("reviewOrderItem", "input", "text"),
+    ("editReview", "input", "reviewId"),
+    ("editReview", "input", "text"),
 ]
 
 
 def _fill(operation: str, variable: str, how: Any, value: str, world: World) -> dict[str, Any]:
+    if operation == "productReviews":
+        return {"id": _first_of("Product", world.public_ids), variable: value}
     if how is None:
         return {variable: value}
     if how == "list":
@@ -855,7 +884,16 @@ def _fill(operation: str, variable: str, how: Any, value: str, world: World) -> 
     extra: dict[str, Any] = {}
     if operation == "payOrder":
         extra = {"paymentMethodId": value, "idempotencyKey": value}
-    return {variable: {how: value, **extra}}
+    if operation == "reviewOrderItem":
+        # An unreviewed line of the viewer's (or the other buyer's) completed order.
+        extra = {"orderItemId": _first_of("OrderItem", world.own_ids), "rating": 5}
+    if operation == "editReview":
+        extra = {"reviewId": _first_of("Review", world.public_ids), "rating": 3}
+    return {variable: {**extra, how: value}}
+
+
+def _first_of(type_name: str, ids: list[str]) -> str:
+    return next(i for i in ids if from_global_id(i)[0] == type_name)
 
 
 def nasty_values() -> st.SearchStrategy[str]:

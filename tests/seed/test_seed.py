@@ -124,7 +124,7 @@ async def test_every_event_chain_follows_the_state_machine(seeded: AsyncEngine) 
     allowed = {(t.source.value, t.target.value): t.actors for t in TRANSITIONS}
     events: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for event in await _rows(seeded, "order_events"):
-        if event["kind"] == "STATUS_CHANGED":
+        if event["kind"] == "STATUS_CHANGED":  # reviews: test_reviews_are_of_completed_lines
             events[event["order_id"]].append(event)
     orders = await _rows(seeded, "orders")
     assert orders
@@ -161,7 +161,7 @@ async def test_payments_and_scans_are_on_the_timeline_beside_the_status(
     by_order: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for event in await _rows(seeded, "order_events"):
         by_order[event["order_id"]].append(event)
-        if event["kind"] != "STATUS_CHANGED":
+        if event["kind"] in ("CARRIER_SCAN", *kinds.values()):
             key = ("scan" if event["kind"] == "CARRIER_SCAN" else "payment", event["subject_id"])
             assert key not in named, event
             named[key] = event
@@ -188,6 +188,33 @@ async def test_payments_and_scans_are_on_the_timeline_beside_the_status(
             if event["kind"] != "STATUS_CHANGED":
                 assert event["from_status"] == event["to_status"] == previous["to_status"]
                 assert event["order_version"] == previous["order_version"]
+
+
+async def test_reviews_are_of_completed_lines_once_each(seeded: AsyncEngine) -> None:
+    orders = {o["id"]: o for o in await _rows(seeded, "orders")}
+    items = {i["id"]: i for i in await _rows(seeded, "order_items")}
+    reviews = await _rows(seeded, "reviews")
+    assert reviews
+    assert len({r["order_item_id"] for r in reviews}) == len(reviews)
+    posted = {
+        e["subject_id"]: e
+        for e in await _rows(seeded, "order_events")
+        if e["kind"] == "REVIEW_POSTED"
+    }
+    assert len(posted) == len(reviews)
+    for review in reviews:
+        order = orders[review["order_id"]]
+        assert order["status"] == "COMPLETED"
+        assert items[review["order_item_id"]]["order_id"] == order["id"]
+        assert items[review["order_item_id"]]["product_id"] == review["product_id"]
+        assert review["user_id"] == order["user_id"]
+        assert 1 <= review["rating"] <= 5
+        assert order["updated_at"] < review["posted_at"] <= NOW
+        event = posted[review["id"]]
+        assert (event["order_id"], event["occurred_at"]) == (order["id"], review["posted_at"])
+        assert event["order_version"] == order["version"]
+    # Ratings differ: the demo's Product.rating is not one number everywhere.
+    assert len({r["rating"] for r in reviews}) >= 3
 
 
 async def test_money_adds_up(seeded: AsyncEngine) -> None:

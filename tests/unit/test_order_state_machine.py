@@ -112,6 +112,7 @@ TABS: dict[OrderTab, tuple[OrderStatus, ...]] = {
     OrderTab.DELIVERED: (S.DELIVERED,),
     OrderTab.COMPLETED: (S.COMPLETED,),
     OrderTab.CANCELLED: (S.CANCELLED,),
+    OrderTab.TO_REVIEW: (),  # a list by its own rule (domain.reviews.awaits_review)
 }
 
 

@@ -1,0 +1,40 @@
+"""Reading reviews: a product's list, its rating, and the TO_REVIEW order list.
+
+The TO_REVIEW membership rule is domain.reviews.awaits_review; ``awaits_review_sql``
+below is that rule as SQL over an ``orders`` row, generated from the same constants, and
+is the one text every path uses: the orders filter and tab counts here
+(resolvers/orders.py) and the SQL plans (schema/sql_plans.py).
+"""
+
+from __future__ import annotations
+
+from db.models import OrderItem, Review
+from domain import reviews as rules
+from resolvers.context import Context
+from resolvers.listings import Listing, listing_page
+from resolvers.pagination import Page, PageArgs
+
+# A product's reviews, newest posted first (an edit does not move a review).
+REVIEWS = Listing("reviews", Review, "posted_at", "datetime", owner="product_id")
+REVIEWS_LIST = REVIEWS.name
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def awaits_review_sql(row: str) -> str:
+    """domain.reviews.awaits_review as SQL over the ``orders`` row aliased ``row``: a
+    reviewable status, and a line with no review."""
+    statuses = ", ".join(_literal(s.value) for s in sorted(rules.REVIEWABLE_STATUSES))
+    item, review = f"{row}_unreviewed", f"{row}_review"  # aliases the code picks, never input
+    return (
+        f"{row}.status IN ({statuses}) AND EXISTS ("  # noqa: S608
+        f"SELECT 1 FROM {OrderItem.__tablename__} {item} WHERE {item}.order_id = {row}.id "
+        f"AND NOT EXISTS (SELECT 1 FROM {Review.__tablename__} {review} "
+        f"WHERE {review}.order_item_id = {item}.id))"
+    )
+
+
+async def reviews_page(ctx: Context, *, product_id: int, args: PageArgs) -> Page[Review]:
+    return await listing_page(ctx, REVIEWS, owner_id=product_id, args=args)
