@@ -10,6 +10,7 @@ from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.returns import DEFAULT_WINDOW as RETURN_WINDOW
 from resolvers.batching import BatchScheduler, tracked
 from resolvers.events import EventPublisher, NoPublisher
 from resolvers.gateway import PaymentGateway, SandboxGateway
@@ -27,6 +28,8 @@ class Rules:
     idempotency_ttl: timedelta = timedelta(hours=24)
     unpaid_timeout: timedelta = timedelta(minutes=30)
     receipt_window: timedelta = timedelta(days=7)
+    # How long after delivery a buyer may ask for a return (domain.returns).
+    return_window: timedelta = RETURN_WINDOW
 
 
 @dataclass(slots=True)

@@ -31,12 +31,12 @@ async def load_node(
         case "Order":
             row = await loaders.order_by_id.load(pk)
             row = row if row is not None and await policy.can_see_order(ctx, row) else None
-        case "OrderItem" | "OrderEvent":
-            loader = (
-                loaders.order_item_by_id
-                if type_name == "OrderItem"
-                else (loaders.order_event_by_id)
-            )
+        case "OrderItem" | "OrderEvent" | "OrderReturn":
+            loader = {
+                "OrderItem": loaders.order_item_by_id,
+                "OrderEvent": loaders.order_event_by_id,
+                "OrderReturn": loaders.order_return_by_id,
+            }[type_name]
             row = await loader.load(pk)
             order = None if row is None else await loaders.order_by_id.load(row.order_id)
             row = row if order is not None and await policy.can_see_order(ctx, order) else None

@@ -14,6 +14,7 @@ from db.models import Shipment as ShipmentRow
 from db.models import ShipmentEvent as ShipmentEventRow
 from domain import order_status as rules
 from resolvers import policy
+from resolvers import returns as order_returns
 from resolvers.subscriptions.cursors import event_cursor
 from schema.catalog import Product, Shop
 from schema.common import Address, Info, Money, Node, loaded, related
@@ -29,6 +30,7 @@ from schema.enums import (
     ShipmentEventKind,
 )
 from schema.payments import Payment
+from schema.returns import OrderReturn
 
 
 @strawberry.type(description="One line of an order, as it was when the order was placed.")
@@ -162,12 +164,16 @@ class Order(FromRow, Node):
         description="Everything that happened to the order (status changes and the steps "
         "beside them, see OrderEvent.kind), oldest first.",
     )
+    returns: list[OrderReturn] = related(
+        "returns_by_order_id", key="id", description="Its returns, oldest first."
+    )
 
     @strawberry.field(
-        description="What the viewer may do now, per the order state machine.",
+        description="What the viewer may do now, per the order state machine and its "
+        "returns' (REQUEST_RETURN and the next steps of its returns).",
         metadata=rule("available_actions"),
     )
     async def available_actions(self, info: Info) -> list[OrderAction]:
         actors = await policy.order_actors(info.context, self.row)
-        actions = rules.available_actions(rules.OrderStatus(self.row.status), actors)
+        actions = await order_returns.order_actions(info.context, self.row, actors)
         return [OrderAction(a.value) for a in actions]
