@@ -19,6 +19,11 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # A return's refund row is PARTIALLY_REFUNDED: longer than 16 characters.
+    with op.batch_alter_table("payments", schema=None) as batch_op:
+        batch_op.alter_column(
+            "status", existing_type=sa.String(length=16), type_=sa.String(length=32)
+        )
     op.create_table(
         "returns",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -88,3 +93,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_returns_order_id_id")
 
     op.drop_table("returns")
+    with op.batch_alter_table("payments", schema=None) as batch_op:
+        batch_op.alter_column(
+            "status", existing_type=sa.String(length=32), type_=sa.String(length=16)
+        )
