@@ -6,16 +6,20 @@ import itertools
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from sqlmodel import select
+
 from db.engine import SessionFactory
 from db.models import (
     Order,
     OrderEvent,
     OrderItem,
+    OrderReturn,
     Payment,
     PaymentMethod,
     Product,
     ProductView,
     Recommendation,
+    ReturnLine,
     Shipment,
     ShipmentEvent,
     Shop,
@@ -329,3 +333,46 @@ async def make_payment(
     )
     await _add(sessions, payment)
     return payment
+
+
+async def make_return(
+    sessions: SessionFactory, *, order: Order, status: str = "REQUESTED", quantity: int = 1
+) -> OrderReturn:
+    """A return of ``quantity`` units of the order's first line, in ``status``."""
+    assert order.id is not None
+    async with sessions() as session:
+        item = (
+            (await session.execute(select(OrderItem).where(OrderItem.order_id == order.id)))
+            .scalars()
+            .first()
+        )
+    assert item is not None
+    assert item.id is not None
+    lines = item.unit_price_minor * quantity
+    at = order.placed_at + timedelta(days=3)
+    ret = OrderReturn(
+        order_id=order.id,
+        user_id=order.user_id,
+        status=status,
+        reason="DAMAGED",
+        currency=order.currency,
+        subtotal_minor=lines,
+        tax_minor=0,
+        shipping_minor=0,
+        total_minor=lines,
+        requested_at=at,
+        updated_at=at,
+    )
+    await _add(sessions, ret)
+    assert ret.id is not None
+    await _add(
+        sessions,
+        ReturnLine(
+            return_id=ret.id,
+            order_item_id=item.id,
+            quantity=quantity,
+            unit_price_minor=item.unit_price_minor,
+            currency=item.currency,
+        ),
+    )
+    return ret
