@@ -376,3 +376,15 @@ async def make_return(
         ),
     )
     return ret
+
+
+async def set_delivered_at(sessions: SessionFactory, order_pk: int, when: datetime) -> None:
+    """When the order's shipment was delivered (the start of its return window)."""
+    async with sessions() as session:
+        shipment = (
+            (await session.execute(select(Shipment).where(Shipment.order_id == order_pk)))
+            .scalars()
+            .one()
+        )
+        shipment.delivered_at = when
+        await session.commit()

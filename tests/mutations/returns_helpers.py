@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, update
@@ -19,7 +18,6 @@ from db.models import (
     PaymentMethod,
     Product,
     ReturnLine,
-    Shipment,
     User,
 )
 from tests.conftest import GraphQLClient
@@ -145,14 +143,6 @@ async def delivered(
     assert (await move(gql, shop.seller, order_id, "IN_TRANSIT"))["userErrors"] == []
     assert (await move(gql, shop.seller, order_id, "DELIVERED"))["userErrors"] == []
     return await read(gql, order_id, shop.buyer)
-
-
-async def set_delivered_at(sessions: SessionFactory, order_pk: int, when: datetime) -> None:
-    async with sessions() as session:
-        await session.execute(
-            update(Shipment).where(col(Shipment.order_id) == order_pk).values(delivered_at=when)
-        )
-        await session.commit()
 
 
 async def state(sessions: SessionFactory) -> dict[str, Any]:

@@ -13,13 +13,13 @@ from sqlmodel import col, select
 from db.engine import SessionFactory
 from db.models import OrderEvent, OrderReturn, Payment
 from tests.conftest import GraphQLClient
+from tests.factories import set_delivered_at
 from tests.mutations.returns_helpers import (
     codes,
     delivered,
     on_return,
     read,
     request,
-    set_delivered_at,
     state,
 )
 from tests.mutations.test_place_order import pk_of
