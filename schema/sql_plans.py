@@ -472,9 +472,8 @@ def _available_actions(c: _Compiler, s: Row, step: FieldStep) -> str:
     )
     if sqlite():
         union += " ORDER BY n"  # json_group_array takes the rows in their order
-    offered = nested(
-        f"(SELECT {json_array_agg(f'{listed}.name', f'{listed}.n')} FROM ({union}) {listed})"
-    )
+    # Not nested(): the enclosing select's value is, once.
+    offered = f"(SELECT {json_array_agg(f'{listed}.name', f'{listed}.n')} FROM ({union}) {listed})"
     # The roles once per order, then every action whose condition holds.
     return nested(
         f"(SELECT {offered} FROM (SELECT "
@@ -685,8 +684,9 @@ def _order_filter(c: _Compiler, step: FieldStep) -> Callable[[str], str]:
 def _membership(row: str, member: str) -> str:
     """resolvers.orders.MEMBERSHIP_TABS: the listing tab the filter names, if any."""
     member = typed(member, "text")
+    # AND binds before OR: no parentheses, which SQLite's parser counts as depth.
     tabs = " OR ".join(
-        f"({member} = {_literal(tab.value)} AND {listed(row)})"
+        f"{member} = {_literal(tab.value)} AND {listed(row)}"
         for tab, listed in MEMBERSHIP_TABS.items()
     )
     return f"({member} IS NULL OR {tabs})"
