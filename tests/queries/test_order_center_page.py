@@ -88,6 +88,7 @@ async def test_page_query_reads_everything_the_screen_shows(
         "DELIVERED": 1,
         "COMPLETED": 1,
         "CANCELLED": 1,
+        "RETURNS": 0,
     }
     recs = data["recommendations"]["edges"]
     assert [r["node"]["score"] for r in recs] == sorted(

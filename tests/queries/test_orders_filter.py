@@ -324,6 +324,7 @@ async def test_order_tabs_count_own_orders_in_tab_order(
         {"tab": "DELIVERED", "count": 1},
         {"tab": "COMPLETED", "count": 1},
         {"tab": "CANCELLED", "count": 1},
+        {"tab": "RETURNS", "count": 0},  # no returns (tests/mutations/test_returns.py)
     ]
     # Each badge agrees with its tab's list.
     for badge in data["viewer"]["orderTabs"]:
@@ -338,7 +339,15 @@ async def test_order_tabs_for_a_buyer_without_orders(
     data = await gql.query(TABS, user_id=buyer.id)
     assert data["viewer"]["orderTabs"] == [
         {"tab": tab, "count": 0}
-        for tab in ["TO_PAY", "TO_SHIP", "SHIPPED", "DELIVERED", "COMPLETED", "CANCELLED"]
+        for tab in [
+            "TO_PAY",
+            "TO_SHIP",
+            "SHIPPED",
+            "DELIVERED",
+            "COMPLETED",
+            "CANCELLED",
+            "RETURNS",
+        ]
     ]
 
 
