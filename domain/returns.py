@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from domain.order_events import OrderEventKind
 from domain.order_status import Actor, OrderAction, OrderStatus, available_actions
 
 
@@ -160,6 +161,16 @@ ORDER_ACTION_OF: dict[ReturnAction, OrderAction] = {
     ReturnAction.SHIP: OrderAction.SHIP_RETURN,
     ReturnAction.RECEIVE: OrderAction.RECEIVE_RETURN,
     ReturnAction.REFUND: OrderAction.REFUND_RETURN,
+}
+# The order event each step writes (requesting writes RETURN_REQUESTED; a refund also
+# writes REFUNDED, about its payments row).
+EVENT_OF: dict[ReturnAction, OrderEventKind] = {
+    ReturnAction.APPROVE: OrderEventKind.RETURN_APPROVED,
+    ReturnAction.REJECT: OrderEventKind.RETURN_REJECTED,
+    ReturnAction.CANCEL: OrderEventKind.RETURN_CANCELLED,
+    ReturnAction.SHIP: OrderEventKind.RETURN_SHIPPED,
+    ReturnAction.RECEIVE: OrderEventKind.RETURN_RECEIVED,
+    ReturnAction.REFUND: OrderEventKind.RETURN_REFUNDED,
 }
 # Who may ask for a return.
 REQUESTERS: frozenset[Actor] = _B
