@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
-from app.simulate import CARRIERS, DELIVER, IN_TRANSIT, PLACE, SHIP, simulate
+from app.simulate import CARRIERS, DELIVER, IN_TRANSIT, PLACE, RETURN, SHIP, simulate
 from db.engine import create_engine, create_session_factory
-from db.models import Order, OrderEvent, Shipment, ShipmentEvent, metadata
+from db.models import Order, OrderEvent, OrderReturn, Shipment, ShipmentEvent, metadata
 from db.seed import SeedSize, seed_database
 from domain.order_status import TRANSITIONS, Actor, OrderStatus
 
@@ -41,6 +41,11 @@ async def _orders(engine: AsyncEngine) -> dict[int, tuple[str, int]]:
     async with create_session_factory(engine)() as session:
         rows = (await session.execute(select(Order))).scalars().all()
     return {o.id: (o.status, o.version) for o in rows if o.id is not None}
+
+
+async def _returns(engine: AsyncEngine) -> list[OrderReturn]:
+    async with create_session_factory(engine)() as session:
+        return list((await session.execute(select(OrderReturn))).scalars().all())
 
 
 async def _events(engine: AsyncEngine) -> list[OrderEvent]:
@@ -76,6 +81,17 @@ async def test_orders_move_forward_through_the_state_machine(engine: AsyncEngine
     # Every committed event was announced on the bus, once.
     assert sorted(published.ids) == [e.id for e in new]
 
+    # The returns' steps beside the status: each one a step of its return's machine.
+    return_steps = [e for e in new if e.kind.startswith("RETURN_")]
+    assert len(return_steps) <= report.counts[RETURN]
+    assert report.counts[RETURN] > 0
+    returns = {r.id: r for r in await _returns(engine)}
+    for event in return_steps:
+        ret = returns[event.subject_id]
+        assert ret.order_id == event.order_id
+        assert event.from_status == event.to_status == after[event.order_id][0]
+    events = [e for e in events if e.kind == "STATUS_CHANGED"]
+    new = [e for e in new if e.kind == "STATUS_CHANGED"]
     timelines: dict[int, list[OrderEvent]] = defaultdict(list)
     for event in events:
         timelines[event.order_id].append(event)
