@@ -29,7 +29,7 @@ PATHS: dict[R, tuple[tuple[A, Actor], ...]] = {
         (A.REFUND, Actor.SELLER),
     ),
 }
-# The demo buyer's delivered orders get these, in turn, so each state is on show.
+# The demo buyer's completed orders get these, in turn, so each state is on show.
 DEMO_TARGETS = (R.REQUESTED, R.REFUNDED, R.SHIPPED_BACK, R.APPROVED, R.REJECTED)
 SHARE = 0.12  # of other buyers' delivered orders
 REASONS = list(rules.ReturnReason)
@@ -68,6 +68,9 @@ class ReturnsBuilder:
         demo: bool,
     ) -> None:
         rng, now = self._rng, self._now
+        if demo and order["status"] != OrderStatus.COMPLETED.value:
+            # The demo buyer's DELIVERED orders stay free to return (the README's example).
+            return
         delivered_offset = plan.offset_of(OrderAction.MARK_DELIVERED)
         if payment is None or delivered_offset is None:
             return
