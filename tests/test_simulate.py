@@ -83,7 +83,10 @@ async def test_orders_move_forward_through_the_state_machine(engine: AsyncEngine
 
     # The returns' steps beside the status: each one a step of its return's machine.
     return_steps = [e for e in new if e.kind.startswith("RETURN_")]
-    assert len(return_steps) <= report.counts[RETURN]
+    # One event per step, but a refund that follows a receipt in the same step.
+    assert (
+        0 < len([e for e in return_steps if e.kind != "RETURN_REFUNDED"]) <= report.counts[RETURN]
+    )
     assert report.counts[RETURN] > 0
     returns = {r.id: r for r in await _returns(engine)}
     for event in return_steps:

@@ -359,6 +359,28 @@ async def _announced(ctx: Context, outcome: ReturnOutcome, event_ids: list[int])
 
 Apply = Callable[[AsyncSession, Order, OrderReturn, Actor, datetime], Awaitable[list[OrderEvent]]]
 
+# Each step's mutation (its idempotency keys' operation) and the instant it stamps.
+OPERATION_OF: dict[domain.ReturnAction, str] = {
+    domain.ReturnAction.APPROVE: "approveReturn",
+    domain.ReturnAction.REJECT: "rejectReturn",
+    domain.ReturnAction.CANCEL: "cancelReturn",
+    domain.ReturnAction.SHIP: "shipReturn",
+    domain.ReturnAction.RECEIVE: "receiveReturn",
+    domain.ReturnAction.REFUND: "refundReturn",
+}
+STAMPS: dict[domain.ReturnAction, str] = {
+    domain.ReturnAction.APPROVE: "decided_at",
+    domain.ReturnAction.REJECT: "decided_at",
+    domain.ReturnAction.SHIP: "shipped_at",
+    domain.ReturnAction.RECEIVE: "received_at",
+}
+
+
+async def _no_more(
+    session: AsyncSession, order: Order, ret: OrderReturn, actor: Actor, now: datetime
+) -> list[OrderEvent]:
+    return []
+
 
 async def _step(
     ctx: Context,
@@ -366,17 +388,19 @@ async def _step(
     viewer_id: int,
     return_id: int,
     action: domain.ReturnAction,
-    operation: str,
-    payload: dict[str, Any],
     idempotency_key: str | None,
-    apply: Apply,
+    values: dict[str, Any] | None = None,
+    note: str | None = None,
+    apply: Apply = _no_more,
 ) -> ReturnOutcome:
-    """Lock the return's order, check the step, ``apply`` it, commit its events."""
+    """Lock the return's order, check the step, set ``values`` on the return, write the
+    step's event (``note`` on it), then ``apply`` what else the step does; commit."""
+    values = values or {}
     keyed = idempotency.keyed(
         idempotency_key,
         user_id=viewer_id,
-        operation=operation,
-        payload={"return": return_id, **payload},
+        operation=OPERATION_OF[action],
+        payload={"return": return_id, **values},
     )
 
     async def use_case() -> ReturnOutcome:
@@ -400,7 +424,13 @@ async def _step(
             target = domain.next_return_status(domain.ReturnStatus(ret.status), action, actor)
             ret.status = target.value
             ret.updated_at = now
-            events = await apply(session, order, ret, recorded_actor(actor, roles), now)
+            for name, value in values.items():
+                setattr(ret, name, value)
+            if action in STAMPS:
+                setattr(ret, STAMPS[action], now)
+            recorded = recorded_actor(actor, roles)
+            events = [_event(order, ret, domain.EVENT_OF[action], recorded, now, note=note)]
+            events += await apply(session, order, ret, recorded, now)
             _remember(claimed, order, ret)
             event_ids = await commit_with_events(session, events)
             errors = []
@@ -419,21 +449,12 @@ async def _step(
 async def approve_return(
     ctx: Context, *, viewer_id: int, return_id: int, idempotency_key: str | None = None
 ) -> ReturnOutcome:
-    async def apply(
-        session: AsyncSession, order: Order, ret: OrderReturn, actor: Actor, now: datetime
-    ) -> list[OrderEvent]:
-        ret.decided_at = now
-        return [_event(order, ret, OrderEventKind.RETURN_APPROVED, actor, now)]
-
     return await _step(
         ctx,
         viewer_id=viewer_id,
         return_id=return_id,
         action=domain.ReturnAction.APPROVE,
-        operation="approveReturn",
-        payload={},
         idempotency_key=idempotency_key,
-        apply=apply,
     )
 
 
@@ -441,43 +462,26 @@ async def reject_return(
     ctx: Context, *, viewer_id: int, return_id: int, reason: str, idempotency_key: str | None = None
 ) -> ReturnOutcome:
     text = _text(reason, MAX_TEXT, "input", "reason", required=True)
-
-    async def apply(
-        session: AsyncSession, order: Order, ret: OrderReturn, actor: Actor, now: datetime
-    ) -> list[OrderEvent]:
-        ret.decided_at = now
-        ret.reject_reason = text
-        return [_event(order, ret, OrderEventKind.RETURN_REJECTED, actor, now, note=text)]
-
     return await _step(
         ctx,
         viewer_id=viewer_id,
         return_id=return_id,
         action=domain.ReturnAction.REJECT,
-        operation="rejectReturn",
-        payload={"reason": text},
         idempotency_key=idempotency_key,
-        apply=apply,
+        values={"reject_reason": text},
+        note=text,
     )
 
 
 async def cancel_return(
     ctx: Context, *, viewer_id: int, return_id: int, idempotency_key: str | None = None
 ) -> ReturnOutcome:
-    async def apply(
-        session: AsyncSession, order: Order, ret: OrderReturn, actor: Actor, now: datetime
-    ) -> list[OrderEvent]:
-        return [_event(order, ret, OrderEventKind.RETURN_CANCELLED, actor, now)]
-
     return await _step(
         ctx,
         viewer_id=viewer_id,
         return_id=return_id,
         action=domain.ReturnAction.CANCEL,
-        operation="cancelReturn",
-        payload={},
         idempotency_key=idempotency_key,
-        apply=apply,
     )
 
 
@@ -492,24 +496,13 @@ async def ship_return(
 ) -> ReturnOutcome:
     carrier_text = _text(carrier, MAX_CARRIER, "input", "carrier", required=True)
     tracking = _text(tracking_number, MAX_CARRIER, "input", "trackingNumber", required=True)
-
-    async def apply(
-        session: AsyncSession, order: Order, ret: OrderReturn, actor: Actor, now: datetime
-    ) -> list[OrderEvent]:
-        ret.carrier = carrier_text
-        ret.tracking_number = tracking
-        ret.shipped_at = now
-        return [_event(order, ret, OrderEventKind.RETURN_SHIPPED, actor, now)]
-
     return await _step(
         ctx,
         viewer_id=viewer_id,
         return_id=return_id,
         action=domain.ReturnAction.SHIP,
-        operation="shipReturn",
-        payload={"carrier": carrier_text, "trackingNumber": tracking},
         idempotency_key=idempotency_key,
-        apply=apply,
+        values={"carrier": carrier_text, "tracking_number": tracking},
     )
 
 
@@ -519,27 +512,29 @@ async def receive_return(
     """The seller has the units back: RECEIVED, then refunded in the same step. If the
     gateway fails, the return stays RECEIVED (committed) with why, for refundReturn."""
 
-    async def apply(
+    async def refund(
         session: AsyncSession, order: Order, ret: OrderReturn, actor: Actor, now: datetime
     ) -> list[OrderEvent]:
-        ret.received_at = now
-        events = [_event(order, ret, OrderEventKind.RETURN_RECEIVED, actor, now)]
         try:
-            events += await _refund(ctx, session, order, ret, actor, now)
+            refunded = await _refund(ctx, session, order, ret, now)
         except RefundFailed as failed:
             ret.refund_failure = str(failed)
             ret.refund_attempts += 1
-        return events
+            return []
+        # The refund as a step of its own, then the money.
+        ret.status = domain.next_return_status(
+            domain.ReturnStatus(ret.status), domain.ReturnAction.REFUND, actor
+        ).value
+        kind = domain.EVENT_OF[domain.ReturnAction.REFUND]
+        return [_event(order, ret, kind, actor, now), refunded(actor)]
 
     return await _step(
         ctx,
         viewer_id=viewer_id,
         return_id=return_id,
         action=domain.ReturnAction.RECEIVE,
-        operation="receiveReturn",
-        payload={},
         idempotency_key=idempotency_key,
-        apply=apply,
+        apply=refund,
     )
 
 
@@ -548,38 +543,33 @@ async def refund_return(
 ) -> ReturnOutcome:
     """Retry the refund of a RECEIVED return; a failure again changes nothing."""
 
-    async def apply(
+    async def refund(
         session: AsyncSession, order: Order, ret: OrderReturn, actor: Actor, now: datetime
     ) -> list[OrderEvent]:
         try:
-            return await _refund(ctx, session, order, ret, actor, now)
+            refunded = await _refund(ctx, session, order, ret, now)
         except RefundFailed as failed:
             raise Refused.one(
                 ErrorCode.REFUND_FAILED, f"{failed} Try again later.", "input", "returnId"
             ) from None
+        return [refunded(actor)]
 
     return await _step(
         ctx,
         viewer_id=viewer_id,
         return_id=return_id,
         action=domain.ReturnAction.REFUND,
-        operation="refundReturn",
-        payload={},
         idempotency_key=idempotency_key,
-        apply=apply,
+        apply=refund,
     )
 
 
 async def _refund(
-    ctx: Context,
-    session: AsyncSession,
-    order: Order,
-    ret: OrderReturn,
-    actor: Actor,
-    now: datetime,
-) -> list[OrderEvent]:
+    ctx: Context, session: AsyncSession, order: Order, ret: OrderReturn, now: datetime
+) -> Callable[[Actor], OrderEvent]:
     """Pay the return's refund through the gateway, once: the gateway's key is the
-    return's, and the payments row is the return's only refund (a unique column)."""
+    return's, and the payments row is the return's only refund (a unique column).
+    Returns the maker of its REFUNDED event, by who refunded."""
     refunded = {domain.ReturnStatus.REFUNDED.value}
     refund = await _refund_of(session, order, ret, completes_when=refunded)
     payments = list(
@@ -620,14 +610,7 @@ async def _refund(
     ret.refund_failure = None
     ret.refund_attempts += 1
     ret.refunded_at = now
-    if ret.status == domain.ReturnStatus.RECEIVED:  # receiveReturn refunds in its step
-        ret.status = domain.next_return_status(
-            domain.ReturnStatus.RECEIVED, domain.ReturnAction.REFUND, Actor.SELLER
-        ).value
-    return [
-        _event(order, ret, OrderEventKind.RETURN_REFUNDED, actor, now),
-        _event(order, ret, OrderEventKind.REFUNDED, actor, now, subject_id=row.id),
-    ]
+    return lambda actor: _event(order, ret, OrderEventKind.REFUNDED, actor, now, subject_id=row.id)
 
 
 _REFUND_ROWS = frozenset({"REFUNDED", "PARTIALLY_REFUNDED"})
