@@ -446,16 +446,25 @@ async def _step(
     return await idempotency.once(keyed, use_case)
 
 
-async def approve_return(
-    ctx: Context, *, viewer_id: int, return_id: int, idempotency_key: str | None = None
-) -> ReturnOutcome:
-    return await _step(
-        ctx,
-        viewer_id=viewer_id,
-        return_id=return_id,
-        action=domain.ReturnAction.APPROVE,
-        idempotency_key=idempotency_key,
-    )
+def _plain(action: domain.ReturnAction) -> Callable[..., Awaitable[ReturnOutcome]]:
+    """A step that needs nothing but the return (and an optional key)."""
+
+    async def step(
+        ctx: Context, *, viewer_id: int, return_id: int, idempotency_key: str | None = None
+    ) -> ReturnOutcome:
+        return await _step(
+            ctx,
+            viewer_id=viewer_id,
+            return_id=return_id,
+            action=action,
+            idempotency_key=idempotency_key,
+        )
+
+    return step
+
+
+approve_return = _plain(domain.ReturnAction.APPROVE)
+cancel_return = _plain(domain.ReturnAction.CANCEL)
 
 
 async def reject_return(
@@ -470,18 +479,6 @@ async def reject_return(
         idempotency_key=idempotency_key,
         values={"reject_reason": text},
         note=text,
-    )
-
-
-async def cancel_return(
-    ctx: Context, *, viewer_id: int, return_id: int, idempotency_key: str | None = None
-) -> ReturnOutcome:
-    return await _step(
-        ctx,
-        viewer_id=viewer_id,
-        return_id=return_id,
-        action=domain.ReturnAction.CANCEL,
-        idempotency_key=idempotency_key,
     )
 
 
