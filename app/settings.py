@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.auth import HMAC_ALGORITHMS, PUBLIC_KEY_ALGORITHMS, SUPPORTED_ALGORITHMS, TokenVerifier
 from app.persisted import PersistedQueries
+from domain.returns import DEFAULT_WINDOW as RETURN_WINDOW
 from resolvers.context import Rules
 from schema.cost import CostModel
 from schema.limits import Limits
@@ -115,6 +116,11 @@ class Settings(BaseSettings):
         default=30 * 24 * 3600,
         ge=0,
         description="How long after posting a buyer may edit a review.",
+    )
+    return_window_seconds: int = Field(
+        default=int(RETURN_WINDOW.total_seconds()),
+        ge=60,
+        description="How long after delivery a buyer may ask to return an order's units.",
     )
     sweep_interval_seconds: float = Field(
         default=60, ge=0, description="How often the server applies those timeouts; 0: never."
@@ -318,6 +324,7 @@ class Settings(BaseSettings):
             unpaid_timeout=timedelta(seconds=self.unpaid_order_timeout_seconds),
             receipt_window=timedelta(seconds=self.receipt_window_seconds),
             review_edit_window=timedelta(seconds=self.review_edit_window_seconds),
+            return_window=timedelta(seconds=self.return_window_seconds),
         )
 
     @property

@@ -46,16 +46,41 @@ from app.bus import InProcessBus, make_bus
 from app.settings import DEVELOPMENT_CARRIER_SECRETS, Settings
 from app.webhooks import CARRIER_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, CarrierWebhook
 from db.engine import create_engine, create_session_factory
-from db.models import Order, OrderItem, PaymentMethod, Product, Review, Shipment, Shop, User
+from db.models import (
+    Order,
+    OrderItem,
+    OrderReturn,
+    PaymentMethod,
+    Product,
+    Review,
+    Shipment,
+    Shop,
+    User,
+)
 from domain import reviews as review_rules
 from domain.carrier_scans import ScanKind, sign
 from domain.order_status import OrderStatus
+from domain.returns import (
+    RETURNABLE_ORDER_STATUSES,
+    ReturnReason,
+    ReturnStatus,
+    window_opens_after,
+)
 from resolvers.context import Context, Rules
 from resolvers.events import EventPublisher
 from resolvers.gateway import PaymentGateway, SandboxGateway
 from resolvers.mutations.lifecycle import ship_order, update_order_status
 from resolvers.mutations.outcome import Refused
 from resolvers.mutations.placing import AddressInput, LineInput, place_order
+from resolvers.mutations.returns import LineInput as ReturnLineInput
+from resolvers.mutations.returns import (
+    approve_return,
+    receive_return,
+    refund_return,
+    reject_return,
+    request_return,
+    ship_return,
+)
 from resolvers.mutations.reviews import review_order_item
 from resolvers.policy import OPERATOR
 
@@ -68,6 +93,7 @@ IN_TRANSIT = "in_transit"
 DELIVER = "deliver"
 PLACE = "place"
 REVIEW = "review"
+RETURN = "return"
 SKIPPED = "skipped"
 
 # What the seller (or, for them, the carrier) does next to an order in each status.
@@ -82,6 +108,15 @@ CARRIERS = ("UPS", "FedEx", "USPS", "DHL")
 PLACE_SHARE = 0.25
 # Of the steps, the share where a buyer rates a line of a completed order.
 REVIEW_SHARE = 0.1
+# Of the steps, the share that takes a return further: asks for one, or the next step.
+RETURN_SHARE = 0.15
+# The next step the simulator takes on a return in each status, and whose it is.
+RETURN_MOVES: dict[ReturnStatus, tuple[str, bool]] = {
+    ReturnStatus.REQUESTED: ("approve", False),
+    ReturnStatus.APPROVED: ("ship", True),
+    ReturnStatus.SHIPPED_BACK: ("receive", False),
+    ReturnStatus.RECEIVED: ("refund", False),
+}
 # Behind schedule by more than this (a slow database): start counting afresh
 # rather than firing a burst to catch up.
 MAX_LAG_SECONDS = 1.0
@@ -109,7 +144,7 @@ class SimulationReport:
             f"{self.counts[SHIP]} shipped, {self.counts[IN_TRANSIT]} in transit, "
             f"{self.counts[DELIVER]} delivered, {self.counts[PLACE]} placed, "
             f"{self.counts[REVIEW]} reviewed, "
-            f"{self.counts[SKIPPED]} skipped"
+            f"{self.counts[RETURN]} return steps, {self.counts[SKIPPED]} skipped"
         )
 
 
@@ -209,6 +244,8 @@ class _Simulator:
         try:
             if self._rng.random() < REVIEW_SHARE and await self._review():
                 return REVIEW
+            if self._rng.random() < RETURN_SHARE and await self._return_step():
+                return RETURN
             if not movable or self._rng.random() < PLACE_SHARE:
                 placed = await self._place()
                 if placed or not movable:
@@ -276,6 +313,88 @@ class _Simulator:
             ctx, viewer_id=owner_id, order_id=order_id, status=target, note=None
         )
         return kind
+
+    async def _return_step(self) -> bool:
+        """Take a return one step further, or ask for one; False if there was none to
+        take (a refusal is Refused, as for every step)."""
+        async with self._sessions() as session:
+            open_returns = [
+                (i, s, b, o)
+                for i, s, b, o in await session.execute(
+                    select(
+                        col(OrderReturn.id),
+                        col(OrderReturn.status),
+                        col(OrderReturn.user_id),
+                        col(Shop.owner_id),
+                    )
+                    .join(Order, col(Order.id) == col(OrderReturn.order_id))
+                    .join(Shop, col(Shop.id) == col(Order.shop_id))
+                    .where(col(OrderReturn.status).in_([s.value for s in RETURN_MOVES]))
+                    .order_by(col(OrderReturn.id))
+                )
+                if i is not None
+            ]
+            opens_after = window_opens_after(datetime.now(UTC), self._rules.return_window)
+            returnable = [
+                (i, u)
+                for i, u in await session.execute(
+                    select(col(Order.id), col(Order.user_id))
+                    .join(Shipment, col(Shipment.order_id) == col(Order.id))
+                    .where(
+                        col(Order.status).in_([s.value for s in RETURNABLE_ORDER_STATUSES]),
+                        col(Shipment.delivered_at) >= opens_after,
+                    )
+                    .order_by(col(Order.id))
+                )
+                if i is not None
+            ]
+        if open_returns and (not returnable or self._rng.random() < 0.7):
+            return_id, status, buyer_id, owner_id = self._rng.choice(open_returns)
+            step, by_buyer = RETURN_MOVES[ReturnStatus(status)]
+            viewer = buyer_id if by_buyer else owner_id
+            ctx = self._context(viewer)
+            if step == "approve" and self._rng.random() < 0.2:
+                await reject_return(
+                    ctx, viewer_id=viewer, return_id=return_id, reason="Not eligible."
+                )
+            elif step == "approve":
+                await approve_return(ctx, viewer_id=viewer, return_id=return_id)
+            elif step == "ship":
+                tracking = f"SIMRT{self._rng.randrange(10**10):010d}"
+                carrier = self._rng.choice(CARRIERS)
+                await ship_return(
+                    ctx,
+                    viewer_id=viewer,
+                    return_id=return_id,
+                    carrier=carrier,
+                    tracking_number=tracking,
+                )
+            elif step == "receive":
+                await receive_return(ctx, viewer_id=viewer, return_id=return_id)
+            else:
+                await refund_return(ctx, viewer_id=viewer, return_id=return_id)
+            return True
+        if not returnable:
+            return False
+        order_id, buyer_id = self._rng.choice(returnable)
+        async with self._sessions() as session:
+            items = [
+                i
+                for (i,) in await session.execute(
+                    select(col(OrderItem.id)).where(col(OrderItem.order_id) == order_id)
+                )
+                if i is not None
+            ]
+        item_id = self._rng.choice(items)
+        await request_return(
+            self._context(buyer_id),
+            viewer_id=buyer_id,
+            order_id=order_id,
+            lines=[ReturnLineInput(order_item_id=item_id, quantity=1)],
+            reason=self._rng.choice(list(ReturnReason)),
+            note=None,
+        )
+        return True
 
     async def _load_buyers(self) -> list[_Buyer]:
         """Everyone but the operator with a saved, unexpired card (the default first)."""

@@ -42,6 +42,9 @@ PAYMENT_EVENT_KINDS: dict[str, OrderEventKind] = {
 PAYMENT_EVENTS: frozenset[str] = frozenset(kind.value for kind in PAYMENT_EVENT_KINDS.values())
 # The kinds whose subject is a shipment_events row (a carrier scan).
 SCAN_EVENTS: frozenset[str] = frozenset({OrderEventKind.CARRIER_SCAN.value})
+RETURN_EVENTS: frozenset[str] = frozenset(
+    kind.value for kind in OrderEventKind if kind.value.startswith("RETURN_")
+)
 REVIEW_EVENTS: frozenset[str] = frozenset(
     {OrderEventKind.REVIEW_POSTED.value, OrderEventKind.REVIEW_EDITED.value}
 )

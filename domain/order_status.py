@@ -31,10 +31,12 @@ class OrderTab(StrEnum):
     # A list an order belongs to beside its status tab (not an Order.tab value): its
     # rule is written in domain.reviews.awaits_review and resolvers.reviews.
     TO_REVIEW = "TO_REVIEW"
+    # Not a status's tab: the orders that have a return (domain.returns.in_returns_tab).
+    RETURNS = "RETURNS"
 
 
 # Tabs that are lists by a rule of their own rather than a set of statuses.
-LIST_TABS: frozenset[OrderTab] = frozenset({OrderTab.TO_REVIEW})
+LIST_TABS: frozenset[OrderTab] = frozenset({OrderTab.TO_REVIEW, OrderTab.RETURNS})
 
 
 class OrderAction(StrEnum):
@@ -44,6 +46,14 @@ class OrderAction(StrEnum):
     SHIP = "SHIP"
     MARK_IN_TRANSIT = "MARK_IN_TRANSIT"
     MARK_DELIVERED = "MARK_DELIVERED"
+    # Steps of returns (domain.returns): offered beside the order's own actions.
+    REQUEST_RETURN = "REQUEST_RETURN"
+    APPROVE_RETURN = "APPROVE_RETURN"
+    REJECT_RETURN = "REJECT_RETURN"
+    CANCEL_RETURN = "CANCEL_RETURN"
+    SHIP_RETURN = "SHIP_RETURN"
+    RECEIVE_RETURN = "RECEIVE_RETURN"
+    REFUND_RETURN = "REFUND_RETURN"
 
 
 class Actor(StrEnum):
@@ -61,6 +71,7 @@ class Actor(StrEnum):
 class OrderPaymentStatus(StrEnum):
     UNPAID = "UNPAID"
     PAID = "PAID"
+    PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
     REFUNDED = "REFUNDED"
 
 
@@ -185,9 +196,11 @@ def payment_status_after(status: OrderStatus, paid: bool) -> OrderPaymentStatus:
 
 # An order's payment status from its payments' statuses: the first row whose payment
 # status is among them decides; none of them, UNPAID. A table, so the SQL that answers
-# `paymentStatus` is generated from it (schema.sql_plans).
+# `paymentStatus` is generated from it (schema.sql_plans). A return's refund row is
+# REFUNDED when it completes giving back what was captured, else PARTIALLY_REFUNDED.
 PAYMENT_STATUS_PRECEDENCE: tuple[tuple[str, OrderPaymentStatus], ...] = (
     ("REFUNDED", OrderPaymentStatus.REFUNDED),
+    ("PARTIALLY_REFUNDED", OrderPaymentStatus.PARTIALLY_REFUNDED),
     ("CAPTURED", OrderPaymentStatus.PAID),
 )
 

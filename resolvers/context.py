@@ -10,6 +10,7 @@ from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.returns import DEFAULT_WINDOW as RETURN_WINDOW
 from domain.reviews import EDIT_WINDOW as REVIEW_EDIT_WINDOW
 from resolvers.batching import BatchScheduler, tracked
 from resolvers.events import EventPublisher, NoPublisher
@@ -29,6 +30,8 @@ class Rules:
     unpaid_timeout: timedelta = timedelta(minutes=30)
     receipt_window: timedelta = timedelta(days=7)
     review_edit_window: timedelta = REVIEW_EDIT_WINDOW
+    # How long after delivery a buyer may ask for a return (domain.returns).
+    return_window: timedelta = RETURN_WINDOW
 
 
 @dataclass(slots=True)

@@ -38,6 +38,10 @@ class UnknownToken(ValueError):
     """The processor does not recognise the token."""
 
 
+class RefundFailed(Exception):
+    """The processor gave nothing back this time; the same refund may be tried again."""
+
+
 class PaymentGateway(Protocol):
     async def describe(self, token: str) -> CardDetails:
         """The card behind a processor token; UnknownToken if there is none."""
@@ -49,8 +53,18 @@ class PaymentGateway(Protocol):
         """Authorize and capture. The same idempotency key never charges twice."""
         ...
 
-    async def refund(self, reference: str, *, amount_minor: int, currency: str) -> str:
-        """Give a captured charge back; returns the refund's reference."""
+    async def refund(
+        self,
+        reference: str,
+        *,
+        amount_minor: int,
+        currency: str,
+        idempotency_key: str | None = None,
+    ) -> str:
+        """Give (part of) a captured charge back; returns the refund's reference.
+
+        The same idempotency key never refunds twice: a retry gets the first refund's
+        reference. RefundFailed when nothing was refunded (try again)."""
         ...
 
 
@@ -62,10 +76,14 @@ _CARDS = {
     "tok_chargeDeclined": ("visa", "0002"),
     "tok_processingError": ("visa", "0119"),
     "tok_expiredCard": ("visa", "0069"),
+    "tok_refundFail": ("visa", "5126"),
 }
 DECLINING = frozenset({"tok_chargeDeclined"})
 EXPIRED = "tok_expiredCard"
 UNAVAILABLE = frozenset({"tok_processingError"})
+# Charges well; the first refund of each of its charges fails (per idempotency key).
+REFUND_FAILS_ONCE = "tok_refundFail"
+_REFUND_FAILS_ONCE_PREFIX = "ch_sandbox_rf_"
 
 
 class SandboxGateway:
@@ -78,6 +96,8 @@ class SandboxGateway:
     def __init__(self, *, today: datetime | None = None) -> None:
         self._year = (today or datetime.now(UTC)).year
         self._charges: dict[str, ChargeResult] = {}
+        self._refunds: dict[str, str] = {}
+        self._refund_failed: set[str] = set()
 
     async def describe(self, token: str) -> CardDetails:
         if not token.startswith("tok_") or len(token) > 128:
@@ -99,9 +119,26 @@ class SandboxGateway:
             result = ChargeResult(ChargeStatus.DECLINED, None, "The card was declined.")
         else:
             digest = hashlib.sha256(f"{idempotency_key}:{amount_minor}".encode()).hexdigest()
-            result = ChargeResult(ChargeStatus.CAPTURED, f"ch_sandbox_{digest[:20]}", "Captured.")
+            prefix = _REFUND_FAILS_ONCE_PREFIX if token == REFUND_FAILS_ONCE else "ch_sandbox_"
+            result = ChargeResult(ChargeStatus.CAPTURED, f"{prefix}{digest[:20]}", "Captured.")
         self._charges[idempotency_key] = result
         return result
 
-    async def refund(self, reference: str, *, amount_minor: int, currency: str) -> str:
-        return "re_sandbox_" + hashlib.sha256(reference.encode()).hexdigest()[:20]
+    async def refund(
+        self,
+        reference: str,
+        *,
+        amount_minor: int,
+        currency: str,
+        idempotency_key: str | None = None,
+    ) -> str:
+        key = idempotency_key or reference
+        if key in self._refunds:
+            return self._refunds[key]
+        if reference.startswith(_REFUND_FAILS_ONCE_PREFIX) and key not in self._refund_failed:
+            self._refund_failed.add(key)
+            raise RefundFailed("The processor could not refund just now; nothing was refunded.")
+        seed = reference if idempotency_key is None else f"{reference}:{idempotency_key}"
+        made = "re_sandbox_" + hashlib.sha256(seed.encode()).hexdigest()[:20]
+        self._refunds[key] = made
+        return made

@@ -15,6 +15,7 @@ NODE_TYPES = frozenset(
         "Order",
         "OrderItem",
         "OrderEvent",
+        "OrderReturn",
         "Payment",
         "PaymentMethod",
         "TaggedItem",

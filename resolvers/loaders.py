@@ -23,10 +23,12 @@ from db.models import (
     Order,
     OrderEvent,
     OrderItem,
+    OrderReturn,
     Payment,
     PaymentMethod,
     Product,
     Recommendation,
+    ReturnLine,
     Review,
     Shipment,
     ShipmentEvent,
@@ -174,6 +176,10 @@ class ReviewByIdLoader(RowByIdLoader):
     model = Review
 
 
+class OrderReturnByIdLoader(RowByIdLoader):
+    model = OrderReturn
+
+
 class RowsByParentLoader(ScheduledLoader):
     """One-to-many: the rows whose ``parent_column`` is each key, in ``order`` order.
 
@@ -222,6 +228,20 @@ class EventsByOrderIdLoader(RowsByParentLoader):
 
     model = OrderEvent
     parent = "order_id"
+
+
+class ReturnsByOrderIdLoader(RowsByParentLoader):
+    """An order's returns, oldest first."""
+
+    model = OrderReturn
+    parent = "order_id"
+
+
+class ReturnLinesByReturnIdLoader(RowsByParentLoader):
+    """A return's lines, in the order they were asked for."""
+
+    model = ReturnLine
+    parent = "return_id"
 
 
 class ShipmentEventsByShipmentIdLoader(RowsByParentLoader):
@@ -400,6 +420,18 @@ class Loaders:
         return RatingByProductIdLoader(self.reads, self.scheduler)
 
     @cached_property
+    def order_return_by_id(self) -> OrderReturnByIdLoader:
+        return OrderReturnByIdLoader(self.reads, self.scheduler)
+
+    @cached_property
+    def returns_by_order_id(self) -> ReturnsByOrderIdLoader:
+        return ReturnsByOrderIdLoader(self.reads, self.scheduler, self.order_return_by_id)
+
+    @cached_property
+    def return_lines_by_return_id(self) -> ReturnLinesByReturnIdLoader:
+        return ReturnLinesByReturnIdLoader(self.reads, self.scheduler, None)
+
+    @cached_property
     def items_by_order_id(self) -> ItemsByOrderIdLoader:
         return ItemsByOrderIdLoader(self.reads, self.scheduler, self.order_item_by_id)
 
@@ -431,6 +463,7 @@ class Loaders:
             "payments_by_order_id",
             "events_by_order_id",
             "shipment_by_order_id",
+            "returns_by_order_id",
         ):
             if name in self.__dict__:  # a loader never made has nothing cached
                 self.__dict__[name].clear(order_id)

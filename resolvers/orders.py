@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import SQLModel, col, select
 
-from db.models import Order, OrderItem, Shipment, Shop
-from domain.order_status import LIST_TABS, OrderStatus, OrderTab, statuses_of_tab, tab_of
+from db.models import Order, OrderItem, OrderReturn, Shipment, Shop
+from domain import returns as order_returns
+from domain.order_status import OrderStatus, OrderTab, statuses_of_tab, tab_of
 from resolvers.context import Context
 from resolvers.errors import InvalidArgument
 from resolvers.listings import Listing, listing_page
@@ -24,10 +25,6 @@ ORDERS_LIST = ORDERS.name
 # Longer numbers are never looked up: no order has one (answered as not found).
 MAX_ORDER_NUMBER_LENGTH = 64
 MAX_SEARCH_LENGTH = 100
-
-# The tabs that are lists by a rule of their own (domain LIST_TABS): the rule as SQL over
-# an ``orders`` row, used by the filter, the tab counts and the SQL plans alike.
-LIST_CONDITIONS: dict[OrderTab, Callable[[str], str]] = {OrderTab.TO_REVIEW: awaits_review_sql}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +56,24 @@ SEARCHED = (
 )
 
 
+def _has_return(order: str) -> str:
+    """domain.returns.in_returns_tab, over the order row under the alias ``order``."""
+    statuses = ", ".join(f"'{s.value}'" for s in sorted(order_returns.TAB_STATUSES))
+    # Made of a table name, the alias and the domain's constants only: no input.
+    table = OrderReturn.__tablename__
+    condition = f"tab_return.order_id = {order}.id AND tab_return.status IN ({statuses})"
+    return f"EXISTS (SELECT 1 FROM {table} tab_return WHERE {condition})"  # noqa: S608
+
+
+# Tabs an order is listed under by a rule of its own, not by its status (whose tab it
+# is also under; domain LIST_TABS): the SQL condition over the order's row (by its alias)
+# that lists it. The list, the counts and the SQL plans all use it.
+MEMBERSHIP_TABS: dict[OrderTab, Callable[[str], str]] = {
+    OrderTab.TO_REVIEW: awaits_review_sql,
+    OrderTab.RETURNS: _has_return,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class FilterTerms:
     """A filter, checked and reduced to what narrows the list (None: not narrowed)."""
@@ -67,7 +82,8 @@ class FilterTerms:
     placed_after: datetime | None
     placed_before: datetime | None
     pattern: str | None  # an ILIKE pattern, backslash-escaped
-    listed: OrderTab | None = None  # a LIST_TABS tab the orders must be listed under
+    # A MEMBERSHIP_TABS tab whose condition lists the orders (its value), or None.
+    member_of: str | None = None
 
 
 def _like_pattern(text: str) -> str:
@@ -78,8 +94,10 @@ def _like_pattern(text: str) -> str:
 def filter_terms(flt: OrderFilter) -> FilterTerms:
     """The filter's terms; InvalidArgument for what the API refuses."""
     statuses: set[OrderStatus] | None = None
-    listed = flt.tab if flt.tab in LIST_TABS else None
-    if flt.tab is not None and listed is None:
+    member_of = None
+    if flt.tab in MEMBERSHIP_TABS:
+        member_of = flt.tab.value
+    elif flt.tab is not None:
         statuses = set(statuses_of_tab(flt.tab))
     if flt.statuses:
         wanted = set(flt.statuses)
@@ -107,18 +125,18 @@ def filter_terms(flt: OrderFilter) -> FilterTerms:
         placed_after=flt.placed_after,
         placed_before=flt.placed_before,
         pattern=pattern,
-        listed=listed,
+        member_of=member_of,
     )
 
 
-def _conditions(user_id: int, flt: OrderFilter) -> list[ColumnElement[bool]]:
+def _conditions(user_id: int, flt: OrderFilter) -> list[ColumnElement[bool] | sa.TextClause]:
     terms = filter_terms(flt)
-    conditions: list[ColumnElement[bool]] = [col(Order.user_id) == user_id]
+    conditions: list[ColumnElement[bool] | sa.TextClause] = [col(Order.user_id) == user_id]
     if terms.statuses is not None:
         conditions.append(col(Order.status).in_(terms.statuses))
-    if terms.listed is not None:
-        listed = sa.text(LIST_CONDITIONS[terms.listed](str(Order.__tablename__)))
-        conditions.append(cast(ColumnElement[bool], listed))
+    if terms.member_of is not None:
+        listed = MEMBERSHIP_TABS[OrderTab(terms.member_of)]
+        conditions.append(sa.text(listed(str(Order.__tablename__))))
     if terms.placed_after is not None:
         conditions.append(col(Order.placed_at) > terms.placed_after)
     if terms.placed_before is not None:
@@ -170,16 +188,13 @@ async def order_by_number(ctx: Context, *, user_id: int, number: str) -> Order |
 
 
 async def tab_counts(ctx: Context, *, user_id: int) -> list[tuple[OrderTab, int]]:
-    """How many orders sit under each tab, every tab present, in tab order. One
-    statement: the count by status, and each list tab's count beside it."""
+    """How many orders sit under each tab, every tab present, in tab order."""
     table = str(Order.__tablename__)
-    listed = list(LIST_CONDITIONS.items())
+    members = [
+        sa.func.count().filter(sa.text(listed(table))) for listed in MEMBERSHIP_TABS.values()
+    ]
     statement = (
-        select(
-            Order.status,
-            sa.func.count(),
-            *(sa.func.count().filter(sa.text(condition(table))) for _, condition in listed),
-        )
+        select(Order.status, sa.func.count(), *members)
         .where(Order.user_id == user_id)
         .group_by(Order.status)
     )
@@ -189,8 +204,8 @@ async def tab_counts(ctx: Context, *, user_id: int) -> list[tuple[OrderTab, int]
 
     rows = await ctx.loaders.deferred.run(fetch)
     counts = dict.fromkeys(OrderTab, 0)
-    for status, count, *in_lists in rows:
+    for status, count, *member_counts in rows:
         counts[tab_of(OrderStatus(status))] += int(count)
-        for (tab, _), in_list in zip(listed, in_lists, strict=True):
-            counts[tab] += int(in_list)
+        for tab, member_count in zip(MEMBERSHIP_TABS, member_counts, strict=True):
+            counts[tab] += int(member_count)
     return list(counts.items())

@@ -131,6 +131,7 @@ NODE_SIGHTS: dict[str, Sight] = {
     "Order": Sight("order_by_id", "order", order_column="id"),
     "OrderItem": Sight("order_item_by_id", "order"),
     "OrderEvent": Sight("order_event_by_id", "order"),
+    "OrderReturn": Sight("order_return_by_id", "order"),
     "Payment": Sight("payment_by_id", "order"),
     "PaymentMethod": Sight("payment_method_by_id", "owner", PAYMENT_METHOD_SHOWN),
     "TaggedItem": Sight("tagged_item_by_id", "owner"),

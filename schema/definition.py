@@ -22,6 +22,8 @@ from schema.order_mutations import OrderMutations
 from schema.orders import Order, OrderEvent
 from schema.payments import Payment, PaymentMethod
 from schema.query import Query
+from schema.return_mutations import ReturnMutations
+from schema.returns import OrderReturn
 from schema.review_mutations import ReviewMutations
 from schema.reviews import Review
 from schema.shopper_mutations import ShopperMutations
@@ -81,7 +83,7 @@ def _request_id(execution_context: ExecutionContext | None) -> str | None:
 
 
 @strawberry.type(description="Everything that changes the Order Center.")
-class Mutation(OrderMutations, ShopperMutations, ReviewMutations):
+class Mutation(OrderMutations, ShopperMutations, ReviewMutations, ReturnMutations):
     pass
 
 
@@ -97,6 +99,7 @@ def build_schema(limits: Limits | None = None) -> OrderCenterSchema:
             User,
             Order,
             OrderEvent,
+            OrderReturn,
             Shop,
             Product,
             Payment,

@@ -42,12 +42,20 @@ class OrderTab(Enum):
         "tabs (never an Order.tab value), for `orders(filter: {tab: TO_REVIEW})` and "
         "`orderTabs`.",
     )
+    RETURNS = strawberry.enum_value(
+        "RETURNS",
+        description="Orders with a return that was not withdrawn, whatever their status "
+        "(not an Order.tab: an order is also under its status's tab).",
+    )
 
 
 @strawberry.enum(description="Whether money was taken for an order.")
 class OrderPaymentStatus(Enum):
     UNPAID = strawberry.enum_value("UNPAID", description="Nothing captured yet.")
     PAID = strawberry.enum_value("PAID", description="The total was captured.")
+    PARTIALLY_REFUNDED = strawberry.enum_value(
+        "PARTIALLY_REFUNDED", description="Captured; part of it given back (returns)."
+    )
     REFUNDED = strawberry.enum_value("REFUNDED", description="Captured, then given back.")
 
 
@@ -75,6 +83,28 @@ class OrderAction(Enum):
     )
     MARK_DELIVERED = strawberry.enum_value(
         "MARK_DELIVERED", description="Record delivery (seller or carrier)."
+    )
+    REQUEST_RETURN = strawberry.enum_value(
+        "REQUEST_RETURN",
+        description="Ask to return units of a delivered order, within the return window (buyer).",
+    )
+    APPROVE_RETURN = strawberry.enum_value(
+        "APPROVE_RETURN", description="Accept a requested return (seller)."
+    )
+    REJECT_RETURN = strawberry.enum_value(
+        "REJECT_RETURN", description="Refuse a requested return (seller)."
+    )
+    CANCEL_RETURN = strawberry.enum_value(
+        "CANCEL_RETURN", description="Withdraw a return before sending it back (buyer)."
+    )
+    SHIP_RETURN = strawberry.enum_value(
+        "SHIP_RETURN", description="Send an approved return back (buyer)."
+    )
+    RECEIVE_RETURN = strawberry.enum_value(
+        "RECEIVE_RETURN", description="Record a return arrived, and refund it (seller)."
+    )
+    REFUND_RETURN = strawberry.enum_value(
+        "REFUND_RETURN", description="Retry a received return's failed refund (seller)."
     )
 
 
@@ -133,6 +163,34 @@ class OrderEventKind(Enum):
     )
 
 
+@strawberry.enum(description="Where a return stands.")
+class ReturnStatus(Enum):
+    REQUESTED = strawberry.enum_value("REQUESTED", description="Asked for; waiting for the seller.")
+    APPROVED = strawberry.enum_value("APPROVED", description="Accepted; waiting to be sent back.")
+    REJECTED = strawberry.enum_value("REJECTED", description="Refused by the seller.")
+    CANCELLED = strawberry.enum_value("CANCELLED", description="Withdrawn by the buyer.")
+    SHIPPED_BACK = strawberry.enum_value(
+        "SHIPPED_BACK", description="Sent back; waiting for the seller to receive it."
+    )
+    RECEIVED = strawberry.enum_value(
+        "RECEIVED", description="Received; its refund failed and waits for a retry."
+    )
+    REFUNDED = strawberry.enum_value("REFUNDED", description="Received and refunded.")
+
+
+@strawberry.enum(description="Why a buyer returns units.")
+class ReturnReason(Enum):
+    DAMAGED = strawberry.enum_value("DAMAGED", description="Arrived damaged or broken.")
+    WRONG_ITEM = strawberry.enum_value("WRONG_ITEM", description="Not what was ordered.")
+    NOT_AS_DESCRIBED = strawberry.enum_value(
+        "NOT_AS_DESCRIBED", description="Differs from its description."
+    )
+    NO_LONGER_NEEDED = strawberry.enum_value(
+        "NO_LONGER_NEEDED", description="The buyer changed their mind."
+    )
+    OTHER = strawberry.enum_value("OTHER", description="Any other reason (see the note).")
+
+
 @strawberry.enum(description="A carrier scan's kind.")
 class ShipmentEventKind(Enum):
     LABEL_CREATED = strawberry.enum_value("LABEL_CREATED", description="Label printed.")
@@ -154,7 +212,12 @@ class PaymentStatus(Enum):
     AUTHORIZED = strawberry.enum_value("AUTHORIZED", description="Funds held, not taken.")
     CAPTURED = strawberry.enum_value("CAPTURED", description="Funds taken.")
     FAILED = strawberry.enum_value("FAILED", description="Declined or errored.")
-    REFUNDED = strawberry.enum_value("REFUNDED", description="Funds given back.")
+    PARTIALLY_REFUNDED = strawberry.enum_value(
+        "PARTIALLY_REFUNDED", description="A refund of part of what was captured (a return)."
+    )
+    REFUNDED = strawberry.enum_value(
+        "REFUNDED", description="Funds given back (the whole, or the rest of, the capture)."
+    )
 
 
 @strawberry.enum(description="Why a product is recommended.")
@@ -195,3 +258,10 @@ class ErrorCode(Enum):
         "CONFLICT", description="Changed concurrently, or a key reused with other input."
     )
     FORBIDDEN = strawberry.enum_value("FORBIDDEN", description="Not yours to change.")
+    NOT_RETURNABLE = strawberry.enum_value(
+        "NOT_RETURNABLE",
+        description="Past the return window, or the units are already being returned.",
+    )
+    REFUND_FAILED = strawberry.enum_value(
+        "REFUND_FAILED", description="The processor did not refund; nothing was paid. Retry."
+    )

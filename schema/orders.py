@@ -13,8 +13,9 @@ from db.models import Payment as PaymentRow
 from db.models import Shipment as ShipmentRow
 from db.models import ShipmentEvent as ShipmentEventRow
 from domain import order_status as rules
-from domain.order_events import PAYMENT_EVENTS, REVIEW_EVENTS, SCAN_EVENTS
+from domain.order_events import PAYMENT_EVENTS, RETURN_EVENTS, REVIEW_EVENTS, SCAN_EVENTS
 from resolvers import policy
+from resolvers import returns as order_returns
 from resolvers.subscriptions.cursors import event_cursor
 from schema.catalog import Product, Shop
 from schema.common import Address, Info, Money, Node, loaded, related, subject
@@ -30,6 +31,7 @@ from schema.enums import (
     ShipmentEventKind,
 )
 from schema.payments import Payment
+from schema.returns import OrderReturn
 from schema.reviews import Review
 
 
@@ -117,6 +119,12 @@ class OrderEvent(FromRow, Node):
         description="The payment attempt or refund a PAYMENT_CAPTURED, PAYMENT_FAILED or "
         "REFUNDED event records, shown as `Order.payments` shows it; null for every other kind.",
     )
+    order_return: OrderReturn | None = subject(
+        "order_return_by_id",
+        kinds=RETURN_EVENTS,
+        description="The return a RETURN_* event records (as it reads now); null for every "
+        "other kind.",
+    )
     review: Review | None = subject(
         "review_by_id",
         kinds=REVIEW_EVENTS,
@@ -186,12 +194,16 @@ class Order(FromRow, Node):
         description="Everything that happened to the order (status changes and the steps "
         "beside them, see OrderEvent.kind), oldest first.",
     )
+    returns: list[OrderReturn] = related(
+        "returns_by_order_id", key="id", description="Its returns, oldest first."
+    )
 
     @strawberry.field(
-        description="What the viewer may do now, per the order state machine.",
+        description="What the viewer may do now, per the order state machine and its "
+        "returns' (REQUEST_RETURN and the next steps of its returns).",
         metadata=rule("available_actions"),
     )
     async def available_actions(self, info: Info) -> list[OrderAction]:
         actors = await policy.order_actors(info.context, self.row)
-        actions = rules.available_actions(rules.OrderStatus(self.row.status), actors)
+        actions = await order_returns.order_actions(info.context, self.row, actors)
         return [OrderAction(a.value) for a in actions]

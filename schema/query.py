@@ -15,6 +15,7 @@ from schema.catalog import Product, Shop
 from schema.common import Info, Node
 from schema.orders import Order, OrderEvent, OrderItem
 from schema.payments import Payment, PaymentMethod
+from schema.returns import OrderReturn
 from schema.reviews import Review
 from schema.user import User
 
@@ -27,6 +28,7 @@ _WRAPPERS: dict[str, Any] = {
     "Order": Order.from_row,
     "OrderItem": OrderItem.from_row,
     "OrderEvent": OrderEvent.from_row,
+    "OrderReturn": OrderReturn.from_row,
     "Payment": Payment.from_row,
     "PaymentMethod": PaymentMethod.from_row,
     "TaggedItem": TaggedItem.from_row,

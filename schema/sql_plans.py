@@ -51,15 +51,20 @@ from strawberry.types.field import StrawberryField
 
 from db.models import (
     Order,
+    OrderItem,
+    OrderReturn,
     Payment,
     PaymentMethod,
     Product,
+    ReturnLine,
     Review,
+    Shipment,
     Shop,
     TaggedItem,
     User,
 )
 from domain import order_status as rules
+from domain import returns as return_rules
 from domain import reviews as review_rules
 from domain.money import MINOR_UNIT_EXPONENTS
 from resolvers.activity import (
@@ -76,8 +81,8 @@ from resolvers.ids import expect_global_id
 from resolvers.listings import Listing
 from resolvers.loaders import relation_of
 from resolvers.orders import (
-    LIST_CONDITIONS,
     MAX_ORDER_NUMBER_LENGTH,
+    MEMBERSHIP_TABS,
     ORDERS,
     SEARCHED,
     FilterTerms,
@@ -438,12 +443,11 @@ def _tab_counts(c: _Compiler, s: Row, step: FieldStep) -> str:
     tab_names = _names(get_named_type(tab_counts.fields["tab"].type))
     items, columns = [], []
     for tab_index, tab in enumerate(rules.OrderTab):
-        listed = LIST_CONDITIONS.get(tab)
-        if listed is None:
+        if tab in MEMBERSHIP_TABS:
+            count = f"count(*) FILTER (WHERE {MEMBERSHIP_TABS[tab](alias)})"
+        else:
             statuses = ", ".join(_literal(st.value) for st in rules.statuses_of_tab(tab))
             count = f"count(*) FILTER (WHERE {alias}.status IN ({statuses}))"
-        else:
-            count = f"count(*) FILTER (WHERE {listed(alias)})"
         tab_name = as_text(_literal(tab_names[tab.value]))
         items.append(c.object(step, Values({"tab": tab_name, "count": f"{counts}.c{tab_index}"})))
         columns.append(f"{count} AS c{tab_index}")
@@ -508,34 +512,84 @@ def order_seller(c: _Compiler, order: str) -> str:
 
 
 def _available_actions(c: _Compiler, s: Row, step: FieldStep) -> str:
-    """domain.order_status.available_actions for the roles policy.order_roles gives."""
+    """domain.returns.order_actions (domain.order_status.available_actions, then the
+    steps of returns) for the roles policy.order_roles gives."""
     names = _enum_names(step)
-    viewer, roles = c.viewer, c.alias()
+    viewer, roles, listed = c.viewer, c.alias(), c.alias()
     seller = order_seller(c, s.alias)
-    by_status = []
-    for status in rules.OrderStatus:
-        by_roles = []
-        for is_buyer, is_seller in itertools.product((True, False), repeat=2):
-            actors = frozenset(
-                a
-                for a, held in ((rules.Actor.BUYER, is_buyer), (rules.Actor.SELLER, is_seller))
-                if held
-            )
-            actions = orjson.dumps(
-                [names[a.value] for a in rules.available_actions(status, actors)]
-            )
-            test = (
-                f"{'' if is_buyer else 'NOT '}{roles}.buyer AND "
-                f"{'' if is_seller else 'NOT '}{roles}.seller"
-            )
-            by_roles.append(f"WHEN {test} THEN {json_text(actions.decode())}")
-        by_status.append(f"WHEN {_literal(status.value)} THEN CASE {' '.join(by_roles)} END")
-    # The roles once per order, then the table of every (status, roles) case.
+    held = {rules.Actor.BUYER: f"{roles}.buyer", rules.Actor.SELLER: f"{roles}.seller"}
+    # Each transition of the order's machine is offered where the order is in its source
+    # status (one at a time: so in the table's order) and the viewer holds a role of it.
+    candidates: list[tuple[str, str]] = []
+    for t in rules.TRANSITIONS:
+        who = " OR ".join(role for actor, role in held.items() if actor in t.actors)
+        if who:
+            condition = f"{roles}.status = {_literal(t.source.value)} AND ({who})"
+            candidates.append((names[t.action.value], condition))
+    candidates += _return_actions(c, s, names, held)
+    union = " UNION ALL ".join(
+        f"SELECT {n} AS n, {_literal(name)} AS name WHERE {condition}"
+        for n, (name, condition) in enumerate(candidates)
+    )
+    if sqlite():
+        union += " ORDER BY n"  # json_group_array takes the rows in their order
+    # Not nested(): the enclosing select's value is, once.
+    offered = f"(SELECT {json_array_agg(f'{listed}.name', f'{listed}.n')} FROM ({union}) {listed})"
+    # The roles once per order, then every action whose condition holds.
     return nested(
-        f"(SELECT CASE {roles}.status {' '.join(by_status)} END FROM (SELECT "
+        f"(SELECT {offered} FROM (SELECT "
         f"{s.alias}.status AS status, {s.alias}.user_id = {viewer} AS buyer, "
         f"{seller} AS seller{once()}) {roles})"
     )
+
+
+def _return_actions(
+    c: _Compiler, s: Row, names: Mapping[Any, str], held: Mapping[rules.Actor, str]
+) -> list[tuple[str, str]]:
+    """REQUEST_RETURN and the steps of the order's returns, each with the condition
+    (over the order and the viewer's roles) on which domain.returns offers it."""
+    cutoff = c.parameter(
+        lambda context, variables: return_rules.window_opens_after(
+            context.clock(), context.rules.return_window
+        )
+    )
+    returnable = ", ".join(_literal(st.value) for st in return_rules.RETURNABLE_ORDER_STATUSES)
+    counted = ", ".join(_literal(st.value) for st in sorted(return_rules.COUNTED_STATUSES))
+    shipment, item, line, ret = c.alias(), c.alias(), c.alias(), c.alias()
+    # Units left on some line: no line ever has more units in returns than it has.
+    units_left = (
+        f"(SELECT sum({item}.quantity) FROM {_table(OrderItem)} {item} WHERE {item}.order_id = "
+        f"{s.alias}.id) > (SELECT COALESCE(sum({line}.quantity), 0) FROM {_table(ReturnLine)} "
+        f"{line} JOIN {_table(OrderReturn)} {ret} ON {ret}.id = {line}.return_id "
+        f"WHERE {ret}.order_id = {s.alias}.id AND {ret}.status IN ({counted}))"
+    )
+    delivered = (
+        f"EXISTS (SELECT 1 FROM {_table(Shipment)} {shipment} WHERE {shipment}.order_id = "
+        f"{s.alias}.id AND {shipment}.delivered_at >= {typed(cutoff, 'timestamptz')})"
+    )
+    requesters = " OR ".join(held[a] for a in sorted(return_rules.REQUESTERS) if a in held)
+    candidates = [
+        (
+            names[rules.OrderAction.REQUEST_RETURN.value],
+            f"({requesters or 'FALSE'}) AND {s.alias}.status IN ({returnable}) "
+            f"AND {delivered} AND {units_left}",
+        )
+    ]
+    for action in return_rules.step_order():
+        by_actor = []
+        for actor, role in held.items():
+            sources = return_rules.sources_of(action, actor)
+            if not sources:
+                continue
+            listed = ", ".join(_literal(st.value) for st in sources)
+            other = c.alias()
+            by_actor.append(
+                f"({role} AND EXISTS (SELECT 1 FROM {_table(OrderReturn)} {other} WHERE "
+                f"{other}.order_id = {s.alias}.id AND {other}.status IN ({listed})))"
+            )
+        name = names[return_rules.ORDER_ACTION_OF[action].value]
+        candidates.append((name, " OR ".join(by_actor) or "FALSE"))
+    return candidates
 
 
 def _viewer_has_tagged(c: _Compiler, s: Row, step: FieldStep) -> str:
@@ -731,23 +785,22 @@ def _order_filter(c: _Compiler, step: FieldStep) -> Callable[[str], str]:
     after = c.parameter(lambda ctx, v: terms(ctx, v).placed_after)
     before = c.parameter(lambda ctx, v: terms(ctx, v).placed_before)
     pattern = c.parameter(lambda ctx, v: terms(ctx, v).pattern)
-    listed = c.parameter(lambda ctx, v: _listed_value(terms(ctx, v)))
+    member = c.parameter(lambda ctx, v: terms(ctx, v).member_of)
     return lambda row: (
-        _order_conditions(c, row, statuses, after, before, pattern) + _listed(row, listed)
+        f"{_order_conditions(c, row, statuses, after, before, pattern)}"
+        f" AND {_membership(row, member)}"
     )
 
 
-def _listed_value(terms: FilterTerms) -> str | None:
-    return None if terms.listed is None else terms.listed.value
-
-
-def _listed(row: str, listed: str) -> str:
-    """resolvers.orders.LIST_CONDITIONS: the list tab the filter names, if any."""
-    listed = typed(listed, "text")
-    return "".join(
-        f" AND ({listed} IS NULL OR {listed} <> {_literal(tab.value)} OR ({condition(row)}))"
-        for tab, condition in LIST_CONDITIONS.items()
+def _membership(row: str, member: str) -> str:
+    """resolvers.orders.MEMBERSHIP_TABS: the listing tab the filter names, if any."""
+    member = typed(member, "text")
+    # AND binds before OR: no parentheses, which SQLite's parser counts as depth.
+    tabs = " OR ".join(
+        f"{member} = {_literal(tab.value)} AND {listed(row)}"
+        for tab, listed in MEMBERSHIP_TABS.items()
     )
+    return f"({member} IS NULL OR {tabs})"
 
 
 def _order_conditions(

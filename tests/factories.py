@@ -13,11 +13,13 @@ from db.models import (
     Order,
     OrderEvent,
     OrderItem,
+    OrderReturn,
     Payment,
     PaymentMethod,
     Product,
     ProductView,
     Recommendation,
+    ReturnLine,
     Review,
     Shipment,
     ShipmentEvent,
@@ -335,7 +337,7 @@ async def make_payment(
 
 
 async def record_steps(sessions: SessionFactory) -> int:
-    """Put every payment, scan and review on its order's timeline, as the mutations and
+    """Put every payment, scan, return and review on its order's timeline, as the mutations and
     the webhook would have: one event naming each row no event names yet (appended after
     the order's events; status and version as the order's now). How many it added."""
     kinds = {"CAPTURED": "PAYMENT_CAPTURED", "FAILED": "PAYMENT_FAILED", "REFUNDED": "REFUNDED"}
@@ -362,6 +364,11 @@ async def record_steps(sessions: SessionFactory) -> int:
         for scan, order_id in scans:
             actor = (Actor.SELLER if scan.kind == "LABEL_CREATED" else Actor.CARRIER).value
             subjects.append(("CARRIER_SCAN", scan.id, order_id, actor, scan.happened_at))
+        returns = await session.execute(select(OrderReturn).order_by(col(OrderReturn.id)))
+        for ret in returns.scalars():
+            if ret.id is not None:
+                at = ret.requested_at
+                subjects.append(("RETURN_REQUESTED", ret.id, ret.order_id, Actor.BUYER.value, at))
         reviews = await session.execute(select(Review).order_by(col(Review.id)))
         for review in reviews.scalars():
             if review.id is not None:
@@ -424,3 +431,58 @@ async def make_review(
     )
     await _add(sessions, review)
     return review
+
+
+async def make_return(
+    sessions: SessionFactory, *, order: Order, status: str = "REQUESTED", quantity: int = 1
+) -> OrderReturn:
+    """A return of ``quantity`` units of the order's first line, in ``status``."""
+    assert order.id is not None
+    async with sessions() as session:
+        item = (
+            (await session.execute(select(OrderItem).where(OrderItem.order_id == order.id)))
+            .scalars()
+            .first()
+        )
+    assert item is not None
+    assert item.id is not None
+    lines = item.unit_price_minor * quantity
+    at = order.placed_at + timedelta(days=3)
+    ret = OrderReturn(
+        order_id=order.id,
+        user_id=order.user_id,
+        status=status,
+        reason="DAMAGED",
+        currency=order.currency,
+        subtotal_minor=lines,
+        tax_minor=0,
+        shipping_minor=0,
+        total_minor=lines,
+        requested_at=at,
+        updated_at=at,
+    )
+    await _add(sessions, ret)
+    assert ret.id is not None
+    await _add(
+        sessions,
+        ReturnLine(
+            return_id=ret.id,
+            order_item_id=item.id,
+            quantity=quantity,
+            unit_price_minor=item.unit_price_minor,
+            currency=item.currency,
+        ),
+    )
+    return ret
+
+
+async def set_delivered_at(sessions: SessionFactory, order_pk: int, when: datetime) -> None:
+    """When the order's shipment was delivered (the start of its return window)."""
+    async with sessions() as session:
+        shipment = (
+            (await session.execute(select(Shipment).where(Shipment.order_id == order_pk)))
+            .scalars()
+            .one()
+        )
+        shipment.delivered_at = when
+        await session.commit()

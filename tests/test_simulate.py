@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
-from app.simulate import CARRIERS, DELIVER, IN_TRANSIT, PLACE, REVIEW, SHIP, simulate
+from app.simulate import CARRIERS, DELIVER, IN_TRANSIT, PLACE, RETURN, REVIEW, SHIP, simulate
 from db.engine import create_engine, create_session_factory
-from db.models import Order, OrderEvent, Shipment, ShipmentEvent, metadata
+from db.models import Order, OrderEvent, OrderReturn, Shipment, ShipmentEvent, metadata
 from db.seed import SeedSize, seed_database
 from domain.order_status import TRANSITIONS, Actor, OrderStatus
 
@@ -41,6 +41,11 @@ async def _orders(engine: AsyncEngine) -> dict[int, tuple[str, int]]:
     async with create_session_factory(engine)() as session:
         rows = (await session.execute(select(Order))).scalars().all()
     return {o.id: (o.status, o.version) for o in rows if o.id is not None}
+
+
+async def _returns(engine: AsyncEngine) -> list[OrderReturn]:
+    async with create_session_factory(engine)() as session:
+        return list((await session.execute(select(OrderReturn))).scalars().all())
 
 
 async def _events(engine: AsyncEngine) -> list[OrderEvent]:
@@ -84,6 +89,8 @@ async def test_orders_move_forward_through_the_state_machine(engine: AsyncEngine
         elif event.kind == "CARRIER_SCAN":
             assert event.actor in (Actor.SELLER, Actor.CARRIER), event
             assert event.subject_id is not None
+        elif event.kind.startswith("RETURN_") or event.kind == "REFUNDED":
+            assert event.subject_id is not None, event
         else:
             assert event.kind in ("STATUS_CHANGED", "REVIEW_POSTED"), event
     assert {e.kind for e in new} >= {"PAYMENT_CAPTURED", "CARRIER_SCAN"}
@@ -93,9 +100,20 @@ async def test_orders_move_forward_through_the_state_machine(engine: AsyncEngine
     assert len(posted) == report.counts[REVIEW]
     assert all(e.actor == Actor.BUYER and e.from_status == e.to_status for e in posted)
     # The status changes (seeded reviews' events too are set aside).
+    # The returns' steps beside the status: each one a step of its return's machine.
+    return_steps = [e for e in new if e.kind.startswith("RETURN_")]
+    # One event per step, but a refund that follows a receipt in the same step.
+    assert (
+        0 < len([e for e in return_steps if e.kind != "RETURN_REFUNDED"]) <= report.counts[RETURN]
+    )
+    assert report.counts[RETURN] > 0
+    returns = {r.id: r for r in await _returns(engine)}
+    for event in return_steps:
+        ret = returns[event.subject_id]
+        assert ret.order_id == event.order_id
+        assert event.from_status == event.to_status == after[event.order_id][0]
     events = [e for e in events if e.kind == "STATUS_CHANGED"]
     new = [e for e in new if e.kind == "STATUS_CHANGED"]
-
     timelines: dict[int, list[OrderEvent]] = defaultdict(list)
     for event in events:
         if event.kind == "STATUS_CHANGED":

@@ -11,6 +11,7 @@ from db.models.catalog import Product, Shop, User
 from db.models.idempotency import IdempotencyKey
 from db.models.orders import Order, OrderEvent, OrderItem, Shipment, ShipmentEvent
 from db.models.payments import Payment, PaymentMethod
+from db.models.returns import OrderReturn, ReturnLine
 from db.models.reviews import Review
 from db.models.webhooks import CarrierDelivery
 
@@ -22,12 +23,14 @@ __all__ = [
     "Order",
     "OrderEvent",
     "OrderItem",
+    "OrderReturn",
     "Payment",
     "PaymentMethod",
     "Product",
     "ProductView",
     "Recommendation",
     "RecommendationRequest",
+    "ReturnLine",
     "Review",
     "Shipment",
     "ShipmentEvent",

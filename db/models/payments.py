@@ -42,7 +42,8 @@ class Payment(SQLModel, table=True):
     payment_method_id: int | None = Field(default=None, foreign_key="payment_methods.id")
     amount_minor: int
     currency: str = Field(max_length=3)
-    status: str = Field(max_length=16)
+    # Room for PARTIALLY_REFUNDED (migration 0008).
+    status: str = Field(max_length=32)
     gateway_reference: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)

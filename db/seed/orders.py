@@ -9,6 +9,7 @@ from random import Random
 from db.seed.behaviour import Buyer, Card, pick_product
 from db.seed.catalog import CURRENCY, DAY, DEMO_USER_ID, Catalog, ProductInfo
 from db.seed.intent import Intentions
+from db.seed.returns import ReturnsBuilder
 from db.seed.shipping import Shipments
 from db.seed.timeline import Fate, Plan, Step, age_in, pick_fate, plan_lifecycle
 from db.seed.writer import Row
@@ -137,7 +138,15 @@ class OrderBuilder:
         self._catalog = catalog
         self._now = now
         self._shipments = Shipments(rng)
-        self._next = {"orders": 1, "order_items": 1, "order_events": 1, "payments": 1}
+        self._next = {
+            "orders": 1,
+            "order_items": 1,
+            "order_events": 1,
+            "payments": 1,
+            "returns": 1,
+            "return_lines": 1,
+        }
+        self.returns = ReturnsBuilder(rng, now, self._id)
         self._buffers: dict[str, list[Row]] = {}
         self._reset_buffers()
         # Every product each user ever ordered; recommendations must avoid them.
@@ -155,6 +164,8 @@ class OrderBuilder:
                 "payments",
                 "shipments",
                 "shipment_events",
+                "returns",
+                "return_lines",
             )
         }
 
@@ -199,6 +210,7 @@ class OrderBuilder:
         old = (now - placed_at).total_seconds() > 30 * DAY
 
         subtotal = Money.zero(CURRENCY)
+        first_item = len(self._buffers["order_items"])
         products = self._products(buyer, self._first(draft, order_id))
         if self._intent is not None:
             self._intent.bought(buyer, products, placed_at)
@@ -229,6 +241,7 @@ class OrderBuilder:
 
         card = buyer.default_card if rng.random() < 0.85 else rng.choice(buyer.cards)
         payments = self._payments(order_id, buyer, plan, placed_at, card, total.amount_minor)
+        captured = [p for p in payments if p["status"] == "CAPTURED"]
 
         address = buyer.addresses[0]
         if len(buyer.addresses) > 1 and rng.random() < 0.2:
@@ -251,32 +264,40 @@ class OrderBuilder:
         )
 
         self.status_counts[status.value] += 1
-        self._buffers["orders"].append(
-            {
-                "id": order_id,
-                "number": f"OC-{placed_at.year}-{order_id:06d}",
-                "user_id": buyer.user_id,
-                "shop_id": products[0].shop_id,
-                "status": status.value,
-                "version": version,
-                "currency": CURRENCY,
-                "subtotal_minor": subtotal.amount_minor,
-                "shipping_minor": shipping.amount_minor,
-                "tax_minor": tax.amount_minor,
-                "total_minor": total.amount_minor,
-                "cancel_reason": plan.cancel_reason if status is OrderStatus.CANCELLED else None,
-                "ship_name": address.name,
-                "ship_line1": address.line1,
-                "ship_line2": address.line2,
-                "ship_city": address.city.name,
-                "ship_region": address.city.region,
-                "ship_postal_code": address.postal_code,
-                "ship_country_code": "US",
-                "ship_phone": address.phone,
-                "placed_at": placed_at,
-                "updated_at": updated_at,
-            }
-        )
+        order: Row = {
+            "id": order_id,
+            "number": f"OC-{placed_at.year}-{order_id:06d}",
+            "user_id": buyer.user_id,
+            "shop_id": products[0].shop_id,
+            "status": status.value,
+            "version": version,
+            "currency": CURRENCY,
+            "subtotal_minor": subtotal.amount_minor,
+            "shipping_minor": shipping.amount_minor,
+            "tax_minor": tax.amount_minor,
+            "total_minor": total.amount_minor,
+            "cancel_reason": plan.cancel_reason if status is OrderStatus.CANCELLED else None,
+            "ship_name": address.name,
+            "ship_line1": address.line1,
+            "ship_line2": address.line2,
+            "ship_city": address.city.name,
+            "ship_region": address.city.region,
+            "ship_postal_code": address.postal_code,
+            "ship_country_code": "US",
+            "ship_phone": address.phone,
+            "placed_at": placed_at,
+            "updated_at": updated_at,
+        }
+        self._buffers["orders"].append(order)
+        if status in (OrderStatus.DELIVERED, OrderStatus.COMPLETED):
+            self.returns.maybe_add(
+                self._buffers,
+                order=order,
+                items=self._buffers["order_items"][first_item:],
+                plan=plan,
+                payment=captured[0] if captured else None,
+                demo=buyer.user_id == DEMO_USER_ID,
+            )
 
     def _events(
         self, order_id: int, plan: Plan, placed_at: datetime, card: Card, beside: list[Beside]

@@ -15,6 +15,8 @@ class ErrorCode(StrEnum):
     PAYMENT_DECLINED = "PAYMENT_DECLINED"
     CONFLICT = "CONFLICT"
     FORBIDDEN = "FORBIDDEN"
+    NOT_RETURNABLE = "NOT_RETURNABLE"
+    REFUND_FAILED = "REFUND_FAILED"
 
 
 @dataclass(frozen=True, slots=True)

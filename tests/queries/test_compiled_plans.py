@@ -276,7 +276,9 @@ async def test_a_plan_runs_the_same_statements_as_graphql_core(
         count_statements.reset()
         await pair.post(pair.planned_app, ORDER_CENTER_PAGE, variables, seeded[0])
         assert sorted(count_statements.statements) == generic
-        assert len(generic) <= 15
+        # 15, and two for returns: availableActions reads the delivered orders' returns
+        # and, when there are some, their lines (REQUEST_RETURN counts units left).
+        assert len(generic) <= 17
     assert pair.plans.answered == 5
 
 

@@ -89,6 +89,7 @@ async def test_page_query_reads_everything_the_screen_shows(
         "COMPLETED": 1,
         "CANCELLED": 1,
         "TO_REVIEW": 1,  # the completed order, none of its lines reviewed
+        "RETURNS": 0,
     }
     recs = data["recommendations"]["edges"]
     assert [r["node"]["score"] for r in recs] == sorted(

@@ -325,6 +325,7 @@ async def test_order_tabs_count_own_orders_in_tab_order(
         {"tab": "COMPLETED", "count": 1},
         {"tab": "CANCELLED", "count": 1},
         {"tab": "TO_REVIEW", "count": 1},  # the completed order: no line reviewed yet
+        {"tab": "RETURNS", "count": 0},  # no returns (tests/mutations/test_returns.py)
     ]
     # Each badge agrees with its tab's list.
     for badge in data["viewer"]["orderTabs"]:
@@ -347,6 +348,7 @@ async def test_order_tabs_for_a_buyer_without_orders(
             "COMPLETED",
             "CANCELLED",
             "TO_REVIEW",
+            "RETURNS",
         ]
     ]
 

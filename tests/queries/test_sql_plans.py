@@ -23,7 +23,7 @@ from sqlmodel import col, update
 
 from bench.queries import ORDER_CENTER_PAGE, ORDER_DETAIL
 from db.engine import create_session_factory
-from db.models import Order, PaymentMethod, Product, User
+from db.models import Order, PaymentMethod, Product, Shop, User
 from domain.order_status import OrderStatus
 from resolvers.ids import from_global_id, to_global_id
 from resolvers.loaders import relation_of
@@ -35,12 +35,14 @@ from tests.factories import (
     make_payment_method,
     make_product,
     make_recommendation,
+    make_return,
     make_review,
     make_shop,
     make_tag,
     make_user,
     make_view,
     record_steps,
+    set_delivered_at,
 )
 from tests.security.conftest import Apps, make_settings
 from tests.security.conftest import apps as apps  # the fixture
@@ -252,6 +254,7 @@ query Timelines($n: Int) {
     shipmentEvent { kind location message happenedAt }
     payment { id status createdAt amount { amount currencyCode } method { id last4 } }
     review { id rating text reviewerName postedAt editedAt }
+    orderReturn { id status lines { quantity } }
   } } } } }
 }
 """
@@ -260,9 +263,12 @@ query Timelines($n: Int) {
 async def test_event_subjects_in_one_statement(
     apps: Apps, engine: AsyncEngine, count_statements: StatementCounter
 ) -> None:
-    """An event's scan, payment or review, by its kind (null for the other kinds): in SQL as
+    """An event's scan, payment, return or review, by its kind (null for the other kinds): in SQL as
     graphql-core resolves it, the card only to its owner."""
     people = await _people(engine)
+    sessions = create_session_factory(engine)
+    await make_return(sessions, order=people["orders"][3])
+    assert await record_steps(sessions) == 1  # the return's request
     for who in ("buyer", "operator", "stranger"):
         answer = await _compare(apps, count_statements, TIMELINES, {"n": 20}, people[who])
         if who == "buyer":
@@ -278,6 +284,9 @@ async def test_event_subjects_in_one_statement(
                 b'"kind":"REVIEW_POSTED"',
                 b'"review":{"id":',
                 b'"review":null',
+                b'"kind":"RETURN_REQUESTED"',
+                b'"orderReturn":{"id":',
+                b'"orderReturn":null',
             ):
                 assert expected in answer, expected
             # A payment made with somebody else's card: shown, the card not.
@@ -764,3 +773,93 @@ async def test_buy_again_in_one_statement(
     ]
     assert len(titles) == 3  # yen, dinar and the cheap one
     assert tea.title not in titles
+
+
+RETURNS = """
+query Returns($n: Int) {
+  viewer {
+    orderTabs { tab count }
+    returning: orders(filter: {tab: RETURNS}, first: $n) {
+      totalCount
+      edges { cursor node { id tab status paymentStatus availableActions
+        returns { id status reason note rejectReason carrier trackingNumber refundFailure
+                  subtotal { amount currencyCode } tax { amount } shippingFee { amount }
+                  refundTotal { amount currencyCode }
+                  requestedAt decidedAt shippedAt receivedAt refundedAt
+                  lines { quantity item { id } } order { id number } } } }
+    }
+    all: orders(first: 20) { edges { node { number availableActions paymentStatus
+                                            payments { status amount { amount } } } } }
+  }
+}
+"""
+
+
+# A return's lines in full: under `order(number:)`, as the page under a connection nests
+# one level deeper than SQLite's parser allows (there the Python plan answers).
+RETURN_DETAIL = """
+query ReturnDetail($number: String!) {
+  viewer { order(number: $number) { number availableActions returns { id status
+    lines { quantity unitPrice { amount currencyCode } total { amount currencyCode }
+            item { id title quantity } } } } }
+}
+"""
+
+
+async def test_returns_in_one_statement_answer_as_graphql_core(
+    apps: Apps, engine: AsyncEngine, count_statements: StatementCounter
+) -> None:
+    people = await _people(engine)
+    sessions = create_session_factory(engine)
+    buyer, orders = people["buyer"], people["orders"]
+    now = datetime.now(UTC)
+    delivered, completed = orders[3], orders[4]
+    # In the window, every unit in a return; a refunded and a withdrawn return on an
+    # order past its window; one of the buyer's own shop (buyer and seller at once) on
+    # its way back, with a unit left.
+    for order, days in ((delivered, 1), (completed, 20)):
+        assert order.id is not None
+        await set_delivered_at(sessions, order.id, now - timedelta(days=days))
+    await make_return(sessions, order=delivered, status="REQUESTED")
+    refunded = await make_return(sessions, order=completed, status="REFUNDED")
+    await make_payment(
+        sessions, order=completed, status="PARTIALLY_REFUNDED", amount_minor=refunded.total_minor
+    )
+    await make_return(sessions, order=completed, status="CANCELLED")
+    own = await make_order(
+        sessions,
+        buyer=buyer,
+        shop=await _shop_of(sessions, orders[0]),
+        products=people["products"][:1],
+        status=OrderStatus.DELIVERED,
+        quantity=2,
+    )
+    assert own.id is not None
+    await set_delivered_at(sessions, own.id, now - timedelta(days=2))
+    await make_return(sessions, order=own, status="SHIPPED_BACK")
+    for who in ("buyer", "operator", "stranger"):
+        for n in (None, 1, 5):
+            answer = await _compare(apps, count_statements, RETURNS, {"n": n}, people[who])
+            if who == "buyer" and n == 5:
+                for expected in (
+                    b'{"tab":"RETURNS","count":3}',
+                    b'"availableActions":["CONFIRM_RECEIPT","CANCEL_RETURN"]',
+                    b'"availableActions":["CONFIRM_RECEIPT","REQUEST_RETURN","RECEIVE_RETURN"]',
+                    b'"paymentStatus":"PARTIALLY_REFUNDED"',
+                    b'"status":"REFUNDED"',
+                    b'"status":"CANCELLED"',
+                ):
+                    assert expected in answer, expected
+        for order in (delivered, completed, own):
+            answer = await _compare(
+                apps, count_statements, RETURN_DETAIL, {"number": order.number}, people[who]
+            )
+            if who == "buyer":
+                assert b'"lines":[{"quantity":1' in answer
+
+
+async def _shop_of(sessions: Any, order: Order) -> Shop:
+    async with sessions() as session:
+        shop = await session.get(Shop, order.shop_id)
+    assert shop is not None
+    return shop

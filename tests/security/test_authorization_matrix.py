@@ -33,6 +33,7 @@ from tests.factories import (
     make_payment_method,
     make_product,
     make_recommendation,
+    make_return,
     make_review,
     make_shop,
     make_tag,
@@ -91,6 +92,7 @@ async def _world(sessions: SessionFactory) -> World:
         sessions, "order_items", "order_id", completed.id, offset=1
     )
     payment = await make_payment(sessions, order=unpaid, status="FAILED", payment_method=method)
+    returned = await make_return(sessions, order=delivered)
     recommendation = await make_recommendation(sessions, user=victim, product=product, score=0.9)
     await make_tag(sessions, user=victim, product=product)
 
@@ -117,6 +119,10 @@ async def _world(sessions: SessionFactory) -> World:
         session.add(payment_event)
         await session.commit()
         event = payment_event.id
+        items = metadata.tables["order_items"]
+        delivered_item = (
+            await session.execute(select(items.c.id).where(items.c.order_id == delivered.id))
+        ).scalar_one()
     ids = {
         "User": victim.id,
         "Order": unpaid.id,
@@ -126,10 +132,12 @@ async def _world(sessions: SessionFactory) -> World:
         "Payment": payment.id,
         "PaymentMethod": method.id,
         "Recommendation": recommendation.id,
+        "OrderReturn": returned.id,
         "unpaid": unpaid.id,
         "awaiting_shipment": awaiting_shipment.id,
         "collection": collection.id,
         "delivered": delivered.id,
+        "delivered_item": delivered_item,
         "tagged_product": product.id,
         "Review": review.id,
         "unreviewed_item": unreviewed_item,
@@ -213,12 +221,21 @@ query Node($id: ID!) {
     ... on PaymentMethod { last4 }
     ... on Recommendation { score }
     ... on Review { rating reviewerName }
+    ... on OrderReturn { returnStatus: status lines { quantity } }
   }
 }
 """
 NODES = "query Nodes($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }"
 
-PRIVATE_TYPES = ["User", "Order", "OrderEvent", "Payment", "PaymentMethod", "Recommendation"]
+PRIVATE_TYPES = [
+    "User",
+    "Order",
+    "OrderEvent",
+    "OrderReturn",
+    "Payment",
+    "PaymentMethod",
+    "Recommendation",
+]
 # The catalog is public: any signed-in user sees shops and products.
 PUBLIC_TYPES = ["Shop", "Product", "Review"]  # reviews name the reviewer by display name only
 
@@ -300,6 +317,16 @@ mutation($input: SetDefaultPaymentMethodInput!) {
 }
 """
 
+RETURN_PAYLOAD = "orderReturn { id status } order { id } userErrors { code message field }"
+REQUEST_RETURN = f"""
+mutation($input: RequestReturnInput!) {{ requestReturn(input: $input) {{ {RETURN_PAYLOAD} }} }}
+"""
+
+
+def _return_step(name: str, input_type: str = "ReturnStepInput") -> str:
+    return f"mutation($input: {input_type}!) {{ {name}(input: $input) {{ {RETURN_PAYLOAD} }} }}"
+
+
 ADDRESS = {
     "name": "Eve",
     "line1": "2 Side St",
@@ -370,6 +397,18 @@ def _edit_review(gid: str, _world: World, _viewer: int, _method: int) -> dict[st
     return {"reviewId": gid, "rating": 1}
 
 
+def _request_return(gid: str, world: World, _viewer: int, _method: int) -> dict[str, Any]:
+    item = to_global_id("OrderItem", world.ids["delivered_item"])
+    return {"orderId": gid, "lines": [{"orderItemId": item, "quantity": 1}], "reason": "OTHER"}
+
+
+def _return_input(**extra: Any) -> Builder:
+    def build(gid: str, _world: World, _viewer: int, _method: int) -> dict[str, Any]:
+        return {"returnId": gid, **extra}
+
+    return build
+
+
 MUTATIONS: dict[str, tuple[str, str, str, Builder]] = {
     "reviewOrderItem": (REVIEW, "unreviewed_item", "OrderItem", _review),
     "editReview": (EDIT_REVIEW, "Review", "Review", _edit_review),
@@ -388,6 +427,28 @@ MUTATIONS: dict[str, tuple[str, str, str, Builder]] = {
     "dismissRecommendation": (DISMISS, "Recommendation", "Recommendation", _recommendation),
     "removePaymentMethod": (REMOVE_METHOD, "PaymentMethod", "PaymentMethod", _method),
     "setDefaultPaymentMethod": (DEFAULT_METHOD, "PaymentMethod", "PaymentMethod", _method),
+    "requestReturn": (REQUEST_RETURN, "delivered", "Order", _request_return),
+    **{
+        name: (_return_step(name), "OrderReturn", "OrderReturn", _return_input())
+        for name in (
+            "approveReturn",
+            "cancelReturn",
+            "receiveReturn",
+            "refundReturn",
+        )
+    },
+    "rejectReturn": (
+        _return_step("rejectReturn", "RejectReturnInput"),
+        "OrderReturn",
+        "OrderReturn",
+        _return_input(reason="No"),
+    ),
+    "shipReturn": (
+        _return_step("shipReturn", "ShipReturnInput"),
+        "OrderReturn",
+        "OrderReturn",
+        _return_input(carrier="UPS", trackingNumber="1Z"),
+    ),
 }
 
 
@@ -518,7 +579,7 @@ async def test_the_owner_and_the_seller_see_what_outsiders_do_not(
         status, body = await post(client, NODE, {"id": gid}, world.victim.id)
         assert status == 200
         assert body["data"]["node"]["id"] == gid, (type_name, body)
-    for type_name in ("Order", "OrderEvent", "Payment"):
+    for type_name in ("Order", "OrderEvent", "OrderReturn", "Payment"):
         gid = to_global_id(type_name, world.ids[type_name])
         status, body = await post(client, NODE, {"id": gid}, world.seller.id)
         assert status == 200

@@ -45,10 +45,12 @@ from db.models import (
     Order,
     OrderEvent,
     OrderItem,
+    OrderReturn,
     Payment,
     PaymentMethod,
     ProductView,
     Recommendation,
+    ReturnLine,
     Review,
     Shipment,
     TaggedItem,
@@ -67,12 +69,14 @@ from tests.factories import (
     make_payment_method,
     make_product,
     make_recommendation,
+    make_return,
     make_review,
     make_shop,
     make_tag,
     make_user,
     make_view,
     record_steps,
+    set_delivered_at,
 )
 
 # --- Hypothesis settings -------------------------------------------------------------------
@@ -198,6 +202,10 @@ async def _owned_ids(sessions: SessionFactory, user_id: int) -> list[str]:
                 sessions, select(Recommendation.id).where(Recommendation.user_id == user_id)
             ),
         ),
+        *global_ids(
+            "OrderReturn",
+            await _pks(sessions, select(OrderReturn.id).where(OrderReturn.user_id == user_id)),
+        ),
     ]
 
 
@@ -265,6 +273,17 @@ async def other_state(sessions: SessionFactory, user_id: int) -> dict[str, Any]:
                 .where(Review.user_id == user_id)
                 .order_by(Review.id)
             ),
+            "returns": await rows(
+                select(OrderReturn.id, OrderReturn.status, OrderReturn.refund_payment_id)
+                .where(OrderReturn.user_id == user_id)
+                .order_by(OrderReturn.id)
+            ),
+            "return_lines": await rows(
+                select(ReturnLine.id, ReturnLine.quantity)
+                .join(OrderReturn, col(OrderReturn.id) == col(ReturnLine.return_id))
+                .where(OrderReturn.user_id == user_id)
+                .order_by(ReturnLine.id)
+            ),
         }
 
 
@@ -309,6 +328,11 @@ async def seed(sessions: SessionFactory) -> tuple[int, int, list[str]]:
                     sessions, order=order, rating=4, text="fuzz", posted_at=datetime.now(UTC)
                 )
                 reviews.append(review.id)
+            if status in (OrderStatus.DELIVERED, OrderStatus.COMPLETED):
+                # A return to step through, and units left to ask for.
+                await make_return(sessions, order=order)
+                assert order.id is not None
+                await set_delivered_at(sessions, order.id, datetime.now(UTC))
         for j, product in enumerate(products):
             if j % 2 == 0:
                 await make_tag(sessions, user=buyer, product=product)
@@ -763,6 +787,13 @@ for _name, _input, _result in [
     ("setDefaultPaymentMethod", "SetDefaultPaymentMethodInput", "paymentMethod { id }"),
     ("reviewOrderItem", "ReviewOrderItemInput", "review { id rating text reviewerName }"),
     ("editReview", "EditReviewInput", "review { id rating text editedAt }"),
+    ("requestReturn", "RequestReturnInput", "orderReturn { id status lines { quantity } }"),
+    ("approveReturn", "ReturnStepInput", "orderReturn { id status }"),
+    ("rejectReturn", "RejectReturnInput", "orderReturn { id rejectReason }"),
+    ("cancelReturn", "ReturnStepInput", "orderReturn { id status }"),
+    ("shipReturn", "ShipReturnInput", "orderReturn { id trackingNumber }"),
+    ("receiveReturn", "ReturnStepInput", "orderReturn { id refundTotal { amount } }"),
+    ("refundReturn", "ReturnStepInput", "order { number paymentStatus }"),
 ]:
     OPERATIONS[_name] = (
         f"mutation M($input: {_input}!) {{ {_name}(input: $input) {{ {_result} {PAYLOAD} }} }}"
@@ -782,7 +813,10 @@ def near_inputs(world: World) -> st.SearchStrategy[Any]:
         st.integers(-(2**40), 2**40),
     )
     line = st.fixed_dictionaries(
-        {"productId": values, "quantity": st.one_of(st.integers(-2, 120), values)}
+        {
+            st.sampled_from(["productId", "orderItemId"]): values,  # type: ignore[dict-item]
+            "quantity": st.one_of(st.integers(-2, 120), values),
+        }
     )
     address = st.dictionaries(
         st.sampled_from(["name", "line1", "line2", "city", "region", "postalCode", "countryCode"]),

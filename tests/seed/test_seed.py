@@ -16,8 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from db.engine import create_engine
 from db.models import metadata
 from db.seed import DatabaseNotEmpty, SeedSize, seed_database
+from db.seed.catalog import DEMO_USER_ID
 from domain.money import Money
 from domain.order_status import TRANSITIONS, Actor, OrderStatus
+from domain.returns import EVENT_OF, ReturnStatus, next_return_status
 
 NOW = datetime(2026, 6, 15, 12, tzinfo=UTC)
 SMALL = SeedSize(users=40, orders_per_user=12, shops=6, products_per_shop=40)
@@ -124,7 +126,8 @@ async def test_every_event_chain_follows_the_state_machine(seeded: AsyncEngine) 
     allowed = {(t.source.value, t.target.value): t.actors for t in TRANSITIONS}
     events: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for event in await _rows(seeded, "order_events"):
-        if event["kind"] == "STATUS_CHANGED":  # reviews: test_reviews_are_of_completed_lines
+        # The steps beside the status (returns) are checked in test_returns_*.
+        if event["kind"] == "STATUS_CHANGED":
             events[event["order_id"]].append(event)
     orders = await _rows(seeded, "orders")
     assert orders
@@ -286,8 +289,10 @@ async def test_payments_follow_the_order(seeded: AsyncEngine) -> None:
         if e["to_status"] == "AWAITING_SHIPMENT"
     }
     by_order: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    refunds_of_returns = {r["refund_payment_id"] for r in await _rows(seeded, "returns")}
     for payment in await _rows(seeded, "payments"):
-        by_order[payment["order_id"]].append(payment)
+        if payment["id"] not in refunds_of_returns:
+            by_order[payment["order_id"]].append(payment)
     for order in await _rows(seeded, "orders"):
         payments = by_order[order["id"]]
         captured = [p for p in payments if p["status"] == "CAPTURED"]
@@ -347,3 +352,39 @@ async def test_tastes_carry_across_purchases_and_views(seeded: AsyncEngine) -> N
         shares.append(sum(n for c, n in views.items() if c in top) / views.total())
     assert len(shares) >= 30
     assert sum(shares) / len(shares) > 0.37
+
+
+async def test_returns_follow_their_state_machine_and_refund_once(seeded: AsyncEngine) -> None:
+    orders = {o["id"]: o for o in await _rows(seeded, "orders")}
+    items = {i["id"]: i for i in await _rows(seeded, "order_items")}
+    payments = {p["id"]: p for p in await _rows(seeded, "payments")}
+    lines = {line["return_id"]: line for line in await _rows(seeded, "return_lines")}
+    events: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for event in await _rows(seeded, "order_events"):
+        if event["kind"].startswith("RETURN_"):
+            events[event["subject_id"]].append(event)
+    returns = await _rows(seeded, "returns")
+    demo = {r["status"] for r in returns if r["user_id"] == DEMO_USER_ID}
+    # The demo buyer's screens show returns in several states.
+    assert {"REQUESTED", "REFUNDED", "SHIPPED_BACK"} <= demo
+    for ret in returns:
+        order = orders[ret["order_id"]]
+        assert order["status"] in ("DELIVERED", "COMPLETED")
+        line = lines[ret["id"]]
+        assert items[line["order_item_id"]]["order_id"] == order["id"]
+        assert 1 <= line["quantity"] <= items[line["order_item_id"]]["quantity"]
+        status = ReturnStatus.REQUESTED
+        chain = sorted(events[ret["id"]], key=lambda e: e["id"])
+        assert chain[0]["kind"] == "RETURN_REQUESTED"
+        for event in chain:
+            assert event["from_status"] == event["to_status"]
+            assert event["occurred_at"] <= NOW
+        by_kind = {kind.value: action for action, kind in EVENT_OF.items()}
+        for event in chain[1:]:
+            status = next_return_status(status, by_kind[event["kind"]], Actor(event["actor"]))
+        assert ret["status"] == status.value
+        refund = payments.get(ret["refund_payment_id"])
+        assert (refund is not None) == (status is ReturnStatus.REFUNDED)
+        if refund is not None:
+            assert refund["amount_minor"] == ret["total_minor"] <= order["total_minor"]
+            assert refund["status"] in ("PARTIALLY_REFUNDED", "REFUNDED")

@@ -12,7 +12,7 @@ import pytest
 from domain import reviews as rules
 from domain.order_status import LIST_TABS, Actor, OrderStatus, OrderTab
 from domain.reviews import ReviewRefusal as R
-from resolvers.orders import LIST_CONDITIONS
+from resolvers.orders import MEMBERSHIP_TABS
 
 B, S = Actor.BUYER, Actor.SELLER
 ROLE_SETS = [frozenset(c) for n in range(3) for c in itertools.combinations((B, S), n)]
@@ -111,7 +111,7 @@ def test_to_review_membership(status: OrderStatus, unreviewed: int) -> None:
 
 
 def test_every_list_tab_has_one_condition() -> None:
-    assert set(LIST_CONDITIONS) == LIST_TABS == {OrderTab.TO_REVIEW}
+    assert set(MEMBERSHIP_TABS) == LIST_TABS == {OrderTab.TO_REVIEW, OrderTab.RETURNS}
 
 
 def _half_up_tenths(total: int, count: int) -> int:

@@ -1,7 +1,7 @@
 """reviews: a buyer's rating and text for each line of a completed order
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-06 09:40:00.000000
 """
 
@@ -14,7 +14,7 @@ import db.types
 
 revision: str = "0009"
 # The returns migration (0008) is written in parallel; the merge rechains this onto it.
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,255 @@
+"""domain.returns: every (status, step, actor), the window, units and refund amounts."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from domain.order_status import Actor, OrderAction, OrderStatus
+from domain.returns import (
+    COUNTED_STATUSES,
+    DEFAULT_WINDOW,
+    InvalidReturnTransition,
+    Refund,
+    ReturnAction,
+    ReturnStatus,
+    in_returns_tab,
+    may_request,
+    next_return_status,
+    order_actions,
+    refund_for,
+    return_actions,
+    returnable_units,
+    within_window,
+)
+
+R = ReturnStatus
+A = ReturnAction
+B, SE, C, SY, OP = Actor.BUYER, Actor.SELLER, Actor.CARRIER, Actor.SYSTEM, Actor.OPERATOR
+
+# Every allowed (status, step, actor) and where it leads. Anything absent must raise.
+ALLOWED: dict[tuple[ReturnStatus, ReturnAction, Actor], ReturnStatus] = {
+    (R.REQUESTED, A.APPROVE, SE): R.APPROVED,
+    (R.REQUESTED, A.REJECT, SE): R.REJECTED,
+    (R.REQUESTED, A.CANCEL, B): R.CANCELLED,
+    (R.APPROVED, A.CANCEL, B): R.CANCELLED,
+    (R.APPROVED, A.SHIP, B): R.SHIPPED_BACK,
+    (R.SHIPPED_BACK, A.RECEIVE, SE): R.RECEIVED,
+    (R.RECEIVED, A.REFUND, SE): R.REFUNDED,
+    (R.RECEIVED, A.REFUND, SY): R.REFUNDED,
+}
+
+ALL_TRIPLES = list(itertools.product(ReturnStatus, ReturnAction, Actor))
+
+
+def _id(triple: tuple[ReturnStatus, ReturnAction, Actor]) -> str:
+    return "-".join(part.value for part in triple)
+
+
+def test_the_table_covers_the_whole_space() -> None:
+    # 7 statuses x 6 steps x 5 actors; a new enum member must be added to the table.
+    assert len(ReturnStatus) == 7
+    assert len(ReturnAction) == 6
+    assert len(Actor) == 5
+    assert len(ALL_TRIPLES) == 210
+    assert set(ALLOWED) <= set(ALL_TRIPLES)
+
+
+@pytest.mark.parametrize("triple", ALL_TRIPLES, ids=_id)
+def test_next_status_for_every_status_step_and_actor(
+    triple: tuple[ReturnStatus, ReturnAction, Actor],
+) -> None:
+    status, action, actor = triple
+    expected = ALLOWED.get(triple)
+    if expected is not None:
+        assert next_return_status(status, action, actor) is expected
+        return
+    with pytest.raises(InvalidReturnTransition) as caught:
+        next_return_status(status, action, actor)
+    error = caught.value
+    assert (error.status, error.action, error.actor) == (status, action, actor)
+    assert str(error) == error.reason
+    assert status.value in error.reason
+    assert action.value in error.reason
+
+
+def test_refusal_says_whether_the_step_or_the_actor_is_wrong() -> None:
+    with pytest.raises(InvalidReturnTransition, match=r"^A return that is REFUNDED cannot SHIP"):
+        next_return_status(R.REFUNDED, A.SHIP, B)
+    with pytest.raises(InvalidReturnTransition, match=r"^buyer may not APPROVE a return that"):
+        next_return_status(R.REQUESTED, A.APPROVE, B)
+
+
+@pytest.mark.parametrize("status", [R.REJECTED, R.CANCELLED, R.REFUNDED], ids=str)
+def test_final_statuses_accept_nothing(status: ReturnStatus) -> None:
+    for action, actor in itertools.product(ReturnAction, Actor):
+        with pytest.raises(InvalidReturnTransition):
+            next_return_status(status, action, actor)
+
+
+def test_happy_path_and_a_failed_refund_retried() -> None:
+    status = R.REQUESTED
+    for action, actor in [(A.APPROVE, SE), (A.SHIP, B), (A.RECEIVE, SE)]:
+        status = next_return_status(status, action, actor)
+    # A failed refund leaves it RECEIVED, where REFUND is the retry.
+    assert status is R.RECEIVED
+    assert next_return_status(status, A.REFUND, SE) is R.REFUNDED
+
+
+ACTOR_SETS: dict[str, frozenset[Actor]] = {
+    "buyer": frozenset({B}),
+    "seller": frozenset({SE}),
+    "buyer+seller": frozenset({B, SE}),
+    "none": frozenset(),
+}
+STATUS_SETS = [
+    frozenset(combo) for size in range(3) for combo in itertools.combinations(ReturnStatus, size)
+]
+
+
+@pytest.mark.parametrize("statuses", STATUS_SETS, ids=lambda s: "+".join(sorted(s)) or "none")
+@pytest.mark.parametrize("who", list(ACTOR_SETS))
+def test_return_actions_match_the_table(statuses: frozenset[ReturnStatus], who: str) -> None:
+    actors = ACTOR_SETS[who]
+    actions = return_actions(statuses, actors)
+    assert len(actions) == len(set(actions))
+    expected = {a for (s, a, actor) in ALLOWED if s in statuses and actor in actors}
+    assert set(actions) == expected
+    # In the table's order, whatever the order of the statuses.
+    assert actions == sorted(actions, key=list(ReturnAction).index)
+
+
+def test_order_actions_put_the_order_first_then_request_then_steps() -> None:
+    buyer, seller = frozenset({B}), frozenset({SE})
+    delivered = OrderStatus.DELIVERED
+    assert order_actions(delivered, buyer, [], True) == [
+        OrderAction.CONFIRM_RECEIPT,
+        OrderAction.REQUEST_RETURN,
+    ]
+    assert order_actions(delivered, buyer, [R.APPROVED], False) == [
+        OrderAction.CONFIRM_RECEIPT,
+        OrderAction.CANCEL_RETURN,
+        OrderAction.SHIP_RETURN,
+    ]
+    # Only the buyer asks for a return.
+    assert order_actions(delivered, seller, [R.REQUESTED], True) == [
+        OrderAction.APPROVE_RETURN,
+        OrderAction.REJECT_RETURN,
+    ]
+    assert order_actions(OrderStatus.COMPLETED, seller, [R.SHIPPED_BACK, R.RECEIVED], True) == [
+        OrderAction.RECEIVE_RETURN,
+        OrderAction.REFUND_RETURN,
+    ]
+    assert order_actions(OrderStatus.COMPLETED, frozenset(), [R.REQUESTED], True) == []
+
+
+NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+
+
+def test_the_window_is_fifteen_days_after_delivery_inclusive() -> None:
+    assert timedelta(days=15) == DEFAULT_WINDOW
+    assert within_window(NOW - timedelta(days=15), NOW, DEFAULT_WINDOW)
+    assert not within_window(NOW - timedelta(days=15, microseconds=1), NOW, DEFAULT_WINDOW)
+    assert within_window(NOW, NOW, DEFAULT_WINDOW)
+    assert not within_window(None, NOW, DEFAULT_WINDOW)
+    assert within_window(NOW - timedelta(days=20), NOW, timedelta(days=30))
+
+
+def test_returnable_units_count_every_return_but_rejected_and_cancelled() -> None:
+    ordered = {1: 3, 2: 1}
+    for status in ReturnStatus:
+        left = returnable_units(ordered, [(1, 2, status)])
+        assert left == {1: 1 if status in COUNTED_STATUSES else 3, 2: 1}
+    assert frozenset(ReturnStatus) - {R.REJECTED, R.CANCELLED} == COUNTED_STATUSES
+    assert returnable_units(
+        ordered, [(1, 2, R.REQUESTED), (1, 1, R.REFUNDED), (2, 1, R.APPROVED)]
+    ) == {
+        1: 0,
+        2: 0,
+    }
+    # Lines of other orders are ignored; never below zero.
+    assert returnable_units({1: 1}, [(9, 5, R.REQUESTED), (1, 3, R.REQUESTED)]) == {1: 0}
+
+
+@pytest.mark.parametrize("status", list(OrderStatus), ids=str)
+def test_may_request_only_delivered_or_completed_in_window_with_units(
+    status: OrderStatus,
+) -> None:
+    delivered = NOW - timedelta(days=1)
+    ok = status in (OrderStatus.DELIVERED, OrderStatus.COMPLETED)
+    assert may_request(status, delivered, NOW, DEFAULT_WINDOW, {1: 1}) is ok
+    assert may_request(status, delivered, NOW, DEFAULT_WINDOW, {1: 0, 2: 0}) is False
+    assert may_request(status, NOW - timedelta(days=16), NOW, DEFAULT_WINDOW, {1: 1}) is False
+    assert may_request(status, None, NOW, DEFAULT_WINDOW, {1: 1}) is False
+
+
+@pytest.mark.parametrize("status", list(ReturnStatus), ids=str)
+def test_the_returns_tab_holds_every_return_but_withdrawn_ones(status: ReturnStatus) -> None:
+    assert in_returns_tab([status]) is (status is not R.CANCELLED)
+    assert in_returns_tab([R.CANCELLED, status]) is (status is not R.CANCELLED)
+    assert in_returns_tab([]) is False
+
+
+def _refund(lines: int, before: int, completes: bool = False) -> Refund:
+    return refund_for(
+        lines_minor=lines,
+        order_subtotal_minor=3000,
+        order_tax_minor=241,
+        order_shipping_minor=499,
+        refunded_before_minor=before,
+        completes_order=completes,
+    )
+
+
+def test_tax_is_refunded_in_proportion_rounded_down_cumulatively() -> None:
+    first = _refund(1000, 0)
+    assert (first.subtotal_minor, first.tax_minor, first.shipping_minor) == (1000, 80, 0)
+    second = _refund(1000, 1000)
+    assert second.tax_minor == 160 - 80
+    last = _refund(1000, 2000, completes=True)
+    assert last.tax_minor == 241 - 160
+    assert last.shipping_minor == 499
+    assert first.total_minor + second.total_minor + last.total_minor == 3000 + 241 + 499
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations([700, 1300, 1000])))
+def test_every_unit_returned_refunds_the_whole_total_in_any_order(order: tuple[int, ...]) -> None:
+    before, total = 0, 0
+    for index, lines in enumerate(order):
+        refund = _refund(lines, before, completes=index == len(order) - 1)
+        assert refund.tax_minor >= 0
+        before += lines
+        total += refund.total_minor
+    assert total == 3000 + 241 + 499
+
+
+def test_shipping_only_with_the_return_that_completes_the_order() -> None:
+    assert _refund(3000, 0).shipping_minor == 0
+    assert _refund(3000, 0, completes=True).shipping_minor == 499
+
+
+def test_amounts_are_never_negative() -> None:
+    with pytest.raises(ValueError, match="negative"):
+        _refund(-1, 0)
+    with pytest.raises(ValueError, match="negative"):
+        _refund(1, -1)
+    assert _refund(0, 0) == Refund(0, 0, 0)
+    free = refund_for(
+        lines_minor=0,
+        order_subtotal_minor=0,
+        order_tax_minor=0,
+        order_shipping_minor=0,
+        refunded_before_minor=0,
+        completes_order=True,
+    )
+    assert free.total_minor == 0
+
+
+def test_unused_actor_kinds_take_no_step() -> None:
+    for action in ReturnAction:
+        for actor in (C, OP):
+            assert return_actions(list(ReturnStatus), frozenset({actor})) == []
+            with pytest.raises(InvalidReturnTransition):
+                next_return_status(R.REQUESTED, action, actor)
