@@ -108,7 +108,7 @@ async def test_a_return_walks_its_lifecycle_and_refunds_in_proportion(
         first_refund,
         second_refund,
     ]
-    kinds = [e["kind"] for e in final["timeline"] if e["kind"] != "STATUS_CHANGED"]
+    kinds = [e["kind"] for e in final["timeline"] if _of_a_return(e)]
     steps = [
         "RETURN_REQUESTED",
         "RETURN_APPROVED",
@@ -120,7 +120,7 @@ async def test_a_return_walks_its_lifecycle_and_refunds_in_proportion(
     assert kinds == steps + steps
     # Steps beside the status: the status and the version stay as they were.
     for event in final["timeline"]:
-        if event["kind"] != "STATUS_CHANGED":
+        if _of_a_return(event):
             assert event["fromStatus"] == event["toStatus"] == "DELIVERED"
     assert final["availableActions"] == ["CONFIRM_RECEIPT"]
     # Each event names its return (the REFUNDED one its payments row).
@@ -130,7 +130,7 @@ async def test_a_return_walks_its_lifecycle_and_refunds_in_proportion(
                 select(OrderEvent).where(col(OrderEvent.kind) != "STATUS_CHANGED")
             )
         ).scalars()
-        subjects = [(e.kind, e.subject_id) for e in events]
+        subjects = [(e.kind, e.subject_id) for e in events if _of_a_return(e.model_dump())]
         refund_rows = (
             await session.execute(select(Payment.id).where(col(Payment.status) != "CAPTURED"))
         ).scalars()
@@ -267,7 +267,7 @@ async def test_rejected_and_cancelled_returns_free_their_units(
     assert third["userErrors"] == []
     view = await read(gql, order_id, shop.buyer)
     assert [r["status"] for r in view["returns"]] == ["REJECTED", "CANCELLED", "REQUESTED"]
-    timeline = [e["kind"] for e in view["timeline"] if e["kind"] != "STATUS_CHANGED"]
+    timeline = [e["kind"] for e in view["timeline"] if _of_a_return(e)]
     assert timeline == [
         "RETURN_REQUESTED",
         "RETURN_REJECTED",
@@ -385,3 +385,9 @@ async def test_the_returns_tab_lists_orders_with_a_return_not_withdrawn(
         await session.execute(update(OrderReturn).values(status="CANCELLED"))
         await session.commit()
     assert await tab() == (0, [])
+
+
+def _of_a_return(event: dict[str, Any]) -> bool:
+    """A return's step, or its refund (the payment and scan events of the order's way
+    to DELIVERED are on the timeline too)."""
+    return bool(event["kind"].startswith("RETURN_") or event["kind"] == "REFUNDED")

@@ -46,13 +46,14 @@ def test_simulated_carriers_deliver_through_the_webhook() -> None:
                    JOIN shipments s ON s.order_id = e.order_id
                    JOIN shipment_events x ON x.shipment_id = s.id
                    WHERE x.carrier_scan_id NOT LIKE 'scan-%'
-                     AND e.to_status IN ('IN_TRANSIT', 'DELIVERED')"""
+                     AND e.kind = 'STATUS_CHANGED' AND e.to_status IN ('IN_TRANSIT', 'DELIVERED')"""
             ).fetchall()
             sellers = db.execute(
                 """SELECT count(*) FROM order_events e
                    JOIN shipments s ON s.order_id = e.order_id
                    WHERE s.tracking_number LIKE 'SIM%'
-                     AND e.to_status IN ('IN_TRANSIT', 'DELIVERED') AND e.actor <> 'CARRIER'"""
+                     AND e.kind = 'STATUS_CHANGED' AND e.to_status IN ('IN_TRANSIT', 'DELIVERED')
+                     AND e.actor <> 'CARRIER'"""
             ).fetchone()
     assert "delivered" in result.stdout, result.stdout
     assert moved, result.stdout
