@@ -26,6 +26,8 @@ import base64
 
 from bench.shapes import ACTIONS, TAB_OF, TABS
 from domain.money import MINOR_UNIT_EXPONENTS
+from domain.order_status import OrderTab
+from resolvers.orders import MEMBERSHIP_TABS
 
 
 def _literal(value: str) -> str:
@@ -102,10 +104,14 @@ def _tab_counts(orders: str) -> str:
     """orderTabs from one pass over the viewer's orders, in the API's tab order."""
     items = []
     for tab in TABS:
-        statuses = ", ".join(_literal(s) for s, t in TAB_OF.items() if t == tab)
+        listed = MEMBERSHIP_TABS.get(OrderTab(tab))
+        if listed is None:
+            statuses = ", ".join(_literal(s) for s, t in TAB_OF.items() if t == tab)
+            condition = f"{orders}.status IN ({statuses})"
+        else:  # a list by its own rule (returns, to review): the API's condition
+            condition = listed(orders)
         items.append(
-            f"json_build_object('tab', '{tab}', "
-            f"'count', count(*) FILTER (WHERE {orders}.status IN ({statuses})))"
+            f"json_build_object('tab', '{tab}', 'count', count(*) FILTER (WHERE {condition}))"
         )
     return f"json_build_array({', '.join(items)})"
 

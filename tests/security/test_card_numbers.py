@@ -46,10 +46,12 @@ from tests.factories import (
     make_payment_method,
     make_product,
     make_recommendation,
+    make_return,
     make_review,
     make_shop,
     make_tag,
     make_user,
+    set_delivered_at,
 )
 
 USER_ERRORS = "userErrors { code field message }"
@@ -111,6 +113,21 @@ EDIT_REVIEW = (
     f"{{ editReview(input: $input) {{ review {{ id }} {USER_ERRORS} }} }}"
 )
 
+RETURN_PAYLOAD = f"orderReturn {{ id }} {USER_ERRORS}"
+REQUEST_RETURN = (
+    "mutation($input: RequestReturnInput!) "
+    f"{{ requestReturn(input: $input) {{ {RETURN_PAYLOAD} }} }}"
+)
+APPROVE_RETURN = (
+    f"mutation($input: ReturnStepInput!) {{ approveReturn(input: $input) {{ {RETURN_PAYLOAD} }} }}"
+)
+REJECT_RETURN = (
+    f"mutation($input: RejectReturnInput!) {{ rejectReturn(input: $input) {{ {RETURN_PAYLOAD} }} }}"
+)
+SHIP_RETURN = (
+    f"mutation($input: ShipReturnInput!) {{ shipReturn(input: $input) {{ {RETURN_PAYLOAD} }} }}"
+)
+
 FORMS = [
     "4111.1111.1111.1111",
     "4111/1111/1111/1111",
@@ -142,6 +159,9 @@ class World:
     recommendation_id: int  # the buyer's, which they may dismiss
     item_id: int  # an unreviewed line of a COMPLETED order: the buyer may review it
     review_id: int  # the buyer's review of its other line, posted now: they may edit it
+    delivered_item_id: int  # the DELIVERED order's line, delivered now: returnable
+    requested_id: int  # a REQUESTED return: the seller may approve or reject it
+    approved_id: int  # an APPROVED return: the buyer may ship it back
 
 
 @pytest.fixture
@@ -171,6 +191,20 @@ async def world(sessions: SessionFactory) -> World:
             select(OrderItem.id).where(OrderItem.order_id == completed.id).order_by(OrderItem.id)
         )
         unreviewed = items.scalars().all()[1]
+    delivered = orders[3]
+    assert delivered.id is not None
+    await set_delivered_at(sessions, delivered.id, datetime.now(UTC))
+    async with sessions() as session:
+        items = await session.execute(
+            select(OrderItem.id).where(OrderItem.order_id == delivered.id)
+        )
+        delivered_item = items.scalars().one()
+    returns = []
+    for status in ("REQUESTED", "APPROVED"):
+        returned = await make_order(
+            sessions, buyer=buyer, shop=shop, products=[product], status=OrderStatus.DELIVERED
+        )
+        returns.append(await make_return(sessions, order=returned, status=status))
     ids = (
         buyer.id,
         seller.id,
@@ -180,6 +214,8 @@ async def world(sessions: SessionFactory) -> World:
         recommendation.id,
         unreviewed,
         review.id,
+        delivered_item,
+        *(r.id for r in returns),
     )
     assert all(i is not None for i in ids)
     return World(*ids)  # type: ignore[arg-type]
@@ -303,6 +339,38 @@ def edit_review(world: World, field: str | None, value: str, attempt: str) -> Op
     return EDIT_REVIEW, {"reviewId": review, "text": text}, world.buyer_id
 
 
+def request_return(world: World, field: str | None, value: str, attempt: str) -> Operation:
+    order = to_global_id("Order", world.delivered_id)
+    item = to_global_id("OrderItem", world.delivered_item_id)
+    note = value if field == "note" else "The lid arrived cracked."
+    lines = [{"orderItemId": item, "quantity": 1}]
+    input_ = {"orderId": order, "lines": lines, "reason": "DAMAGED", "note": note}
+    return REQUEST_RETURN, input_, world.buyer_id
+
+
+def approve_return(world: World, field: str | None, value: str, attempt: str) -> Operation:
+    return (
+        APPROVE_RETURN,
+        {"returnId": to_global_id("OrderReturn", world.requested_id)},
+        (world.seller_id),
+    )
+
+
+def reject_return(world: World, field: str | None, value: str, attempt: str) -> Operation:
+    reason = value if field == "reason" else "Worn after delivery."
+    input_ = {"returnId": to_global_id("OrderReturn", world.requested_id), "reason": reason}
+    return REJECT_RETURN, input_, world.seller_id
+
+
+def ship_return(world: World, field: str | None, value: str, attempt: str) -> Operation:
+    input_ = {
+        "returnId": to_global_id("OrderReturn", world.approved_id),
+        "carrier": value if field == "carrier" else "UPS",
+        "trackingNumber": value if field == "trackingNumber" else "1Z999AA10123456784",
+    }
+    return SHIP_RETURN, input_, world.buyer_id
+
+
 def with_key(build: Build) -> Build:
     """``build``'s ordinary request with an optional idempotencyKey: the tested value
     when the key is the field under test, an ordinary key otherwise."""
@@ -363,6 +431,14 @@ CASES = {
     "ReviewOrderItemInput.idempotencyKey": _key(review_item),
     "EditReviewInput.text": Case(edit_review, ("input", "text")),
     "EditReviewInput.idempotencyKey": _key(edit_review),
+    "RequestReturnInput.note": Case(request_return, ("input", "note")),
+    "RequestReturnInput.idempotencyKey": _key(request_return),
+    "ReturnStepInput.idempotencyKey": _key(approve_return),
+    "RejectReturnInput.reason": Case(reject_return, ("input", "reason")),
+    "RejectReturnInput.idempotencyKey": _key(reject_return),
+    "ShipReturnInput.carrier": Case(ship_return, ("input", "carrier")),
+    "ShipReturnInput.trackingNumber": Case(ship_return, ("input", "trackingNumber")),
+    "ShipReturnInput.idempotencyKey": _key(ship_return),
 }
 
 
