@@ -6,8 +6,10 @@ the seller's label scan), scanned by the carrier through the signed webhook (eac
 then the status change it makes) and, for another order, cancelled and refunded. The
 subscriber gets them all in cursor order with their subjects (the scan, the payment),
 resumes from a cursor in the middle with exactly the rest, and `orderStatusChanged` on
-the same traffic gets the status changes only. On SQLite and PostgreSQL, over both
-WebSocket protocols, and across two processes on one PostgreSQL with either bus.
+the same traffic gets the status changes only. A delivered order's whole return
+(request, approval, shipping back, receipt, refund) follows, each step with its return.
+On SQLite and PostgreSQL, over both WebSocket protocols, and across two processes on one
+PostgreSQL with either bus.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ EVENT_FIELDS = """
     order { id status }
     shipmentEvent { kind location }
     payment { status amount { amount currencyCode } order { id } }
+    orderReturn { id status }
 """
 UPDATED = f"""
 subscription($orderId: ID, $after: String) {{
@@ -198,6 +201,7 @@ def assert_subjects(events: list[dict[str, Any]], order_id: str) -> None:
     """Each event names its subject by its kind, and only then."""
     for event in events:
         assert event["order"]["id"] == order_id
+        assert event["orderReturn"] is None or event["kind"].startswith("RETURN_"), event
         if event["kind"] == "CARRIER_SCAN":
             assert event["shipmentEvent"] is not None, event
             assert event["payment"] is None
@@ -268,6 +272,91 @@ async def test_the_whole_journey_in_order_then_resumed_from_the_middle(
             database, buyer.user_id, kinds=None
         )
         assert steps([sentinel]) == [("STATUS_CHANGED", "UNPAID", "BUYER")]
+
+
+RETURN_STEP = """
+mutation($input: {input}!) {{
+  {name}(input: $input) {{ orderReturn {{ id status }} userErrors {{ code message }} }}
+}}
+"""
+ITEMS = "query($id: ID!) { node(id: $id) { ... on Order { items { id } } } }"
+
+
+async def return_step(
+    api: Api, token: str, name: str, input_type: str, values: dict[str, Any]
+) -> dict[str, Any]:
+    query = RETURN_STEP.format(name=name, input=input_type)
+    data = await api.gql(token, query, {"input": values})
+    assert data[name]["userErrors"] == [], data
+    found: dict[str, Any] = data[name]["orderReturn"]
+    return found
+
+
+# A whole return, as orderUpdated shows it after the delivery: (kind, toStatus, actor).
+RETURN_JOURNEY = [
+    ("RETURN_REQUESTED", "DELIVERED", "BUYER"),
+    ("RETURN_APPROVED", "DELIVERED", "SELLER"),
+    ("RETURN_SHIPPED", "DELIVERED", "BUYER"),
+    ("RETURN_RECEIVED", "DELIVERED", "SELLER"),
+    ("RETURN_REFUNDED", "DELIVERED", "SELLER"),
+    ("REFUNDED", "DELIVERED", "SELLER"),
+]
+
+
+async def test_a_whole_return_after_the_webhook_delivery_in_order_then_resumed(
+    server: ServerProcess, http: httpx.AsyncClient
+) -> None:
+    """Delivered by the carrier's webhook, then returned: request, approval, shipping
+    back, receipt and refund, each an event of the order's stream in order, with the
+    return (or, for the refund, the payment) it is about; resumed from the approval, the
+    rest again."""
+    database = db_url(server)
+    world = await make_world(database, buyers=1)
+    (buyer,) = world.buyers
+    api = Api(http, server.url)
+    start = await last_event_id(database, buyer.user_id, kinds=None)
+    async with opened(server.url, buyer.token) as client:
+        await client.subscribe("all", after=start, query=UPDATED)
+        order_id = await journey(http, server, world, buyer)
+        delivered = await client.events("all", len(JOURNEY))
+        assert steps(delivered) == JOURNEY
+        items = (await api.gql(buyer.token, ITEMS, {"id": order_id}))["node"]["items"]
+        line = {"orderItemId": items[0]["id"], "quantity": 1}
+        requested = await return_step(
+            api,
+            buyer.token,
+            "requestReturn",
+            "RequestReturnInput",
+            {"orderId": order_id, "lines": [line], "reason": "DAMAGED"},
+        )
+        ret = {"returnId": requested["id"]}
+        await return_step(api, world.seller_token, "approveReturn", "ReturnStepInput", ret)
+        shipped_back = {**ret, "carrier": "UPS", "trackingNumber": "1ZRETURN0001"}
+        await return_step(api, buyer.token, "shipReturn", "ShipReturnInput", shipped_back)
+        received = await return_step(
+            api, world.seller_token, "receiveReturn", "ReturnStepInput", ret
+        )
+        assert received["status"] == "REFUNDED"
+        returned = await client.events("all", len(RETURN_JOURNEY))
+    assert steps(returned) == RETURN_JOURNEY
+    seen = [*delivered, *returned]
+    assert cursors(seen) == await event_ids(database, buyer.user_id, start, kinds=None)
+    for event in returned[:-1]:
+        assert event["orderReturn"]["id"] == requested["id"], event
+        assert event["payment"] is None
+    refund = returned[-1]
+    assert refund["orderReturn"] is None
+    assert refund["payment"]["order"] == {"id": order_id}
+    # Steps beside the status: the order stays DELIVERED at its version.
+    assert {e["orderVersion"] for e in returned} == {delivered[-1]["orderVersion"]}
+
+    # Resumed after the approval: exactly the rest, each as it reads now.
+    async with opened(server.url, buyer.token) as client:
+        await client.subscribe("again", after=returned[1]["cursor"], query=UPDATED)
+        rest = await client.events("again", len(RETURN_JOURNEY) - 2)
+    assert cursors(rest) == cursors(returned[2:])
+    assert steps(rest) == RETURN_JOURNEY[2:]
+    assert {e["orderReturn"]["status"] for e in rest[:-1]} == {"REFUNDED"}
 
 
 async def test_a_cancelled_paid_order_streams_its_refund_after_the_cancellation(
