@@ -9,7 +9,7 @@ import strawberry
 
 from resolvers import nodes, policy
 from resolvers.errors import InvalidArgument
-from resolvers.ids import expect_global_id
+from resolvers.ids import expect_global_id, from_global_id
 from schema.activity import Recommendation, TaggedItem
 from schema.catalog import Product, Shop
 from schema.common import Info, Node
@@ -71,7 +71,18 @@ class Query:
     ) -> list[Node | None]:
         if len(ids) > MAX_NODES:
             raise InvalidArgument(f"At most {MAX_NODES} ids at once.", argument="ids")
-        return list(await asyncio.gather(*(_node(info, i, "ids") for i in ids)))
+        # Every id is read before any is loaded: a malformed one refuses the field (the
+        # first, in order) with nothing started. Loads started and left behind by a
+        # failing sibling waited forever on a request that had ended.
+        for given in ids:
+            from_global_id(given, argument="ids")
+        lookups = [asyncio.ensure_future(_node(info, i, "ids")) for i in ids]
+        try:
+            return list(await asyncio.gather(*lookups))
+        except BaseException:
+            for lookup in lookups:
+                lookup.cancel()
+            raise
 
     @strawberry.field(description="A product by global id; null if it does not exist.")
     async def product(
