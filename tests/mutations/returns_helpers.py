@@ -114,6 +114,7 @@ async def delivered(
     *,
     quantities: tuple[int, ...] = (2, 1),
     card: str = "tok_visa",
+    tracking: str = "1Z999AA10123456784",
 ) -> dict[str, Any]:
     """An order placed, paid with a card of processor token ``card``, shipped and
     delivered over HTTP, one product of the shop per quantity. Returns the order as the
@@ -139,7 +140,7 @@ async def delivered(
     )
     assert placed["userErrors"] == [], placed
     order_id = placed["order"]["id"]
-    assert (await ship(gql, shop.seller, order_id))["userErrors"] == []
+    assert (await ship(gql, shop.seller, order_id, tracking=tracking))["userErrors"] == []
     assert (await move(gql, shop.seller, order_id, "IN_TRANSIT"))["userErrors"] == []
     assert (await move(gql, shop.seller, order_id, "DELIVERED"))["userErrors"] == []
     return await read(gql, order_id, shop.buyer)
