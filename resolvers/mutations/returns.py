@@ -357,7 +357,11 @@ async def _announced(ctx: Context, outcome: ReturnOutcome, event_ids: list[int])
 
 # --- the steps of a return ------------------------------------------------------------
 
-Apply = Callable[[AsyncSession, Order, OrderReturn, Actor, datetime], Awaitable[list[OrderEvent]]]
+# What else a step does: given the role the viewer takes it in (for the rules) and who
+# to record (an operator acting as the seller is recorded as the operator).
+Apply = Callable[
+    [AsyncSession, Order, OrderReturn, Actor, Actor, datetime], Awaitable[list[OrderEvent]]
+]
 
 # Each step's mutation (its idempotency keys' operation) and the instant it stamps.
 OPERATION_OF: dict[domain.ReturnAction, str] = {
@@ -377,7 +381,12 @@ STAMPS: dict[domain.ReturnAction, str] = {
 
 
 async def _no_more(
-    session: AsyncSession, order: Order, ret: OrderReturn, actor: Actor, now: datetime
+    session: AsyncSession,
+    order: Order,
+    ret: OrderReturn,
+    actor: Actor,
+    recorded: Actor,
+    now: datetime,
 ) -> list[OrderEvent]:
     return []
 
@@ -430,7 +439,7 @@ async def _step(
                 setattr(ret, STAMPS[action], now)
             recorded = recorded_actor(actor, roles)
             events = [_event(order, ret, domain.EVENT_OF[action], recorded, now, note=note)]
-            events += await apply(session, order, ret, recorded, now)
+            events += await apply(session, order, ret, actor, recorded, now)
             _remember(claimed, order, ret)
             event_ids = await commit_with_events(session, events)
             errors = []
@@ -510,7 +519,12 @@ async def receive_return(
     gateway fails, the return stays RECEIVED (committed) with why, for refundReturn."""
 
     async def refund(
-        session: AsyncSession, order: Order, ret: OrderReturn, actor: Actor, now: datetime
+        session: AsyncSession,
+        order: Order,
+        ret: OrderReturn,
+        actor: Actor,
+        recorded: Actor,
+        now: datetime,
     ) -> list[OrderEvent]:
         try:
             refunded = await _refund(ctx, session, order, ret, now)
@@ -523,7 +537,7 @@ async def receive_return(
             domain.ReturnStatus(ret.status), domain.ReturnAction.REFUND, actor
         ).value
         kind = domain.EVENT_OF[domain.ReturnAction.REFUND]
-        return [_event(order, ret, kind, actor, now), refunded(actor)]
+        return [_event(order, ret, kind, recorded, now), refunded(recorded)]
 
     return await _step(
         ctx,
@@ -541,7 +555,12 @@ async def refund_return(
     """Retry the refund of a RECEIVED return; a failure again changes nothing."""
 
     async def refund(
-        session: AsyncSession, order: Order, ret: OrderReturn, actor: Actor, now: datetime
+        session: AsyncSession,
+        order: Order,
+        ret: OrderReturn,
+        actor: Actor,
+        recorded: Actor,
+        now: datetime,
     ) -> list[OrderEvent]:
         try:
             refunded = await _refund(ctx, session, order, ret, now)
@@ -549,7 +568,7 @@ async def refund_return(
             raise Refused.one(
                 ErrorCode.REFUND_FAILED, f"{failed} Try again later.", "input", "returnId"
             ) from None
-        return [refunded(actor)]
+        return [refunded(recorded)]
 
     return await _step(
         ctx,

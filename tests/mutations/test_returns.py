@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from db.engine import SessionFactory
 from db.models import OrderEvent, OrderReturn, Payment
 from tests.conftest import GraphQLClient
-from tests.factories import set_delivered_at
+from tests.factories import make_user, set_delivered_at
 from tests.mutations.returns_helpers import (
     codes,
     delivered,
@@ -330,6 +330,35 @@ async def test_a_failed_refund_leaves_it_received_and_a_retry_pays_once(
     view = await read(gql, order_id, shop.buyer)
     assert [p["status"] for p in view["payments"]] == ["CAPTURED", "REFUNDED"]
     assert view["payments"][1]["amount"] == order["total"]
+
+
+async def test_an_operator_takes_the_sellers_steps_and_is_recorded_as_the_operator(
+    gql: GraphQLClient, sessions: SessionFactory
+) -> None:
+    # Receiving refunds in the same step: the refund's rule takes the role the operator
+    # stands in (the seller), the timeline names the operator. It once checked the rule
+    # against OPERATOR and failed the request with an internal error.
+    shop = await Shopfront.make(sessions)
+    operator = await make_user(sessions, role="operator")
+    order = await delivered(gql, sessions, shop, quantities=(1,))
+    order_id, item = order["id"], order["items"][0]["id"]
+    return_id = (await request(gql, shop.buyer, order_id, [(item, 1)]))["orderReturn"]["id"]
+    approved = await on_return(gql, "approveReturn", operator, return_id)
+    assert approved["userErrors"] == []
+    await on_return(gql, "shipReturn", shop.buyer, return_id, carrier="UPS", trackingNumber="1Z")
+
+    received = await on_return(gql, "receiveReturn", operator, return_id)
+    assert received["userErrors"] == []
+    assert received["orderReturn"]["status"] == "REFUNDED"
+    assert received["order"]["paymentStatus"] == "REFUNDED"
+    view = await read(gql, order_id, shop.buyer)
+    steps = [(e["kind"], e["actor"]) for e in view["timeline"] if e["kind"] != "STATUS_CHANGED"]
+    assert steps[-4:] == [
+        ("RETURN_SHIPPED", "BUYER"),
+        ("RETURN_RECEIVED", "OPERATOR"),
+        ("RETURN_REFUNDED", "OPERATOR"),
+        ("REFUNDED", "OPERATOR"),
+    ]
 
 
 async def test_a_retried_request_with_its_key_returns_the_first_return(
