@@ -54,6 +54,17 @@ EXPECTED = {
     "ClearRecentlyViewed",
     "UntagProduct",
     "OrderStatusChanged",
+    "OrderUpdated",
+    "OrderAfterDelivery",
+    "RequestReturn",
+    "ApproveReturn",
+    "RejectReturn",
+    "CancelReturn",
+    "ShipReturn",
+    "ReceiveReturn",
+    "RefundReturn",
+    "ReviewOrderItem",
+    "EditReview",
 }
 
 
@@ -105,7 +116,7 @@ async def test_every_read_document_answers_on_seeded_data(
     async def answer(name: str, variables: dict[str, Any] | None = None) -> Any:
         ran.add(name)
         return (await run(gql, name, variables or {}, demo))[
-            "viewer" if name != "OrderDetail" else "node"
+            "node" if name in ("OrderDetail", "OrderAfterDelivery") else "viewer"
         ]
 
     tabs = {
@@ -135,6 +146,12 @@ async def test_every_read_document_answers_on_seeded_data(
     assert detail["number"] == number
     assert detail["items"]
     assert detail["timeline"]
+
+    completed = (await answer("Home", {"tab": "COMPLETED", "first": 1}))["orders"]["edges"]
+    after_delivery = await answer("OrderAfterDelivery", {"id": completed[0]["node"]["id"]})
+    assert after_delivery["status"] == "COMPLETED"
+    assert [item["id"] for item in after_delivery["items"]]
+    assert isinstance(after_delivery["returns"], list)
 
     assert (await answer("Wallet"))["paymentMethods"]
     assert (await answer("Payments"))["payments"]["totalCount"] > 0

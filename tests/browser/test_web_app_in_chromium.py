@@ -230,7 +230,7 @@ mutation Place($product: ID!, $card: ID, $key: String!) {
                        postalCode: "12345", countryCode: "US" }
     paymentMethodId: $card
     idempotencyKey: $key
-  }) { order { id number status } userErrors { code message } }
+  }) { order { id number status items { title } } userErrors { code message } }
 }
 """
 
@@ -300,6 +300,94 @@ def test_the_seller_ships_and_delivers_in_the_app_and_the_buyer_confirms_live(
         timeline = buyer.page.get_by_role("heading", name="Timeline").locator("xpath=..")
         for words in ("Completed", "Delivered", "On its way", "Waiting for the carrier"):
             expect(timeline).to_contain_text(words)
+
+
+def deliver(server: ServerProcess, order_id: str) -> None:
+    """The shop ships and delivers a paid order, through the API (the operator acts as it)."""
+    seller = token_for(server, "operator")
+    ship = {"orderId": order_id, "carrier": "DHL", "trackingNumber": "JD014600006281239999"}
+    for name, variables in (
+        ("ShipOrder", ship),
+        ("UpdateOrderStatus", {"orderId": order_id, "status": "IN_TRANSIT"}),
+        ("UpdateOrderStatus", {"orderId": order_id, "status": "DELIVERED"}),
+    ):
+        payload = next(iter(graphql(server, seller, name, variables).values()))
+        assert payload["userErrors"] == [], payload
+
+
+def test_review_then_return_a_completed_order_with_the_shop_answering_live(
+    browser: Browser, server: ServerProcess
+) -> None:
+    order = place_order(server, paid=True)
+    deliver(server, order["id"])
+    with open_visit(browser, server) as buyer, open_visit(browser, server) as seller:
+        sign_in(buyer)
+        before = {tab: tab_count(buyer.page, tab) for tab in ("To review", "Returns")}
+        page = buyer.page
+        buyer.go(f"#/order/{order['id']}")
+        page.get_by_role("button", name="I received it").click()
+        expect(page.locator(".status.big")).to_have_text("Completed")
+
+        # A review per line: post one, see it, edit it.
+        reviews = page.get_by_role("region", name="Reviews")
+        title = order["items"][0]["title"]
+        reviews.get_by_role("group", name=f"Your rating of {title}").get_by_label("4 stars").check()
+        reviews.get_by_label(f"Your review of {title}").fill("Sturdy, and it came fast.")
+        reviews.get_by_role("button", name="Post review").click()
+        expect(page.get_by_text("Thanks for your review.")).to_be_visible()
+        expect(reviews.get_by_label("4 out of 5 stars")).to_be_visible()
+        reviews.get_by_role("button", name=f"Edit review of {title}").click()
+        reviews.get_by_label("5 stars").check()
+        reviews.get_by_role("button", name="Save review").click()
+        expect(reviews.get_by_label("5 out of 5 stars")).to_be_visible()
+        expect(reviews).to_contain_text("Sturdy, and it came fast.")
+
+        # Ask for a return of one unit; nothing chosen is refused before it is sent.
+        returns = page.get_by_role("region", name="Returns")
+        returns.get_by_role("button", name="Ask for a return").click()
+        expect(returns.get_by_text("Choose at least one unit to return.")).to_be_visible()
+        returns.get_by_label(f"Units of {title} to return").fill("1")
+        returns.get_by_label("Why").select_option(label="It arrived damaged")
+        returns.get_by_label("Anything to add (optional)").fill("The lid is cracked.")
+        returns.get_by_role("button", name="Ask for a return").click()
+        expect(page.get_by_text("Return requested. The shop will answer soon.")).to_be_visible()
+        card = returns.locator("li[data-return]")
+        expect(card).to_have_attribute("data-return", "REQUESTED")
+        expect(card).to_contain_text(f"1 \u00d7 {title}")
+
+        # The shop approves in its own browser; the buyer's screen follows live.
+        seller.go("")
+        seller.page.get_by_label("Bearer token").fill(token_for(server, "operator"))
+        seller.page.get_by_role("button", name="Sign in", exact=True).click()
+        expect(seller.page.get_by_role("heading", name="My orders")).to_be_visible()
+        seller.go(f"#/order/{order['id']}")
+        shop = seller.page.get_by_role("region", name="Returns")
+        expect(shop.get_by_role("button", name="Withdraw return")).to_have_count(0)
+        shop.get_by_role("button", name="Approve return").click()
+        expect(card).to_have_attribute("data-return", "APPROVED", timeout=2000)
+
+        returns.get_by_label("Return carrier").fill("DHL")
+        returns.get_by_label("Return tracking number").fill("JD0146000062812RTN")
+        returns.get_by_role("button", name="I sent it back").click()
+        expect(card).to_have_attribute("data-return", "SHIPPED_BACK")
+        shop_card = shop.locator("li[data-return]")
+        expect(shop_card).to_contain_text("JD0146000062812RTN", timeout=2000)
+
+        shop.get_by_role("button", name="Received: refund it").click()
+        expect(seller.page.get_by_text("Received and refunded.")).to_be_visible()
+        expect(card).to_have_attribute("data-return", "REFUNDED", timeout=2000)
+        expect(card).to_contain_text("paid back")
+
+        # The API agrees, and the order moved between the lists.
+        after = graphql(server, server.demo_token, "OrderAfterDelivery", {"id": order["id"]})
+        (ret,) = after["node"]["returns"]
+        assert ret["status"] == "REFUNDED"
+        assert ret["note"] == "The lid is cracked."
+        assert after["node"]["items"][0]["review"]["rating"] == 5
+        buyer.go("#/orders/RETURNS")
+        assert tab_count(buyer.page, "Returns") == before["Returns"] + 1
+        assert tab_count(buyer.page, "To review") <= before["To review"]
+        expect(buyer.page.get_by_text(order["number"])).to_be_visible()
 
 
 def test_cancel_with_a_reason(visit: Visit, server: ServerProcess) -> None:
@@ -503,6 +591,7 @@ def test_rate_limited_is_said_in_words(browser: Browser, chromium: str) -> None:
 SCREENS = {
     "orders": "#/orders/TO_SHIP",
     "order": None,  # a shipped order, found at run time
+    "order-completed": None,  # a completed one (returns and reviews), found at run time
     "for-you": "#/for-you",
     "buy-again": "#/buy-again",
     "tagged": "#/tagged",
@@ -527,7 +616,11 @@ def test_every_screen_is_accessible_at_phone_and_desktop_width(
 ) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shipped = graphql(server, server.demo_token, "Home", {"tab": "SHIPPED", "first": 1})
-    order_id = shipped["viewer"]["orders"]["edges"][0]["node"]["id"]
+    completed = graphql(server, server.demo_token, "Home", {"tab": "COMPLETED", "first": 1})
+    orders = {
+        "order": shipped["viewer"]["orders"]["edges"][0]["node"]["id"],
+        "order-completed": completed["viewer"]["orders"]["edges"][0]["node"]["id"],
+    }
     serious: dict[str, list[dict[str, Any]]] = {}
     for width, (w, h) in WIDTHS.items():
         with open_visit(browser, server, viewport={"width": w, "height": h}) as visit:
@@ -537,11 +630,13 @@ def test_every_screen_is_accessible_at_phone_and_desktop_width(
             check(page, f"sign-in-{width}", serious)
             sign_in(visit)
             for screen, route in SCREENS.items():
-                visit.go(route or f"#/order/{order_id}")
+                visit.go(route or f"#/order/{orders[screen]}")
                 # A screen is ready when its list, or its order, is on it.
                 page.locator("ul.list > li, .empty").first.wait_for()
-                if screen == "order":
+                if screen in orders:
                     expect(page.locator(".status.big")).to_be_visible()
+                if screen == "order-completed":
+                    expect(page.get_by_role("heading", name="Reviews")).to_be_visible()
                 page.wait_for_load_state("networkidle")
                 check(page, f"{screen}-{width}", serious)
     assert serious == {}
@@ -551,4 +646,5 @@ def check(page: Page, name: str, serious: dict[str, list[dict[str, Any]]]) -> No
     found = [v for v in axe_violations(page) if v["impact"] in ("serious", "critical")]
     if found:
         serious[name] = found
-    page.screenshot(path=SCREENSHOTS / f"{name}.png")
+    # The completed order's point (returns, reviews) is below the fold: the whole page.
+    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=name.startswith("order-completed"))

@@ -339,6 +339,46 @@ async def test_a_statement_the_database_refuses_falls_back_to_the_python_plan(
     assert "an SQL plan failed" in caplog.text
 
 
+async def test_a_statement_too_deep_for_sqlites_parser_is_tried_once_then_left_to_python(
+    apps: Apps,
+    engine: AsyncEngine,
+    count_statements: StatementCounter,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Which documents nest deeper than SQLite's parser goes depends on their shape alone
+    (generated documents find such shapes): it is not a fault to warn about, and the
+    statement is not sent again for that document. Any other refusal (PostgreSQL's parser
+    has no such limit: a missing function there) is warned about and tried again."""
+    sqlite = engine.dialect.name == "sqlite"
+    people = await _people(engine)
+    plain = apps.app(make_settings(compiled_plans=False))
+    planned = apps.app(make_settings())
+    buyer = people["buyer"]
+    assert buyer.id is not None
+    headers = {"Authorization": f"Bearer {token_for(buyer.id)}"}
+    body = {"query": ORDER_CENTER_PAGE, "variables": {"first": 20}}
+    generic = await (await apps.client(plain)).post("/graphql", json=body, headers=headers)
+    client = await apps.client(planned)
+    await client.post("/graphql", json=body, headers=headers)
+    plan = planned.state.plans.get(ORDER_CENTER_PAGE, None)
+    assert plan is not None
+    dialect = engine.dialect.name
+    sql_plan = plan.sql_plan(dialect)
+    assert sql_plan is not None
+    deep = "SELECT " + "(" * 400 + ":viewer" + ")" * 400 if sqlite else "SELECT nope(:viewer)"
+    plan.sql[dialect] = replace(sql_plan, statement=text(deep))
+    for _ in range(2):
+        count_statements.reset()
+        answer = await client.post("/graphql", json=body, headers=headers)
+        assert answer.content == generic.content
+    assert plan.sql[dialect].too_deep is sqlite
+    # SQLite: the second answer sent no statement it cannot parse, the Python plan's only.
+    marker = "(" * 400 if sqlite else "nope("
+    sent_again = any(marker in statement for statement in count_statements.statements)
+    assert sent_again is not sqlite
+    assert ("an SQL plan failed" in caplog.text) is not sqlite
+
+
 ACTIVITY = """
 query Activity($first: Int, $after: String) {
   viewer {

@@ -75,6 +75,8 @@ const USER_ERRORS = {
   PAYMENT_DECLINED: "Your card was declined. Please try another card.",
   CONFLICT: "That was already done with other details. Please reload and try again.",
   FORBIDDEN: "You're not allowed to do that.",
+  NOT_RETURNABLE: "That can't be returned any more.",
+  REFUND_FAILED: "The refund didn't go through. Please try the refund again.",
 };
 
 // A mutation: its payload when it worked; an ApiError naming the first userError if not.
@@ -120,18 +122,25 @@ function liveClient() {
   return socket;
 }
 
-// Calls onChange(event) for each status change (of one order when orderId is given, else
-// of all the viewer's orders), and onChange(null) after a reconnect. Returns a stop function.
-export function live(orderId, onChange) {
+// One key per attempt: a retried payment or refund happens at most once (crypto.randomUUID
+// needs a secure context; a plain http:// address on the network is not one).
+export function attemptKey() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// Calls onChange(event) for each event of the subscription `name` (examples/<name>.graphql:
+// status changes by default; of one order when orderId is given, else of all the viewer's
+// orders), and onChange(null) after a reconnect. Returns a stop function.
+export function live(orderId, onChange, name = "OrderStatusChanged") {
   const { client, reconnected } = liveClient();
   let stop = null;
   let stopped = false;
   reconnected.add(onChange);
-  operation("OrderStatusChanged").then((query) => {
+  operation(name).then((query) => {
     if (stopped) return;
     stop = client.subscribe(
-      { query, variables: orderId ? { orderId } : {}, operationName: "OrderStatusChanged" },
-      { next: ({ data }) => data && onChange(data.orderStatusChanged), error: () => {}, complete: () => {} },
+      { query, variables: orderId ? { orderId } : {}, operationName: name },
+      { next: ({ data }) => data && onChange(Object.values(data)[0]), error: () => {}, complete: () => {} },
     );
   });
   return () => {

@@ -1,5 +1,5 @@
 // How values read on screen.
-export const TABS = ["TO_PAY", "TO_SHIP", "SHIPPED", "DELIVERED", "COMPLETED", "CANCELLED"];
+export const TABS = ["TO_PAY", "TO_SHIP", "SHIPPED", "DELIVERED", "COMPLETED", "CANCELLED", "TO_REVIEW", "RETURNS"];
 
 export const TAB_NAMES = {
   TO_PAY: "To pay",
@@ -8,6 +8,8 @@ export const TAB_NAMES = {
   DELIVERED: "Delivered",
   COMPLETED: "Completed",
   CANCELLED: "Cancelled",
+  TO_REVIEW: "To review",
+  RETURNS: "Returns",
 };
 
 export const STATUS_NAMES = {
@@ -34,6 +36,34 @@ export const CANCEL_REASONS = {
   CUSTOMER: "I changed my mind",
   OUT_OF_STOCK: "It's out of stock",
   OTHER: "Another reason",
+};
+
+export const RETURN_STATUS_NAMES = {
+  REQUESTED: "Return requested",
+  APPROVED: "Return approved: send it back",
+  REJECTED: "Return rejected",
+  CANCELLED: "Return withdrawn",
+  SHIPPED_BACK: "On its way back",
+  RECEIVED: "Received by the shop",
+  REFUNDED: "Refunded",
+};
+
+export const RETURN_REASONS = {
+  DAMAGED: "It arrived damaged",
+  WRONG_ITEM: "I got the wrong item",
+  NOT_AS_DESCRIBED: "It's not as described",
+  NO_LONGER_NEEDED: "I no longer need it",
+  OTHER: "Another reason",
+};
+
+// Which of an order's return actions (Order.availableActions: who may, now) apply to a
+// return in each status: domain/returns.py's RETURN_TRANSITIONS, by source status
+// (tests/unit/test_web_app_rules.py fails when the two disagree).
+export const RETURN_STEPS = {
+  REQUESTED: ["APPROVE_RETURN", "REJECT_RETURN", "CANCEL_RETURN"],
+  APPROVED: ["CANCEL_RETURN", "SHIP_RETURN"],
+  SHIPPED_BACK: ["RECEIVE_RETURN"],
+  RECEIVED: ["REFUND_RETURN"],
 };
 
 export function money({ amount, currencyCode }) {

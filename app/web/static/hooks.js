@@ -25,9 +25,10 @@ export function useQuery(name, variables) {
   return { ...state, reload, patch };
 }
 
-// Reload when an order changes status (one order, or any of the viewer's).
-export function useLive(orderId, reload) {
-  useEffect(() => live(orderId, reload), [orderId, reload]);
+// Reload when an order changes status (one order, or any of the viewer's); with `name`,
+// on that subscription's events instead (OrderUpdated: anything that happens to it).
+export function useLive(orderId, reload, name) {
+  useEffect(() => live(orderId, reload, name), [orderId, reload, name]);
 }
 
 // A mutation behind a button: busy while it runs, then a notice or the error in words.
@@ -42,6 +43,9 @@ export function useAction(after) {
       return payload;
     } catch (error) {
       setState({ busy: false, error });
+      // A refused action changed nothing, save one that half worked (a return received whose
+      // refund failed): reading afresh shows where things stand either way.
+      if (error.kind === "user") after?.();
       return null;
     }
   };

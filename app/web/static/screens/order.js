@@ -2,16 +2,15 @@
 // the payments and the timeline, with its available actions as working buttons. A status
 // change arriving over the live subscription reloads it in place.
 import { useCallback, useState } from "preact/hooks";
+import { attemptKey } from "../api.js";
 import { Empty, Notice, Problem, Screen, pending } from "../common.js";
 import { CANCEL_REASONS, SCAN_NAMES, STATUS_NAMES, card, date, dateTime, money } from "../format.js";
 import { useAction, useLive, useQuery } from "../hooks.js";
 import { html } from "../html.js";
+import { AfterDelivery } from "./after-delivery.js";
 
-// One key per attempt: a retried payment is charged at most once (crypto.randomUUID needs
-// a secure context; a plain http:// address on the network is not one).
-function attemptKey() {
-  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
-}
+// Returns and reviews exist only once an order arrived.
+const AFTER_DELIVERY = new Set(["DELIVERED", "COMPLETED"]);
 
 function Pay({ order, cards, action }) {
   const [chosen, setChosen] = useState((cards.find((c) => c.isDefault) ?? cards[0])?.id);
@@ -172,5 +171,6 @@ export function OrderDetail({ id }) {
       <section aria-labelledby="payments-title"><h2 id="payments-title">Payments</h2><${Payments} payments=${order.payments} /></section>
       <section aria-labelledby="timeline-title"><h2 id="timeline-title">Timeline</h2><${Timeline} events=${order.timeline} /></section>
     </div>
+    ${AFTER_DELIVERY.has(order.status) && html`<${AfterDelivery} orderId=${order.id} onChange=${reload} />`}
   <//>`;
 }
