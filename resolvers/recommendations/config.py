@@ -61,12 +61,11 @@ class EngineConfig:
     intent_weight: float = 0.05
     similar_weight: float = 0.2
     # Buy again: a product bought before comes back when its category's products are
-    # re-bought by at least this share of their buyers more than the typical category's
-    # (a consumable), in proportion to ``again_floor`` plus how due it is (time since
-    # bought / the category's cycle, capped): one bought days ago may still be next.
+    # re-bought by at least this share of their buyers more than the typical category's,
+    # in proportion to that excess times how due it is (time since bought / the
+    # category's cycle, capped).
     again_min_rate: float = 0.1
     again_weight: float = 0.5
-    again_floor: float = 0.0
     # How many cycles overdue still raise a re-buy's score.
     again_due_cap: float = 1.5
 
@@ -85,10 +84,8 @@ class EngineConfig:
             raise ValueError("session weights cannot be negative")
         if not 0 <= self.session_same_category <= 1:
             raise ValueError("session_same_category is a share: 0 to 1")
-        if min(self.tag_intent, self.intent_weight, self.again_weight, self.again_floor) < 0:
-            raise ValueError(
-                "tag_intent, intent_weight, again_weight and again_floor cannot be negative"
-            )
+        if min(self.tag_intent, self.intent_weight, self.again_weight) < 0:
+            raise ValueError("tag_intent, intent_weight and again_weight cannot be negative")
 
 
 DEFAULT_CONFIG = EngineConfig()
