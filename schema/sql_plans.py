@@ -47,6 +47,7 @@ from graphql.execution.values import get_argument_values
 from sqlalchemy import TextClause, text
 from sqlalchemy.dialects.postgresql import dialect as postgresql_dialect
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
+from sqlalchemy.exc import OperationalError
 from strawberry.types.field import StrawberryField
 
 from db.models import (
@@ -1269,7 +1270,11 @@ def _product_id(step: FieldStep) -> Parameter:
     return product_id
 
 
-@dataclass(frozen=True)
+# What SQLite says of a statement nested deeper than its parser's stack (YYSTACKDEPTH).
+SQLITE_TOO_DEEP = "parser stack overflow"
+
+
+@dataclass
 class SqlPlan:
     """One statement answering a compiled plan, and how to bind it per request."""
 
@@ -1278,11 +1283,14 @@ class SqlPlan:
     keys: tuple[str, ...]  # the `viewer` keys
     response_keys: tuple[str, ...]
     sqlite: bool = False
+    # Set when SQLite could not parse the statement (nested deeper than its parser's
+    # stack): the Python plan answers this document from then on, with no further try.
+    too_deep: bool = False
 
     async def answer(self, context: Context, variables: VariableValues) -> dict[str, Any] | None:
         """The answer's data; None when the Python plan must judge this request (no
         viewer, arguments the resolvers would refuse or that are not written here)."""
-        if context.viewer_id is None and self.keys:
+        if self.too_deep or (context.viewer_id is None and self.keys):
             return None
         try:
             bound = {name: produce(context, variables) for name, produce in self.parameters.items()}
@@ -1292,6 +1300,15 @@ class SqlPlan:
             bound = {name: _sqlite_value(v) for name, v in bound.items()}
         try:
             rows = await context.loaders.reads.rows(self.statement, bound)
+        except OperationalError as error:
+            if not (self.sqlite and SQLITE_TOO_DEEP in str(error.orig)):
+                log.warning("an SQL plan failed; the Python plan answers", exc_info=True)
+                return None
+            # A known limit of the embedded database, not a fault: which documents reach
+            # it depends on their shape alone, so it is found once per document.
+            log.info("SQLite cannot parse this document's statement; the Python plan answers")
+            self.too_deep = True
+            return None
         except Exception:
             # A rule PostgreSQL refuses (or a statement timeout): the request is still
             # answered, by the Python plan; the log says this plan is not paying off.
