@@ -111,11 +111,15 @@ def running_server(
             yield ServerProcess(url=url, demo_token=token, process=process, env=env)
 
 
+START_SECONDS = 90
+
+
 @contextmanager
 def serving_process(
     env: dict[str, str], port: int, *, output: Path | None = None, extra: list[str] | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """`ordercenter serve` on 127.0.0.1:``port``, once it answers /healthz; stopped with
+    """`ordercenter serve` on 127.0.0.1:``port``, once it answers /healthz (within
+    START_SECONDS, or it failed to start); stopped with
     SIGTERM (killed after 15 s) on exit. ``output``: a file for its stdout and stderr."""
     command = [ORDERCENTER, "serve", "--host", "127.0.0.1", "--port", str(port), *(extra or [])]
     if output is None:
@@ -125,7 +129,9 @@ def serving_process(
             process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        # Generous: a liveness guard, not a speed check. Two workers importing the app on a
+        # machine busy with other tests took over 30 s to answer (a flaky "did not start").
+        deadline = time.monotonic() + START_SECONDS
         while True:
             try:
                 if httpx.get(url + "/healthz", timeout=2).status_code == 200:
