@@ -22,7 +22,13 @@ from db.seed.orders import OrderBuilder, allocate, plan_orders
 from db.seed.recommendations import build_recommendations
 from db.seed.reviews import build_reviews
 from db.seed.webhooks import record_webhook_scans
-from db.seed.writer import BulkWriter, DatabaseNotEmpty, fix_sequences, guard_or_reset
+from db.seed.writer import (
+    BulkWriter,
+    DatabaseNotEmpty,
+    fix_sequences,
+    guard_or_reset,
+    number_events_in_time_order,
+)
 
 __all__ = ["DatabaseNotEmpty", "IntentLog", "SeedReport", "SeedSize", "seed_database"]
 
@@ -137,6 +143,7 @@ async def seed_database(
         reviews, review_events = await build_reviews(conn, Random(f"reviews-{rng_seed}"), anchor)
         await writer.insert("reviews", reviews)
         await writer.insert("order_events", review_events, report=False)
+        await number_events_in_time_order(conn)
 
         tags = intentions.merge_tags(build_tags(rng, catalog, buyers, anchor))
         await writer.insert("tagged_items", tags)

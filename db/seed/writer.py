@@ -71,6 +71,33 @@ async def fix_sequences(conn: AsyncConnection) -> None:
         )
 
 
+# Each order's event ids, handed out again in time order (ties: as first numbered).
+_EVENTS_IN_TIME_ORDER = """
+WITH ranked AS (
+    SELECT id, order_id,
+           row_number() OVER (PARTITION BY order_id ORDER BY occurred_at, id) AS by_time,
+           row_number() OVER (PARTITION BY order_id ORDER BY id) AS by_id
+    FROM order_events
+), renumbered AS (
+    SELECT later.id AS old_id, earlier.id AS new_id
+    FROM ranked later JOIN ranked earlier
+      ON earlier.order_id = later.order_id AND earlier.by_id = later.by_time
+    WHERE earlier.id <> later.id
+)
+UPDATE order_events SET id = -renumbered.new_id
+FROM renumbered WHERE order_events.id = renumbered.old_id
+"""
+
+
+async def number_events_in_time_order(conn: AsyncConnection) -> None:
+    """Renumber each order's events so that id order is time order, as the server writes
+    them (and subscribers replay them by id). The seed builds returns' steps after their
+    order's own events and reviews after every order, so their ids came later than events
+    that happened after them. Negated first, then turned back: ids stay unique throughout."""
+    await conn.execute(text(_EVENTS_IN_TIME_ORDER))
+    await conn.execute(text("UPDATE order_events SET id = -id WHERE id < 0"))
+
+
 class BulkWriter:
     """Inserts prepared rows in chunks and counts what went in, per table."""
 
