@@ -185,9 +185,10 @@ def create_app(
             await app.state.refresher.close()
             await app.state.hub.stop()
             await app.state.bus.close()
-            close_budget = getattr(app.state.budget, "close", None)
-            if close_budget is not None:
-                await close_budget()
+            for budget in (app.state.budget, app.state.webhook_budget):
+                close_budget = getattr(budget, "close", None)
+                if close_budget is not None:
+                    await close_budget()
             if owns_engine:
                 await app.state.engine.dispose()
             tracing.shutdown()
@@ -196,10 +197,12 @@ def create_app(
     graphql = GraphQLHTTPHandler(pipeline)
     verifier = TokenVerifier.from_settings(settings)
     websockets = GraphQLWebSocket(pipeline, verifier)
+    webhook_budget = make_budget(settings.rate_limit_url, settings.carrier_webhook_per_minute)
     carrier_webhook = CarrierWebhook(
         settings.carrier_secrets,
         settings.carrier_webhook_tolerance_seconds,
         lambda: system_context(app, settings),
+        webhook_budget,
     )
     app = Starlette(
         routes=[
@@ -230,6 +233,7 @@ def create_app(
     app.state.hub = None
     app.state.refresher = None
     app.state.budget = make_budget(settings.rate_limit_url, settings.cost_budget_per_minute)
+    app.state.webhook_budget = webhook_budget
     # One gateway per process: the sandbox remembers idempotency keys like a processor.
     app.state.gateway = SandboxGateway()
     if engine is not None:

@@ -210,6 +210,12 @@ class Settings(BaseSettings):
     cost_budget_per_minute: int = Field(
         default=100_000, ge=1, description="Cost a caller may spend per minute."
     )
+    carrier_webhook_per_minute: int = Field(
+        default=600,
+        ge=1,
+        description="Requests a minute one address may send to /webhooks/carrier "
+        "(each counts, refused or not); kept where the budgets live (rate_limit_url).",
+    )
     rate_limit_url: str = Field(
         default="memory://",
         description="Where budgets live: memory:// (per process) or redis:// (shared).",

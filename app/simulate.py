@@ -43,6 +43,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from app.bus import InProcessBus, make_bus
+from app.ratelimit import MemoryBudget
 from app.settings import DEVELOPMENT_CARRIER_SECRETS, Settings
 from app.webhooks import CARRIER_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, CarrierWebhook
 from db.engine import create_engine, create_session_factory
@@ -149,6 +150,7 @@ class SimulationReport:
 
 
 WEBHOOK_PATH = "/webhooks/carrier"
+UNLIMITED_PER_MINUTE = 10**9
 
 
 class CarrierDesk:
@@ -533,6 +535,8 @@ async def simulate(
             lambda: Context.for_request(
                 viewer_id=None, sessions=sessions, events=events, gateway=gateway, rules=rules
             ),
+            # In process, the simulator is the only sender: nothing to slow down.
+            MemoryBudget(UNLIMITED_PER_MINUTE),
         )
         webhook_app = Starlette(routes=[Route(WEBHOOK_PATH, handler.handle, methods=["POST"])])
         client = httpx.AsyncClient(

@@ -3,6 +3,10 @@
 Checked in this order, each refusal a JSON ``{"code", "message"}`` with its status,
 before anything is written:
 
+- the sending address spent its budget (``ORDERCENTER_CARRIER_WEBHOOK_PER_MINUTE``
+  requests a minute, shared across instances as the GraphQL budgets are): 429
+  ``RATE_LIMITED`` with ``Retry-After``; every request counts, refused or not, so a
+  stranger guessing signatures or flooding the route is slowed like anyone else;
 - ``X-Carrier`` names no configured carrier: 401 ``UNKNOWN_CARRIER``;
 - the body is over 256 KiB: 413 ``PAYLOAD_TOO_LARGE``;
 - ``X-Carrier-Timestamp`` missing or not Unix seconds: 400 ``BAD_TIMESTAMP``;
@@ -20,6 +24,7 @@ UNKNOWN_TRACKING) and its order's status.
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -29,6 +34,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from app.pipeline import rate_key
+from app.ratelimit import MemoryBudget, RedisBudget
 from domain.carrier_scans import ScanKind, parse_timestamp, signature_valid, timestamp_fresh
 from resolvers.context import Context
 from resolvers.mutations.carrier_scans import DeliveryReplayed, Scan, receive_delivery
@@ -85,14 +92,23 @@ class CarrierWebhook:
         secrets: dict[str, str],
         tolerance_seconds: int,
         context: Callable[[], Context],
+        budget: MemoryBudget | RedisBudget,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._secrets = secrets
         self._tolerance = tolerance_seconds
         self._context = context
+        self._budget = budget
         self._clock = clock
 
     async def handle(self, request: Request) -> Response:
+        host = request.client.host if request.client else None
+        spent = await self._budget.spend(f"carrier-webhook:{rate_key(None, host)}", 1)
+        if not spent.allowed:
+            wait = max(1, math.ceil(spent.retry_after))
+            refusal = _refuse(429, "RATE_LIMITED", f"Too many deliveries; retry in {wait} s.")
+            refusal.headers["Retry-After"] = str(wait)
+            return refusal
         carrier = request.headers.get(CARRIER_HEADER, "").strip()
         secret = self._secrets.get(carrier.lower())
         if not carrier or secret is None:

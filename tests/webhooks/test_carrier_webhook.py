@@ -12,8 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
+from app.main import create_app
 from app.settings import DEVELOPMENT_CARRIER_SECRETS, Settings
 from app.webhooks import MAX_BODY_BYTES
 from db.engine import SessionFactory
@@ -259,6 +261,35 @@ async def test_unknown_carriers_stale_and_malformed_deliveries_are_refused(
     )
     huge = b" " * (MAX_BODY_BYTES + 1)
     await _refused(client, sessions, huge, headers, 413, "PAYLOAD_TOO_LARGE")
+
+
+async def test_an_address_sending_too_many_requests_is_slowed_whatever_it_sends(
+    settings: Settings, engine: AsyncEngine, sessions: SessionFactory
+) -> None:
+    app = create_app(settings.model_copy(update={"carrier_webhook_per_minute": 3}), engine=engine)
+    await _shipped(sessions)
+
+    def client_at(host: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=app, client=(host, 40000))
+        return httpx.AsyncClient(transport=transport, base_url="http://test")
+
+    genuine = signed([scan("1ZTEST0001", "PICKED_UP", "genuine")])
+    async with client_at("127.0.0.1") as guesser, client_at("127.0.0.2") as carrier:
+        # Guessed signatures spend the budget like anything else...
+        for attempt in range(3):
+            forged = signed([scan("1ZTEST0001", "DELIVERED", f"f{attempt}")], secret="guess")
+            assert (await post(guesser, *forged)).status_code == 401
+        # ...so a fourth request from there waits, even a genuine one, and changes nothing.
+        before = await db_state(sessions)
+        slowed = await post(guesser, *genuine)
+        assert slowed.status_code == 429
+        assert slowed.json()["code"] == "RATE_LIMITED"
+        assert 1 <= int(slowed.headers["Retry-After"]) <= 60
+        assert await db_state(sessions) == before
+        # Another address has its own budget.
+        accepted = await post(carrier, *genuine)
+        assert accepted.status_code == 200, accepted.text
+        assert [s["result"] for s in accepted.json()["scans"]] == ["APPLIED"]
 
 
 async def test_a_replayed_delivery_is_refused(
