@@ -42,12 +42,13 @@ from starlette.routing import Route
 from bench.databases import plain_url
 from bench.floor_sql import STATEMENTS
 from bench.shapes import (
-    ACTIONS,
+    COUNTED_RETURNS,
     TAB_OF,
     TABS,
     cursor,
     global_id,
     money,
+    order_actions,
     payment_status,
     utc,
     viewer_of,
@@ -56,6 +57,27 @@ from resolvers.orders import MEMBERSHIP_TABS
 
 SQLITE_CONNECTIONS = 8
 PG_POOL_SIZE = 10
+
+# An order's returns with their units (for availableActions: which steps are open, and
+# whether a unit is left to ask a return for).
+_RETURNS = """
+SELECT r.order_id, r.status,
+       COALESCE((SELECT sum(rl.quantity) FROM return_lines rl WHERE rl.return_id = r.id), 0)
+FROM returns r WHERE r.order_id """
+
+
+def _actions(
+    status: str,
+    seller: bool,
+    returns: Sequence[Sequence[Any]],
+    delivered_at: Any,
+    ordered_units: int,
+) -> list[str]:
+    """availableActions from an order's returns rows (_RETURNS) and its shipment."""
+    counted = sum(r[2] for r in returns if r[1] in COUNTED_RETURNS)
+    statuses = [r[1] for r in returns]
+    return order_actions(status, seller, statuses, delivered_at, ordered_units, counted)
+
 
 PAGE_SQL = {
     "viewer": """
@@ -82,12 +104,14 @@ FROM payments pay
 LEFT JOIN payment_methods pm ON pm.id = pay.payment_method_id AND pm.user_id = :viewer
 WHERE pay.order_id IN (:orders) ORDER BY pay.created_at, pay.id""",
     "shipments": """
-SELECT sh.order_id, sh.carrier, sh.tracking_number, se.kind, se.happened_at, se.location
+SELECT sh.order_id, sh.carrier, sh.tracking_number, se.kind, se.happened_at, se.location,
+       sh.delivered_at
 FROM shipments sh LEFT JOIN shipment_events se ON se.shipment_id = sh.id
 WHERE sh.order_id IN (:orders) ORDER BY sh.order_id, se.happened_at, se.id""",
     "events": """
 SELECT order_id, id, from_status, to_status, order_version, actor, occurred_at
 FROM order_events WHERE order_id IN (:orders) ORDER BY id""",
+    "returns": _RETURNS + "IN (:orders)",
     "recommendations": """
 SELECT r.id, r.score, r.reason, p.id, p.title, p.image_url, p.price_minor, p.currency,
        b.id, b.title
@@ -124,6 +148,7 @@ WHERE sh.order_id = :order ORDER BY se.happened_at, se.id""",
     "events": """
 SELECT id, from_status, to_status, order_version, actor, note, occurred_at
 FROM order_events WHERE order_id = :order ORDER BY id""",
+    "returns": _RETURNS + "= :order",
 }
 
 _PARAM = re.compile(r":([a-z]+)")
@@ -252,6 +277,7 @@ async def order_center_page(db: Database, viewer: int, first: int) -> dict[str, 
         payments = await db.fetch(conn, PAGE_SQL["payments"], viewer=viewer, orders=ids)
         shipments = await db.fetch(conn, PAGE_SQL["shipments"], orders=ids)
         events = await db.fetch(conn, PAGE_SQL["events"], orders=ids)
+        returns = await db.fetch(conn, PAGE_SQL["returns"], orders=ids)
         recommendations = await db.fetch(
             conn, PAGE_SQL["recommendations"], viewer=viewer, limit=10, false=False
         )
@@ -265,7 +291,12 @@ async def order_center_page(db: Database, viewer: int, first: int) -> dict[str, 
                 counts[tab.value] += listed_count
 
     items_of: dict[int, list[Any]] = defaultdict(list)
+    units_of: dict[int, int] = defaultdict(int)
+    returns_of: dict[int, list[Any]] = defaultdict(list)
+    for r in returns:
+        returns_of[r[0]].append(r)
     for i in items:
+        units_of[i[0]] += i[3]
         items_of[i[0]].append(
             {
                 "id": global_id("OrderItem", i[1]),
@@ -293,8 +324,10 @@ async def order_center_page(db: Database, viewer: int, first: int) -> dict[str, 
             }
         )
     shipment_of: dict[int, dict[str, Any]] = {}
+    delivered_of: dict[int, Any] = {}
     for s in shipments:
         shipment = shipment_of.get(s[0])
+        delivered_of[s[0]] = s[6]
         if shipment is None:
             shipment = shipment_of[s[0]] = {
                 "carrier": s[1],
@@ -332,7 +365,13 @@ async def order_center_page(db: Database, viewer: int, first: int) -> dict[str, 
                     "paymentStatus": payment_status(statuses_of.get(o[0], set())),
                     "version": o[3],
                     "placedAt": placed_at,
-                    "availableActions": ACTIONS[(o[2], operator or o[9] == viewer)],
+                    "availableActions": _actions(
+                        o[2],
+                        operator or o[9] == viewer,
+                        returns_of.get(o[0], []),
+                        delivered_of.get(o[0]),
+                        units_of[o[0]],
+                    ),
                     "total": money(o[5], o[6]),
                     "shop": {"id": global_id("Shop", o[7]), "name": o[8]},
                     "items": items_of.get(o[0], []),
@@ -388,6 +427,7 @@ async def order_detail(db: Database, viewer: int, number: str) -> dict[str, Any]
         payments = await db.fetch(conn, DETAIL_SQL["payments"], viewer=viewer, order=o[0])
         shipment_rows = await db.fetch(conn, DETAIL_SQL["shipment"], order=o[0])
         events = await db.fetch(conn, DETAIL_SQL["events"], order=o[0])
+        returns = await db.fetch(conn, DETAIL_SQL["returns"], order=o[0])
     currency = o[7]
     shipment = None
     if shipment_rows:
@@ -414,7 +454,13 @@ async def order_detail(db: Database, viewer: int, number: str) -> dict[str, Any]
         "cancelReason": o[4],
         "placedAt": utc(o[5]),
         "updatedAt": utc(o[6]),
-        "availableActions": ACTIONS[(o[2], o[24] == "operator" or o[23] == viewer)],
+        "availableActions": _actions(
+            o[2],
+            o[24] == "operator" or o[23] == viewer,
+            returns,
+            shipment_rows[0][3] if shipment_rows else None,
+            sum(i[2] for i in items),
+        ),
         "subtotal": money(o[8], currency),
         "shippingFee": money(o[9], currency),
         "tax": money(o[10], currency),

@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import base64
 
-from bench.shapes import ACTIONS, TAB_OF, TABS
+from bench.shapes import COUNTED_RETURNS, RETURN_WINDOW_SECONDS, RETURNABLE, TAB_OF, TABS
+from domain import returns
 from domain.money import MINOR_UNIT_EXPONENTS
-from domain.order_status import OrderTab
+from domain.order_status import PAYMENT_STATUS_PRECEDENCE, TRANSITIONS, Actor, OrderTab
 from resolvers.orders import MEMBERSHIP_TABS
 
 
@@ -121,21 +122,65 @@ def _tab(status: str) -> str:
     return f"(CASE {status} {whens} END)"
 
 
-def _actions(status: str, seller: str) -> str:
-    """availableActions of the viewer's own order: the domain's table, as JSON literals."""
-    whens = []
-    for (state, is_seller), actions in ACTIONS.items():
-        test = seller if is_seller else f"NOT {seller}"
-        listed = "[" + ",".join(f'"{a}"' for a in actions) + "]"
-        whens.append(f"WHEN {status} = {_literal(state)} AND {test} THEN '{listed}'::json")
-    return f"(CASE {' '.join(whens)} END)"
+def _actions(order: str, buyer: str, seller: str, ret: str) -> str:
+    """availableActions of the order ``order`` for a viewer who is its buyer / seller (SQL
+    booleans): each of the order's own transitions where it is in the source status and
+    the viewer holds a role that may take it, then REQUEST_RETURN, then the steps of its
+    returns, from the row ``ret`` of _returns (NULL for an order that takes no returns)."""
+    role = {Actor.BUYER: buyer, Actor.SELLER: seller}
+    offered: list[str] = []
+    for t in TRANSITIONS:
+        who = " OR ".join(role[a] for a in sorted(t.actors) if a in role)
+        if who:
+            condition = f"{order}.status = {_literal(t.source.value)} AND ({who})"
+            offered.append(f"CASE WHEN {condition} THEN {_literal(t.action.value)} END")
+    requesters = " OR ".join(role[a] for a in sorted(returns.REQUESTERS))
+    offered.append(f"CASE WHEN ({requesters}) AND {ret}.requestable THEN 'REQUEST_RETURN' END")
+    for action in returns.step_order():
+        by_role = []
+        for actor, held in role.items():
+            sources = returns.sources_of(action, actor)
+            if sources:
+                listed = ", ".join(_literal(s.value) for s in sources)
+                by_role.append(f"({held} AND {ret}.statuses && ARRAY[{listed}]::text[])")
+        if by_role:
+            name = returns.ORDER_ACTION_OF[action].value
+            offered.append(f"CASE WHEN {' OR '.join(by_role)} THEN {_literal(name)} END")
+    return f"array_to_json(array_remove(ARRAY[{', '.join(offered)}]::text[], NULL))"
+
+
+def _returns(order: str, ret: str) -> str:
+    """A LEFT JOIN LATERAL giving, for an order that takes returns, its returns' statuses
+    and whether its buyer may still ask for one: delivered within the window, and some
+    unit not in a return that was neither rejected nor withdrawn."""
+    returnable = ", ".join(_literal(s) for s in sorted(RETURNABLE))
+    counted = ", ".join(_literal(s) for s in COUNTED_RETURNS)
+    return f"""
+  LEFT JOIN LATERAL (
+    SELECT ARRAY(SELECT r.status::text FROM returns r WHERE r.order_id = {order}.id) AS statuses,
+           EXISTS (SELECT 1 FROM shipments d WHERE d.order_id = {order}.id
+                   AND d.delivered_at >= now() - interval '{RETURN_WINDOW_SECONDS} seconds')
+           AND (SELECT sum(oi.quantity) FROM order_items oi WHERE oi.order_id = {order}.id)
+             > (SELECT COALESCE(sum(rl.quantity), 0) FROM return_lines rl
+                JOIN returns r ON r.id = rl.return_id
+                WHERE r.order_id = {order}.id AND r.status IN ({counted})) AS requestable
+    WHERE {order}.status IN ({returnable})) {ret} ON true"""
 
 
 def _payment_status(statuses: str) -> str:
-    return (
-        f"CASE WHEN bool_or({statuses} = 'REFUNDED') THEN 'REFUNDED' "
-        f"WHEN bool_or({statuses} = 'CAPTURED') THEN 'PAID' ELSE 'UNPAID' END"
+    """The first status of the domain's precedence any payment has; UNPAID otherwise."""
+    whens = " ".join(
+        f"WHEN bool_or({statuses} = {_literal(status)}) THEN {_literal(shown.value)}"
+        for status, shown in PAYMENT_STATUS_PRECEDENCE
     )
+    return f"CASE {whens} ELSE 'UNPAID' END"
+
+
+# A recommendation (x) is shown until dismissed, while its product is on sale and in stock.
+RECOMMENDATION_SHOWN = (
+    "NOT x.dismissed AND EXISTS (SELECT 1 FROM products sp WHERE sp.id = x.product_id "
+    "AND sp.stock > 0 AND sp.on_sale)"
+)
 
 
 def _list(select: str) -> str:
@@ -220,7 +265,7 @@ _PAGE_EDGES = _list(f"""
       'paymentStatus', pay.status,
       'version', o.version,
       'placedAt', {instant("o.placed_at")},
-      'availableActions', {_actions("o.status", _SELLER)},
+      'availableActions', {_actions("o", "o.user_id = v.id", _SELLER, "ret")},
       'total', {money("o.total_minor", "o.currency")},
       'shop', json_build_object('id', {gid("Shop", "s.id")}, 'name', s.name),
       'items', {_PAGE_ITEMS},
@@ -238,7 +283,8 @@ _PAGE_EDGES = _list(f"""
       'timeline', {_events(note=False)}))
     ORDER BY o.placed_at DESC, o.id DESC)
   FROM shown o JOIN shops s ON s.id = o.shop_id
-  {_order_payments("'last4', card.last4", created_at=False, code=False)}""")
+  {_order_payments("'last4', card.last4", created_at=False, code=False)}
+  {_returns("o", "ret")}""")
 
 _RECOMMENDATIONS = _list(f"""
   SELECT json_agg(json_build_object('node', json_build_object(
@@ -253,14 +299,14 @@ _RECOMMENDATIONS = _list(f"""
     'basedOn', CASE WHEN b.id IS NULL THEN NULL
                ELSE json_build_object('id', {gid("Product", "b.id")}, 'title', b.title) END))
     ORDER BY r.score DESC, r.id DESC)
-  FROM (SELECT * FROM recommendations WHERE user_id = v.id AND NOT dismissed
+  FROM (SELECT * FROM recommendations x WHERE user_id = v.id AND {RECOMMENDATION_SHOWN}
         ORDER BY score DESC, id DESC LIMIT 10) r
   JOIN products p ON p.id = r.product_id
   LEFT JOIN products b ON b.id = r.based_on_product_id""")
 
 PAGE = f"""
 WITH page AS (
-  SELECT id, number, status, version, placed_at, total_minor, currency, shop_id
+  SELECT id, number, status, version, placed_at, total_minor, currency, shop_id, user_id
   FROM orders WHERE user_id = $1 ORDER BY placed_at DESC, id DESC LIMIT $2 + 1
 ),
 shown AS (SELECT * FROM page ORDER BY placed_at DESC, id DESC LIMIT $2)
@@ -311,7 +357,7 @@ _DETAIL = f"""
     'cancelReason', o.cancel_reason,
     'placedAt', {instant("o.placed_at")},
     'updatedAt', {instant("o.updated_at")},
-    'availableActions', {_actions("o.status", _SELLER)},
+    'availableActions', {_actions("o", "o.user_id = v.id", _SELLER, "ret")},
     'subtotal', {money("o.subtotal_minor", "o.currency")},
     'shippingFee', {money("o.shipping_minor", "o.currency")},
     'tax', {money("o.tax_minor", "o.currency")},
@@ -343,6 +389,7 @@ _DETAIL = f"""
     'timeline', {_events(note=True)})
   FROM orders o JOIN shops s ON s.id = o.shop_id
   {_order_payments("'brand', card.brand, 'last4', card.last4", created_at=True, code=True)}
+  {_returns("o", "ret")}
   WHERE o.user_id = v.id AND o.number = $2"""
 
 ORDER = f"""
