@@ -5,10 +5,10 @@ token, runs a few joined statements on one connection (asyncpg on PostgreSQL, a
 small pool of aiosqlite connections on SQLite) and returns the JSON our API returns
 for the same operation, serialized with orjson:
 
-- ``POST /page``  ``{"first": 20}``   = bench.queries.ORDER_CENTER_PAGE: 7 statements
-- ``POST /order`` ``{"number": "…"}`` = bench.queries.ORDER_DETAIL: 5 statements
+- ``POST /page``  ``{"first": 20}``   = bench.queries.ORDER_CENTER_PAGE: 8 statements
+- ``POST /order`` ``{"number": "…"}`` = bench.queries.ORDER_DETAIL: 6 statements
 
-(totalCount is the sum of the tab counts: both count the viewer's orders.)
+(totalCount is the sum of the status tabs' counts: both count the viewer's orders.)
 
 The stronger floor, PostgreSQL only: one statement per operation in which PostgreSQL
 builds the whole answer (bench/floor_sql.py), its text passed through untouched as
@@ -17,6 +17,8 @@ builds the whole answer (bench/floor_sql.py), its text passed through untouched 
 - ``POST /sql/page``     ``{"first": 20}``    = ORDER_CENTER_PAGE
 - ``POST /sql/order``    ``{"number": "…"}``  = ORDER_DETAIL
 - ``POST /sql/activity`` ``{"first": 10}``    = bench.queries.ACTIVITY
+- ``POST /sql/example/<Operation>`` (its variables) = each read operation of
+  ``examples/*.graphql`` (bench/floor_examples.py)
 ``GET /__bench/statements`` answers how many statements it has run so far.
 
     ORDERCENTER_DATABASE_URL=… ORDERCENTER_JWT_SECRET=… \
@@ -40,6 +42,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bench.databases import plain_url
+from bench.floor_examples import EXAMPLES
 from bench.floor_sql import STATEMENTS
 from bench.shapes import (
     COUNTED_RETURNS,
@@ -213,9 +216,13 @@ class Postgres(Database):
 
     async def answer(self, operation: str, viewer: int, argument: Any) -> bytes | None:
         """The whole answer of ``operation`` as PostgreSQL wrote it; None: no such viewer."""
+        return await self.written(STATEMENTS[operation], viewer, argument)
+
+    async def written(self, sql: str, viewer: int, *parameters: Any) -> bytes | None:
+        """The answer ``sql`` writes for ``viewer``; None: no such viewer."""
         self.statements += 1
         async with self.pool.acquire() as conn:
-            found: str | None = await conn.fetchval(STATEMENTS[operation], viewer, argument)
+            found: str | None = await conn.fetchval(sql, viewer, *parameters)
         return None if found is None else b'{"data":' + found.encode() + b"}"
 
 
@@ -284,9 +291,11 @@ async def order_center_page(db: Database, viewer: int, first: int) -> dict[str, 
 
     handle, display_name, role = head[0][0], head[0][1], head[0][2]
     counts = dict.fromkeys(TABS, 0)
+    total = 0
     for row in head:
         if row[3] is not None:
             counts[TAB_OF[row[3]]] += row[4]
+            total += row[4]
             for tab, listed_count in zip(MEMBERSHIP_TABS, row[5:], strict=True):
                 counts[tab.value] += listed_count
 
@@ -386,7 +395,7 @@ async def order_center_page(db: Database, viewer: int, first: int) -> dict[str, 
         "displayName": display_name,
         "orderTabs": [{"tab": tab, "count": n} for tab, n in counts.items()],
         "orders": {
-            "totalCount": sum(counts.values()),
+            "totalCount": total,
             "pageInfo": {
                 "hasNextPage": len(orders) > first,
                 "endCursor": edges[-1]["cursor"] if edges else None,
@@ -566,6 +575,20 @@ def app_factory() -> Starlette:
 
         return endpoint
 
+    async def example(request: Request) -> Response:
+        """An examples/ read operation, its variables as the body (bench/floor_examples.py)."""
+        viewer = viewer_of(request.headers.get("authorization"), secret)
+        if viewer is None:
+            return _json(UNAUTHENTICATED)
+        made = EXAMPLES.get(request.path_params["operation"])
+        if made is None or not isinstance(db, Postgres):
+            return _json({"errors": [{"message": "No such operation here."}]}, status=404)
+        statement = made(orjson.loads(await request.body()))
+        found = await db.written(statement.sql, viewer, *statement.parameters)
+        if found is None:
+            return _json(UNAUTHENTICATED)
+        return Response(found, media_type="application/json")
+
     async def healthz(_: Request) -> Response:
         return _json({"status": "ok"})
 
@@ -587,6 +610,7 @@ def app_factory() -> Starlette:
             Route("/sql/page", in_sql("page", "first", 20, int), methods=["POST"]),
             Route("/sql/order", in_sql("order", "number", "", str), methods=["POST"]),
             Route("/sql/activity", in_sql("activity", "first", 10, int), methods=["POST"]),
+            Route("/sql/example/{operation}", example, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/__bench/statements", statements, methods=["GET"]),
         ],
