@@ -63,6 +63,8 @@ from sqlalchemy import text
 from app.auth import issue_token
 from bench.databases import (
     admin,
+    create_database,
+    kept_state,
     plain_url,
     postgres_base,
     postgres_reachable,
@@ -1189,10 +1191,15 @@ async def main(argv: list[str] | None = None, command: str | None = None) -> Non
     parser.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
     parser.add_argument("--postgres-only", action="store_true", help="skip SQLite")
     parser.add_argument(
-        "--use-postgres", metavar="URL", help="an already seeded database (kept; no seeding)"
+        "--use-postgres",
+        metavar="URL",
+        help="a database kept between runs: used as it is once seeded; seeded (and created) "
+        "first when it is empty (or missing)",
     )
     parser.add_argument(
-        "--use-sqlite", metavar="URL", help="an already seeded SQLite file (kept; no seeding)"
+        "--use-sqlite",
+        metavar="URL",
+        help="a SQLite file kept between runs (sqlite:///path): seeded first when missing",
     )
     parser.add_argument(
         "--examples-only",
@@ -1225,11 +1232,18 @@ async def main(argv: list[str] | None = None, command: str | None = None) -> Non
         fresh: list[str] = []
         if args.use_postgres:
             databases["PostgreSQL"] = args.use_postgres
+            state = await kept_state(args.use_postgres)
+            if state != "seeded":  # seeded now, and kept for the next run
+                if state == "missing":
+                    await create_database(args.use_postgres)
+                fresh.append("PostgreSQL")
         elif base is not None:
             databases["PostgreSQL"] = await stack.enter_async_context(throwaway_postgres(base))
             fresh.append("PostgreSQL")
         if args.use_sqlite:
             databases["SQLite"] = args.use_sqlite
+            if not os.path.exists(args.use_sqlite.split("///", 1)[-1]):  # noqa: ASYNC240
+                fresh.append("SQLite")  # seeded now, and kept for the next run
         elif args.postgres_only and "PostgreSQL" in databases:
             pass
         else:
