@@ -347,9 +347,10 @@ async def load_fixtures(database_url: str) -> Fixtures:
                 "row_number() OVER (PARTITION BY user_id ORDER BY placed_at DESC, id DESC) AS n "
                 "FROM orders) o WHERE n IN (10, 30) ORDER BY user_id, n"
             )
-            words = await rows(
-                "SELECT DISTINCT ON (o.user_id) o.user_id, split_part(i.title, ' ', 1) "
-                "FROM orders o JOIN order_items i ON i.order_id = o.id ORDER BY o.user_id, i.id"
+            titles = await rows(
+                "SELECT o.user_id, i.title FROM orders o JOIN order_items i ON i.order_id = o.id "
+                "WHERE i.id IN (SELECT min(fi.id) FROM order_items fi "
+                "JOIN orders fo ON fo.id = fi.order_id GROUP BY fo.user_id)"
             )
             shipped = await rows(
                 "SELECT o.user_id, max(o.id) FROM orders o "
@@ -387,7 +388,7 @@ async def load_fixtures(database_url: str) -> Fixtures:
     for user, placed_at, pk, n in newest:
         into = fixtures.after if n == 10 else fixtures.before
         into[int(user)] = order_cursor("orders", utc(placed_at), int(pk))
-    fixtures.words = {int(u): str(w) for u, w in words}
+    fixtures.words = {int(u): str(title).split(" ", 1)[0] for u, title in titles}
     fixtures.order_ids = [(int(u), to_global_id("Order", int(pk))) for u, pk in shipped]
     rng.shuffle(fixtures.order_ids)
     return fixtures
