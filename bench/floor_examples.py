@@ -34,22 +34,22 @@ from functools import cache
 from typing import Any
 
 from bench.floor_sql import (
-    _PAYMENT_METHODS,
-    _SELLER,
+    PAYMENT_METHODS,
     RECOMMENDATION_SHOWN,
-    _actions,
-    _list,
-    _literal,
-    _order_payments,
-    _returns,
-    _shipment,
-    _tab,
-    _tab_counts,
+    SELLER,
     cursor,
     gid,
     instant,
+    json_list,
+    literal,
     money,
+    order_actions,
+    order_payments,
+    order_returns,
+    order_shipment,
+    order_tab,
     python_float,
+    tab_counts,
 )
 from bench.shapes import TAB_OF
 from domain.buy_again import PURCHASED_STATUSES
@@ -119,7 +119,7 @@ SELECT json_build_object('viewer', json_build_object('{listing.field}', json_bui
     'hasNextPage', (SELECT count(*) FROM page) > $2,
     'endCursor', (SELECT {end} FROM shown e ORDER BY e.{key}, e.id LIMIT 1)),
   'edges', {
-        _list(
+        json_list(
             f"SELECT json_agg(json_build_object('node', {listing.node}) "
             f"ORDER BY x.{key} DESC, x.id DESC) FROM shown x {listing.joins}"
         )
@@ -205,7 +205,7 @@ RECOMMENDATIONS = Listing(
     f"{_WITH_PRODUCT} LEFT JOIN products b ON b.id = x.based_on_product_id",
 )
 
-_PURCHASED = ", ".join(_literal(s.value) for s in PURCHASED_STATUSES)
+_PURCHASED = ", ".join(literal(s.value) for s in PURCHASED_STATUSES)
 BUY_AGAIN = Listing(
     "buyAgain",
     "buyAgain",
@@ -249,7 +249,7 @@ _ORDER_NODE = f"""json_build_object(
       'total', {money("o.total_minor", "o.currency")},
       'shop', json_build_object('name', s.name),
       'items', {
-    _list(
+    json_list(
         "SELECT json_agg(json_build_object('title', i.title, 'quantity', i.quantity) "
         "ORDER BY i.id) FROM order_items i WHERE i.order_id = o.id"
     )
@@ -273,7 +273,7 @@ def _orders_sql(
     if tab is not None:
         listed = MEMBERSHIP_TABS.get(OrderTab(tab))
         if listed is None:
-            statuses = ", ".join(_literal(s) for s, t in TAB_OF.items() if t == tab)
+            statuses = ", ".join(literal(s) for s, t in TAB_OF.items() if t == tab)
             terms.append(f"o.status IN ({statuses})")
         else:
             terms.append(listed("o"))
@@ -299,7 +299,7 @@ WITH page AS (
 ),
 shown AS (SELECT * FROM page ORDER BY placed_at {way}, id {way} LIMIT {size})
 SELECT json_build_object('viewer', json_build_object({head_fields}
-  'orderTabs', (SELECT {_tab_counts("vo")} FROM orders vo WHERE vo.user_id = v.id),
+  'orderTabs', (SELECT {tab_counts("vo")} FROM orders vo WHERE vo.user_id = v.id),
   'orders', json_build_object(
     'totalCount', (SELECT count(*) FROM orders o WHERE {where}),
     'pageInfo', json_build_object(
@@ -309,7 +309,7 @@ SELECT json_build_object('viewer', json_build_object({head_fields}
                       LIMIT 1),
       'endCursor', (SELECT {edge_cursor} FROM shown e ORDER BY e.placed_at, e.id LIMIT 1)),
     'edges', {
-        _list(
+        json_list(
             f"SELECT json_agg(json_build_object('node', {_ORDER_NODE}) "
             "ORDER BY o.placed_at DESC, o.id DESC) "
             "FROM shown e JOIN orders o ON o.id = e.id JOIN shops s ON s.id = o.shop_id"
@@ -340,18 +340,18 @@ def _orders(head: bool) -> Callable[[dict[str, Any]], Statement]:
 
 # --- Order detail by node id, and the viewer's cards -------------------------------
 
-_SEES = f"(o.user_id = v.id OR {_SELLER})"
+_SEES = f"(o.user_id = v.id OR {SELLER})"
 _ORDER_DETAIL = f"""
   SELECT json_build_object(
     'id', {gid("Order", "o.id")},
     'number', o.number,
     'status', o.status,
-    'tab', {_tab("o.status")},
+    'tab', {order_tab("o.status")},
     'version', o.version,
     'cancelReason', o.cancel_reason,
     'placedAt', {instant("o.placed_at")},
     'paymentStatus', pay.status,
-    'availableActions', {_actions("o", "o.user_id = v.id", _SELLER, "ret")},
+    'availableActions', {order_actions("o", "o.user_id = v.id", SELLER, "ret")},
     'subtotal', {money("o.subtotal_minor", "o.currency")},
     'shippingFee', {money("o.shipping_minor", "o.currency")},
     'tax', {money("o.tax_minor", "o.currency")},
@@ -362,7 +362,7 @@ _ORDER_DETAIL = f"""
       'city', o.ship_city, 'region', o.ship_region, 'postalCode', o.ship_postal_code,
       'countryCode', o.ship_country_code),
     'items', {
-    _list(f'''SELECT json_agg(json_build_object(
+    json_list(f'''SELECT json_agg(json_build_object(
       'id', {gid("OrderItem", "i.id")},
       'title', i.title,
       'quantity', i.quantity,
@@ -373,7 +373,7 @@ _ORDER_DETAIL = f"""
 },
     'payments', COALESCE(pay.list, '[]'::json),
     'shipment', {
-    _shipment(
+    order_shipment(
         [
             "'carrier', sh.carrier",
             "'trackingNumber', sh.tracking_number",
@@ -390,7 +390,7 @@ _ORDER_DETAIL = f"""
     )
 },
     'timeline', {
-    _list(f'''SELECT json_agg(json_build_object(
+    json_list(f'''SELECT json_agg(json_build_object(
       'id', {gid("OrderEvent", "ev.id")},
       'fromStatus', ev.from_status,
       'toStatus', ev.to_status,
@@ -400,11 +400,11 @@ _ORDER_DETAIL = f"""
     FROM order_events ev WHERE ev.order_id = o.id''')
 })
   FROM orders o JOIN shops s ON s.id = o.shop_id
-  {_order_payments("'brand', card.brand, 'last4', card.last4", created_at=True, code=True)}
-  {_returns("o", "ret")}
+  {order_payments("'brand', card.brand, 'last4', card.last4", created_at=True, code=True)}
+  {order_returns("o", "ret")}
   WHERE o.id = $2 AND {_SEES}"""
 
-_CARDS = _list(
+_CARDS = json_list(
     """
   SELECT json_agg(json_build_object(
     'id', """
@@ -432,7 +432,7 @@ def _order_pk(raw: str) -> int:
 
 
 WALLET = f"""
-SELECT json_build_object('viewer', json_build_object('paymentMethods', {_PAYMENT_METHODS}))::text
+SELECT json_build_object('viewer', json_build_object('paymentMethods', {PAYMENT_METHODS}))::text
 FROM users v WHERE v.id = $1
 """
 
