@@ -2,6 +2,7 @@
 
     python -m bench.http_suite [--duration S] [--warmup S] [--sqlite-only | --postgres-only]
                                [--use-postgres URL] [--use-sqlite URL]
+                               [--examples-only | --no-examples]
 
 1. Seeds 1,000 buyers and 50,000 orders (``ordercenter seed --users 1000
    --orders-per-user 50``) into a throwaway PostgreSQL database
@@ -15,8 +16,11 @@
    naive implementation (bench/naive.py), each under uvicorn, plus our application
    once more with a statement counter (bench/counting.py) that answers only the
    untimed counting requests.
+   ``--use-postgres`` / ``--use-sqlite``: databases kept between runs instead,
+   seeded (PostgreSQL: created too) only when they hold nobody yet.
 3. Checks, before timing, that the floors and the naive server answer with exactly
-   the JSON ours does for the same buyers (page, order detail, activity).
+   the JSON ours does for the same buyers (page, order detail, activity; each
+   examples/ read operation against its stronger floor, bench/floor_examples.py).
 4. Drives each (scenario, implementation) from a separate client process
    (bench/load.py): 16 keep-alive connections (64 for ``page@64``), closed loop, a
    warm-up, then a fixed measured window; ours and the stronger floor in interleaved
@@ -26,7 +30,11 @@
    server peak RSS (VmHWM), server and client CPU (cores busy) in the window, CPU per
    request of the server and (PostgreSQL) of its database sessions, and the sessions
    it opened in the window (bench/pg_sessions.py); then the req/s ratios, and issue
-   14's targets against the stronger floor: met or not, in this run.
+   14's targets against the stronger floor: met or not, in this run, for the page,
+   detail and activity documents and for every read operation of ``examples/``
+   (EXAMPLE_SCENARIOS: orders by tab, paged forwards and backwards, searched; home,
+   order detail by id, tagged, recently viewed, wallet, payments, recommendations,
+   buy again), PostgreSQL only.
 
 Statements per request are counted server-side on a few sequential untimed
 requests: for ours by the counting server (an SQLAlchemy listener on every engine in
@@ -1165,7 +1173,10 @@ page = bench.queries.ORDER_CENTER_PAGE, \
 first: 20, buyer varied per request;
 detail = ORDER_DETAIL (viewer.order(number)); activity = ACTIVITY (payment methods, \
 payments, tagged, recently viewed; first: {ACTIVITY_FIRST});
-place+pay = placeOrder then payOrder (one sample = the pair). impl: ours = ordercenter serve \
+place+pay = placeOrder then payOrder (one sample = the pair). Home ... BuyAgain = the \
+examples/ read operation of that name, {EXAMPLE_DURATION:.0f} s
+(Orders by tab, Orders> its page 2, Orders< a page backwards, Orders? a search), ours beside \
+its stronger floor (bench/floor_examples.py). impl: ours = ordercenter serve \
 (1 worker; 'ours x2' = --workers 2;
 'generic' = compiled plans off; 'py plans' = plans answered in Python, not by PostgreSQL), \
 floor sql = the stronger floor: one
