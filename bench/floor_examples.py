@@ -431,6 +431,53 @@ def _order_pk(raw: str) -> int:
         return 0
 
 
+_REVIEW = f"""(SELECT json_build_object(
+        'id', {gid("Review", "rv.id")},
+        'rating', rv.rating,
+        'text', rv.text,
+        'postedAt', {instant("rv.posted_at")},
+        'editedAt', {instant("rv.edited_at")}) FROM reviews rv WHERE rv.order_item_id = i.id)"""
+_REVIEWED_ITEMS = json_list(f"""SELECT json_agg(json_build_object(
+      'id', {gid("OrderItem", "i.id")},
+      'title', i.title,
+      'quantity', i.quantity,
+      'review', {_REVIEW}) ORDER BY i.id)
+    FROM order_items i WHERE i.order_id = o.id""")
+_RETURN_LINES = json_list(f"""SELECT json_agg(json_build_object(
+        'quantity', rl.quantity,
+        'item', json_build_object('id', {gid("OrderItem", "li.id")}, 'title', li.title))
+        ORDER BY rl.id)
+      FROM return_lines rl JOIN order_items li ON li.id = rl.order_item_id
+      WHERE rl.return_id = r.id""")
+_RETURNS = json_list(f"""SELECT json_agg(json_build_object(
+      'id', {gid("OrderReturn", "r.id")},
+      'status', r.status,
+      'reason', r.reason,
+      'note', r.note,
+      'rejectReason', r.reject_reason,
+      'carrier', r.carrier,
+      'trackingNumber', r.tracking_number,
+      'refundFailure', r.refund_failure,
+      'requestedAt', {instant("r.requested_at")},
+      'refundedAt', {instant("r.refunded_at")},
+      'refundTotal', {money("r.total_minor", "r.currency")},
+      'lines', {_RETURN_LINES}) ORDER BY r.id)
+    FROM returns r WHERE r.order_id = o.id""")
+_AFTER_DELIVERY = f"""
+  SELECT json_build_object(
+    'id', {gid("Order", "o.id")},
+    'status', o.status,
+    'availableActions', {order_actions("o", "o.user_id = v.id", SELLER, "ret")},
+    'items', {_REVIEWED_ITEMS},
+    'returns', {_RETURNS})
+  FROM orders o JOIN shops s ON s.id = o.shop_id
+  {order_returns("o", "ret")}
+  WHERE o.id = $2 AND {_SEES}"""
+
+AFTER_DELIVERY = f"""
+SELECT json_build_object('node', ({_AFTER_DELIVERY}))::text FROM users v WHERE v.id = $1
+"""
+
 WALLET = f"""
 SELECT json_build_object('viewer', json_build_object('paymentMethods', {PAYMENT_METHODS}))::text
 FROM users v WHERE v.id = $1
@@ -441,6 +488,9 @@ EXAMPLES: dict[str, Callable[[dict[str, Any]], Statement]] = {
     "Home": _orders(head=True),
     "Orders": _orders(head=False),
     "OrderDetail": lambda variables: Statement(ORDER_DETAIL, [_order_pk(str(variables["id"]))]),
+    "OrderAfterDelivery": lambda variables: Statement(
+        AFTER_DELIVERY, [_order_pk(str(variables["id"]))]
+    ),
     "Tagged": _listing(TAGGED),
     "RecentlyViewed": _listing(VIEWED),
     "Wallet": lambda variables: Statement(WALLET, []),

@@ -443,6 +443,7 @@ EXAMPLE_SCENARIOS: dict[str, tuple[str, ExampleVariables]] = {
     "Orders<": ("Orders", lambda f, user, i: {"last": 10, "before": f.before[user]}),
     "Orders?": ("Orders", lambda f, user, i: {"search": f.words[user], "first": 10}),
     "OrderDetail": ("OrderDetail", lambda f, user, i: {"id": f.order_ids[i][1]}),
+    "OrderAfterDelivery": ("OrderAfterDelivery", lambda f, user, i: {"id": f.order_ids[i][1]}),
     "Tagged": ("Tagged", lambda f, user, i: {}),
     "RecentlyViewed": ("RecentlyViewed", lambda f, user, i: {}),
     "Wallet": ("Wallet", lambda f, user, i: {}),
@@ -462,7 +463,7 @@ def example_requests(
 ) -> tuple[str, list[tuple[int, dict[str, Any]]]]:
     """The path and (buyer, body) of each request of an examples/ scenario."""
     operation, variables_of = EXAMPLE_SCENARIOS[scenario]
-    if scenario == "OrderDetail":
+    if scenario in ("OrderDetail", "OrderAfterDelivery"):
         buyers = [user for user, _ in fixtures.order_ids]
     elif scenario in ("Orders>", "Orders<"):
         buyers = [user for user in fixtures.buyers if user in fixtures.before]

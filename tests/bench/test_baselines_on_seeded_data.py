@@ -216,7 +216,15 @@ async def test_every_example_read_operation_of_the_stronger_floor(
         for word in [*words, "  ", "100%_\\"]:
             await _compare(ours, floor, "Orders", {"search": word, "first": 5}, user)
     assert multi_page > 10  # the paging compared was paging, not one page each
-    # Each order as its buyer, its shop's seller, the operator and a stranger see it.
+    after_delivery: list[Any] = []
+    # Each order as its buyer, its shop's seller, the operator and a stranger see it, and
+    # what happened after its delivery (returns, reviews).
     for owner, pk in ids:
         for user in {owner, users[0], users[1], users[-1]}:
-            await _compare(ours, floor, "OrderDetail", {"id": to_global_id("Order", pk)}, user)
+            for name in ("OrderDetail", "OrderAfterDelivery"):
+                variables = {"id": to_global_id("Order", pk)}
+                after_delivery.append(await _compare(ours, floor, name, variables, user))
+    # Returns in several states, with their lines, and reviewed lines were compared.
+    assert len({r["status"] for listed in _walk(after_delivery, "returns") for r in listed}) >= 4
+    assert any(r["lines"] for returns in _walk(after_delivery, "returns") for r in returns)
+    assert any(review is not None for review in _walk(after_delivery, "review"))
