@@ -50,8 +50,10 @@ format: $(STAMP)
 schema: $(STAMP)
 	$(BIN)/ordercenter export-schema
 
+# BENCH_POSTGRES / BENCH_SQLITE: databases kept between runs (seeded by the first).
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(if $(BENCH_POSTGRES),--use-postgres $(BENCH_POSTGRES)) \
+		$(if $(BENCH_SQLITE),--use-sqlite $(BENCH_SQLITE))
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -71,6 +71,32 @@ async def throwaway_sqlite() -> AsyncIterator[str]:
         yield f"sqlite:///{Path(tmp) / 'bench.db'}"
 
 
+async def kept_state(url: str) -> str:
+    """Where a database to keep between runs stands: ``missing`` (no such database),
+    ``empty`` (no users yet: unmigrated or unseeded) or ``seeded``."""
+    engine = create_async_engine(normalize_url(url))
+    try:
+        async with engine.connect() as conn:
+            found = await conn.execute(text("SELECT to_regclass('users') IS NOT NULL"))
+            if not found.scalar_one():
+                return "empty"
+            users = await conn.execute(text("SELECT EXISTS (SELECT 1 FROM users)"))
+            return "seeded" if users.scalar_one() else "empty"
+    except Exception as error:  # the driver's "database ... does not exist"
+        if "does not exist" in str(error):
+            return "missing"
+        raise
+    finally:
+        await engine.dispose()
+
+
+async def create_database(url: str) -> None:
+    """CREATE DATABASE of ``url``'s name, on its server."""
+    parsed = make_url(normalize_url(url))
+    base = parsed.set(database="postgres").render_as_string(False)
+    await admin(base, f'CREATE DATABASE "{parsed.database}"')
+
+
 def plain_url(url: str) -> str:
     """``postgresql://…`` / ``sqlite:///…`` without the async driver, for other clients."""
     parsed = make_url(url)

@@ -5,10 +5,10 @@ token, runs a few joined statements on one connection (asyncpg on PostgreSQL, a
 small pool of aiosqlite connections on SQLite) and returns the JSON our API returns
 for the same operation, serialized with orjson:
 
-- ``POST /page``  ``{"first": 20}``   = bench.queries.ORDER_CENTER_PAGE: 7 statements
-- ``POST /order`` ``{"number": "…"}`` = bench.queries.ORDER_DETAIL: 5 statements
+- ``POST /page``  ``{"first": 20}``   = bench.queries.ORDER_CENTER_PAGE: 8 statements
+- ``POST /order`` ``{"number": "…"}`` = bench.queries.ORDER_DETAIL: 6 statements
 
-(totalCount is the sum of the tab counts: both count the viewer's orders.)
+(totalCount is the sum of the status tabs' counts: both count the viewer's orders.)
 
 The stronger floor, PostgreSQL only: one statement per operation in which PostgreSQL
 builds the whole answer (bench/floor_sql.py), its text passed through untouched as
@@ -17,6 +17,8 @@ builds the whole answer (bench/floor_sql.py), its text passed through untouched 
 - ``POST /sql/page``     ``{"first": 20}``    = ORDER_CENTER_PAGE
 - ``POST /sql/order``    ``{"number": "…"}``  = ORDER_DETAIL
 - ``POST /sql/activity`` ``{"first": 10}``    = bench.queries.ACTIVITY
+- ``POST /sql/example/<Operation>`` (its variables) = each read operation of
+  ``examples/*.graphql`` (bench/floor_examples.py)
 ``GET /__bench/statements`` answers how many statements it has run so far.
 
     ORDERCENTER_DATABASE_URL=… ORDERCENTER_JWT_SECRET=… \
@@ -40,14 +42,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bench.databases import plain_url
+from bench.floor_examples import EXAMPLES
 from bench.floor_sql import STATEMENTS
 from bench.shapes import (
-    ACTIONS,
+    COUNTED_RETURNS,
     TAB_OF,
     TABS,
     cursor,
     global_id,
     money,
+    order_actions,
     payment_status,
     utc,
     viewer_of,
@@ -56,6 +60,27 @@ from resolvers.orders import MEMBERSHIP_TABS
 
 SQLITE_CONNECTIONS = 8
 PG_POOL_SIZE = 10
+
+# An order's returns with their units (for availableActions: which steps are open, and
+# whether a unit is left to ask a return for).
+_RETURNS = """
+SELECT r.order_id, r.status,
+       COALESCE((SELECT sum(rl.quantity) FROM return_lines rl WHERE rl.return_id = r.id), 0)
+FROM returns r WHERE r.order_id """
+
+
+def _actions(
+    status: str,
+    seller: bool,
+    returns: Sequence[Sequence[Any]],
+    delivered_at: Any,
+    ordered_units: int,
+) -> list[str]:
+    """availableActions from an order's returns rows (_RETURNS) and its shipment."""
+    counted = sum(r[2] for r in returns if r[1] in COUNTED_RETURNS)
+    statuses = [r[1] for r in returns]
+    return order_actions(status, seller, statuses, delivered_at, ordered_units, counted)
+
 
 PAGE_SQL = {
     "viewer": """
@@ -82,12 +107,14 @@ FROM payments pay
 LEFT JOIN payment_methods pm ON pm.id = pay.payment_method_id AND pm.user_id = :viewer
 WHERE pay.order_id IN (:orders) ORDER BY pay.created_at, pay.id""",
     "shipments": """
-SELECT sh.order_id, sh.carrier, sh.tracking_number, se.kind, se.happened_at, se.location
+SELECT sh.order_id, sh.carrier, sh.tracking_number, se.kind, se.happened_at, se.location,
+       sh.delivered_at
 FROM shipments sh LEFT JOIN shipment_events se ON se.shipment_id = sh.id
 WHERE sh.order_id IN (:orders) ORDER BY sh.order_id, se.happened_at, se.id""",
     "events": """
 SELECT order_id, id, from_status, to_status, order_version, actor, occurred_at
 FROM order_events WHERE order_id IN (:orders) ORDER BY id""",
+    "returns": _RETURNS + "IN (:orders)",
     "recommendations": """
 SELECT r.id, r.score, r.reason, p.id, p.title, p.image_url, p.price_minor, p.currency,
        b.id, b.title
@@ -124,6 +151,7 @@ WHERE sh.order_id = :order ORDER BY se.happened_at, se.id""",
     "events": """
 SELECT id, from_status, to_status, order_version, actor, note, occurred_at
 FROM order_events WHERE order_id = :order ORDER BY id""",
+    "returns": _RETURNS + "= :order",
 }
 
 _PARAM = re.compile(r":([a-z]+)")
@@ -188,9 +216,13 @@ class Postgres(Database):
 
     async def answer(self, operation: str, viewer: int, argument: Any) -> bytes | None:
         """The whole answer of ``operation`` as PostgreSQL wrote it; None: no such viewer."""
+        return await self.written(STATEMENTS[operation], viewer, argument)
+
+    async def written(self, sql: str, viewer: int, *parameters: Any) -> bytes | None:
+        """The answer ``sql`` writes for ``viewer``; None: no such viewer."""
         self.statements += 1
         async with self.pool.acquire() as conn:
-            found: str | None = await conn.fetchval(STATEMENTS[operation], viewer, argument)
+            found: str | None = await conn.fetchval(sql, viewer, *parameters)
         return None if found is None else b'{"data":' + found.encode() + b"}"
 
 
@@ -252,20 +284,28 @@ async def order_center_page(db: Database, viewer: int, first: int) -> dict[str, 
         payments = await db.fetch(conn, PAGE_SQL["payments"], viewer=viewer, orders=ids)
         shipments = await db.fetch(conn, PAGE_SQL["shipments"], orders=ids)
         events = await db.fetch(conn, PAGE_SQL["events"], orders=ids)
+        returns = await db.fetch(conn, PAGE_SQL["returns"], orders=ids)
         recommendations = await db.fetch(
             conn, PAGE_SQL["recommendations"], viewer=viewer, limit=10, false=False
         )
 
     handle, display_name, role = head[0][0], head[0][1], head[0][2]
     counts = dict.fromkeys(TABS, 0)
+    total = 0
     for row in head:
         if row[3] is not None:
             counts[TAB_OF[row[3]]] += row[4]
+            total += row[4]
             for tab, listed_count in zip(MEMBERSHIP_TABS, row[5:], strict=True):
                 counts[tab.value] += listed_count
 
     items_of: dict[int, list[Any]] = defaultdict(list)
+    units_of: dict[int, int] = defaultdict(int)
+    returns_of: dict[int, list[Any]] = defaultdict(list)
+    for r in returns:
+        returns_of[r[0]].append(r)
     for i in items:
+        units_of[i[0]] += i[3]
         items_of[i[0]].append(
             {
                 "id": global_id("OrderItem", i[1]),
@@ -293,8 +333,10 @@ async def order_center_page(db: Database, viewer: int, first: int) -> dict[str, 
             }
         )
     shipment_of: dict[int, dict[str, Any]] = {}
+    delivered_of: dict[int, Any] = {}
     for s in shipments:
         shipment = shipment_of.get(s[0])
+        delivered_of[s[0]] = s[6]
         if shipment is None:
             shipment = shipment_of[s[0]] = {
                 "carrier": s[1],
@@ -332,7 +374,13 @@ async def order_center_page(db: Database, viewer: int, first: int) -> dict[str, 
                     "paymentStatus": payment_status(statuses_of.get(o[0], set())),
                     "version": o[3],
                     "placedAt": placed_at,
-                    "availableActions": ACTIONS[(o[2], operator or o[9] == viewer)],
+                    "availableActions": _actions(
+                        o[2],
+                        operator or o[9] == viewer,
+                        returns_of.get(o[0], []),
+                        delivered_of.get(o[0]),
+                        units_of[o[0]],
+                    ),
                     "total": money(o[5], o[6]),
                     "shop": {"id": global_id("Shop", o[7]), "name": o[8]},
                     "items": items_of.get(o[0], []),
@@ -347,7 +395,7 @@ async def order_center_page(db: Database, viewer: int, first: int) -> dict[str, 
         "displayName": display_name,
         "orderTabs": [{"tab": tab, "count": n} for tab, n in counts.items()],
         "orders": {
-            "totalCount": sum(counts.values()),
+            "totalCount": total,
             "pageInfo": {
                 "hasNextPage": len(orders) > first,
                 "endCursor": edges[-1]["cursor"] if edges else None,
@@ -388,6 +436,7 @@ async def order_detail(db: Database, viewer: int, number: str) -> dict[str, Any]
         payments = await db.fetch(conn, DETAIL_SQL["payments"], viewer=viewer, order=o[0])
         shipment_rows = await db.fetch(conn, DETAIL_SQL["shipment"], order=o[0])
         events = await db.fetch(conn, DETAIL_SQL["events"], order=o[0])
+        returns = await db.fetch(conn, DETAIL_SQL["returns"], order=o[0])
     currency = o[7]
     shipment = None
     if shipment_rows:
@@ -414,7 +463,13 @@ async def order_detail(db: Database, viewer: int, number: str) -> dict[str, Any]
         "cancelReason": o[4],
         "placedAt": utc(o[5]),
         "updatedAt": utc(o[6]),
-        "availableActions": ACTIONS[(o[2], o[24] == "operator" or o[23] == viewer)],
+        "availableActions": _actions(
+            o[2],
+            o[24] == "operator" or o[23] == viewer,
+            returns,
+            shipment_rows[0][3] if shipment_rows else None,
+            sum(i[2] for i in items),
+        ),
         "subtotal": money(o[8], currency),
         "shippingFee": money(o[9], currency),
         "tax": money(o[10], currency),
@@ -520,6 +575,20 @@ def app_factory() -> Starlette:
 
         return endpoint
 
+    async def example(request: Request) -> Response:
+        """An examples/ read operation, its variables as the body (bench/floor_examples.py)."""
+        viewer = viewer_of(request.headers.get("authorization"), secret)
+        if viewer is None:
+            return _json(UNAUTHENTICATED)
+        made = EXAMPLES.get(request.path_params["operation"])
+        if made is None or not isinstance(db, Postgres):
+            return _json({"errors": [{"message": "No such operation here."}]}, status=404)
+        statement = made(orjson.loads(await request.body()))
+        found = await db.written(statement.sql, viewer, *statement.parameters)
+        if found is None:
+            return _json(UNAUTHENTICATED)
+        return Response(found, media_type="application/json")
+
     async def healthz(_: Request) -> Response:
         return _json({"status": "ok"})
 
@@ -541,6 +610,7 @@ def app_factory() -> Starlette:
             Route("/sql/page", in_sql("page", "first", 20, int), methods=["POST"]),
             Route("/sql/order", in_sql("order", "number", "", str), methods=["POST"]),
             Route("/sql/activity", in_sql("activity", "first", 10, int), methods=["POST"]),
+            Route("/sql/example/{operation}", example, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/__bench/statements", statements, methods=["GET"]),
         ],

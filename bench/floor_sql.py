@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import base64
 
-from bench.shapes import ACTIONS, TAB_OF, TABS
+from bench.shapes import COUNTED_RETURNS, RETURN_WINDOW_SECONDS, RETURNABLE, TAB_OF, TABS
+from domain import returns
 from domain.money import MINOR_UNIT_EXPONENTS
-from domain.order_status import OrderTab
+from domain.order_status import PAYMENT_STATUS_PRECEDENCE, TRANSITIONS, Actor, OrderTab
 from resolvers.orders import MEMBERSHIP_TABS
 
 
-def _literal(value: str) -> str:
+def literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
@@ -73,7 +74,7 @@ def amount(minor: str, currency: str) -> str:
         by_exponent.setdefault(exponent, []).append(code)
     whens = []
     for exponent, codes in sorted(by_exponent.items()):
-        listed = ", ".join(_literal(c) for c in codes)
+        listed = ", ".join(literal(c) for c in codes)
         whens.append(f"WHEN {currency} IN ({listed}) THEN {_scaled(minor, exponent)}")
     return f"(CASE {' '.join(whens)} ELSE {_scaled(minor, 2)} END)"
 
@@ -100,13 +101,13 @@ def python_float(expression: str) -> str:
     )
 
 
-def _tab_counts(orders: str) -> str:
+def tab_counts(orders: str) -> str:
     """orderTabs from one pass over the viewer's orders, in the API's tab order."""
     items = []
     for tab in TABS:
         listed = MEMBERSHIP_TABS.get(OrderTab(tab))
         if listed is None:
-            statuses = ", ".join(_literal(s) for s, t in TAB_OF.items() if t == tab)
+            statuses = ", ".join(literal(s) for s, t in TAB_OF.items() if t == tab)
             condition = f"{orders}.status IN ({statuses})"
         else:  # a list by its own rule (returns, to review): the API's condition
             condition = listed(orders)
@@ -116,38 +117,82 @@ def _tab_counts(orders: str) -> str:
     return f"json_build_array({', '.join(items)})"
 
 
-def _tab(status: str) -> str:
-    whens = " ".join(f"WHEN {_literal(s)} THEN {_literal(t)}" for s, t in TAB_OF.items())
+def order_tab(status: str) -> str:
+    whens = " ".join(f"WHEN {literal(s)} THEN {literal(t)}" for s, t in TAB_OF.items())
     return f"(CASE {status} {whens} END)"
 
 
-def _actions(status: str, seller: str) -> str:
-    """availableActions of the viewer's own order: the domain's table, as JSON literals."""
-    whens = []
-    for (state, is_seller), actions in ACTIONS.items():
-        test = seller if is_seller else f"NOT {seller}"
-        listed = "[" + ",".join(f'"{a}"' for a in actions) + "]"
-        whens.append(f"WHEN {status} = {_literal(state)} AND {test} THEN '{listed}'::json")
-    return f"(CASE {' '.join(whens)} END)"
+def order_actions(order: str, buyer: str, seller: str, ret: str) -> str:
+    """availableActions of the order ``order`` for a viewer who is its buyer / seller (SQL
+    booleans): each of the order's own transitions where it is in the source status and
+    the viewer holds a role that may take it, then REQUEST_RETURN, then the steps of its
+    returns, from the row ``ret`` of order_returns (NULL for an order that takes no returns)."""
+    role = {Actor.BUYER: buyer, Actor.SELLER: seller}
+    offered: list[str] = []
+    for t in TRANSITIONS:
+        who = " OR ".join(role[a] for a in sorted(t.actors) if a in role)
+        if who:
+            condition = f"{order}.status = {literal(t.source.value)} AND ({who})"
+            offered.append(f"CASE WHEN {condition} THEN {literal(t.action.value)} END")
+    requesters = " OR ".join(role[a] for a in sorted(returns.REQUESTERS))
+    offered.append(f"CASE WHEN ({requesters}) AND {ret}.requestable THEN 'REQUEST_RETURN' END")
+    for action in returns.step_order():
+        by_role = []
+        for actor, held in role.items():
+            sources = returns.sources_of(action, actor)
+            if sources:
+                listed = ", ".join(literal(s.value) for s in sources)
+                by_role.append(f"({held} AND {ret}.statuses && ARRAY[{listed}]::text[])")
+        if by_role:
+            name = returns.ORDER_ACTION_OF[action].value
+            offered.append(f"CASE WHEN {' OR '.join(by_role)} THEN {literal(name)} END")
+    return f"array_to_json(array_remove(ARRAY[{', '.join(offered)}]::text[], NULL))"
+
+
+def order_returns(order: str, ret: str) -> str:
+    """A LEFT JOIN LATERAL giving, for an order that takes returns, its returns' statuses
+    and whether its buyer may still ask for one: delivered within the window, and some
+    unit not in a return that was neither rejected nor withdrawn."""
+    returnable = ", ".join(literal(s) for s in sorted(RETURNABLE))
+    counted = ", ".join(literal(s) for s in COUNTED_RETURNS)
+    return f"""
+  LEFT JOIN LATERAL (
+    SELECT ARRAY(SELECT r.status::text FROM returns r WHERE r.order_id = {order}.id) AS statuses,
+           EXISTS (SELECT 1 FROM shipments d WHERE d.order_id = {order}.id
+                   AND d.delivered_at >= now() - interval '{RETURN_WINDOW_SECONDS} seconds')
+           AND (SELECT sum(oi.quantity) FROM order_items oi WHERE oi.order_id = {order}.id)
+             > (SELECT COALESCE(sum(rl.quantity), 0) FROM return_lines rl
+                JOIN returns r ON r.id = rl.return_id
+                WHERE r.order_id = {order}.id AND r.status IN ({counted})) AS requestable
+    WHERE {order}.status IN ({returnable})) {ret} ON true"""
 
 
 def _payment_status(statuses: str) -> str:
-    return (
-        f"CASE WHEN bool_or({statuses} = 'REFUNDED') THEN 'REFUNDED' "
-        f"WHEN bool_or({statuses} = 'CAPTURED') THEN 'PAID' ELSE 'UNPAID' END"
+    """The first status of the domain's precedence any payment has; UNPAID otherwise."""
+    whens = " ".join(
+        f"WHEN bool_or({statuses} = {literal(status)}) THEN {literal(shown.value)}"
+        for status, shown in PAYMENT_STATUS_PRECEDENCE
     )
+    return f"CASE {whens} ELSE 'UNPAID' END"
 
 
-def _list(select: str) -> str:
+# A recommendation (x) is shown until dismissed, while its product is on sale and in stock.
+RECOMMENDATION_SHOWN = (
+    "NOT x.dismissed AND EXISTS (SELECT 1 FROM products sp WHERE sp.id = x.product_id "
+    "AND sp.stock > 0 AND sp.on_sale)"
+)
+
+
+def json_list(select: str) -> str:
     """A json_agg subquery; [] rather than null when it has no rows."""
     return f"COALESCE(({select}), '[]'::json)"
 
 
 # The viewer (v) is an operator (seller of every shop) or owns the order's shop (s).
-_SELLER = "(v.role = 'operator' OR s.owner_id = v.id)"
+SELLER = "(v.role = 'operator' OR s.owner_id = v.id)"
 
 
-def _order_payments(method: str, *, created_at: bool, code: bool) -> str:
+def order_payments(method: str, *, created_at: bool, code: bool) -> str:
     """An order's (o) payments and its paymentStatus, from one read of its payments;
     the card only when it is the viewer's."""
     fields = [f"'id', {gid('Payment', 'pm.id')}", "'status', pm.status"]
@@ -178,14 +223,14 @@ def _events(*, note: bool) -> str:
         *(["'note', ev.note"] if note else []),
         f"'occurredAt', {instant('ev.occurred_at')}",
     ]
-    return _list(
+    return json_list(
         f"SELECT json_agg(json_build_object({', '.join(fields)}) ORDER BY ev.id) "
         "FROM order_events ev WHERE ev.order_id = o.id"
     )
 
 
-def _shipment(shipment_fields: list[str], event_fields: list[str]) -> str:
-    events = _list(
+def order_shipment(shipment_fields: list[str], event_fields: list[str]) -> str:
+    events = json_list(
         f"SELECT json_agg(json_build_object({', '.join(event_fields)}) "
         "ORDER BY se.happened_at, se.id) "
         "FROM shipment_events se WHERE se.shipment_id = sh.id"
@@ -194,7 +239,7 @@ def _shipment(shipment_fields: list[str], event_fields: list[str]) -> str:
     return f"(SELECT json_build_object({fields}) FROM shipments sh WHERE sh.order_id = o.id)"
 
 
-_PAGE_ITEMS = _list(f"""
+_PAGE_ITEMS = json_list(f"""
   SELECT json_agg(json_build_object(
     'id', {gid("OrderItem", "i.id")},
     'title', i.title,
@@ -209,24 +254,24 @@ _PAGE_ITEMS = _list(f"""
   FROM order_items i JOIN products p ON p.id = i.product_id JOIN shops ps ON ps.id = p.shop_id
   WHERE i.order_id = o.id""")
 
-_PAGE_EDGES = _list(f"""
+_PAGE_EDGES = json_list(f"""
   SELECT json_agg(json_build_object(
     'cursor', {time_cursor("orders", "o", "placed_at")},
     'node', json_build_object(
       'id', {gid("Order", "o.id")},
       'number', o.number,
       'status', o.status,
-      'tab', {_tab("o.status")},
+      'tab', {order_tab("o.status")},
       'paymentStatus', pay.status,
       'version', o.version,
       'placedAt', {instant("o.placed_at")},
-      'availableActions', {_actions("o.status", _SELLER)},
+      'availableActions', {order_actions("o", "o.user_id = v.id", SELLER, "ret")},
       'total', {money("o.total_minor", "o.currency")},
       'shop', json_build_object('id', {gid("Shop", "s.id")}, 'name', s.name),
       'items', {_PAGE_ITEMS},
       'payments', COALESCE(pay.list, '[]'::json),
       'shipment', {
-    _shipment(
+    order_shipment(
         ["'carrier', sh.carrier", "'trackingNumber', sh.tracking_number"],
         [
             "'kind', se.kind",
@@ -238,9 +283,10 @@ _PAGE_EDGES = _list(f"""
       'timeline', {_events(note=False)}))
     ORDER BY o.placed_at DESC, o.id DESC)
   FROM shown o JOIN shops s ON s.id = o.shop_id
-  {_order_payments("'last4', card.last4", created_at=False, code=False)}""")
+  {order_payments("'last4', card.last4", created_at=False, code=False)}
+  {order_returns("o", "ret")}""")
 
-_RECOMMENDATIONS = _list(f"""
+_RECOMMENDATIONS = json_list(f"""
   SELECT json_agg(json_build_object('node', json_build_object(
     'id', {gid("Recommendation", "r.id")},
     'score', {python_float("r.score")},
@@ -253,14 +299,14 @@ _RECOMMENDATIONS = _list(f"""
     'basedOn', CASE WHEN b.id IS NULL THEN NULL
                ELSE json_build_object('id', {gid("Product", "b.id")}, 'title', b.title) END))
     ORDER BY r.score DESC, r.id DESC)
-  FROM (SELECT * FROM recommendations WHERE user_id = v.id AND NOT dismissed
+  FROM (SELECT * FROM recommendations x WHERE user_id = v.id AND {RECOMMENDATION_SHOWN}
         ORDER BY score DESC, id DESC LIMIT 10) r
   JOIN products p ON p.id = r.product_id
   LEFT JOIN products b ON b.id = r.based_on_product_id""")
 
 PAGE = f"""
 WITH page AS (
-  SELECT id, number, status, version, placed_at, total_minor, currency, shop_id
+  SELECT id, number, status, version, placed_at, total_minor, currency, shop_id, user_id
   FROM orders WHERE user_id = $1 ORDER BY placed_at DESC, id DESC LIMIT $2 + 1
 ),
 shown AS (SELECT * FROM page ORDER BY placed_at DESC, id DESC LIMIT $2)
@@ -277,12 +323,12 @@ SELECT json_build_object('viewer', json_build_object(
     'edges', {_PAGE_EDGES}),
   'recommendations', json_build_object('edges', {_RECOMMENDATIONS})))::text
 FROM users v
-CROSS JOIN LATERAL (SELECT {_tab_counts("vo")} AS list, count(*) AS total
+CROSS JOIN LATERAL (SELECT {tab_counts("vo")} AS list, count(*) AS total
                     FROM orders vo WHERE vo.user_id = v.id) tabs
 WHERE v.id = $1
 """
 
-_DETAIL_ITEMS = _list(f"""
+_DETAIL_ITEMS = json_list(f"""
   SELECT json_agg(json_build_object(
     'id', {gid("OrderItem", "i.id")},
     'title', i.title,
@@ -305,13 +351,13 @@ _DETAIL = f"""
     'id', {gid("Order", "o.id")},
     'number', o.number,
     'status', o.status,
-    'tab', {_tab("o.status")},
+    'tab', {order_tab("o.status")},
     'paymentStatus', pay.status,
     'version', o.version,
     'cancelReason', o.cancel_reason,
     'placedAt', {instant("o.placed_at")},
     'updatedAt', {instant("o.updated_at")},
-    'availableActions', {_actions("o.status", _SELLER)},
+    'availableActions', {order_actions("o", "o.user_id = v.id", SELLER, "ret")},
     'subtotal', {money("o.subtotal_minor", "o.currency")},
     'shippingFee', {money("o.shipping_minor", "o.currency")},
     'tax', {money("o.tax_minor", "o.currency")},
@@ -324,7 +370,7 @@ _DETAIL = f"""
     'items', {_DETAIL_ITEMS},
     'payments', COALESCE(pay.list, '[]'::json),
     'shipment', {
-    _shipment(
+    order_shipment(
         [
             "'carrier', sh.carrier",
             "'trackingNumber', sh.tracking_number",
@@ -342,7 +388,8 @@ _DETAIL = f"""
 },
     'timeline', {_events(note=True)})
   FROM orders o JOIN shops s ON s.id = o.shop_id
-  {_order_payments("'brand', card.brand, 'last4', card.last4", created_at=True, code=True)}
+  {order_payments("'brand', card.brand, 'last4', card.last4", created_at=True, code=True)}
+  {order_returns("o", "ret")}
   WHERE o.user_id = v.id AND o.number = $2"""
 
 ORDER = f"""
@@ -355,7 +402,7 @@ def _connection(list_name: str, table: str, key: str, node: str, joins: str) -> 
     """The first $2 of the viewer's rows of ``table``, newest first by (key, id), with
     totalCount and pageInfo { hasNextPage endCursor }; ``node`` of the row ``x``."""
     newest = f"FROM {table} WHERE user_id = v.id ORDER BY {key} DESC, id DESC"
-    edges = _list(
+    edges = json_list(
         f"SELECT json_agg(json_build_object('node', {node}) ORDER BY x.{key} DESC, x.id DESC) "
         f"FROM (SELECT * {newest} LIMIT $2) x {joins}"
     )
@@ -377,7 +424,7 @@ _PRODUCT = f"""json_build_object(
       'shop', json_build_object('name', ps.name))"""
 _WITH_PRODUCT = "JOIN products p ON p.id = x.product_id JOIN shops ps ON ps.id = p.shop_id"
 
-_PAYMENT_METHODS = _list(f"""
+PAYMENT_METHODS = json_list(f"""
   SELECT json_agg(json_build_object(
     'id', {gid("PaymentMethod", "m.id")},
     'brand', m.brand,
@@ -425,7 +472,7 @@ _VIEWED = _connection(
 
 ACTIVITY = f"""
 SELECT json_build_object('viewer', json_build_object(
-  'paymentMethods', {_PAYMENT_METHODS},
+  'paymentMethods', {PAYMENT_METHODS},
   'payments', {_PAYMENTS},
   'taggedItems', {_TAGGED},
   'recentlyViewed', {_VIEWED}))::text

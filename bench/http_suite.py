@@ -2,6 +2,7 @@
 
     python -m bench.http_suite [--duration S] [--warmup S] [--sqlite-only | --postgres-only]
                                [--use-postgres URL] [--use-sqlite URL]
+                               [--examples-only | --no-examples]
 
 1. Seeds 1,000 buyers and 50,000 orders (``ordercenter seed --users 1000
    --orders-per-user 50``) into a throwaway PostgreSQL database
@@ -15,8 +16,11 @@
    naive implementation (bench/naive.py), each under uvicorn, plus our application
    once more with a statement counter (bench/counting.py) that answers only the
    untimed counting requests.
+   ``--use-postgres`` / ``--use-sqlite``: databases kept between runs instead,
+   seeded (PostgreSQL: created too) only when they hold nobody yet.
 3. Checks, before timing, that the floors and the naive server answer with exactly
-   the JSON ours does for the same buyers (page, order detail, activity).
+   the JSON ours does for the same buyers (page, order detail, activity; each
+   examples/ read operation against its stronger floor, bench/floor_examples.py).
 4. Drives each (scenario, implementation) from a separate client process
    (bench/load.py): 16 keep-alive connections (64 for ``page@64``), closed loop, a
    warm-up, then a fixed measured window; ours and the stronger floor in interleaved
@@ -26,7 +30,11 @@
    server peak RSS (VmHWM), server and client CPU (cores busy) in the window, CPU per
    request of the server and (PostgreSQL) of its database sessions, and the sessions
    it opened in the window (bench/pg_sessions.py); then the req/s ratios, and issue
-   14's targets against the stronger floor: met or not, in this run.
+   14's targets against the stronger floor: met or not, in this run, for the page,
+   detail and activity documents and for every read operation of ``examples/``
+   (EXAMPLE_SCENARIOS: orders by tab, paged forwards and backwards, searched; home,
+   order detail by id, tagged, recently viewed, wallet, payments, recommendations,
+   buy again), PostgreSQL only.
 
 Statements per request are counted server-side on a few sequential untimed
 requests: for ours by the counting server (an SQLAlchemy listener on every engine in
@@ -50,7 +58,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,14 +71,19 @@ from sqlalchemy import text
 from app.auth import issue_token
 from bench.databases import (
     admin,
+    create_database,
+    kept_state,
     plain_url,
     postgres_base,
     postgres_reachable,
     throwaway_postgres,
     throwaway_sqlite,
 )
+from bench.floor_examples import EXAMPLES
 from bench.pg_sessions import Watch, watching
 from bench.queries import ACTIVITY, ORDER_CENTER_PAGE, ORDER_DETAIL, PAY_ORDER, PLACE_ORDER
+from bench.shapes import TABS, utc
+from bench.shapes import cursor as order_cursor
 from db.engine import create_engine
 from resolvers.ids import to_global_id
 
@@ -82,6 +95,8 @@ USERS, ORDERS_PER_USER = 1000, 50
 CONCURRENCY = 16
 WARMUP = 1.5
 DURATION = {"page": 10.0, "detail": 6.0, "activity": 6.0, "place+pay": 6.0}
+# Each read operation of examples/ (bench/floor_examples.py), ours beside its stronger floor.
+EXAMPLE_DURATION = 4.0
 # Steady load at more clients than the pool has connections: does it open sessions?
 CROWD = 64
 # Implementations far slower than ours, measured for reference: a shorter window.
@@ -99,6 +114,7 @@ STRONG = "floor sql"
 ROUNDS = 2
 MAX_REQUESTS = 200_000
 COUNT_REQUESTS = 5  # sequential, untimed, per (implementation, scenario)
+VERIFY_EXAMPLES = 6  # buyers whose answers to each examples/ scenario are compared
 PLACE_PAY_BUYERS = 200
 ADDRESS = {
     "name": "Bench Buyer",
@@ -299,6 +315,13 @@ class Fixtures:
     place_pay: list[dict[str, Any]]
     verify: list[int]  # buyers whose answers are compared across implementations
     counts: dict[str, int] = field(default_factory=dict)
+    # For the examples' operations: per buyer with enough orders, the cursors of their
+    # 10th and 30th newest orders (page 2 forwards, a page backwards); a word of one of
+    # their items' titles (a search); (buyer, global id of one of their shipped orders).
+    after: dict[int, str] = field(default_factory=dict)
+    before: dict[int, str] = field(default_factory=dict)
+    words: dict[int, str] = field(default_factory=dict)
+    order_ids: list[tuple[int, str]] = field(default_factory=list)
 
 
 async def load_fixtures(database_url: str) -> Fixtures:
@@ -326,6 +349,20 @@ async def load_fixtures(database_url: str) -> Fixtures:
             stocked = await rows(
                 "SELECT id, shop_id FROM products WHERE on_sale = true AND stock >= 100 "
                 "ORDER BY shop_id, id"
+            )
+            newest = await rows(
+                "SELECT user_id, placed_at, id, n FROM (SELECT user_id, placed_at, id, "
+                "row_number() OVER (PARTITION BY user_id ORDER BY placed_at DESC, id DESC) AS n "
+                "FROM orders) o WHERE n IN (10, 30) ORDER BY user_id, n"
+            )
+            titles = await rows(
+                "SELECT o.user_id, i.title FROM orders o JOIN order_items i ON i.order_id = o.id "
+                "WHERE i.id IN (SELECT min(fi.id) FROM order_items fi "
+                "JOIN orders fo ON fo.id = fi.order_id GROUP BY fo.user_id)"
+            )
+            shipped = await rows(
+                "SELECT o.user_id, max(o.id) FROM orders o "
+                "JOIN shipments s ON s.order_id = o.id GROUP BY o.user_id ORDER BY o.user_id"
             )
             counts = {
                 name: int((await rows(f"SELECT count(*) FROM {name}"))[0][0])  # noqa: S608
@@ -355,7 +392,14 @@ async def load_fixtures(database_url: str) -> Fixtures:
     ]
     busiest = max(per_buyer, key=lambda row: (row[1], -row[0]))[0]
     verify = [int(busiest), 1] if int(busiest) != 1 else [1]
-    return Fixtures(buyers, detail, place_pay, verify, counts)
+    fixtures = Fixtures(buyers, detail, place_pay, verify, counts)
+    for user, placed_at, pk, n in newest:
+        into = fixtures.after if n == 10 else fixtures.before
+        into[int(user)] = order_cursor("orders", utc(placed_at), int(pk))
+    fixtures.words = {int(u): str(title).split(" ", 1)[0] for u, title in titles}
+    fixtures.order_ids = [(int(u), to_global_id("Order", int(pk))) for u, pk in shipped]
+    rng.shuffle(fixtures.order_ids)
+    return fixtures
 
 
 def token(user_id: int) -> str:
@@ -389,15 +433,70 @@ def activity_request(impl: str) -> tuple[str, dict[str, Any]]:
     return "/graphql", {"query": ACTIVITY, "variables": {"first": ACTIVITY_FIRST}}
 
 
+# The load of each examples/ read operation: (operation, the variables for one buyer, the
+# request's index), and which buyers send it (every buyer; those with 30 orders or more).
+ExampleVariables = Callable[[Fixtures, int, int], dict[str, Any]]
+EXAMPLE_SCENARIOS: dict[str, tuple[str, ExampleVariables]] = {
+    "Home": ("Home", lambda f, user, i: {"tab": TABS[i % len(TABS)]}),
+    "Orders": ("Orders", lambda f, user, i: {"tab": TABS[i % len(TABS)], "first": 10}),
+    "Orders>": ("Orders", lambda f, user, i: {"first": 10, "after": f.after[user]}),
+    "Orders<": ("Orders", lambda f, user, i: {"last": 10, "before": f.before[user]}),
+    "Orders?": ("Orders", lambda f, user, i: {"search": f.words[user], "first": 10}),
+    "OrderDetail": ("OrderDetail", lambda f, user, i: {"id": f.order_ids[i][1]}),
+    "OrderAfterDelivery": ("OrderAfterDelivery", lambda f, user, i: {"id": f.order_ids[i][1]}),
+    "Tagged": ("Tagged", lambda f, user, i: {}),
+    "RecentlyViewed": ("RecentlyViewed", lambda f, user, i: {}),
+    "Wallet": ("Wallet", lambda f, user, i: {}),
+    "Payments": ("Payments", lambda f, user, i: {}),
+    "Recommendations": ("Recommendations", lambda f, user, i: {}),
+    "BuyAgain": ("BuyAgain", lambda f, user, i: {}),
+}
+assert {operation for operation, _ in EXAMPLE_SCENARIOS.values()} == set(EXAMPLES)
+
+
+def example_document(operation: str) -> str:
+    return (ROOT / "examples" / f"{operation}.graphql").read_text()
+
+
+def example_requests(
+    scenario: str, impl: str, fixtures: Fixtures, limit: int | None = None
+) -> tuple[str, list[tuple[int, dict[str, Any]]]]:
+    """The path and (buyer, body) of each request of an examples/ scenario."""
+    operation, variables_of = EXAMPLE_SCENARIOS[scenario]
+    if scenario in ("OrderDetail", "OrderAfterDelivery"):
+        buyers = [user for user, _ in fixtures.order_ids]
+    elif scenario in ("Orders>", "Orders<"):
+        buyers = [user for user in fixtures.buyers if user in fixtures.before]
+    elif scenario == "Orders?":
+        buyers = [user for user in fixtures.buyers if user in fixtures.words]
+    else:
+        buyers = fixtures.buyers
+    made = []
+    for index, user in enumerate(buyers[:limit]):
+        variables = variables_of(fixtures, user, index)
+        if impl == STRONG:
+            made.append((user, variables))
+        else:
+            made.append((user, {"query": example_document(operation), "variables": variables}))
+    path = f"/sql/example/{operation}" if impl == STRONG else "/graphql"
+    return path, made
+
+
 def served(scenario: str, impl: str) -> bool:
     """Whether ``impl`` answers ``scenario`` (the old floor and the naive server have no
-    activity document)."""
+    activity document; the examples' operations are measured against the stronger floor)."""
+    if scenario in EXAMPLE_SCENARIOS:
+        return impl in ("ours", STRONG)
     return scenario != "activity" or impl not in ("floor", "naive")
 
 
 def requests_for(scenario: str, impl: str, fixtures: Fixtures) -> tuple[str, list[dict[str, str]]]:
     made: list[dict[str, str]] = []
     path = "/graphql"
+    if scenario in EXAMPLE_SCENARIOS:
+        path, bodies = example_requests(scenario, impl, fixtures)
+        made = [{"body": orjson.dumps(b).decode(), "token": token(u)} for u, b in bodies]
+        return path, made
     if scenario in ("page", "activity"):
         for user in fixtures.buyers:
             path, body = page_request(impl, user) if scenario == "page" else activity_request(impl)
@@ -490,7 +589,29 @@ async def verify(
                     verdicts[key] = f"user {user}: " + "; ".join(found[:3])
                 else:
                     verdicts.setdefault(key, "ok")
+    if STRONG in servers:
+        for scenario in EXAMPLE_SCENARIOS:
+            verdicts[f"{scenario}/{STRONG}"] = await verify_example(
+                client, servers, fixtures, scenario
+            )
     return verdicts
+
+
+async def verify_example(
+    client: httpx.AsyncClient, servers: dict[str, Server], fixtures: Fixtures, scenario: str
+) -> str:
+    """'ok', or the first differences of the stronger floor's answers from ours."""
+    _, ours = example_requests(scenario, "ours", fixtures, VERIFY_EXAMPLES)
+    path, theirs = example_requests(scenario, STRONG, fixtures, VERIFY_EXAMPLES)
+    for (user, our_body), (_, their_body) in zip(ours, theirs, strict=True):
+        answer = await post(client, servers["ours"], "/graphql", our_body, user)
+        if "errors" in answer or not answer.get("data"):
+            raise RuntimeError(f"our server failed {scenario}: {str(answer)[:300]}")
+        other = await post(client, servers[STRONG], path, their_body, user)
+        found = differences(answer["data"], other.get("data"))
+        if found:
+            return f"user {user}: " + "; ".join(found[:3])
+    return "ok"
 
 
 async def statements(client: httpx.AsyncClient, server: Server) -> int:
@@ -503,6 +624,13 @@ async def count_statements(
 ) -> float:
     """Statements per request over COUNT_REQUESTS sequential requests (pairs for place+pay),
     once the operation has been answered before (its compiled plan made)."""
+    if scenario in EXAMPLE_SCENARIOS:
+        path, bodies = example_requests(scenario, impl, fixtures, COUNT_REQUESTS + 1)
+        await post(client, server, path, bodies[-1][1], bodies[-1][0])
+        before = await statements(client, server)
+        for user, body in bodies[:COUNT_REQUESTS]:
+            await post(client, server, path, body, user)
+        return (await statements(client, server) - before) / COUNT_REQUESTS
     if scenario == "page":
         await post(client, server, *page_request(impl, fixtures.buyers[-1]), fixtures.buyers[-1])
     elif scenario == "activity":
@@ -716,6 +844,13 @@ async def bench_database(
                 {**python_plans, **quiet, **counting},
             )
         )
+    needed = (
+        ("ours", "floor", "counting")
+        if args.examples_only
+        else ("ours", "floor", "naive", "counting")
+    )
+    if args.examples_only:  # ours beside the stronger floor (the floor's process) only
+        plan = [step for step in plan if step[0] in needed]
     gate = asyncio.Semaphore(STARTING_AT_ONCE)
     async with AsyncExitStack() as stack:
         starting = []
@@ -733,7 +868,7 @@ async def bench_database(
         ):
             if isinstance(started, Server):
                 servers[name] = started
-            elif name in ("ours", "floor", "naive", "counting"):
+            elif name in needed:
                 raise started  # nothing to compare without these
             else:  # the run goes on without it, and says so
                 print(f"  {database}: {name} left out: {started!r:.300}", flush=True)
@@ -749,9 +884,15 @@ async def bench_database(
                     ("ours", servers["counting"]),
                     (STRONG, servers.get(STRONG)),
                     ("floor", servers["floor"]),
-                    ("naive", servers["naive"]),
+                    ("naive", servers.get("naive")),
                 ):
                     if server is not None and served(scenario, impl):
+                        counted[scenario, impl] = await count_statements(
+                            client, server, scenario, impl, fixtures
+                        )
+            for scenario in EXAMPLE_SCENARIOS if args.examples else ():
+                for impl, server in (("ours", servers["counting"]), (STRONG, servers.get(STRONG))):
+                    if server is not None:
                         counted[scenario, impl] = await count_statements(
                             client, server, scenario, impl, fixtures
                         )
@@ -785,11 +926,15 @@ async def bench_database(
                     rounds.append((scenario, "ours", 1))
                 return rounds + [(scenario, impl, 1) for impl in others]
 
-            runs = paired("page", "py plans", "generic", "floor", "naive", "ours x2")
-            runs += paired("detail", "py plans", "generic", "floor", "naive")
-            runs += paired("activity", "py plans")
-            runs += [(f"page@{CROWD}", impl, 1) for impl in ("ours", STRONG)]
-            runs.append(("place+pay", "ours", 1))
+            runs: list[tuple[str, str, int]] = []
+            if not args.examples_only:
+                runs += paired("page", "py plans", "generic", "floor", "naive", "ours x2")
+                runs += paired("detail", "py plans", "generic", "floor", "naive")
+                runs += paired("activity", "py plans")
+                runs += [(f"page@{CROWD}", impl, 1) for impl in ("ours", STRONG)]
+                runs.append(("place+pay", "ours", 1))
+            for scenario in EXAMPLE_SCENARIOS if args.examples else ():
+                runs += paired(scenario)
             postgres = plain_url(url) if database == "PostgreSQL" else None
             measured: list[Row] = []
             for scenario, impl, rounds in runs:
@@ -808,7 +953,11 @@ async def bench_database(
                     "duration": (
                         args.duration
                         or (CROWD_DURATION if crowd else None)
-                        or (SIDE_DURATION if impl in SIDE_IMPLS else DURATION[base])
+                        or (
+                            SIDE_DURATION
+                            if impl in SIDE_IMPLS
+                            else DURATION.get(base, EXAMPLE_DURATION)
+                        )
                     )
                     / rounds,
                     "max_requests": MAX_REQUESTS,
@@ -886,7 +1035,7 @@ def print_table(rows: list[Row], verdicts: dict[str, dict[str, str]]) -> None:
     print()
     by = {(r.database, r.scenario, r.impl): r for r in rows}
     for database in dict.fromkeys(r.database for r in rows):
-        for scenario in ("page", "detail", "activity"):
+        for scenario in ("page", "detail", "activity", *EXAMPLE_SCENARIOS):
             ours = by.get((database, scenario, "ours"))
             if ours is None:
                 continue
@@ -910,7 +1059,7 @@ def print_table(rows: list[Row], verdicts: dict[str, dict[str, str]]) -> None:
         bad = {k: v for k, v in checks.items() if v != "ok"}
         print(
             f"{database:<10} same JSON as ours (every other implementation; page, detail, "
-            "activity): "
+            "activity, the examples' operations): "
             + ("yes" if checks and not bad else f"NO: {bad}" if bad else "not checked")
         )
     print()
@@ -960,6 +1109,7 @@ def print_targets(by: dict[tuple[str, str, str], Row]) -> None:
             f"{ours.per_request_ms(ours.server_cpu):.2f} ms ours, "
             f"{floor.per_request_ms(floor.server_cpu):.2f} ms floor"
         )
+    print_example_targets(by)
     ours, floor = by.get(("SQLite", "page", "ours")), by.get(("SQLite", "page", "floor"))
     if ours is not None and floor is not None:
         ratio = _ratio(ours.rps, floor.rps)
@@ -988,6 +1138,32 @@ def print_targets(by: dict[tuple[str, str, str], Row]) -> None:
         )
 
 
+def print_example_targets(by: dict[tuple[str, str, str], Row]) -> None:
+    """Every examples/ read operation: >= 0.6x its stronger floor, p99 < 100 ms."""
+    pg = "PostgreSQL"
+    measured = [s for s in EXAMPLE_SCENARIOS if (pg, s, "ours") in by]
+    if not measured:
+        return
+    print(f"  examples/ read operations at {CONCURRENCY} clients (target >= 0.6x, p99 < 100 ms):")
+    for scenario in measured:
+        ours, floor = by[pg, scenario, "ours"], by.get((pg, scenario, STRONG))
+        if floor is None:
+            print(
+                f"    {scenario:<15} ours {ours.rps:6.0f} req/s, p99 {ours.p99:6.1f} ms; no floor"
+            )
+            continue
+        ratio = _ratio(ours.rps, floor.rps)
+        fast = _verdict(ours.p99 < 100 if ours.p99 == ours.p99 else None)
+        server = [r.per_request_ms(r.server_cpu) for r in (ours, floor)]
+        database = [r.per_request_ms(r.pg_cpu) for r in (ours, floor)]
+        print(
+            f"    {scenario:<15} ours {ours.rps:6.0f} req/s = {ratio:5.2f}x floor's "
+            f"{floor.rps:6.0f} ({_verdict(ratio >= 0.6 if ratio == ratio else None)}); "
+            f"p99 {ours.p99:6.1f} ms ({fast}), floor {floor.p99:6.1f} ms; CPU ms/req server "
+            f"{server[0]:5.2f} vs {server[1]:5.2f}, PG {database[0]:5.2f} vs {database[1]:5.2f}"
+        )
+
+
 LEGEND = f"""\
 {CONCURRENCY} concurrent keep-alive clients in a separate process, closed loop; \
 {WARMUP:.1f} s warm-up, then a fixed window
@@ -998,7 +1174,10 @@ page = bench.queries.ORDER_CENTER_PAGE, \
 first: 20, buyer varied per request;
 detail = ORDER_DETAIL (viewer.order(number)); activity = ACTIVITY (payment methods, \
 payments, tagged, recently viewed; first: {ACTIVITY_FIRST});
-place+pay = placeOrder then payOrder (one sample = the pair). impl: ours = ordercenter serve \
+place+pay = placeOrder then payOrder (one sample = the pair). Home ... BuyAgain = the \
+examples/ read operation of that name, {EXAMPLE_DURATION:.0f} s
+(Orders by tab, Orders> its page 2, Orders< a page backwards, Orders? a search), ours beside \
+its stronger floor (bench/floor_examples.py). impl: ours = ordercenter serve \
 (1 worker; 'ours x2' = --workers 2;
 'generic' = compiled plans off; 'py plans' = plans answered in Python, not by PostgreSQL), \
 floor sql = the stronger floor: one
@@ -1025,10 +1204,26 @@ async def main(argv: list[str] | None = None, command: str | None = None) -> Non
     parser.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
     parser.add_argument("--postgres-only", action="store_true", help="skip SQLite")
     parser.add_argument(
-        "--use-postgres", metavar="URL", help="an already seeded database (kept; no seeding)"
+        "--use-postgres",
+        metavar="URL",
+        help="a database kept between runs: used as it is once seeded; seeded (and created) "
+        "first when it is empty (or missing)",
     )
     parser.add_argument(
-        "--use-sqlite", metavar="URL", help="an already seeded SQLite file (kept; no seeding)"
+        "--use-sqlite",
+        metavar="URL",
+        help="a SQLite file kept between runs (sqlite:///path): seeded first when missing",
+    )
+    parser.add_argument(
+        "--examples-only",
+        action="store_true",
+        help="only the examples/ read operations (ours beside the stronger floor)",
+    )
+    parser.add_argument(
+        "--no-examples",
+        dest="examples",
+        action="store_false",
+        help="leave the examples/ read operations out",
     )
     args = parser.parse_args(argv)
     if command is None:
@@ -1050,11 +1245,18 @@ async def main(argv: list[str] | None = None, command: str | None = None) -> Non
         fresh: list[str] = []
         if args.use_postgres:
             databases["PostgreSQL"] = args.use_postgres
+            state = await kept_state(args.use_postgres)
+            if state != "seeded":  # seeded now, and kept for the next run
+                if state == "missing":
+                    await create_database(args.use_postgres)
+                fresh.append("PostgreSQL")
         elif base is not None:
             databases["PostgreSQL"] = await stack.enter_async_context(throwaway_postgres(base))
             fresh.append("PostgreSQL")
         if args.use_sqlite:
             databases["SQLite"] = args.use_sqlite
+            if not os.path.exists(args.use_sqlite.split("///", 1)[-1]):  # noqa: ASYNC240
+                fresh.append("SQLite")  # seeded now, and kept for the next run
         elif args.postgres_only and "PostgreSQL" in databases:
             pass
         else:

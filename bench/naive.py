@@ -22,28 +22,41 @@ from typing import Any
 
 import orjson
 import strawberry
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bench.shapes import ACTIONS, TAB_OF, TABS, cursor, global_id, payment_status, viewer_of
+from bench.shapes import (
+    COUNTED_RETURNS,
+    TAB_OF,
+    TABS,
+    cursor,
+    global_id,
+    order_actions,
+    payment_status,
+    viewer_of,
+)
 from db.engine import SessionFactory, create_engine, create_session_factory
 from db.models import Order as OrderRow
 from db.models import OrderEvent as OrderEventRow
 from db.models import OrderItem as OrderItemRow
+from db.models import OrderReturn as ReturnRow
 from db.models import Payment as PaymentRow
 from db.models import PaymentMethod as PaymentMethodRow
 from db.models import Product as ProductRow
 from db.models import Recommendation as RecommendationRow
+from db.models import ReturnLine as ReturnLineRow
 from db.models import Shipment as ShipmentRow
 from db.models import ShipmentEvent as ShipmentEventRow
 from db.models import Shop as ShopRow
 from db.models import TaggedItem as TaggedItemRow
 from db.models import User as UserRow
 from domain.money import Money as DomainMoney
+from resolvers.activity import recommendation_is_shown
+from resolvers.orders import MEMBERSHIP_TABS
 
 
 class Ctx:
@@ -367,7 +380,24 @@ class Order:
         viewer = await _one(info, select(UserRow).where(UserRow.id == info.context.viewer_id))
         shop = await _one(info, select(ShopRow).where(ShopRow.id == self.row.shop_id))
         seller = viewer.role == "operator" or shop.owner_id == viewer.id
-        return ACTIONS[(self.row.status, seller)]
+        returns = await _all(info, select(ReturnRow).where(ReturnRow.order_id == self.row.id))
+        returned = 0
+        for r in returns:
+            if r.status in COUNTED_RETURNS:
+                lines = await _all(
+                    info, select(ReturnLineRow).where(ReturnLineRow.return_id == r.id)
+                )
+                returned += sum(line.quantity for line in lines)
+        shipment = await _one(info, select(ShipmentRow).where(ShipmentRow.order_id == self.row.id))
+        items = await _all(info, select(OrderItemRow).where(OrderItemRow.order_id == self.row.id))
+        return order_actions(
+            self.row.status,
+            seller,
+            [r.status for r in returns],
+            None if shipment is None else shipment.delivered_at,
+            sum(i.quantity for i in items),
+            returned,
+        )
 
 
 @strawberry.type
@@ -460,6 +490,15 @@ class User:
         counts = dict.fromkeys(TABS, 0)
         for status, n in rows:
             counts[TAB_OF[status]] += int(n)
+        # The lists by a rule of their own (to review, returns): a count each.
+        for tab, listed in MEMBERSHIP_TABS.items():
+            async with info.context.sessions() as session:
+                statement = (
+                    select(func.count())
+                    .select_from(OrderRow)
+                    .where(OrderRow.user_id == self.row.id, text(listed("orders")))
+                )
+                counts[tab.value] = int((await session.execute(statement)).scalar_one())
         return [OrderTabCount(tab=tab, count=n) for tab, n in counts.items()]
 
     @strawberry.field
@@ -497,7 +536,7 @@ class User:
             select(RecommendationRow)
             .where(
                 RecommendationRow.user_id == self.row.id,
-                RecommendationRow.dismissed == False,  # noqa: E712
+                text(recommendation_is_shown("recommendations")),
             )
             .order_by(RecommendationRow.score.desc(), RecommendationRow.id.desc())  # type: ignore[attr-defined]
             .limit(first),

@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime
+import os
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import jwt
 
+from domain import returns
 from domain.money import minor_unit_exponent
 from domain.order_status import (
+    PAYMENT_STATUS_PRECEDENCE,
     Actor,
     OrderStatus,
     OrderTab,
-    available_actions,
     tab_of,
 )
 
@@ -28,14 +31,48 @@ TABS: tuple[str, ...] = tuple(tab.value for tab in OrderTab)
 TAB_OF: dict[str, str] = {status.value: tab_of(status).value for status in OrderStatus}
 _BUYER = frozenset({Actor.BUYER})
 _BUYER_SELLER = frozenset({Actor.BUYER, Actor.SELLER})
-# (status, viewer is also the seller) -> availableActions, for the viewer's own orders.
-ACTIONS: dict[tuple[str, bool], list[str]] = {
-    (status.value, seller): [
-        a.value for a in available_actions(status, _BUYER_SELLER if seller else _BUYER)
+
+
+# How long after delivery a return may be asked for: the servers' setting, read as they
+# read it, so every baseline offers REQUEST_RETURN exactly when ours does.
+RETURN_WINDOW_SECONDS = int(
+    os.environ.get("ORDERCENTER_RETURN_WINDOW_SECONDS", returns.DEFAULT_WINDOW.total_seconds())
+)
+
+
+def order_actions(
+    status: str,
+    seller: bool,
+    return_statuses: Iterable[str],
+    delivered_at: Any,
+    ordered_units: int,
+    returned_units: int,
+) -> list[str]:
+    """availableActions of the viewer's own order (they are its buyer; ``seller``: also
+    its seller): the order's own actions, REQUEST_RETURN while the window is open and a
+    unit is left (``returned_units``: units in returns not rejected or withdrawn), then
+    the steps of its returns."""
+    delivered = utc(delivered_at)
+    requestable = (
+        status in RETURNABLE
+        and delivered is not None
+        and datetime.now(UTC) <= delivered + timedelta(seconds=RETURN_WINDOW_SECONDS)
+        and ordered_units > returned_units
+    )
+    actors = _BUYER_SELLER if seller else _BUYER
+    return [
+        a.value
+        for a in returns.order_actions(
+            OrderStatus(status),
+            actors,
+            [returns.ReturnStatus(r) for r in return_statuses],
+            requestable,
+        )
     ]
-    for status in OrderStatus
-    for seller in (False, True)
-}
+
+
+RETURNABLE: frozenset[str] = frozenset(s.value for s in returns.RETURNABLE_ORDER_STATUSES)
+COUNTED_RETURNS: tuple[str, ...] = tuple(sorted(s.value for s in returns.COUNTED_STATUSES))
 
 
 def global_id(type_name: str, pk: int) -> str:
@@ -58,10 +95,9 @@ def money(minor: int, currency: str) -> dict[str, str]:
 
 
 def payment_status(statuses: set[str]) -> str:
-    if "REFUNDED" in statuses:
-        return "REFUNDED"
-    if "CAPTURED" in statuses:
-        return "PAID"
+    for status, shown in PAYMENT_STATUS_PRECEDENCE:
+        if status in statuses:
+            return shown.value
     return "UNPAID"
 
 

@@ -9,7 +9,6 @@ the comparison is of the parsed answers, written out again the same way.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -18,12 +17,10 @@ import orjson
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bench.databases import plain_url
-from bench.floor import app_factory
 from bench.queries import ACTIVITY, ORDER_CENTER_PAGE, ORDER_DETAIL
 from db.engine import create_session_factory
 from db.models import PaymentMethod, User
-from tests.conftest import TEST_SECRET, token_for
+from tests.conftest import token_for
 from tests.factories import (
     make_payment,
     make_payment_method,
@@ -37,22 +34,6 @@ from tests.security.conftest import Apps, make_settings
 from tests.security.conftest import apps as apps  # the fixture
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-
-
-@pytest.fixture
-async def floor(
-    database_url: str, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[httpx.AsyncClient]:
-    monkeypatch.setenv("ORDERCENTER_DATABASE_URL", plain_url(database_url))
-    monkeypatch.setenv("ORDERCENTER_JWT_SECRET", TEST_SECRET)
-    app = app_factory()
-    async with (
-        app.router.lifespan_context(app),  # the floor's pool, as uvicorn would start it
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://floor"
-        ) as client,
-    ):
-        yield client
 
 
 async def _activity(engine: AsyncEngine, people: dict[str, Any]) -> None:
