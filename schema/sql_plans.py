@@ -1291,7 +1291,7 @@ class SqlPlan:
         if self.sqlite:
             bound = {name: _sqlite_value(v) for name, v in bound.items()}
         try:
-            rows = await context.loaders.reads.rows(self.statement, bound)
+            rows = await context.loaders.reads.text_rows(self.statement, bound)
         except Exception:
             # A rule PostgreSQL refuses (or a statement timeout): the request is still
             # answered, by the Python plan; the log says this plan is not paying off.
