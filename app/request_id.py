@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from uuid import uuid4
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HEADER = "x-request-id"
@@ -24,6 +23,20 @@ def request_id_of(scope: Scope) -> str:
 
 
 SERVER_SEND = "ordercenter_server_send"  # where in a WebSocket scope's state
+_HEADER_BYTES = HEADER.encode()
+
+
+def _set(message: Message, header: tuple[bytes, bytes]) -> None:
+    """The response's one X-Request-ID header (as ``MutableHeaders.__setitem__`` sets
+    it, in one pass over the raw headers: this runs on every response)."""
+    headers = message["headers"] = list(message.get("headers", ()))
+    found = [i for i, (name, _) in enumerate(headers) if name == header[0]]
+    for index in reversed(found[1:]):
+        del headers[index]
+    if found:
+        headers[found[0]] = header
+    else:
+        headers.append(header)
 
 
 class RequestIdMiddleware:
@@ -36,7 +49,7 @@ class RequestIdMiddleware:
             return
         supplied = ""
         for name, value in scope.get("headers", []):
-            if name == HEADER.encode():
+            if name == _HEADER_BYTES:
                 supplied = value.decode("latin-1")
                 break
         request_id = supplied if _SANE.match(supplied) else uuid4().hex
@@ -49,9 +62,11 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
 
+        header = (_HEADER_BYTES, request_id.encode("latin-1"))
+
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+                _set(message, header)
             await send(message)
 
         await self.app(scope, receive, send_with_id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # GraphiQL is our only page; its one inline script and styles are our own.
@@ -14,6 +13,40 @@ PAGE_POLICY = (
 API_POLICY = "default-src 'none'; frame-ancestors 'none'"
 
 
+# In the order they are added, each unless the response set it itself; names lowercase,
+# as ASGI servers and Starlette's responses write them.
+_ALWAYS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+)
+_POLICY, _CACHE = b"content-security-policy", b"cache-control"
+_PAGE_POLICY, _API_POLICY = PAGE_POLICY.encode(), API_POLICY.encode()
+_STATIC_PREFIX = "/graphiql/static/"
+
+
+def secure(message: Message, path: str) -> None:
+    """Adds the headers to an ``http.response.start`` message: one pass over the raw
+    headers it has (this runs on every response, where a ``MutableHeaders`` per header
+    cost ~30 us a response)."""
+    headers = message["headers"] = list(message.get("headers", ()))
+    present = set()
+    content_type: bytes | None = None
+    for name, value in headers:
+        present.add(name)
+        if name == b"content-type" and content_type is None:
+            content_type = value
+    html = content_type is not None and content_type.startswith(b"text/html")
+    headers.extend(pair for pair in _ALWAYS if pair[0] not in present)
+    if _POLICY not in present:
+        headers.append((_POLICY, _PAGE_POLICY if html else _API_POLICY))
+    if _CACHE not in present:
+        # Answers carry private data; only the vendored assets may be cached.
+        static = path.startswith(_STATIC_PREFIX)
+        headers.append((_CACHE, b"public, max-age=86400" if static else b"no-store"))
+
+
 class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -22,21 +55,11 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = scope["path"]
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                html = headers.get("content-type", "").startswith("text/html")
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault("X-Frame-Options", "DENY")
-                headers.setdefault("Referrer-Policy", "no-referrer")
-                headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-                headers.setdefault("Content-Security-Policy", PAGE_POLICY if html else API_POLICY)
-                static = scope["path"].startswith("/graphiql/static/")
-                # Answers carry private data; only the vendored assets may be cached.
-                headers.setdefault(
-                    "Cache-Control", "public, max-age=86400" if static else "no-store"
-                )
+                secure(message, path)
             await send(message)
 
         await self.app(scope, receive, with_headers)

@@ -130,6 +130,11 @@ def close_connections_returned_after_dispose(engine: AsyncEngine) -> None:
 # to the statement. The statements' parameters are keys, page sizes and optional
 # filters: one plan serves every value.
 POSTGRES_SETTINGS = {"plan_cache_mode": "force_generic_plan"}
+# asyncpg keeps the statements it prepares per connection (its statement cache, used by
+# the reads it runs itself: resolvers.batching.Reads.text_rows), but by default none
+# longer than 15 KiB: an SQL plan's statement is longer, and was prepared (parsed and
+# planned by PostgreSQL, a round trip more) on every request. 0: whatever the length.
+ASYNCPG_CONNECT = {"max_cacheable_statement_size": 0}
 
 
 def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
@@ -153,7 +158,7 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
             echo=echo,
             pool_size=pool_size,
             max_overflow=0,
-            connect_args={"server_settings": POSTGRES_SETTINGS},
+            connect_args={"server_settings": POSTGRES_SETTINGS, **ASYNCPG_CONNECT},
         )
     close_connections_returned_after_dispose(engine)
     return engine

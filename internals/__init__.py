@@ -16,18 +16,23 @@ down. Only what has no public equivalent is here; where one exists, the code use
 from __future__ import annotations
 
 import types
-from collections.abc import Callable, Coroutine, Generator
+import weakref
+from collections.abc import Callable, Coroutine, Generator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiodataloader import DataLoader, Loader, dispatch_queue_batch
 from graphql import GraphQLSchema
 from sqlalchemy import Boolean, ColumnElement, ColumnExpressionArgument, any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql import coercions, roles
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.elements import BindParameter, TextClause
 from sqlalchemy.sql.visitors import InternalTraversal
+from sqlalchemy.util import greenlet_spawn
 from strawberry import Schema
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -277,6 +282,93 @@ def _one_of_keys(element: OneOfKeys, compiler: SQLCompiler, **kw: Any) -> str:
 def _one_of_keys_array(element: OneOfKeys, compiler: SQLCompiler, **kw: Any) -> str:
     keys: BindParameter[Any] = bindparam(element.name, type_=ARRAY(element.column.type))
     return compiler.process(element.column == any_(keys), **kw)
+
+
+# ------------------------------------------------- SQLAlchemy's pool, asyncpg's connection
+# A read that is one plain SQL text (an SQL plan's statement, schema/sql_plans.py) needs
+# none of what SQLAlchemy's execution adds over asyncpg's: no compiled construct, no
+# result types to process, no transaction (reads run in autocommit, db.engine.read_options).
+# Measured on a trivial statement, SQLAlchemy's execute on a held connection costs
+# ~170 us of CPU against ~30 us for asyncpg's own prepared statement, and a checkout of a
+# Connection with its options ~80 us against ~30 us for the pool's raw connection. So
+# such a read checks out the pool's connection raw (the one pool, its events and reset
+# on return as usual) and runs the text on asyncpg's connection, which keeps the
+# statement prepared (asyncpg's statement cache, per connection). The text is compiled
+# by SQLAlchemy once: PostgreSQL's $n placeholders and the names they stand for.
+# ``AsyncEngine.raw_connection`` and ``driver_connection`` are public; releasing a raw
+# connection from async code (``greenlet_spawn``, so that the pool's reset and an
+# invalidated connection's close may await), the compiled ``positiontup`` and the
+# engine's ``dispatch`` (who listens for statements) are not.
+
+
+@dataclass(frozen=True, slots=True)
+class DriverText:
+    """An SQL text as asyncpg runs it: $n placeholders, and the parameter name of each."""
+
+    sql: str
+    names: tuple[str, ...]
+
+
+_driver_texts: weakref.WeakKeyDictionary[TextClause, DriverText] = weakref.WeakKeyDictionary()
+
+
+def driver_text(statement: TextClause, engine: AsyncEngine) -> DriverText:
+    """``statement`` as its engine's driver takes it (compiled once per statement)."""
+    found = _driver_texts.get(statement)
+    if found is None:
+        compiled = statement.compile(dialect=engine.dialect)
+        found = DriverText(compiled.string, tuple(compiled.positiontup or ()))
+        _driver_texts[statement] = found
+    return found
+
+
+def reads_by_driver(engine: AsyncEngine) -> bool:
+    """Whether plain reads may go to ``engine``'s asyncpg connections directly: its
+    driver is asyncpg and nobody listens for its statements (tracing's spans, a
+    statement counter: the driver's own calls would pass them by unseen)."""
+    if engine.dialect.driver != "asyncpg":
+        return False
+    dispatch = engine.sync_engine.dispatch
+    return not (dispatch.before_cursor_execute or dispatch.after_cursor_execute)
+
+
+async def checkout_raw(engine: AsyncEngine) -> PoolProxiedConnection:
+    """One of the pool's connections, without a SQLAlchemy Connection around it."""
+    return await engine.raw_connection()
+
+
+async def driver_rows(
+    connection: PoolProxiedConnection, text: DriverText, params: Mapping[str, Any]
+) -> Sequence[Sequence[Any]]:
+    """The rows of ``text`` run by asyncpg on ``connection`` (outside any transaction:
+    each statement its own, as the read options say), as asyncpg's records."""
+    driver = connection.driver_connection
+    if driver is None:  # invalidated and not yet reconnected: as asyncpg says it
+        raise ConnectionError("the connection is closed")
+    rows: Sequence[Sequence[Any]] = await driver.fetch(
+        text.sql, *[params[name] for name in text.names]
+    )
+    return rows
+
+
+def connection_lost(connection: PoolProxiedConnection) -> bool:
+    """Whether the driver's connection is closed (PostgreSQL or the network dropped it)."""
+    driver = connection.driver_connection
+    return driver is None or bool(driver.is_closed())
+
+
+async def release_raw(connection: PoolProxiedConnection, lost: BaseException | None) -> None:
+    """Gives a raw connection back to the pool (``lost``: invalidated first, so the pool
+    opens a new one in its place)."""
+
+    def release() -> None:
+        try:
+            if lost is not None:
+                connection.invalidate(lost)
+        finally:
+            connection.close()
+
+    await greenlet_spawn(release)
 
 
 # -------------------------------------------------------------------- prometheus-client

@@ -22,8 +22,10 @@ from typing import Any, TypeVar
 from aiodataloader import DataLoader
 from sqlalchemy.engine import Result
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql import Executable
+from sqlalchemy.sql.elements import TextClause
 
 import internals
 from db.engine import read_options
@@ -72,19 +74,25 @@ class Reads:
     ``keep``), which ends by giving it back; outside one (a loader used directly, a
     WebSocket handshake) it goes back as soon as no statement waits for it, since
     nothing would say when the caller is done.
+
+    Statements are SQLAlchemy's (``rows``) on a Connection of the engine, no Session:
+    nothing here needs one. A plain SQL text (``text_rows``, an SQL plan's one
+    statement) goes to asyncpg's connection itself when it can (internals.
+    reads_by_driver), on a raw connection of the same pool.
     """
 
     def __init__(self, sessions: Callable[[], AsyncSession]) -> None:
         self._sessions = sessions
+        self._engine = _engine_of(sessions)
         self._lock = asyncio.Lock()
-        self._session: AsyncSession | None = None
         self._connection: AsyncConnection | None = None
+        self._raw: PoolProxiedConnection | None = None
         self._keepers = 0
         self._users = 0
 
     @property
     def open(self) -> bool:
-        return self._session is not None
+        return self._connection is not None or self._raw is not None
 
     @property
     def factory(self) -> Callable[[], AsyncSession]:
@@ -97,22 +105,27 @@ class Reads:
 
     async def rows(self, statement: Executable, params: dict[str, Any] | None = None) -> list[Any]:
         """Rows as named tuples: for ``select(Model)`` they answer the model's attribute names."""
+        return await self._turn(self._statement_rows, statement, params)
+
+    async def text_rows(
+        self, statement: TextClause, params: dict[str, Any]
+    ) -> Sequence[Sequence[Any]]:
+        """Rows of a plain SQL text, by position (no names, no result types applied)."""
+        if not internals.reads_by_driver(self._engine):
+            return await self.rows(statement, params)
+        return await self._turn(self._driver_rows, statement, params)
+
+    async def _turn(
+        self,
+        execute: Callable[[Any, dict[str, Any] | None], Awaitable[T]],
+        statement: Any,
+        params: dict[str, Any] | None,
+    ) -> T:
         self._users += 1
         try:
             async with self._lock:
                 try:
-                    fresh = self._connection is None
-                    try:
-                        rows = await self._execute(statement, params)
-                    except DBAPIError as error:
-                        # Pooled connections are not pinged on checkout (it was a third
-                        # of a page request's CPU): one the server dropped (a restart, a
-                        # failover) fails its first statement, the pool is invalidated,
-                        # and the read, which changes nothing, runs again on a new one.
-                        if not (fresh and error.connection_invalidated):
-                            raise
-                        await self._release()
-                        rows = await self._execute(statement, params)
+                    rows = await execute(statement, params)
                 except BaseException:
                     # As a session of its own per batch would have been: closed with the
                     # failure, so one broken statement (or connection) fails only its batch.
@@ -124,25 +137,85 @@ class Reads:
         finally:
             self._users -= 1
 
+    async def _statement_rows(
+        self, statement: Executable, params: dict[str, Any] | None
+    ) -> list[Any]:
+        if self._raw is not None:
+            await self._release()  # one connection per request: not a raw one beside it
+        fresh = self._connection is None
+        try:
+            return await self._execute(statement, params)
+        except DBAPIError as error:
+            # Pooled connections are not pinged on checkout (it was a third of a page
+            # request's CPU): one the server dropped (a restart, a failover) fails its
+            # first statement, the pool is invalidated, and the read, which changes
+            # nothing, runs again on a new one.
+            if not (fresh and error.connection_invalidated):
+                raise
+            await self._release()
+            return await self._execute(statement, params)
+
     async def _execute(self, statement: Executable, params: dict[str, Any] | None) -> list[Any]:
         if self._connection is None:
-            session = self._session = self._sessions()
-            options = read_options(session.get_bind().dialect.name)
-            self._connection = await session.connection(execution_options=options)
+            connection = await self._engine.connect()
+            try:
+                options = read_options(self._engine.dialect.name)
+                self._connection = await connection.execution_options(**options)
+            except BaseException:
+                await _close(connection)
+                raise
         return _records(await self._connection.execute(statement, params))
+
+    async def _driver_rows(
+        self, statement: TextClause, params: dict[str, Any] | None
+    ) -> Sequence[Sequence[Any]]:
+        if self._connection is not None:
+            # A Connection is held already (loaders read first): the text runs on it.
+            return await self._statement_rows(statement, params)
+        text = internals.driver_text(statement, self._engine)
+        fresh = self._raw is None
+        if self._raw is None:
+            self._raw = await internals.checkout_raw(self._engine)
+        try:
+            return await internals.driver_rows(self._raw, text, params or {})
+        except Exception as error:
+            if not (fresh and internals.connection_lost(self._raw)):
+                raise
+            # Dropped by the server, as above: it goes back invalidated, and the read
+            # runs again through SQLAlchemy, which invalidates the rest of the pool if
+            # the next connection was dropped too, and retries once more.
+            await self._release(lost=error)
+            return await self._statement_rows(statement, params)
 
     async def close(self) -> None:
         """Give the connection back now; the next statement takes another."""
         async with self._lock:
             await self._release()
 
-    async def _release(self) -> None:
-        session, self._session, self._connection = self._session, None, None
-        if session is not None:
-            # Shielded, as AsyncSession's own `async with` closes: an operation cancelled
-            # meanwhile (its client went away) must not interrupt the connection's
-            # rollback on its way back to the pool half way.
-            await asyncio.shield(asyncio.ensure_future(session.close()))
+    async def _release(self, lost: BaseException | None = None) -> None:
+        connection, self._connection = self._connection, None
+        raw, self._raw = self._raw, None
+        if connection is not None:
+            await _close(connection)
+        if raw is not None:
+            await asyncio.shield(asyncio.ensure_future(internals.release_raw(raw, lost)))
+
+
+async def _close(connection: AsyncConnection) -> None:
+    # Shielded, as AsyncSession's own `async with` closes: an operation cancelled meanwhile
+    # (its client went away) must not interrupt the connection's reset on its way back
+    # to the pool half way.
+    await asyncio.shield(asyncio.ensure_future(connection.close()))
+
+
+def _engine_of(sessions: Callable[[], AsyncSession]) -> AsyncEngine:
+    """The engine a session factory binds its sessions to."""
+    bind = sessions.kw.get("bind") if isinstance(sessions, async_sessionmaker) else None
+    if not isinstance(bind, AsyncEngine):
+        bind = sessions().bind  # a factory of another kind: one of its sessions says
+    if not isinstance(bind, AsyncEngine):
+        raise TypeError(f"reads need sessions bound to an AsyncEngine, not {bind!r}")
+    return bind
 
 
 class BatchScheduler:

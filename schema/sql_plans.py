@@ -1299,7 +1299,7 @@ class SqlPlan:
         if self.sqlite:
             bound = {name: _sqlite_value(v) for name, v in bound.items()}
         try:
-            rows = await context.loaders.reads.rows(self.statement, bound)
+            rows = await context.loaders.reads.text_rows(self.statement, bound)
         except OperationalError as error:
             if not (self.sqlite and SQLITE_TOO_DEEP in str(error.orig)):
                 log.warning("an SQL plan failed; the Python plan answers", exc_info=True)

@@ -10,6 +10,7 @@ ALLOWED = {
     "strawberry-graphql": ">=0.341.2,<0.400 (checked on 0.341.2)",
     "aiodataloader": ">=0.4.3,<0.5 (checked on 0.4.3)",
     "sqlalchemy": ">=2.0.36,<2.2 (checked on 2.1.9)",
+    "asyncpg": ">=0.30,<0.33 (checked on 0.32.0)",
     "prometheus-client": ">=0.21,<1 (checked on 0.26.0)",
     "uvicorn": ">=0.34,<1 (checked on 0.55.0, with websockets 17.4)",
     "python": "asyncio of CPython >=3.11 (checked on 3.11)",

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, update
 
@@ -201,7 +201,54 @@ async def _compare(
     )
     assert planned.state.plans.answered == 1
     assert count_statements.count == 1  # the database built it: one statement
+    # With nobody listening for statements, PostgreSQL's runs on asyncpg's connection
+    # itself (resolvers.batching.Reads.text_rows): the same bytes again.
+    sync_engine = planned.state.engine.sync_engine
+    event.remove(sync_engine, "before_cursor_execute", count_statements)
+    try:
+        by_driver = await client.post("/graphql", json=body, headers=headers)
+    finally:
+        event.listen(sync_engine, "before_cursor_execute", count_statements)
+    assert by_driver.content == generic.content, _around_first_difference(
+        by_driver.content, generic.content
+    )
+    assert planned.state.plans.answered == 2
     return generic.content
+
+
+async def test_the_plans_statement_takes_one_pooled_connection_and_no_more(
+    apps: Apps, engine: AsyncEngine
+) -> None:
+    """On PostgreSQL the plan's one statement runs on a raw connection of the pool, with
+    no SQLAlchemy Connection made for it; SQLite reads through one, as every read there."""
+    people = await _people(engine)
+    planned = apps.app(make_settings(compiled_plans=True))
+    client = await apps.client(planned)
+    headers = {"Authorization": f"Bearer {token_for(people['buyer'].id)}"}
+    body = {"query": ORDER_CENTER_PAGE, "variables": {"first": 20}}
+    generic = await client.post("/graphql", json=body, headers=headers)  # compiles the plan
+    connections: list[object] = []
+    checkouts: list[object] = []
+    sync_engine = engine.sync_engine
+
+    def connected(connection: object) -> None:
+        connections.append(connection)
+
+    def checked_out(*args: object) -> None:
+        checkouts.append(args)
+
+    event.listen(sync_engine, "engine_connect", connected)
+    event.listen(sync_engine, "checkout", checked_out)
+    try:
+        in_sql = await client.post("/graphql", json=body, headers=headers)
+    finally:
+        event.remove(sync_engine, "engine_connect", connected)
+        event.remove(sync_engine, "checkout", checked_out)
+    assert in_sql.content == generic.content
+    assert planned.state.plans.answered == 1
+    assert len(checkouts) == 1
+    assert len(connections) == (0 if engine.dialect.name == "postgresql" else 1)
+    assert sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]  # given back
 
 
 @pytest.mark.parametrize("first", [None, 0, 1, 2, 6, 100])

@@ -1,0 +1,113 @@
+"""What internals/ relies on to run a plain read on asyncpg's connection itself, on a
+raw connection of SQLAlchemy's pool: a compiled text's ``positiontup``, the engine's
+``dispatch`` (who listens for statements), ``greenlet_spawn`` (a raw connection given
+back from async code) and asyncpg's ``Connection.fetch`` / ``is_closed``."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+import internals
+from db.engine import create_engine, normalize_url
+from tests.contracts.pins import upgraded
+
+SQLALCHEMY = upgraded("sqlalchemy")
+ASYNCPG = upgraded("asyncpg")
+
+
+def test_a_text_compiles_to_numbered_placeholders_and_their_names() -> None:
+    engine = create_async_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    statement = text(
+        "SELECT CAST(:viewer AS int), :p1, 'a::b', x::text FROM y "
+        "WHERE z = ANY(:p2) AND w = :viewer"
+    )
+    found = internals.driver_text(statement, engine)
+    assert found.sql == (
+        "SELECT CAST($1 AS int), $2, 'a::b', x::text FROM y WHERE z = ANY($3) AND w = $1"
+    ), SQLALCHEMY
+    assert found.names == ("viewer", "p1", "p2"), SQLALCHEMY
+    assert internals.driver_text(statement, engine) is found  # compiled once
+
+
+@pytest.fixture
+def nobody_listening() -> AsyncEngine:
+    return create_async_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
+
+
+@pytest.mark.parametrize("name", ["before_cursor_execute", "after_cursor_execute"])
+def test_a_listener_for_statements_keeps_reads_on_sqlalchemy(
+    nobody_listening: AsyncEngine, name: str
+) -> None:
+    engine = nobody_listening
+    assert internals.reads_by_driver(engine), SQLALCHEMY
+
+    def listener(*_: Any) -> None:
+        return None
+
+    event.listen(engine.sync_engine, name, listener)
+    assert not internals.reads_by_driver(engine), SQLALCHEMY
+    event.remove(engine.sync_engine, name, listener)
+    assert internals.reads_by_driver(engine), SQLALCHEMY
+    # On every engine (bench/counting.py listens so).
+    event.listen(Engine, name, listener)
+    try:
+        assert not internals.reads_by_driver(engine), SQLALCHEMY
+    finally:
+        event.remove(Engine, name, listener)
+
+
+def test_only_asyncpg_reads_by_driver() -> None:
+    assert not internals.reads_by_driver(create_async_engine("sqlite+aiosqlite://"))
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_raw_connection_is_the_pools_and_goes_back_to_it(database_url: str) -> None:
+    engine = create_engine(database_url, pool_size=1)
+    statement = text("SELECT pg_backend_pid(), CAST(:n AS int) + 1, :word")
+    compiled = internals.driver_text(statement, engine)
+    try:
+        raw = await internals.checkout_raw(engine)
+        assert engine.pool.checkedout() == 1, SQLALCHEMY  # type: ignore[attr-defined]
+        rows = await internals.driver_rows(raw, compiled, {"n": 41, "word": "ok"})
+        (pid, n, word) = rows[0]
+        assert (n, word) == (42, "ok"), ASYNCPG
+        await internals.release_raw(raw, None)
+        assert engine.pool.checkedout() == 0, SQLALCHEMY  # type: ignore[attr-defined]
+        # The same session again: given back, not closed.
+        async with engine.connect() as connection:
+            again = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        assert again == pid, SQLALCHEMY
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_dropped_connection_says_so_and_goes_back_invalidated(database_url: str) -> None:
+    engine = create_engine(database_url, pool_size=1)
+    compiled = internals.driver_text(text("SELECT pg_backend_pid()"), engine)
+    admin = create_async_engine(normalize_url(database_url), poolclass=NullPool)
+    try:
+        raw = await internals.checkout_raw(engine)
+        ((pid,),) = await internals.driver_rows(raw, compiled, {})
+        assert not internals.connection_lost(raw), ASYNCPG
+        async with admin.connect() as connection:
+            await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        await asyncio.sleep(0.05)
+        with pytest.raises(Exception):  # noqa: B017, PT011 - asyncpg's or the socket's
+            await internals.driver_rows(raw, compiled, {})
+        assert internals.connection_lost(raw), ASYNCPG
+        await internals.release_raw(raw, ConnectionError("dropped"))
+        raw = await internals.checkout_raw(engine)
+        ((new_pid,),) = await internals.driver_rows(raw, compiled, {})
+        await internals.release_raw(raw, None)
+        assert new_pid != pid, SQLALCHEMY  # the pool opened a new one in its place
+    finally:
+        await admin.dispose()
+        await engine.dispose()
