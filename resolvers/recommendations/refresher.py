@@ -137,7 +137,9 @@ class RecommendationRefresher:
         from resolvers.recommendations.engine import build_model
 
         now = self._clock().timestamp()
-        if self._rebuild_process is not None:
+        # The first build is awaited by every refresh (there is no model to fold into
+        # yet): it runs here, at the worker's own priority. Later ones run apart.
+        if self._rebuild_process is not None and self._model is not None:
             model = await self._rebuild_process.build(now, self.config)
             self._model_built = time.monotonic()
             return model

@@ -237,9 +237,11 @@ async def test_a_rebuild_in_a_process_of_its_own_equals_one_in_the_worker(
     )
     here = RecommendationRefresher(sessions, clock=lambda: NOW_DT, scheduled_rebuilds=True)
     try:
+        # The first build, awaited by every refresh, runs in the worker; the next ones
+        # in the child, which stays for the rebuild after (reading what changed since).
+        await apart.rebuild()
         built_apart = await apart.rebuild()
         built_here = await here.rebuild()
-        # The child stays for the next rebuild, which reads what changed since.
         async with sessions() as session:
             own = await load_behaviour(session, 5)
             seen = {*own.purchases.products.tolist(), *own.tags.products.tolist()}
