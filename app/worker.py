@@ -3,7 +3,8 @@
 Recommendations: each buyer whose action asked for a refresh gets an incremental update
 (their own behaviour against the current model, a few hundred milliseconds); the model
 itself is rebuilt from everyone's behaviour every ``recommendation_model_max_age_seconds``
-in the background and swapped in when done.
+in a child process at a lower CPU priority (``resolvers/recommendations/rebuild.py``)
+and swapped in when done.
 
 Several workers may run; one leads and does the work, the others stand by. On
 PostgreSQL the leader holds a session-level advisory lock on a connection of its own,
@@ -188,6 +189,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         model_max_age_seconds=settings.recommendation_model_max_age_seconds,
         observe=metrics.job_observer("recommendation_refresh"),
         scheduled_rebuilds=True,
+        # The scheduled rebuild reads and builds in a niced child process: a buyer's own
+        # update never queues behind it for the event loop, the GIL or the CPU.
+        rebuild_database_url=settings.database_url,
     )
     gateway = SandboxGateway()
 

@@ -762,10 +762,12 @@ def _buy_again(
     # Any product is bought twice now and then; consumables are re-bought far more
     # often than the typical category, and only that excess says "buy it again".
     typical = float(np.median(model.repeat_rate)) if len(model.repeat_rate) else 0.0
-    excess = model.repeat_rate[category] - typical
+    consumable = model.repeat_rate[category] - typical >= config.again_min_rate
     age_days = np.maximum(0.0, now - last_bought[items]) / DAY
     due = np.minimum(config.again_due_cap, age_days / model.repeat_days[category])
-    again[items] = np.where(excess >= config.again_min_rate, excess * due, 0.0)
+    # Which consumable is next depends on how due it is, not on how much more its
+    # category is re-bought than another consumable's (that difference was noise).
+    again[items] = np.where(consumable, due, 0.0)
     return again
 
 

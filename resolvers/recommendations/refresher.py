@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from db.engine import SessionFactory
 from db.types import utcnow
 from resolvers.recommendations.config import DEFAULT_CONFIG, EngineConfig
+from resolvers.recommendations.rebuild import RebuildProcess
 
 if TYPE_CHECKING:
     from resolvers.recommendations.engine import Behaviour, Model, Pick
@@ -45,8 +46,14 @@ class RecommendationRefresher:
         clock: Callable[[], datetime] = utcnow,
         observe: Callable[[float, bool], None] | None = None,
         scheduled_rebuilds: bool = False,
+        rebuild_database_url: str | None = None,
     ) -> None:
         self._sessions = sessions
+        # With a database URL, full rebuilds read and build in a child process at a
+        # lower priority (``rebuild``), so they never hold up a buyer's own update.
+        self._rebuild_process = (
+            RebuildProcess(rebuild_database_url) if rebuild_database_url is not None else None
+        )
         # In the worker the model is rebuilt on a schedule (``rebuild``), never on a
         # refresh's path: a buyer's update then costs their own rows only, whatever
         # the size of the shop.
@@ -129,8 +136,14 @@ class RecommendationRefresher:
         from resolvers.recommendations.data import load_everything
         from resolvers.recommendations.engine import build_model
 
-        products, behaviour, _ = await load_everything(self._sessions)
         now = self._clock().timestamp()
+        # The first build is awaited by every refresh (there is no model to fold into
+        # yet): it runs here, at the worker's own priority. Later ones run apart.
+        if self._rebuild_process is not None and self._model is not None:
+            model = await self._rebuild_process.build(now, self.config)
+            self._model_built = time.monotonic()
+            return model
+        products, behaviour, _ = await load_everything(self._sessions)
         # Seconds of numpy/scipy work on a large shop: not on the event loop.
         model = await asyncio.to_thread(build_model, products, behaviour, now, self.config)
         self._model_built = time.monotonic()
@@ -216,3 +229,5 @@ class RecommendationRefresher:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._rebuild_process is not None:
+            self._rebuild_process.close()

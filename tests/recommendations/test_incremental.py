@@ -226,3 +226,39 @@ async def test_buyers_refreshed_during_a_rebuild_are_in_the_model_it_swaps_in(
         assert tagged[user] in own.tags.products.tolist()
         now = NOW_DT.timestamp()
         assert recommend(swapped, own, now) == recommend(full, own, now), user
+
+
+async def test_a_rebuild_in_a_process_of_its_own_equals_one_in_the_worker(
+    engine: AsyncEngine, sessions: SessionFactory, database_url: str
+) -> None:
+    await seed_database(engine, size=SeedSize(users=30, orders_per_user=10), now=NOW_DT)
+    apart = RecommendationRefresher(
+        sessions, clock=lambda: NOW_DT, scheduled_rebuilds=True, rebuild_database_url=database_url
+    )
+    here = RecommendationRefresher(sessions, clock=lambda: NOW_DT, scheduled_rebuilds=True)
+    try:
+        # The first build, awaited by every refresh, runs in the worker; the next ones
+        # in the child, which stays for the rebuild after (reading what changed since).
+        await apart.rebuild()
+        built_apart = await apart.rebuild()
+        built_here = await here.rebuild()
+        async with sessions() as session:
+            own = await load_behaviour(session, 5)
+            seen = {*own.purchases.products.tolist(), *own.tags.products.tolist()}
+            product = min(set(range(1, 100)) - seen - set(own.views.products.tolist()))
+            session.add(TaggedItem(user_id=5, product_id=product, tagged_at=NOW_DT))
+            await session.commit()
+        rebuilt_apart = await apart.rebuild()
+        rebuilt_here = await here.rebuild()
+    finally:
+        await apart.close()
+        await here.close()
+    _, behaviour, users = await load_everything(sessions)
+    now = NOW_DT.timestamp()
+    for a, b in ((built_apart, built_here), (rebuilt_apart, rebuilt_here)):
+        assert (a.co_behaviour != b.co_behaviour).nnz == 0
+        assert (a.co_purchase != b.co_purchase).nnz == 0
+        assert np.array_equal(a.trending, b.trending)
+    assert rebuilt_apart.counts.engaged.nnz == built_apart.counts.engaged.nnz + 1
+    for user, own in behaviour.by_user(users):
+        assert recommend(rebuilt_apart, own, now) == recommend(rebuilt_here, own, now), user

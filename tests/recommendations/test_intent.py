@@ -178,6 +178,29 @@ def test_consumables_are_due_again_after_their_cycle_and_others_never() -> None:
     assert 5 not in {p.product_id for p in fresh}  # bought today: not due yet
 
 
+def test_the_more_overdue_consumable_comes_first_whatever_its_categorys_rate() -> None:
+    # Every buyer re-buys 5 (category 2); half of them re-buy 7 (category 3); both
+    # every 30 days. Both are consumables, 5's category the more re-bought.
+    users, products, at, group = [], [], [], []
+    for user in range(10, 20):
+        for product, times in ((1, 1), (3, 1), (5, 2), (7, 2 if user < 15 else 1)):
+            for time in range(times):
+                users.append(user)
+                products.append(product)
+                at.append(NOW - (200 - 30 * time) * DAY)
+                group.append(len(group) + 1)
+    crowd = Events.of(users, products, at=at, group=group)
+    model = build_model(
+        PRODUCTS, Behaviour(crowd, Events.empty(), Events.empty(), Events.empty()), NOW, CONFIG
+    )
+    assert model.repeat_rate[2] > model.repeat_rate[3] > 0
+    picks = recommend(model, _user(bought=[(5, 20.0), (7, 40.0)]), NOW, CONFIG)
+    assert [(p.product_id, p.reason) for p in picks[:2]] == [
+        (7, Reason.BUY_AGAIN),
+        (5, Reason.BUY_AGAIN),
+    ]
+
+
 def test_intent_settings_reject_nonsense() -> None:
     with pytest.raises(ValueError, match="positive"):
         EngineConfig(intent_half_life_days=0)
