@@ -30,7 +30,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from dataclasses import field as dataclass_field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -54,6 +53,7 @@ from db.models import (
     Order,
     OrderItem,
     OrderReturn,
+    Payment,
     PaymentMethod,
     Product,
     ReturnLine,
@@ -79,7 +79,7 @@ from resolvers.buy_again import BUY_AGAIN
 from resolvers.errors import InvalidArgument
 from resolvers.ids import expect_global_id
 from resolvers.listings import Listing
-from resolvers.loaders import Relation, relation_of
+from resolvers.loaders import relation_of
 from resolvers.orders import (
     MAX_ORDER_NUMBER_LENGTH,
     MEMBERSHIP_TABS,
@@ -406,9 +406,9 @@ def one(model: Any, condition: Callable[[str, str], str]) -> Rule:
 
     def rule(c: _Compiler, s: Row, step: FieldStep) -> str:
         alias = c.alias()
-        inner, joins = c.attach(alias, c.object(step, Row(alias)))
+        inner = c.object(step, Row(alias))
         where = condition(s.alias, alias)
-        return nested(f"(SELECT {inner} FROM {_table(model)} {alias}{joins} WHERE {where})")
+        return nested(f"(SELECT {inner} FROM {_table(model)} {alias} WHERE {where})")
 
     return rule
 
@@ -425,19 +425,13 @@ def many(model: Any, condition: Callable[[str, str], str], order: str) -> Rule:
     """Rows of ``model`` where ``condition``, in ``order`` (a format of the alias)."""
 
     def rule(c: _Compiler, s: Row, step: FieldStep) -> str:
-        if not sqlite():
-            rows = c.rows_of(s.alias, model, lambda a: condition(s.alias, a))
-            inner, joins = c.attach(rows.alias, c.object(step, Row(rows.alias)))
-            rows.joins += joins
-            return c.aggregate(rows, json_array_agg(inner, order.format(a=rows.alias)))
         alias = c.alias()
         inner = c.object(step, Row(alias))
         where = condition(s.alias, alias)
         ordering = order.format(a=alias)
-        rows_sql = f"(SELECT * FROM {_table(model)} {alias} WHERE {where})"
+        rows = f"(SELECT * FROM {_table(model)} {alias} WHERE {where})"
         return nested(
-            f"(SELECT {json_array_agg(inner, ordering)} "
-            f"FROM {ordered_rows(rows_sql, alias, ordering)})"
+            f"(SELECT {json_array_agg(inner, ordering)} FROM {ordered_rows(rows, alias, ordering)})"
         )
 
     return rule
@@ -477,33 +471,19 @@ def _selection(step: FieldStep) -> Selection:
 
 
 def _payment_status(c: _Compiler, s: Row, step: FieldStep) -> str:
-    """domain.order_status.order_payment_status, from its own precedence table; over the
-    order's payments as Order.payments reads them (one read for both, c.rows_of)."""
-    names = _enum_names(step)
-
-    def status_of(payments: str) -> str:
-        whens = " ".join(
-            f"WHEN {any_row(f'{payments}.status = {_literal(payment_status)}')} "
-            f"THEN {_literal(names[shown.value])}"
-            for payment_status, shown in rules.PAYMENT_STATUS_PRECEDENCE
-        )
-        unpaid = _literal(names[rules.OrderPaymentStatus.UNPAID.value])
-        return f"CASE {whens} ELSE {unpaid} END"
-
-    spec = _loaded_spec(step.field)
-    if spec is None:
-        raise NotExpressible(f"{step.parent.name}.{step.key} loads no payments")
-    relation, joined = _relation_condition(spec)
-    model = relation.model
-
-    def of_order(payments: str) -> str:
-        return joined(s.alias, payments)
-
-    if not sqlite():
-        rows = c.rows_of(s.alias, model, of_order)
-        return c.aggregate(rows, status_of(rows.alias))
+    """domain.order_status.order_payment_status, from its own precedence table."""
     alias = c.alias()
-    return f"(SELECT {status_of(alias)} FROM {_table(model)} {alias} WHERE {of_order(alias)})"
+    names = _enum_names(step)
+    whens = " ".join(
+        f"WHEN {any_row(f'{alias}.status = {_literal(payment_status)}')} "
+        f"THEN {_literal(names[shown.value])}"
+        for payment_status, shown in rules.PAYMENT_STATUS_PRECEDENCE
+    )
+    unpaid = _literal(names[rules.OrderPaymentStatus.UNPAID.value])
+    return (
+        f"(SELECT CASE {whens} ELSE {unpaid} END"
+        f" FROM {_table(Payment)} {alias} WHERE {alias}.order_id = {s.alias}.id)"
+    )
 
 
 def any_row(condition: str) -> str:
@@ -795,10 +775,10 @@ def connection(
                     f"(SELECT count(*) FROM {table} {counted} WHERE {where(counted)})"
                 )
             elif name == "edges":
-                edge_json, joins = c.attach(edge, _edge(c, inner, cursor_of(edge), Row(edge)))
+                edge_json = _edge(c, inner, cursor_of(edge), Row(edge))
                 fields[inner.key] = Json(
                     f"(SELECT {json_array_agg(edge_json, order_desc.format(a=edge))} "
-                    f"FROM {ordered_rows(rows, edge, order_desc.format(a=edge))}{joins})"
+                    f"FROM {ordered_rows(rows, edge, order_desc.format(a=edge))})"
                 )
             elif name == "pageInfo":
                 last, first = c.alias(), c.alias()
@@ -1078,16 +1058,6 @@ def _related_rule(spec: Loaded) -> Rule:
         if found is None:
             raise NotExpressible(f"no SQL generator {spec.sql!r}")
         return found
-    relation, joined = _relation_condition(spec)
-    if relation.many:
-        order = ", ".join(f"{{a}}.{c}" for c in relation.order) or "{a}.id"
-        return many(relation.model, joined, order)
-    return one(relation.model, joined)
-
-
-def _relation_condition(spec: Loaded) -> tuple[Relation, Callable[[str, str], str]]:
-    """The relation a loaded field reads, and which of its rows (alias ``child``) belong to
-    the row under alias ``parent``: what its loader loads for the row's key."""
     relation = relation_of(spec.loader)
     if relation is None:
         raise NotExpressible(f"loader {spec.loader} has no relation")
@@ -1098,12 +1068,10 @@ def _relation_condition(spec: Loaded) -> tuple[Relation, Callable[[str, str], st
     def joined(parent: str, child: str) -> str:
         return f"{child}.{target} = {parent}.{key}" + kinds.format(a=parent)
 
-    return relation, joined
-
-
-def _loaded_spec(field: StrawberryField) -> Loaded | None:
-    resolver = field.base_resolver
-    return None if resolver is None else getattr(resolver.wrapped_func, "loaded", None)
+    if relation.many:
+        order = ", ".join(f"{{a}}.{c}" for c in relation.order) or "{a}.id"
+        return many(relation.model, joined, order)
+    return one(relation.model, joined)
 
 
 def _one_of(column: str, values: frozenset[str]) -> str:
@@ -1123,7 +1091,8 @@ def rule_of(step: FieldStep, source: Source) -> Rule:
 
 def field_rule(field: StrawberryField, where: str) -> Rule:
     """The SQL rule a field's declaration gives it; NotExpressible when it has none."""
-    spec = _loaded_spec(field)
+    resolver = field.base_resolver
+    spec = None if resolver is None else getattr(resolver.wrapped_func, "loaded", None)
     if spec is not None:
         return _related_rule(spec)
     declaration = declaration_of(field)
@@ -1212,32 +1181,6 @@ def once_per_request(
     return remembered
 
 
-@dataclass
-class SharedRows:
-    """The rows of one relation of one parent row (PostgreSQL only), and the aggregates
-    the statement takes over them (a list's JSON, a summary such as paymentStatus).
-
-    Where two or more are taken, the rows are read once for all of them: a LATERAL
-    subquery beside the parent's row (_Compiler.attach). One alone stays a subquery of
-    its own, where it is used, as any other."""
-
-    table: str
-    alias: str  # of the rows
-    where: str  # which rows: a condition over them and the parent's row
-    lateral: str  # alias of the LATERAL subquery
-    joins: str = ""  # what the rows' own selections join beside each row
-    values: list[str] = dataclass_field(default_factory=list)
-
-    def token(self, index: int) -> str:
-        # Stands for the value until the parent's FROM is written (attach): the SQL
-        # written here never holds a NUL character otherwise.
-        return f"\x00{self.lateral}.v{index}\x00"
-
-    def alone(self, index: int) -> str:
-        rows = f"{self.table} {self.alias}{self.joins}"
-        return f"(SELECT {self.values[index]} FROM {rows} WHERE {self.where})"
-
-
 class _Compiler:
     """Writes a selection's statement once; its parameters are read per request."""
 
@@ -1249,56 +1192,6 @@ class _Compiler:
         self.viewer_keys: list[str] = []
         # Connections being written around the field being written (see connection).
         self.connections = 0
-        # Rows read for aggregates, by (parent alias, table, condition): see SharedRows.
-        self._shared: dict[tuple[str, str, str], SharedRows] = {}
-
-    def rows_of(self, parent: str, model: Any, where: Callable[[str], str]) -> SharedRows:
-        """The rows of ``model`` where ``where(their alias)``, for aggregates over them
-        beside the row under alias ``parent``: the same ones for the same condition."""
-        table = _table(model)
-        key = (parent, table, where("\x00"))
-        found = self._shared.get(key)
-        if found is None:
-            alias = self.alias()
-            found = self._shared[key] = SharedRows(table, alias, where(alias), self.alias())
-        return found
-
-    def aggregate(self, rows: SharedRows, value: str) -> str:
-        """An aggregate over ``rows``, as it is to be read beside their parent's row (JSON
-        already where ``value`` is)."""
-        rows.values.append(value)
-        token = rows.token(len(rows.values) - 1)
-        return Json(token) if isinstance(value, Json) else token
-
-    def attach(self, parent: str, sql: str) -> tuple[str, str]:
-        """``sql`` (the selection over the row under alias ``parent``) with the aggregates
-        over that row's relations in place, and the LATERAL subqueries to join after the
-        row in its FROM (one per relation with more than one aggregate)."""
-        joins, written = [], sql
-        for key in [k for k in self._shared if k[0] == parent]:
-            rows = self._shared.pop(key)
-            shared = len(rows.values) > 1
-            for index in range(len(rows.values)):
-                read = f"{rows.lateral}.v{index}" if shared else rows.alone(index)
-                sql = sql.replace(rows.token(index), read)
-            if shared:
-                values = ", ".join(f"{v} AS v{i}" for i, v in enumerate(rows.values))
-                joins.append(
-                    f" CROSS JOIN LATERAL (SELECT {values} FROM {rows.table} {rows.alias}"
-                    f"{rows.joins} WHERE {rows.where}) {rows.lateral}"
-                )
-        return (Json(sql) if isinstance(written, Json) else sql), "".join(joins)
-
-    def finish(self, sql: str) -> str:
-        """``sql`` with the aggregates of rows whose parent has no FROM of this compiler's
-        to join them (attach) in place, each a subquery of its own."""
-        for rows in self._shared.values():
-            for index in range(len(rows.values)):
-                sql = sql.replace(rows.token(index), rows.alone(index))
-        self._shared.clear()
-        if "\x00" in sql:
-            raise NotExpressible("an aggregate left unplaced")
-        return sql
 
     def alias(self) -> str:
         return f"t{next(self._aliases)}"
@@ -1378,19 +1271,17 @@ class _Compiler:
                 built[step.key] = by_id(self, step)
                 continue
             alias = self.alias()
-            inner, joins = self.attach(alias, self.object(step, Row(alias)))
+            inner = self.object(step, Row(alias))
             if name == "viewer":
                 self.viewer_keys.append(step.key)
-                users = _table(User)
                 built[step.key] = (
-                    f"(SELECT {inner} FROM {users} {alias}{joins} WHERE {alias}.id = {self.viewer})"
+                    f"(SELECT {inner} FROM {_table(User)} {alias} WHERE {alias}.id = {self.viewer})"
                 )
             elif name == "product":
                 product_id = self.parameter(_product_id(step))
                 products = _table(Product)
                 built[step.key] = (
-                    f"(SELECT {inner} FROM {products} {alias}{joins} "
-                    f"WHERE {alias}.id = {product_id})"
+                    f"(SELECT {inner} FROM {products} {alias} WHERE {alias}.id = {product_id})"
                 )
             else:
                 raise NotExpressible(f"Query.{name} is not written in SQL")
@@ -1400,7 +1291,7 @@ class _Compiler:
             _literal(f'"{root.type_name}"') if key in root.typename_keys else as_text(built[key])
             for key in root.keys
         ]
-        return self.finish(f"SELECT {', '.join(columns)}")
+        return f"SELECT {', '.join(columns)}"
 
 
 def _product_id(step: FieldStep) -> Parameter:
