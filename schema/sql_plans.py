@@ -26,7 +26,7 @@ from __future__ import annotations
 import base64
 import itertools
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -503,76 +503,117 @@ def _tab(c: _Compiler, s: Row, step: FieldStep) -> str:
 
 def order_seller(c: _Compiler, order: str) -> str:
     """policy.order_roles' SELLER of the order under alias ``order``: an operator, or
-    the owner of its shop."""
+    the owner of its shop. Neither subquery names the order: each is read once per
+    statement (the viewer's role; the shops they own, hashed), not once per order."""
     shop = c.alias()
     return (
         f"((SELECT role FROM {_table(User)} WHERE id = {c.viewer}) = {_literal(OPERATOR)} OR "
-        f"EXISTS (SELECT 1 FROM {_table(Shop)} {shop} WHERE {shop}.id = {order}.shop_id "
-        f"AND {shop}.owner_id = {c.viewer}))"
+        f"{order}.shop_id IN (SELECT {shop}.id FROM {_table(Shop)} {shop} "
+        f"WHERE {shop}.owner_id = {c.viewer}))"
     )
+
+
+def _offered(candidates: list[tuple[str, str]]) -> str:
+    """The JSON array members (each after a comma) of the names whose condition holds,
+    in the candidates' order: one expression, not a row per candidate aggregated."""
+    items = [
+        f"CASE WHEN {condition} THEN {_literal(',' + orjson.dumps(name).decode())} ELSE '' END"
+        for name, condition in candidates
+    ]
+    return " || ".join(items) or "''"
+
+
+@dataclass(frozen=True)
+class _ReturnSteps:
+    """What domain.returns offers of an order (see _return_actions)."""
+
+    candidates: list[tuple[str, str]]  # (action's name, the condition it is offered on)
+    facts: dict[str, str]  # column of the order's facts -> an aggregate over its returns
+    returns: str  # the alias of the order's returns in those aggregates
 
 
 def _available_actions(c: _Compiler, s: Row, step: FieldStep) -> str:
     """domain.returns.order_actions (domain.order_status.available_actions, then the
     steps of returns) for the roles policy.order_roles gives."""
     names = _enum_names(step)
-    viewer, roles, listed = c.viewer, c.alias(), c.alias()
-    seller = order_seller(c, s.alias)
-    held = {rules.Actor.BUYER: f"{roles}.buyer", rules.Actor.SELLER: f"{roles}.seller"}
-    # Each transition of the order's machine is offered where the order is in its source
-    # status (one at a time: so in the table's order) and the viewer holds a role of it.
-    candidates: list[tuple[str, str]] = []
+    facts = c.alias()
+    held = {rules.Actor.BUYER: f"{facts}.buyer", rules.Actor.SELLER: f"{facts}.seller"}
+    # The machine offers the transitions out of the order's status (one status at a time:
+    # so each status's in the table's order) of which the viewer holds a role.
+    by_status: dict[rules.OrderStatus, list[tuple[str, str]]] = {}
     for t in rules.TRANSITIONS:
         who = " OR ".join(role for actor, role in held.items() if actor in t.actors)
         if who:
-            condition = f"{roles}.status = {_literal(t.source.value)} AND ({who})"
-            candidates.append((names[t.action.value], condition))
-    candidates += _return_actions(c, s, names, held)
-    union = " UNION ALL ".join(
-        f"SELECT {n} AS n, {_literal(name)} AS name WHERE {condition}"
-        for n, (name, condition) in enumerate(candidates)
+            by_status.setdefault(t.source, []).append((names[t.action.value], f"({who})"))
+    whens = " ".join(
+        f"WHEN {_literal(status.value)} THEN {_offered(offered)}"
+        for status, offered in by_status.items()
     )
-    if sqlite():
-        union += " ORDER BY n"  # json_group_array takes the rows in their order
-    # Not nested(): the enclosing select's value is, once.
-    offered = f"(SELECT {json_array_agg(f'{listed}.name', f'{listed}.n')} FROM ({union}) {listed})"
-    # The roles once per order, then every action whose condition holds.
+    steps = _return_actions(c, s, names, held, facts)
+    own = f"(CASE {facts}.status {whens} ELSE '' END)" if whens else "''"
+    members = f"{own} || {_offered(steps.candidates)}"
+    # The roles, and the facts of the order's returns from one read of them, once per
+    # order (once()); then each action whose condition holds.
+    read = c.alias()
+    columns = [
+        f"{s.alias}.status AS status",
+        f"{s.alias}.user_id = {c.viewer} AS buyer",
+        f"{order_seller(c, s.alias)} AS seller",
+        *(f"{read}.{name} AS {name}" for name in steps.facts),
+    ]
+    aggregates = ", ".join(f"{sql} AS {name}" for name, sql in steps.facts.items())
     return nested(
-        f"(SELECT {offered} FROM (SELECT "
-        f"{s.alias}.status AS status, {s.alias}.user_id = {viewer} AS buyer, "
-        f"{seller} AS seller{once()}) {roles})"
+        f"(SELECT '[' || substr({members}, 2) || ']' FROM (SELECT {', '.join(columns)} "
+        f"FROM (SELECT {aggregates} FROM {_table(OrderReturn)} {steps.returns} "
+        f"WHERE {steps.returns}.order_id = {s.alias}.id) {read}{once()}) {facts})"
     )
 
 
 def _return_actions(
-    c: _Compiler, s: Row, names: Mapping[Any, str], held: Mapping[rules.Actor, str]
-) -> list[tuple[str, str]]:
+    c: _Compiler, s: Row, names: Mapping[Any, str], held: Mapping[rules.Actor, str], facts: str
+) -> _ReturnSteps:
     """REQUEST_RETURN and the steps of the order's returns, each with the condition
-    (over the order and the viewer's roles) on which domain.returns offers it."""
+    (over the order, the viewer's roles and the order's ``facts``) on which
+    domain.returns offers it; and the facts they read: whether the order has a return
+    in the statuses each step starts from."""
     cutoff = c.parameter(
         lambda context, variables: return_rules.window_opens_after(
             context.clock(), context.rules.return_window
         )
     )
     returnable = ", ".join(_literal(st.value) for st in return_rules.RETURNABLE_ORDER_STATUSES)
+    shipment, item, line, ret, returns = c.alias(), c.alias(), c.alias(), c.alias(), c.alias()
+    found: dict[str, str] = {}  # facts column -> its aggregate over the order's returns
+
+    def has_return(statuses: Iterable[Any]) -> str:
+        """Whether the order has a return in one of ``statuses`` (NULL for no return)."""
+        listed = ", ".join(_literal(st.value) for st in sorted(statuses))
+        aggregate = any_row(f"{returns}.status IN ({listed})")
+        column = next((k for k, v in found.items() if v == aggregate), f"r{len(found)}")
+        found[column] = aggregate
+        return f"{facts}.{column}"
+
     counted = ", ".join(_literal(st.value) for st in sorted(return_rules.COUNTED_STATUSES))
-    shipment, item, line, ret = c.alias(), c.alias(), c.alias(), c.alias()
-    # Units left on some line: no line ever has more units in returns than it has.
+    # Units left on some line: no line ever has more units in returns than it has. The
+    # lines of returns are read only for an order with a counted return.
     units_left = (
         f"(SELECT sum({item}.quantity) FROM {_table(OrderItem)} {item} WHERE {item}.order_id = "
-        f"{s.alias}.id) > (SELECT COALESCE(sum({line}.quantity), 0) FROM {_table(ReturnLine)} "
+        f"{s.alias}.id) > CASE WHEN {has_return(return_rules.COUNTED_STATUSES)} THEN "
+        f"(SELECT COALESCE(sum({line}.quantity), 0) FROM {_table(ReturnLine)} "
         f"{line} JOIN {_table(OrderReturn)} {ret} ON {ret}.id = {line}.return_id "
-        f"WHERE {ret}.order_id = {s.alias}.id AND {ret}.status IN ({counted}))"
+        f"WHERE {ret}.order_id = {s.alias}.id AND {ret}.status IN ({counted})) ELSE 0 END"
     )
     delivered = (
         f"EXISTS (SELECT 1 FROM {_table(Shipment)} {shipment} WHERE {shipment}.order_id = "
         f"{s.alias}.id AND {shipment}.delivered_at >= {typed(cutoff, 'timestamptz')})"
     )
     requesters = " OR ".join(held[a] for a in sorted(return_rules.REQUESTERS) if a in held)
+    # Tested left to right, each only if those before it hold: the window's and the
+    # units' subqueries run only for a requester's order in a returnable status.
     candidates = [
         (
             names[rules.OrderAction.REQUEST_RETURN.value],
-            f"({requesters or 'FALSE'}) AND {s.alias}.status IN ({returnable}) "
+            f"({requesters or 'FALSE'}) AND {facts}.status IN ({returnable}) "
             f"AND {delivered} AND {units_left}",
         )
     ]
@@ -580,17 +621,11 @@ def _return_actions(
         by_actor = []
         for actor, role in held.items():
             sources = return_rules.sources_of(action, actor)
-            if not sources:
-                continue
-            listed = ", ".join(_literal(st.value) for st in sources)
-            other = c.alias()
-            by_actor.append(
-                f"({role} AND EXISTS (SELECT 1 FROM {_table(OrderReturn)} {other} WHERE "
-                f"{other}.order_id = {s.alias}.id AND {other}.status IN ({listed})))"
-            )
+            if sources:
+                by_actor.append(f"({role} AND {has_return(sources)})")
         name = names[return_rules.ORDER_ACTION_OF[action].value]
         candidates.append((name, " OR ".join(by_actor) or "FALSE"))
-    return candidates
+    return _ReturnSteps(candidates, found, returns)
 
 
 def _viewer_has_tagged(c: _Compiler, s: Row, step: FieldStep) -> str:

@@ -945,6 +945,47 @@ async def test_returns_in_one_statement_answer_as_graphql_core(
                 assert b'"lines":[{"quantity":1' in answer
 
 
+async def test_request_return_in_one_statement_by_window_and_units_left(
+    apps: Apps, engine: AsyncEngine, count_statements: StatementCounter
+) -> None:
+    """REQUEST_RETURN is offered as graphql-core offers it for a delivered order: in its
+    window with no return, with only refused or withdrawn ones (their units are free
+    again), with a unit no return holds; not with every unit in a return, nor past the
+    window."""
+    people = await _people(engine)
+    sessions = create_session_factory(engine)
+    shop = await _shop_of(sessions, people["orders"][3])
+    now = datetime.now(UTC)
+    offered: dict[str, bool] = {}
+    for days, returns, quantity, offers in (
+        (1, (), 1, True),
+        (1, ("CANCELLED", "REJECTED"), 1, True),
+        (1, ("APPROVED",), 2, True),
+        (1, ("RECEIVED",), 1, False),
+        (40, (), 1, False),
+    ):
+        order = await make_order(
+            sessions,
+            buyer=people["buyer"],
+            shop=shop,
+            products=people["products"][1:2],
+            status=OrderStatus.DELIVERED,
+            quantity=quantity,
+        )
+        assert order.id is not None
+        await set_delivered_at(sessions, order.id, now - timedelta(days=days))
+        for status in returns:
+            await make_return(sessions, order=order, status=status)
+        offered[order.number] = offers
+    for who in ("buyer", "operator", "stranger"):
+        for number, offers in offered.items():
+            answer = await _compare(
+                apps, count_statements, RETURN_DETAIL, {"number": number}, people[who]
+            )
+            if who == "buyer":
+                assert (b'"REQUEST_RETURN"' in answer) is offers, (number, answer[:300])
+
+
 async def _shop_of(sessions: Any, order: Order) -> Shop:
     async with sessions() as session:
         shop = await session.get(Shop, order.shop_id)
