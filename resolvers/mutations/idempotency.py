@@ -134,6 +134,14 @@ class Keyed:
     key_hash: str
     fingerprint: str
 
+    def processor_key(self) -> str:
+        """The key a charge made under this one sends the payment processor.
+
+        Derived from the request, not from rows a failed attempt rolled back, so a retry
+        after a crash meets the processor's memory of the first charge; other input
+        under an expired key is a new charge."""
+        return f"{self.user_id}:{self.operation}:{self.key_hash}:{self.fingerprint[:16]}"
+
 
 @overload
 def keyed(key: str, *, user_id: int, operation: str, payload: dict[str, Any]) -> Keyed: ...

@@ -305,10 +305,7 @@ async def _place(
             ctx.gateway,
             order=order,
             method=method,
-            # Derived from the request, not from rows a failed attempt rolled back, so a
-            # retry after a crash meets the processor's memory of the first charge; other
-            # input under an expired key is a new charge.
-            idempotency_key=f"{viewer_id}:{OPERATION}:{keyed.key_hash}:{keyed.fingerprint[:16]}",
+            idempotency_key=keyed.processor_key(),
             now=now,
             actor=Actor.BUYER,
         )
