@@ -7,7 +7,7 @@ user take turns instead of each seeing "no default yet".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -136,40 +136,44 @@ async def remove_payment_method(
     ctx: Context, *, viewer_id: int, method_id: int, idempotency_key: str | None = None
 ) -> PaymentMethod:
     """Removes a saved method (payments keep pointing at it); the default moves on."""
-    keyed = idempotency.keyed(
-        idempotency_key,
-        user_id=viewer_id,
-        operation="removePaymentMethod",
-        payload={"method": method_id},
-    )
 
-    async def work(
-        session: AsyncSession, claimed: IdempotencyKey | None, now: datetime
-    ) -> PaymentMethod:
-        await _lock_wallet(session, viewer_id)
-        method = await _own_method(session, viewer_id, method_id)
+    def remove(method: PaymentMethod, saved: Sequence[PaymentMethod], now: datetime) -> None:
         method.removed_at = now
-        remaining = [m for m in await _saved(session, viewer_id) if m.id != method.id]
+        remaining = [m for m in saved if m.id != method.id]
         if method.is_default and remaining:
             _make_default(remaining, remaining[0])
         method.is_default = False
-        _remember(claimed, method)
-        await session.commit()
-        _forget(ctx, [method, *remaining])
-        return method
 
-    return await idempotency.keyed_write(ctx, keyed, work=work, replay=_replay)
+    return await _change_method(
+        ctx, viewer_id, method_id, idempotency_key, "removePaymentMethod", remove
+    )
 
 
 async def set_default_payment_method(
     ctx: Context, *, viewer_id: int, method_id: int, idempotency_key: str | None = None
 ) -> PaymentMethod:
     """Makes a saved method the one used when none is chosen."""
+
+    def make_default(method: PaymentMethod, saved: Sequence[PaymentMethod], now: datetime) -> None:
+        _make_default(saved, method)
+
+    return await _change_method(
+        ctx, viewer_id, method_id, idempotency_key, "setDefaultPaymentMethod", make_default
+    )
+
+
+async def _change_method(
+    ctx: Context,
+    viewer_id: int,
+    method_id: int,
+    idempotency_key: str | None,
+    operation: str,
+    change: Callable[[PaymentMethod, Sequence[PaymentMethod], datetime], None],
+) -> PaymentMethod:
+    """``change`` one of the viewer's saved methods, given all of them (it among them),
+    with the wallet locked."""
     keyed = idempotency.keyed(
-        idempotency_key,
-        user_id=viewer_id,
-        operation="setDefaultPaymentMethod",
-        payload={"method": method_id},
+        idempotency_key, user_id=viewer_id, operation=operation, payload={"method": method_id}
     )
 
     async def work(
@@ -178,10 +182,10 @@ async def set_default_payment_method(
         await _lock_wallet(session, viewer_id)
         method = await _own_method(session, viewer_id, method_id)
         saved = await _saved(session, viewer_id)
-        _make_default(saved, method)
+        change(method, saved, now)
         _remember(claimed, method)
         await session.commit()
-        _forget(ctx, saved)
+        _forget(ctx, [method, *saved])
         return method
 
     return await idempotency.keyed_write(ctx, keyed, work=work, replay=_replay)
