@@ -29,25 +29,53 @@ class OrderEventKind(StrEnum):
     REVIEW_EDITED = "REVIEW_EDITED"
 
 
+class EventSubject(StrEnum):
+    """The row an event's ``subject_id`` names."""
+
+    SCAN = "SCAN"  # a shipment_events row
+    PAYMENT = "PAYMENT"  # a payments row: a charge or a refund
+    RETURN = "RETURN"  # a returns row
+    REVIEW = "REVIEW"  # a reviews row
+
+
+# Each kind once, with what it is about; None: the order itself (no subject_id).
+SUBJECT_OF: dict[OrderEventKind, EventSubject | None] = {
+    OrderEventKind.STATUS_CHANGED: None,
+    OrderEventKind.CARRIER_SCAN: EventSubject.SCAN,
+    OrderEventKind.PAYMENT_CAPTURED: EventSubject.PAYMENT,
+    OrderEventKind.PAYMENT_FAILED: EventSubject.PAYMENT,
+    OrderEventKind.REFUNDED: EventSubject.PAYMENT,
+    OrderEventKind.RETURN_REQUESTED: EventSubject.RETURN,
+    OrderEventKind.RETURN_APPROVED: EventSubject.RETURN,
+    OrderEventKind.RETURN_REJECTED: EventSubject.RETURN,
+    OrderEventKind.RETURN_SHIPPED: EventSubject.RETURN,
+    OrderEventKind.RETURN_RECEIVED: EventSubject.RETURN,
+    OrderEventKind.RETURN_REFUNDED: EventSubject.RETURN,
+    OrderEventKind.RETURN_CANCELLED: EventSubject.RETURN,
+    OrderEventKind.REVIEW_POSTED: EventSubject.REVIEW,
+    OrderEventKind.REVIEW_EDITED: EventSubject.REVIEW,
+}
+
+
+def kinds_about(subject: EventSubject | None) -> frozenset[str]:
+    """The kinds whose ``subject_id`` names a ``subject`` row (None: the order's own)."""
+    return frozenset(kind.value for kind, about in SUBJECT_OF.items() if about is subject)
+
+
 # What `orderStatusChanged` follows; `orderUpdated` follows every kind.
 STATUS_CHANGES: frozenset[str] = frozenset({OrderEventKind.STATUS_CHANGED.value})
+SCAN_EVENTS: frozenset[str] = kinds_about(EventSubject.SCAN)
+PAYMENT_EVENTS: frozenset[str] = kinds_about(EventSubject.PAYMENT)
+RETURN_EVENTS: frozenset[str] = kinds_about(EventSubject.RETURN)
+REVIEW_EVENTS: frozenset[str] = kinds_about(EventSubject.REVIEW)
 
-# The kinds whose subject is a payments row, by the payment's status: what a charge or
-# a refund records.
+# The kind a payments row records, by the payment's status: what a charge or a refund
+# records.
 PAYMENT_EVENT_KINDS: dict[str, OrderEventKind] = {
     "CAPTURED": OrderEventKind.PAYMENT_CAPTURED,
     "FAILED": OrderEventKind.PAYMENT_FAILED,
     "REFUNDED": OrderEventKind.REFUNDED,
 }
-PAYMENT_EVENTS: frozenset[str] = frozenset(kind.value for kind in PAYMENT_EVENT_KINDS.values())
-# The kinds whose subject is a shipment_events row (a carrier scan).
-SCAN_EVENTS: frozenset[str] = frozenset({OrderEventKind.CARRIER_SCAN.value})
-RETURN_EVENTS: frozenset[str] = frozenset(
-    kind.value for kind in OrderEventKind if kind.value.startswith("RETURN_")
-)
-REVIEW_EVENTS: frozenset[str] = frozenset(
-    {OrderEventKind.REVIEW_POSTED.value, OrderEventKind.REVIEW_EDITED.value}
-)
 
 
 def payment_event_kind(payment_status: str) -> OrderEventKind:

@@ -35,12 +35,6 @@ def recommendation_is_shown(row: str) -> str:
 RECOMMENDATIONS = Listing(
     "recommendations", Recommendation, "score", "float", condition=recommendation_is_shown
 )
-PAYMENTS_LIST, TAGGED_LIST, VIEWED_LIST, RECOMMENDATIONS_LIST = (
-    PAYMENTS.name,
-    TAGGED.name,
-    VIEWED.name,
-    RECOMMENDATIONS.name,
-)
 
 # Saved methods: the default first, then newest; removed ones are kept for old payments.
 PAYMENT_METHODS_SHOWN_WHEN: tuple[tuple[str, bool | None], ...] = (("removed_at", None),)

@@ -21,7 +21,6 @@ from resolvers.pagination import Page, PageArgs
 from resolvers.reviews import awaits_review_sql
 
 ORDERS = Listing("orders", Order, "placed_at", "datetime")
-ORDERS_LIST = ORDERS.name
 # Longer numbers are never looked up: no order has one (answered as not found).
 MAX_ORDER_NUMBER_LENGTH = 64
 MAX_SEARCH_LENGTH = 100

@@ -16,7 +16,6 @@ from resolvers.pagination import Page, PageArgs
 
 # A product's reviews, newest posted first (an edit does not move a review).
 REVIEWS = Listing("reviews", Review, "posted_at", "datetime", owner="product_id")
-REVIEWS_LIST = REVIEWS.name
 
 
 def _literal(value: str) -> str:

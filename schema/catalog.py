@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import strawberry
 
 from db.models import Product as ProductRow
 from db.models import Shop as ShopRow
 from resolvers import reviews
-from resolvers.pagination import page_args
 from schema.common import Connection, Info, Money, Node, connection_of, loaded, pk, related
 from schema.declared import FromRow, column, money, rule
+from schema.paging import After, First, page_of
 from schema.reviews import ProductRating, Review
 
 
@@ -49,22 +47,9 @@ class Product(FromRow, Node):
     async def reviews(
         self,
         info: Info,
-        first: Annotated[
-            int | None, strawberry.argument(description="Page size from the start; at most 100.")
-        ] = None,
-        after: Annotated[
-            str | None, strawberry.argument(description="Cursor to continue after.")
-        ] = None,
+        first: First = None,
+        after: After = None,
     ) -> Connection[Review]:
-        args = page_args(
-            list_name=reviews.REVIEWS_LIST,
-            key_kind=reviews.REVIEWS.key_kind,
-            first=first,
-            after=after,
-            last=None,
-            before=None,
-            default_size=info.context.default_page_size,
-            max_size=info.context.max_page_size,
-        )
+        args = page_of(info, reviews.REVIEWS, first, after)
         page = await reviews.reviews_page(info.context, product_id=pk(self.row), args=args)
         return connection_of(page, Review.from_row)  # type: ignore[arg-type]

@@ -91,16 +91,6 @@ def connection_of(page: Page[object], wrap: Callable[[object], T]) -> Connection
     )
 
 
-def page_arguments_doc(list_name: str) -> dict[str, str]:
-    """Argument descriptions shared by every connection field."""
-    return {
-        "first": f"How many {list_name} to return from the start (or after `after`); at most 100.",
-        "after": "Cursor to continue forwards from.",
-        "last": f"How many {list_name} to return from the end (or before `before`); at most 100.",
-        "before": "Cursor to continue backwards from.",
-    }
-
-
 class _HasId(Protocol):
     id: int | None
 

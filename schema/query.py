@@ -8,7 +8,6 @@ from typing import Annotated, Any
 import strawberry
 
 from resolvers import nodes, policy
-from resolvers.errors import InvalidArgument
 from resolvers.ids import expect_global_id, from_global_id
 from schema.activity import Recommendation, TaggedItem
 from schema.catalog import Product, Shop
@@ -18,8 +17,6 @@ from schema.payments import Payment, PaymentMethod
 from schema.returns import OrderReturn
 from schema.reviews import Review
 from schema.user import User
-
-MAX_NODES = 100
 
 _WRAPPERS: dict[str, Any] = {
     "User": User.from_row,
@@ -37,11 +34,10 @@ _WRAPPERS: dict[str, Any] = {
 }
 
 
-async def _node(info: Info, global_id: str, argument: str = "id") -> Node | None:
-    found = await nodes.load_node(info.context, global_id, argument=argument)
-    if found is None:
+async def _node(info: Info, type_name: str, pk: int) -> Node | None:
+    row = await nodes.load_node(info.context, type_name, pk)
+    if row is None:
         return None
-    type_name, row = found
     wrapped = _WRAPPERS[type_name](row)
     # OrderItem and TaggedItem have global ids but are not Nodes in the API.
     return wrapped if isinstance(wrapped, Node) else None
@@ -59,24 +55,21 @@ class Query:
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="A global id.")],
     ) -> Node | None:
-        return await _node(info, id)
+        return await _node(info, *from_global_id(id))
 
     @strawberry.field(description="Several objects by global id, in order; null where not visible.")
     async def nodes(
         self,
         info: Info,
         ids: Annotated[
-            list[strawberry.ID], strawberry.argument(description="Global ids, at most 100.")
+            list[strawberry.ID],
+            strawberry.argument(description=f"Global ids, at most {nodes.MAX_NODES}."),
         ],
     ) -> list[Node | None]:
-        if len(ids) > MAX_NODES:
-            raise InvalidArgument(f"At most {MAX_NODES} ids at once.", argument="ids")
-        # Every id is read before any is loaded: a malformed one refuses the field (the
-        # first, in order) with nothing started. Loads started and left behind by a
+        # Every id is read before any is loaded: loads started and left behind by a
         # failing sibling waited forever on a request that had ended.
-        for given in ids:
-            from_global_id(given, argument="ids")
-        lookups = [asyncio.ensure_future(_node(info, i, "ids")) for i in ids]
+        decoded = nodes.decode_ids(ids)
+        lookups = [asyncio.ensure_future(_node(info, *found)) for found in decoded]
         try:
             return list(await asyncio.gather(*lookups))
         except BaseException:

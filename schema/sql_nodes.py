@@ -9,8 +9,8 @@ the row is the viewer's to see by the type's ``policy.NODE_SIGHTS`` declaration,
 the API (OrderItem, TaggedItem) answers null, as ``Query.node`` does.
 
 A malformed id, or too many of them, is refused by the resolvers' own checks
-(``from_global_id``, ``MAX_NODES``) while binding: the Python plan then answers, and
-graphql-core with it (the same errors).
+(``from_global_id``, ``resolvers.nodes.decode_ids``) while binding: the Python plan then
+answers, and graphql-core with it (the same errors).
 """
 
 # ruff: noqa: S608
@@ -25,12 +25,11 @@ from typing import TYPE_CHECKING
 from graphql.execution.values import get_argument_values
 
 from db.models import Order
-from resolvers.errors import InvalidArgument
 from resolvers.ids import from_global_id
 from resolvers.loaders import relation_of
+from resolvers.nodes import decode_ids
 from resolvers.policy import NODE_SIGHTS, Sight
 from schema.plans import ListOf, OneOf
-from schema.query import MAX_NODES
 from schema.sql_plans import (
     Json,
     NotExpressible,
@@ -117,9 +116,7 @@ def _nodes(c: _Compiler, step: FieldStep) -> Json:
     @once_per_request
     def decoded(context: Context, variables: VariableValues) -> list[tuple[str, int]]:
         given = get_argument_values(step.definition, step.nodes[0], variables)["ids"]
-        if len(given) > MAX_NODES:
-            raise InvalidArgument(f"At most {MAX_NODES} ids at once.", argument="ids")
-        return [from_global_id(i, argument="ids") for i in given]
+        return decode_ids(given)
 
     types = c.parameter(lambda context, variables: [t for t, _ in decoded(context, variables)])
     pks = c.parameter(lambda context, variables: [pk for _, pk in decoded(context, variables)])

@@ -10,22 +10,13 @@ import strawberry
 from db.models import User as UserRow
 from domain import order_status as rules
 from resolvers import activity, buy_again, orders
-from resolvers.pagination import KeyKind, PageArgs, page_args
 from schema.activity import BuyAgainItem, ProductView, Recommendation, TaggedItem
 from schema.common import Connection, Info, Node, connection_of, pk
 from schema.declared import FromRow, column, rule
 from schema.enums import OrderStatus, OrderTab
 from schema.orders import Order
+from schema.paging import After, Before, First, Last, page_of
 from schema.payments import Payment, PaymentMethod
-
-First = Annotated[
-    int | None, strawberry.argument(description="Page size from the start; at most 100.")
-]
-After = Annotated[str | None, strawberry.argument(description="Cursor to continue after.")]
-Last = Annotated[
-    int | None, strawberry.argument(description="Page size from the end; at most 100.")
-]
-Before = Annotated[str | None, strawberry.argument(description="Cursor to continue before.")]
 
 
 @strawberry.input(description="Narrows the order list; all given conditions must hold.")
@@ -61,27 +52,6 @@ class OrderTabCount:
     count: int = strawberry.field(description="How many of the viewer's orders it lists.")
 
 
-def _args(
-    info: Info,
-    list_name: str,
-    first: int | None,
-    after: str | None,
-    last: int | None = None,
-    before: str | None = None,
-    key_kind: KeyKind = "datetime",
-) -> PageArgs:
-    return page_args(
-        list_name=list_name,
-        key_kind=key_kind,
-        first=first,
-        after=after,
-        last=last,
-        before=before,
-        default_size=info.context.default_page_size,
-        max_size=info.context.max_page_size,
-    )
-
-
 @strawberry.type(description="A shopper: the signed-in viewer.")
 class User(FromRow, Node):
     handle: str = column("handle", description="Unique public handle.")
@@ -103,7 +73,7 @@ class User(FromRow, Node):
             OrderFilter | None, strawberry.argument(description="Narrows the list.")
         ] = None,
     ) -> Connection[Order]:
-        args = _args(info, orders.ORDERS_LIST, first, after, last, before)
+        args = page_of(info, orders.ORDERS, first, after, last, before)
         flt = filter.to_domain() if filter is not None else orders.OrderFilter()
         page = await orders.orders_page(info.context, user_id=pk(self.row), flt=flt, args=args)
         return connection_of(page, Order.from_row)  # type: ignore[arg-type]
@@ -141,7 +111,7 @@ class User(FromRow, Node):
     async def payments(
         self, info: Info, first: First = None, after: After = None
     ) -> Connection[Payment]:
-        args = _args(info, activity.PAYMENTS_LIST, first, after)
+        args = page_of(info, activity.PAYMENTS, first, after)
         page = await activity.payments_page(info.context, user_id=pk(self.row), args=args)
         return connection_of(page, Payment.from_row)  # type: ignore[arg-type]
 
@@ -151,7 +121,7 @@ class User(FromRow, Node):
     async def tagged_items(
         self, info: Info, first: First = None, after: After = None
     ) -> Connection[TaggedItem]:
-        args = _args(info, activity.TAGGED_LIST, first, after)
+        args = page_of(info, activity.TAGGED, first, after)
         page = await activity.tagged_items_page(info.context, user_id=pk(self.row), args=args)
         return connection_of(page, TaggedItem.from_row)  # type: ignore[arg-type]
 
@@ -161,7 +131,7 @@ class User(FromRow, Node):
     async def recently_viewed(
         self, info: Info, first: First = None, after: After = None
     ) -> Connection[ProductView]:
-        args = _args(info, activity.VIEWED_LIST, first, after)
+        args = page_of(info, activity.VIEWED, first, after)
         page = await activity.recently_viewed_page(info.context, user_id=pk(self.row), args=args)
         return connection_of(page, ProductView.from_row)  # type: ignore[arg-type]
 
@@ -173,7 +143,7 @@ class User(FromRow, Node):
     async def buy_again(
         self, info: Info, first: First = None, after: After = None
     ) -> Connection[BuyAgainItem]:
-        args = _args(info, buy_again.BUY_AGAIN_LIST, first, after)
+        args = page_of(info, buy_again.BUY_AGAIN, first, after)
         page = await buy_again.buy_again_page(info.context, user_id=pk(self.row), args=args)
         return connection_of(page, BuyAgainItem.from_row)
 
@@ -184,6 +154,6 @@ class User(FromRow, Node):
     async def recommendations(
         self, info: Info, first: First = None, after: After = None
     ) -> Connection[Recommendation]:
-        args = _args(info, activity.RECOMMENDATIONS_LIST, first, after, key_kind="float")
+        args = page_of(info, activity.RECOMMENDATIONS, first, after)
         page = await activity.recommendations_page(info.context, user_id=pk(self.row), args=args)
         return connection_of(page, Recommendation.from_row)  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from app.simulate import CARRIERS, DELIVER, IN_TRANSIT, PLACE, RETURN, REVIEW, S
 from db.engine import create_engine, create_session_factory
 from db.models import Order, OrderEvent, OrderReturn, Shipment, ShipmentEvent, metadata
 from db.seed import SeedSize, seed_database
+from domain.order_events import RETURN_EVENTS
 from domain.order_status import TRANSITIONS, Actor, OrderStatus
 
 SIZE = SeedSize(users=5, orders_per_user=5)
@@ -89,7 +90,7 @@ async def test_orders_move_forward_through_the_state_machine(engine: AsyncEngine
         elif event.kind == "CARRIER_SCAN":
             assert event.actor in (Actor.SELLER, Actor.CARRIER), event
             assert event.subject_id is not None
-        elif event.kind.startswith("RETURN_") or event.kind == "REFUNDED":
+        elif event.kind in RETURN_EVENTS or event.kind == "REFUNDED":
             assert event.subject_id is not None, event
         else:
             assert event.kind in ("STATUS_CHANGED", "REVIEW_POSTED"), event
@@ -101,7 +102,7 @@ async def test_orders_move_forward_through_the_state_machine(engine: AsyncEngine
     assert all(e.actor == Actor.BUYER and e.from_status == e.to_status for e in posted)
     # The status changes (seeded reviews' events too are set aside).
     # The returns' steps beside the status: each one a step of its return's machine.
-    return_steps = [e for e in new if e.kind.startswith("RETURN_")]
+    return_steps = [e for e in new if e.kind in RETURN_EVENTS]
     # One event per step, but a refund that follows a receipt in the same step.
     assert (
         0 < len([e for e in return_steps if e.kind != "RETURN_REFUNDED"]) <= report.counts[RETURN]

@@ -1,7 +1,9 @@
 """Idempotency keys: the first result of a mutation is the answer to every retry.
 
 placeOrder and payOrder require a key; every other state-changing mutation takes one
-optionally (``keyed`` and ``claim_keyed``), kept in the same table by the same claim.
+optionally (``keyed``), kept in the same table by the same claim. Every one of them runs
+through ``keyed_write``: claim the key, then answer a retry with the first answer or do
+the work.
 
 The key row is inserted inside the use-case's transaction, before any work. A racing
 request with the same key then blocks on the unique index (PostgreSQL) or on the
@@ -18,15 +20,17 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col, select
 
-from db.models import IdempotencyKey
+from db.models import IdempotencyKey, Order
+from resolvers.context import Context
 from resolvers.mutations.outcome import ErrorCode, Refused, UserError
+from resolvers.mutations.unit_of_work import OrderOutcome, write
 
 MAX_KEY_LENGTH = 128
 T = TypeVar("T")
@@ -121,15 +125,6 @@ async def claim(
     return row
 
 
-async def replaying_a_racer(use_case: Callable[[], Awaitable[T]]) -> T:
-    """Runs a keyed use-case; if a racing request with the same key committed first
-    (the key's unique index refused ours), runs it once more, which replays that result."""
-    try:
-        return await use_case()
-    except IntegrityError:
-        return await use_case()
-
-
 @dataclass(frozen=True, slots=True)
 class Keyed:
     """An optional key, checked and bound to its caller, its mutation and its input."""
@@ -139,7 +134,21 @@ class Keyed:
     key_hash: str
     fingerprint: str
 
+    def processor_key(self) -> str:
+        """The key a charge made under this one sends the payment processor.
 
+        Derived from the request, not from rows a failed attempt rolled back, so a retry
+        after a crash meets the processor's memory of the first charge; other input
+        under an expired key is a new charge."""
+        return f"{self.user_id}:{self.operation}:{self.key_hash}:{self.fingerprint[:16]}"
+
+
+@overload
+def keyed(key: str, *, user_id: int, operation: str, payload: dict[str, Any]) -> Keyed: ...
+@overload
+def keyed(
+    key: str | None, *, user_id: int, operation: str, payload: dict[str, Any]
+) -> Keyed | None: ...
 def keyed(
     key: str | None, *, user_id: int, operation: str, payload: dict[str, Any]
 ) -> Keyed | None:
@@ -149,28 +158,72 @@ def keyed(
     return Keyed(user_id, operation, check_key(key), request_hash(payload))
 
 
-async def claim_keyed(
-    session: AsyncSession, keyed: Keyed | None, *, now: datetime, ttl: timedelta
-) -> IdempotencyKey | Replay | None:
-    """claim() for a mutation whose key is optional: None when it has none."""
-    if keyed is None:
-        return None
-    return await claim(
-        session,
-        user_id=keyed.user_id,
-        operation=keyed.operation,
-        key_hash=keyed.key_hash,
-        fingerprint=keyed.fingerprint,
-        now=now,
-        ttl=ttl,
-    )
+# The work of a keyed write: in its transaction, after the claim, with the claim's instant.
+# It commits itself; whatever it does after its commit must not await (the transaction's
+# turn, SQLite's one writer, is held until it returns).
+Work = Callable[[AsyncSession, IdempotencyKey, datetime], Awaitable[T]]
+OptionalWork = Callable[[AsyncSession, IdempotencyKey | None, datetime], Awaitable[T]]
+# The answer a retry gets, rebuilt from what the first request remembered.
+Replayer = Callable[[AsyncSession, Replay], Awaitable[T]]
 
 
-async def once(keyed: Keyed | None, use_case: Callable[[], Awaitable[T]]) -> T:
-    """Runs a use-case whose key is optional; with a key, a racing retry replays."""
+@overload
+async def keyed_write(ctx: Context, keyed: Keyed, *, work: Work[T], replay: Replayer[T]) -> T: ...
+@overload
+async def keyed_write(
+    ctx: Context, keyed: Keyed | None, *, work: OptionalWork[T], replay: Replayer[T]
+) -> T: ...
+async def keyed_write(
+    ctx: Context,
+    keyed: Keyed | None,
+    *,
+    work: Callable[[AsyncSession, Any, datetime], Awaitable[T]],
+    replay: Replayer[T],
+) -> T:
+    """``work`` in one write transaction, after claiming the key (none: no claim); a
+    retry with the key, or a racer that lost to the first request, gets ``replay``."""
+
+    async def use_case() -> T:
+        now = ctx.clock()
+        async with write(ctx) as session:
+            if keyed is None:
+                return await work(session, None, now)
+            claimed = await claim(
+                session,
+                user_id=keyed.user_id,
+                operation=keyed.operation,
+                key_hash=keyed.key_hash,
+                fingerprint=keyed.fingerprint,
+                now=now,
+                ttl=ctx.rules.idempotency_ttl,
+            )
+            if isinstance(claimed, Replay):
+                return await replay(session, claimed)
+            return await work(session, claimed, now)
+
     if keyed is None:
         return await use_case()
-    return await replaying_a_racer(use_case)
+    try:
+        return await use_case()
+    except IntegrityError:
+        # A racer with the same key committed first (the key's unique index refused
+        # ours): once more, which finds its answer and replays it.
+        return await use_case()
+
+
+async def replayed_order(session: AsyncSession, replay: Replay) -> OrderOutcome:
+    """An order mutation's first answer: its order as it is now, and its refusal."""
+    order = None if replay.order_id is None else await session.get(Order, replay.order_id)
+    return OrderOutcome(order, [replay.error] if replay.error else [])
+
+
+def row_replay(model: type[M]) -> Replayer[M]:
+    """The replay of a mutation that answered one row of ``model`` (see replayed_row)."""
+
+    async def replay(session: AsyncSession, first: Replay) -> M:
+        return await replayed_row(session, model, first.result)
+
+    return replay
 
 
 def remember(claimed: IdempotencyKey | Replay | None, result: dict[str, Any]) -> None:

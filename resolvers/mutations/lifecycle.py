@@ -33,7 +33,6 @@ from resolvers.mutations.unit_of_work import (
     OrderOutcome,
     announce,
     commit_with_events,
-    write,
 )
 
 PAY_OPERATION = "payOrder"
@@ -61,71 +60,69 @@ def _note(note: str | None) -> str | None:
 async def pay_order(
     ctx: Context, *, viewer_id: int, order_id: int, payment_method_id: int, idempotency_key: str
 ) -> OrderOutcome:
-    key_hash = idempotency.check_key(idempotency_key)
-    fingerprint = idempotency.request_hash({"order": order_id, "method": payment_method_id})
-    outcome = await idempotency.replaying_a_racer(
-        lambda: _pay(ctx, viewer_id, order_id, payment_method_id, key_hash, fingerprint)
+    keyed = idempotency.keyed(
+        idempotency_key,
+        user_id=viewer_id,
+        operation=PAY_OPERATION,
+        payload={"order": order_id, "method": payment_method_id},
+    )
+
+    async def work(session: AsyncSession, claimed: IdempotencyKey, now: datetime) -> OrderOutcome:
+        return await _pay(ctx, session, claimed, now, keyed, order_id, payment_method_id)
+
+    outcome = await idempotency.keyed_write(
+        ctx, keyed, work=work, replay=idempotency.replayed_order
     )
     return await announce(ctx, outcome)
 
 
 async def _pay(
-    ctx: Context, viewer_id: int, order_id: int, method_id: int, key_hash: str, fingerprint: str
+    ctx: Context,
+    session: AsyncSession,
+    claimed: IdempotencyKey,
+    now: datetime,
+    keyed: idempotency.Keyed,
+    order_id: int,
+    method_id: int,
 ) -> OrderOutcome:
-    now = ctx.clock()
-    async with write(ctx) as session:
-        claimed = await idempotency.claim(
-            session,
-            user_id=viewer_id,
-            operation=PAY_OPERATION,
-            key_hash=key_hash,
-            fingerprint=fingerprint,
-            now=now,
-            ttl=ctx.rules.idempotency_ttl,
-        )
-        if isinstance(claimed, idempotency.Replay):
-            order = await session.get(Order, order_id)
-            return OrderOutcome(order, [claimed.error] if claimed.error else [])
-        order, roles = await load_for(session, viewer_id, order_id)
-        actor = actor_for(OrderAction.PAY, order, roles)
-        method = await paying.usable_method(
-            session,
-            user_id=viewer_id,
-            method_id=method_id,
-            now=now,
-            field=("input", "paymentMethodId"),
-        )
-        attempt = await paying.charge(
-            session,
-            ctx.gateway,
-            order=order,
-            method=method,
-            # Derived from the request, not from rows a failed attempt rolled back, so a
-            # retry after a crash meets the processor's memory of the first charge; other
-            # input under an expired key is a new charge.
-            idempotency_key=f"{viewer_id}:{PAY_OPERATION}:{key_hash}:{fingerprint[:16]}",
-            now=now,
-            actor=actor,
-        )
-        claimed.order_id = order.id
-        outcome = OrderOutcome(order)
-        # The attempt, captured or not, then the status change it makes.
-        events = [attempt.event]
-        if attempt.refusal is None:
-            events.append(await transition(session, order, OrderAction.PAY, actor, now=now))
+    viewer_id = keyed.user_id
+    order, roles = await load_for(session, viewer_id, order_id)
+    actor = actor_for(OrderAction.PAY, order, roles)
+    method = await paying.usable_method(
+        session,
+        user_id=viewer_id,
+        method_id=method_id,
+        now=now,
+        field=("input", "paymentMethodId"),
+    )
+    attempt = await paying.charge(
+        session,
+        ctx.gateway,
+        order=order,
+        method=method,
+        idempotency_key=keyed.processor_key(),
+        now=now,
+        actor=actor,
+    )
+    claimed.order_id = order.id
+    outcome = OrderOutcome(order)
+    # The attempt, captured or not, then the status change it makes.
+    events = [attempt.event]
+    if attempt.refusal is None:
+        events.append(await transition(session, order, OrderAction.PAY, actor, now=now))
+    else:
+        field = ("input", "paymentMethodId")
+        if attempt.retryable:
+            # Nothing was decided: forget the key so the same one can be retried.
+            await session.delete(claimed)
+            message = attempt.refusal.message + " Try again with the same idempotencyKey."
         else:
-            field = ("input", "paymentMethodId")
-            if attempt.retryable:
-                # Nothing was decided: forget the key so the same one can be retried.
-                await session.delete(claimed)
-                message = attempt.refusal.message + " Try again with the same idempotencyKey."
-            else:
-                claimed.error_code = attempt.refusal.code.value
-                claimed.error_message = attempt.refusal.message
-                message = attempt.refusal.message
-            outcome.errors = [UserError(attempt.refusal.code, message, field)]
-        outcome.event_ids = await commit_with_events(session, events)
-        return outcome
+            claimed.error_code = attempt.refusal.code.value
+            claimed.error_message = attempt.refusal.message
+            message = attempt.refusal.message
+        outcome.errors = [UserError(attempt.refusal.code, message, field)]
+    outcome.event_ids = await commit_with_events(session, events)
+    return outcome
 
 
 async def restock(session: AsyncSession, order: Order) -> None:
@@ -147,17 +144,6 @@ async def restock(session: AsyncSession, order: Order) -> None:
         )
 
 
-async def _claim(
-    ctx: Context, session: AsyncSession, keyed: idempotency.Keyed | None, now: datetime
-) -> IdempotencyKey | OrderOutcome | None:
-    """The key row to fill in, the first answer to replay (an outcome), or None."""
-    claimed = await idempotency.claim_keyed(session, keyed, now=now, ttl=ctx.rules.idempotency_ttl)
-    if isinstance(claimed, idempotency.Replay):
-        order = None if claimed.order_id is None else await session.get(Order, claimed.order_id)
-        return OrderOutcome(order, [claimed.error] if claimed.error else [])
-    return claimed
-
-
 def _remember(claimed: IdempotencyKey | None, order: Order) -> None:
     if claimed is not None:
         claimed.order_id = order.id
@@ -177,24 +163,10 @@ async def cancel_order(
         operation=CANCEL_OPERATION,
         payload={"order": order_id, "reason": reason},
     )
-    outcome = await idempotency.once(
-        keyed, lambda: _cancel(ctx, viewer_id, order_id, reason, keyed)
-    )
-    return await announce(ctx, outcome)
 
-
-async def _cancel(
-    ctx: Context,
-    viewer_id: int,
-    order_id: int,
-    reason: CancelReason | None,
-    keyed: idempotency.Keyed | None,
-) -> OrderOutcome:
-    now = ctx.clock()
-    async with write(ctx) as session:
-        claimed = await _claim(ctx, session, keyed, now)
-        if isinstance(claimed, OrderOutcome):
-            return claimed
+    async def work(
+        session: AsyncSession, claimed: IdempotencyKey | None, now: datetime
+    ) -> OrderOutcome:
         order, roles = await load_for(session, viewer_id, order_id)
         actor = actor_for(OrderAction.CANCEL, order, roles)
         default = CancelReason.CUSTOMER if actor is Actor.BUYER else CancelReason.SELLER
@@ -214,7 +186,20 @@ async def _cancel(
         await restock(session, order)
         _remember(claimed, order)
         event_ids = await commit_with_events(session, [event, *refunded])
-    return OrderOutcome(order, event_ids=event_ids)
+        return OrderOutcome(order, event_ids=event_ids)
+
+    return await _keyed_write(ctx, keyed, work)
+
+
+async def _keyed_write(
+    ctx: Context, keyed: idempotency.Keyed | None, work: idempotency.OptionalWork[OrderOutcome]
+) -> OrderOutcome:
+    """An order step as a keyed write, then announced (a replay too: it drops the
+    request's cached rows of the order)."""
+    outcome = await idempotency.keyed_write(
+        ctx, keyed, work=work, replay=idempotency.replayed_order
+    )
+    return await announce(ctx, outcome)
 
 
 async def confirm_receipt(
@@ -237,24 +222,21 @@ async def _simple(
     note: str | None,
     keyed: idempotency.Keyed | None,
 ) -> OrderOutcome:
-    async def use_case() -> OrderOutcome:
-        now = ctx.clock()
-        async with write(ctx) as session:
-            claimed = await _claim(ctx, session, keyed, now)
-            if isinstance(claimed, OrderOutcome):
-                return claimed
-            order, roles = await load_for(session, viewer_id, order_id)
-            actor = actor_for(action, order, roles)
-            recorded = recorded_actor(actor, roles)
-            event = await transition(
-                session, order, action, actor, now=now, note=note, recorded_as=recorded
-            )
-            scanned = await _follow_shipment(session, order, action, recorded, now)
-            _remember(claimed, order)
-            event_ids = await commit_with_events(session, [event, *scanned])
+    async def work(
+        session: AsyncSession, claimed: IdempotencyKey | None, now: datetime
+    ) -> OrderOutcome:
+        order, roles = await load_for(session, viewer_id, order_id)
+        actor = actor_for(action, order, roles)
+        recorded = recorded_actor(actor, roles)
+        event = await transition(
+            session, order, action, actor, now=now, note=note, recorded_as=recorded
+        )
+        scanned = await _follow_shipment(session, order, action, recorded, now)
+        _remember(claimed, order)
+        event_ids = await commit_with_events(session, [event, *scanned])
         return OrderOutcome(order, event_ids=event_ids)
 
-    return await announce(ctx, await idempotency.once(keyed, use_case))
+    return await _keyed_write(ctx, keyed, work)
 
 
 async def ship_order(
@@ -274,25 +256,10 @@ async def ship_order(
         operation=SHIP_OPERATION,
         payload={"order": order_id, "carrier": carrier, "trackingNumber": tracking_number},
     )
-    outcome = await idempotency.once(
-        keyed, lambda: _ship(ctx, viewer_id, order_id, carrier, tracking_number, keyed)
-    )
-    return await announce(ctx, outcome)
 
-
-async def _ship(
-    ctx: Context,
-    viewer_id: int,
-    order_id: int,
-    carrier: str,
-    tracking_number: str,
-    keyed: idempotency.Keyed | None,
-) -> OrderOutcome:
-    now = ctx.clock()
-    async with write(ctx) as session:
-        claimed = await _claim(ctx, session, keyed, now)
-        if isinstance(claimed, OrderOutcome):
-            return claimed
+    async def work(
+        session: AsyncSession, claimed: IdempotencyKey | None, now: datetime
+    ) -> OrderOutcome:
         order, roles = await load_for(session, viewer_id, order_id)
         actor = actor_for(OrderAction.SHIP, order, roles)
         recorded = recorded_actor(actor, roles)
@@ -321,7 +288,9 @@ async def _ship(
         _remember(claimed, order)
         scanned = await _scanned(session, order, label, recorded, now)
         event_ids = await commit_with_events(session, [event, scanned])
-    return OrderOutcome(order, event_ids=event_ids)
+        return OrderOutcome(order, event_ids=event_ids)
+
+    return await _keyed_write(ctx, keyed, work)
 
 
 _STATUS_ACTIONS = {

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from db.models import IdempotencyKey, Order, OrderEvent, OrderItem, Product
@@ -20,7 +22,6 @@ from resolvers.mutations.unit_of_work import (
     OrderOutcome,
     announce,
     commit_with_events,
-    write,
 )
 
 MAX_LINES = 50
@@ -159,9 +160,15 @@ async def place_order(
     errors = validate(lines, address)
     if errors:
         raise Refused(errors)
-    request_print = fingerprint(lines, address, payment_method_id)
-    outcome = await idempotency.replaying_a_racer(
-        lambda: _place(ctx, viewer_id, lines, address, payment_method_id, key_hash, request_print)
+    keyed = idempotency.Keyed(
+        viewer_id, OPERATION, key_hash, fingerprint(lines, address, payment_method_id)
+    )
+
+    async def work(session: AsyncSession, claimed: IdempotencyKey, now: datetime) -> OrderOutcome:
+        return await _place(ctx, session, claimed, now, keyed, lines, address, payment_method_id)
+
+    outcome = await idempotency.keyed_write(
+        ctx, keyed, work=work, replay=idempotency.replayed_order
     )
     await announce(ctx, outcome)
     if ctx.refresher is not None:
@@ -171,171 +178,148 @@ async def place_order(
 
 async def _place(
     ctx: Context,
-    viewer_id: int,
+    session: AsyncSession,
+    claimed: IdempotencyKey,
+    now: datetime,
+    keyed: idempotency.Keyed,
     lines: Sequence[LineInput],
     address: AddressInput,
     payment_method_id: int | None,
-    key_hash: str,
-    request_print: str,
 ) -> OrderOutcome:
-    now = ctx.clock()
-    async with write(ctx) as session:
-        claimed = await idempotency.claim(
+    viewer_id = keyed.user_id
+    ids = [ln.product_id for ln in lines]
+    found = (await session.execute(select(Product).where(col(Product.id).in_(ids)))).scalars()
+    products = {p.id: p for p in found}
+    errors: list[UserError] = []
+    for index, line in enumerate(lines):
+        product = products.get(line.product_id)
+        at = ("input", "items", str(index), "productId")
+        if product is None:
+            errors.append(UserError(ErrorCode.NOT_FOUND, "No such product.", at))
+        elif not product.on_sale:
+            errors.append(UserError(ErrorCode.INVALID, "This product is not on sale.", at))
+        elif product.stock < line.quantity:
+            errors.append(
+                UserError(
+                    ErrorCode.OUT_OF_STOCK,
+                    f"Only {product.stock} left.",
+                    (*at[:-1], "quantity"),
+                )
+            )
+    if errors:
+        raise Refused(errors)
+    chosen = [products[ln.product_id] for ln in lines]
+    if len({p.shop_id for p in chosen}) > 1:
+        raise Refused.one(
+            ErrorCode.INVALID, "All items of an order come from one shop.", "input", "items"
+        )
+    if len({p.currency for p in chosen}) > 1:
+        raise Refused.one(ErrorCode.INVALID, "All items must share one currency.", "input", "items")
+    method = None
+    if payment_method_id is not None:
+        method = await paying.usable_method(
             session,
             user_id=viewer_id,
-            operation=OPERATION,
-            key_hash=key_hash,
-            fingerprint=request_print,
+            method_id=payment_method_id,
             now=now,
-            ttl=ctx.rules.idempotency_ttl,
+            field=("input", "paymentMethodId"),
         )
-        if isinstance(claimed, idempotency.Replay):
-            order = None if claimed.order_id is None else await session.get(Order, claimed.order_id)
-            return OrderOutcome(order, [claimed.error] if claimed.error else [])
-        ids = [ln.product_id for ln in lines]
-        found = (await session.execute(select(Product).where(col(Product.id).in_(ids)))).scalars()
-        products = {p.id: p for p in found}
-        errors: list[UserError] = []
-        for index, line in enumerate(lines):
-            product = products.get(line.product_id)
-            at = ("input", "items", str(index), "productId")
-            if product is None:
-                errors.append(UserError(ErrorCode.NOT_FOUND, "No such product.", at))
-            elif not product.on_sale:
-                errors.append(UserError(ErrorCode.INVALID, "This product is not on sale.", at))
-            elif product.stock < line.quantity:
-                errors.append(
-                    UserError(
-                        ErrorCode.OUT_OF_STOCK,
-                        f"Only {product.stock} left.",
-                        (*at[:-1], "quantity"),
-                    )
-                )
-        if errors:
-            raise Refused(errors)
-        chosen = [products[ln.product_id] for ln in lines]
-        if len({p.shop_id for p in chosen}) > 1:
+    # In product-id order, as restock does: two orders naming the same products in
+    # different orders would otherwise lock the rows crosswise and deadlock.
+    for index, line in sorted(enumerate(lines), key=lambda pair: pair[1].product_id):
+        # Conditional decrement: two buyers can never both take the last unit.
+        taken = await session.execute(
+            update(Product)
+            .where(col(Product.id) == line.product_id, col(Product.stock) >= line.quantity)
+            .values(stock=col(Product.stock) - line.quantity)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(taken, "rowcount", 0) != 1:
             raise Refused.one(
-                ErrorCode.INVALID, "All items of an order come from one shop.", "input", "items"
+                ErrorCode.OUT_OF_STOCK,
+                "Sold out meanwhile.",
+                "input",
+                "items",
+                str(index),
+                "quantity",
             )
-        if len({p.currency for p in chosen}) > 1:
-            raise Refused.one(
-                ErrorCode.INVALID, "All items must share one currency.", "input", "items"
+    totals = price(
+        [
+            Line(Money(p.price_minor, p.currency), ln.quantity)
+            for p, ln in zip(chosen, lines, strict=True)
+        ]
+    )
+    order = Order(
+        number=f"pending-{claimed.id}",
+        user_id=viewer_id,
+        shop_id=chosen[0].shop_id,
+        status=OrderStatus.UNPAID.value,
+        version=1,
+        currency=totals.total.currency,
+        subtotal_minor=totals.subtotal.amount_minor,
+        shipping_minor=totals.shipping.amount_minor,
+        tax_minor=totals.tax.amount_minor,
+        total_minor=totals.total.amount_minor,
+        ship_name=address.name.strip(),
+        ship_line1=address.line1.strip(),
+        ship_line2=address.line2,
+        ship_city=address.city.strip(),
+        ship_region=address.region,
+        ship_postal_code=address.postal_code.strip(),
+        ship_country_code=address.country_code.upper(),
+        ship_phone=address.phone,
+        placed_at=now,
+        updated_at=now,
+    )
+    session.add(order)
+    await session.flush()
+    if order.id is None:  # pragma: no cover
+        raise ValueError("order id not assigned")
+    order.number = f"OC-{now.year}-{order.id:06d}"
+    for product, line in zip(chosen, lines, strict=True):
+        session.add(
+            OrderItem(
+                order_id=order.id,
+                product_id=line.product_id,
+                title=product.title,
+                unit_price_minor=product.price_minor,
+                currency=product.currency,
+                quantity=line.quantity,
+                source_video_id=line.source_video_id,
             )
-        method = None
-        if payment_method_id is not None:
-            method = await paying.usable_method(
-                session,
-                user_id=viewer_id,
-                method_id=payment_method_id,
-                now=now,
-                field=("input", "paymentMethodId"),
-            )
-        # In product-id order, as restock does: two orders naming the same products in
-        # different orders would otherwise lock the rows crosswise and deadlock.
-        for index, line in sorted(enumerate(lines), key=lambda pair: pair[1].product_id):
-            # Conditional decrement: two buyers can never both take the last unit.
-            taken = await session.execute(
-                update(Product)
-                .where(col(Product.id) == line.product_id, col(Product.stock) >= line.quantity)
-                .values(stock=col(Product.stock) - line.quantity)
-                .execution_options(synchronize_session=False)
-            )
-            if getattr(taken, "rowcount", 0) != 1:
-                raise Refused.one(
-                    ErrorCode.OUT_OF_STOCK,
-                    "Sold out meanwhile.",
-                    "input",
-                    "items",
-                    str(index),
-                    "quantity",
-                )
-        totals = price(
-            [
-                Line(Money(p.price_minor, p.currency), ln.quantity)
-                for p, ln in zip(chosen, lines, strict=True)
-            ]
         )
-        order = Order(
-            number=f"pending-{claimed.id}",
-            user_id=viewer_id,
-            shop_id=chosen[0].shop_id,
-            status=OrderStatus.UNPAID.value,
-            version=1,
-            currency=totals.total.currency,
-            subtotal_minor=totals.subtotal.amount_minor,
-            shipping_minor=totals.shipping.amount_minor,
-            tax_minor=totals.tax.amount_minor,
-            total_minor=totals.total.amount_minor,
-            ship_name=address.name.strip(),
-            ship_line1=address.line1.strip(),
-            ship_line2=address.line2,
-            ship_city=address.city.strip(),
-            ship_region=address.region,
-            ship_postal_code=address.postal_code.strip(),
-            ship_country_code=address.country_code.upper(),
-            ship_phone=address.phone,
-            placed_at=now,
-            updated_at=now,
+    placed = OrderEvent(
+        order_id=order.id,
+        from_status=None,
+        to_status=OrderStatus.UNPAID.value,
+        order_version=1,
+        actor=Actor.BUYER.value,
+        occurred_at=now,
+    )
+    events = [placed]
+    outcome = OrderOutcome(order)
+    claimed.order_id = order.id
+    if method is not None:
+        attempt = await paying.charge(
+            session,
+            ctx.gateway,
+            order=order,
+            method=method,
+            idempotency_key=keyed.processor_key(),
+            now=now,
+            actor=Actor.BUYER,
         )
-        session.add(order)
-        await session.flush()
-        if order.id is None:  # pragma: no cover
-            raise ValueError("order id not assigned")
-        order.number = f"OC-{now.year}-{order.id:06d}"
-        for product, line in zip(chosen, lines, strict=True):
-            session.add(
-                OrderItem(
-                    order_id=order.id,
-                    product_id=line.product_id,
-                    title=product.title,
-                    unit_price_minor=product.price_minor,
-                    currency=product.currency,
-                    quantity=line.quantity,
-                    source_video_id=line.source_video_id,
-                )
-            )
-        placed = OrderEvent(
-            order_id=order.id,
-            from_status=None,
-            to_status=OrderStatus.UNPAID.value,
-            order_version=1,
-            actor=Actor.BUYER.value,
-            occurred_at=now,
-        )
-        events = [placed]
-        outcome = OrderOutcome(order)
-        claimed.order_id = order.id
-        if method is not None:
-            attempt = await paying.charge(
-                session,
-                ctx.gateway,
-                order=order,
-                method=method,
-                # Derived from the request, not from rows a failed attempt rolled back, so a
-                # retry after a crash meets the processor's memory of the first charge; other
-                # input under an expired key is a new charge.
-                idempotency_key=f"{viewer_id}:{OPERATION}:{key_hash}:{request_print[:16]}",
-                now=now,
-                actor=Actor.BUYER,
-            )
-            events.append(attempt.event)
-            refusal = attempt.refusal
-            if refusal is None:
-                events.append(
-                    await transition(session, order, OrderAction.PAY, Actor.BUYER, now=now)
-                )
-            else:
-                # The order stands, unpaid; the buyer can pay it later.
-                message = (
-                    f"The order was placed but not paid: {refusal.message} Pay it with payOrder."
-                )
-                outcome.errors.append(
-                    UserError(refusal.code, message, ("input", "paymentMethodId"))
-                )
-        _remember(claimed, outcome)
-        outcome.event_ids = await commit_with_events(session, events)
-        return outcome
+        events.append(attempt.event)
+        refusal = attempt.refusal
+        if refusal is None:
+            events.append(await transition(session, order, OrderAction.PAY, Actor.BUYER, now=now))
+        else:
+            # The order stands, unpaid; the buyer can pay it later.
+            message = f"The order was placed but not paid: {refusal.message} Pay it with payOrder."
+            outcome.errors.append(UserError(refusal.code, message, ("input", "paymentMethodId")))
+    _remember(claimed, outcome)
+    outcome.event_ids = await commit_with_events(session, events)
+    return outcome
 
 
 def _remember(claimed: IdempotencyKey, outcome: OrderOutcome) -> None:

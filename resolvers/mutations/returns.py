@@ -34,7 +34,7 @@ from resolvers.gateway import RefundFailed
 from resolvers.mutations import idempotency
 from resolvers.mutations.outcome import ErrorCode, Refused, UserError, not_found
 from resolvers.mutations.transitions import load_for, recorded_actor
-from resolvers.mutations.unit_of_work import OrderOutcome, announce, commit_with_events, write
+from resolvers.mutations.unit_of_work import OrderOutcome, announce, commit_with_events
 
 MAX_LINES = 50
 MAX_QUANTITY = 99
@@ -44,11 +44,13 @@ MAX_CARRIER = 64
 
 @dataclass(slots=True)
 class ReturnOutcome:
-    """The return and its order as committed (None if nothing was), and refusals."""
+    """The return and its order as committed (None if nothing was), refusals, and
+    events to announce."""
 
     order: Order | None
     ret: OrderReturn | None
     errors: list[UserError] = field(default_factory=list)
+    event_ids: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,17 +96,12 @@ def _check_lines(lines: Sequence[LineInput]) -> None:
         raise Refused(errors)
 
 
-async def _claim(
-    ctx: Context, session: AsyncSession, keyed: idempotency.Keyed | None, now: datetime
-) -> IdempotencyKey | ReturnOutcome | None:
-    """The key row to fill in, the first answer to replay, or None (no key)."""
-    claimed = await idempotency.claim_keyed(session, keyed, now=now, ttl=ctx.rules.idempotency_ttl)
-    if isinstance(claimed, idempotency.Replay):
-        order = None if claimed.order_id is None else await session.get(Order, claimed.order_id)
-        found = (claimed.result or {}).get("return_id")
-        ret = None if found is None else await session.get(OrderReturn, found)
-        return ReturnOutcome(order, ret, [claimed.error] if claimed.error else [])
-    return claimed
+async def _replayed(session: AsyncSession, first: idempotency.Replay) -> ReturnOutcome:
+    """The first answer: its return and order as they are now."""
+    order = None if first.order_id is None else await session.get(Order, first.order_id)
+    found = (first.result or {}).get("return_id")
+    ret = None if found is None else await session.get(OrderReturn, found)
+    return ReturnOutcome(order, ret, [first.error] if first.error else [])
 
 
 def _remember(claimed: IdempotencyKey | None, order: Order, ret: OrderReturn) -> None:
@@ -265,93 +262,95 @@ async def request_return(
         },
     )
 
-    async def use_case() -> ReturnOutcome:
-        now = ctx.clock()
-        async with write(ctx) as session:
-            claimed = await _claim(ctx, session, keyed, now)
-            if isinstance(claimed, ReturnOutcome):
-                return claimed
-            order, roles = await load_for(session, viewer_id, order_id)
-            if not roles & domain.REQUESTERS:
-                raise Refused.one(ErrorCode.FORBIDDEN, "Only the buyer may ask for a return.")
-            if OrderStatus(order.status) not in domain.RETURNABLE_ORDER_STATUSES:
-                raise Refused.one(
-                    ErrorCode.INVALID_TRANSITION,
-                    f"An order that is {order.status} cannot be returned.",
-                    "input",
-                    "orderId",
-                )
-            delivered_at = await _delivered_at(session, order)
-            if not domain.within_window(delivered_at, now, ctx.rules.return_window):
-                raise Refused.one(
-                    ErrorCode.NOT_RETURNABLE,
-                    f"Returns are accepted up to {ctx.rules.return_window.days} days after "
-                    "delivery; this order's window has closed.",
-                    "input",
-                    "orderId",
-                )
-            items, left = await _units_left(session, order)
-            errors = []
-            for index, line in enumerate(lines):
-                at = ("input", "lines", str(index))
-                if line.order_item_id not in items:
-                    errors.append(
-                        UserError(ErrorCode.NOT_FOUND, "No such order line.", (*at, "orderItemId"))
-                    )
-                elif line.quantity > left[line.order_item_id]:
-                    errors.append(
-                        UserError(
-                            ErrorCode.NOT_RETURNABLE,
-                            f"Only {left[line.order_item_id]} unit(s) of this line may still "
-                            "be returned.",
-                            (*at, "quantity"),
-                        )
-                    )
-            if errors:
-                raise Refused(errors)
-            if order.id is None:  # pragma: no cover
-                raise ValueError("order without id")
-            ret = OrderReturn(
-                order_id=order.id,
-                user_id=order.user_id,
-                status=domain.ReturnStatus.REQUESTED.value,
-                reason=reason.value,
-                note=text,
-                currency=order.currency,
-                subtotal_minor=0,
-                tax_minor=0,
-                shipping_minor=0,
-                total_minor=0,
-                requested_at=now,
-                updated_at=now,
+    async def work(
+        session: AsyncSession, claimed: IdempotencyKey | None, now: datetime
+    ) -> ReturnOutcome:
+        order, roles = await load_for(session, viewer_id, order_id)
+        if not roles & domain.REQUESTERS:
+            raise Refused.one(ErrorCode.FORBIDDEN, "Only the buyer may ask for a return.")
+        if OrderStatus(order.status) not in domain.RETURNABLE_ORDER_STATUSES:
+            raise Refused.one(
+                ErrorCode.INVALID_TRANSITION,
+                f"An order that is {order.status} cannot be returned.",
+                "input",
+                "orderId",
             )
-            session.add(ret)
-            await session.flush()
-            if ret.id is None:  # pragma: no cover
-                raise ValueError("return without id")
-            session.add_all(
-                ReturnLine(
-                    return_id=ret.id,
-                    order_item_id=line.order_item_id,
-                    quantity=line.quantity,
-                    unit_price_minor=items[line.order_item_id].unit_price_minor,
-                    currency=items[line.order_item_id].currency,
-                )
-                for line in lines
+        delivered_at = await _delivered_at(session, order)
+        if not domain.within_window(delivered_at, now, ctx.rules.return_window):
+            raise Refused.one(
+                ErrorCode.NOT_RETURNABLE,
+                f"Returns are accepted up to {ctx.rules.return_window.days} days after "
+                "delivery; this order's window has closed.",
+                "input",
+                "orderId",
             )
-            await session.flush()
-            counted = {s.value for s in domain.COUNTED_STATUSES}
-            _set_amounts(ret, await _refund_of(session, order, ret, completes_when=counted))
-            _remember(claimed, order, ret)
-            event = _event(order, ret, OrderEventKind.RETURN_REQUESTED, Actor.BUYER, now, note=text)
-            event_ids = await commit_with_events(session, [event])
-        return await _announced(ctx, ReturnOutcome(order, ret), event_ids)
+        items, left = await _units_left(session, order)
+        errors = []
+        for index, line in enumerate(lines):
+            at = ("input", "lines", str(index))
+            if line.order_item_id not in items:
+                errors.append(
+                    UserError(ErrorCode.NOT_FOUND, "No such order line.", (*at, "orderItemId"))
+                )
+            elif line.quantity > left[line.order_item_id]:
+                errors.append(
+                    UserError(
+                        ErrorCode.NOT_RETURNABLE,
+                        f"Only {left[line.order_item_id]} unit(s) of this line may still "
+                        "be returned.",
+                        (*at, "quantity"),
+                    )
+                )
+        if errors:
+            raise Refused(errors)
+        if order.id is None:  # pragma: no cover
+            raise ValueError("order without id")
+        ret = OrderReturn(
+            order_id=order.id,
+            user_id=order.user_id,
+            status=domain.ReturnStatus.REQUESTED.value,
+            reason=reason.value,
+            note=text,
+            currency=order.currency,
+            subtotal_minor=0,
+            tax_minor=0,
+            shipping_minor=0,
+            total_minor=0,
+            requested_at=now,
+            updated_at=now,
+        )
+        session.add(ret)
+        await session.flush()
+        if ret.id is None:  # pragma: no cover
+            raise ValueError("return without id")
+        session.add_all(
+            ReturnLine(
+                return_id=ret.id,
+                order_item_id=line.order_item_id,
+                quantity=line.quantity,
+                unit_price_minor=items[line.order_item_id].unit_price_minor,
+                currency=items[line.order_item_id].currency,
+            )
+            for line in lines
+        )
+        await session.flush()
+        counted = {s.value for s in domain.COUNTED_STATUSES}
+        _set_amounts(ret, await _refund_of(session, order, ret, completes_when=counted))
+        _remember(claimed, order, ret)
+        event = _event(order, ret, OrderEventKind.RETURN_REQUESTED, Actor.BUYER, now, note=text)
+        event_ids = await commit_with_events(session, [event])
+        return ReturnOutcome(order, ret, event_ids=event_ids)
 
-    return await idempotency.once(keyed, use_case)
+    return await _keyed_write(ctx, keyed, work)
 
 
-async def _announced(ctx: Context, outcome: ReturnOutcome, event_ids: list[int]) -> ReturnOutcome:
-    await announce(ctx, OrderOutcome(outcome.order, event_ids=event_ids))
+async def _keyed_write(
+    ctx: Context, keyed: idempotency.Keyed | None, work: idempotency.OptionalWork[ReturnOutcome]
+) -> ReturnOutcome:
+    """A step as a keyed write, then its events announced and its order's cached rows
+    dropped (a replay's too, as every order mutation's)."""
+    outcome = await idempotency.keyed_write(ctx, keyed, work=work, replay=_replayed)
+    await announce(ctx, OrderOutcome(outcome.order, event_ids=outcome.event_ids))
     return outcome
 
 
@@ -412,47 +411,44 @@ async def _step(
         payload={"return": return_id, **values},
     )
 
-    async def use_case() -> ReturnOutcome:
-        now = ctx.clock()
-        async with write(ctx) as session:
-            claimed = await _claim(ctx, session, keyed, now)
-            if isinstance(claimed, ReturnOutcome):
-                return claimed
-            found = await session.get(OrderReturn, return_id)
-            if found is None:
-                raise not_found("return", "input", "returnId")
-            try:
-                order, roles = await load_for(session, viewer_id, found.order_id)
-            except Refused:
-                raise not_found("return", "input", "returnId") from None
-            # Read again under the order's lock: a racing step may have moved it.
-            ret = await session.get(OrderReturn, return_id, populate_existing=True)
-            if ret is None:  # pragma: no cover - returns are never deleted
-                raise not_found("return", "input", "returnId")
-            actor = _actor(action, ret, roles)
-            target = domain.next_return_status(domain.ReturnStatus(ret.status), action, actor)
-            ret.status = target.value
-            ret.updated_at = now
-            for name, value in values.items():
-                setattr(ret, name, value)
-            if action in STAMPS:
-                setattr(ret, STAMPS[action], now)
-            recorded = recorded_actor(actor, roles)
-            events = [_event(order, ret, domain.EVENT_OF[action], recorded, now, note=note)]
-            events += await apply(session, order, ret, actor, recorded, now)
-            _remember(claimed, order, ret)
-            event_ids = await commit_with_events(session, events)
-            errors = []
-            if ret.refund_failure is not None and ret.status == domain.ReturnStatus.RECEIVED:
-                errors.append(
-                    UserError(
-                        ErrorCode.REFUND_FAILED,
-                        f"{ret.refund_failure} The return is received; retry with refundReturn.",
-                    )
+    async def work(
+        session: AsyncSession, claimed: IdempotencyKey | None, now: datetime
+    ) -> ReturnOutcome:
+        found = await session.get(OrderReturn, return_id)
+        if found is None:
+            raise not_found("return", "input", "returnId")
+        try:
+            order, roles = await load_for(session, viewer_id, found.order_id)
+        except Refused:
+            raise not_found("return", "input", "returnId") from None
+        # Read again under the order's lock: a racing step may have moved it.
+        ret = await session.get(OrderReturn, return_id, populate_existing=True)
+        if ret is None:  # pragma: no cover - returns are never deleted
+            raise not_found("return", "input", "returnId")
+        actor = _actor(action, ret, roles)
+        target = domain.next_return_status(domain.ReturnStatus(ret.status), action, actor)
+        ret.status = target.value
+        ret.updated_at = now
+        for name, value in values.items():
+            setattr(ret, name, value)
+        if action in STAMPS:
+            setattr(ret, STAMPS[action], now)
+        recorded = recorded_actor(actor, roles)
+        events = [_event(order, ret, domain.EVENT_OF[action], recorded, now, note=note)]
+        events += await apply(session, order, ret, actor, recorded, now)
+        _remember(claimed, order, ret)
+        event_ids = await commit_with_events(session, events)
+        errors = []
+        if ret.refund_failure is not None and ret.status == domain.ReturnStatus.RECEIVED:
+            errors.append(
+                UserError(
+                    ErrorCode.REFUND_FAILED,
+                    f"{ret.refund_failure} The return is received; retry with refundReturn.",
                 )
-        return await _announced(ctx, ReturnOutcome(order, ret, errors), event_ids)
+            )
+        return ReturnOutcome(order, ret, errors, event_ids)
 
-    return await idempotency.once(keyed, use_case)
+    return await _keyed_write(ctx, keyed, work)
 
 
 def _plain(action: domain.ReturnAction) -> Callable[..., Awaitable[ReturnOutcome]]:

@@ -4,7 +4,7 @@ and may edit the review for a while (domain.reviews). Each writes an order event
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -20,7 +20,7 @@ from resolvers.context import Context
 from resolvers.mutations import idempotency
 from resolvers.mutations.outcome import ErrorCode, Refused, not_found
 from resolvers.mutations.transitions import lock_order, roles_on
-from resolvers.mutations.unit_of_work import OrderOutcome, announce, commit_with_events, write
+from resolvers.mutations.unit_of_work import OrderOutcome, announce, commit_with_events
 
 T = TypeVar("T")
 REVIEW_OPERATION = "reviewOrderItem"
@@ -150,7 +150,9 @@ async def review_order_item(
         session.add(review)
         return await _commit(session, claimed, order, OrderEventKind.REVIEW_POSTED, review, now)
 
-    return await _keyed_write(ctx, keyed, act)
+    return await _announced(
+        ctx, await idempotency.keyed_write(ctx, keyed, work=act, replay=_replayed)
+    )
 
 
 async def edit_review(
@@ -197,27 +199,9 @@ async def edit_review(
         session.add(review)
         return await _commit(session, claimed, order, OrderEventKind.REVIEW_EDITED, review, now)
 
-    return await _keyed_write(ctx, keyed, act)
-
-
-Act = Callable[[AsyncSession, IdempotencyKey | None, datetime], Awaitable[Written]]
-
-
-async def _keyed_write(ctx: Context, keyed: idempotency.Keyed | None, act: Act) -> Review:
-    """``act`` in a write transaction after the key's claim (a retry replays the first
-    answer), then the new events announced and this request's cached reviews dropped."""
-
-    async def use_case() -> Written:
-        now = ctx.clock()
-        async with write(ctx) as session:
-            claimed = await idempotency.claim_keyed(
-                session, keyed, now=now, ttl=ctx.rules.idempotency_ttl
-            )
-            if isinstance(claimed, idempotency.Replay):
-                return await _replayed(session, claimed)
-            return await act(session, claimed, now)
-
-    return await _announced(ctx, await idempotency.once(keyed, use_case))
+    return await _announced(
+        ctx, await idempotency.keyed_write(ctx, keyed, work=act, replay=_replayed)
+    )
 
 
 async def _announced(ctx: Context, written: Written) -> Review:

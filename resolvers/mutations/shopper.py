@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from db.models import Product, ProductView, Recommendation, TaggedItem
+from db.models import IdempotencyKey, Product, ProductView, Recommendation, TaggedItem
 from db.writing import upsert
 from resolvers import policy
 from resolvers.context import Context
 from resolvers.mutations import idempotency
 from resolvers.mutations.outcome import ErrorCode, Refused, not_found
-from resolvers.mutations.unit_of_work import write
 
 MAX_VIDEO_ID = 64
 PRODUCT_FIELD = ("input", "productId")
@@ -64,25 +64,13 @@ async def tag_product(
         operation="tagProduct",
         payload={"product": product_id, "video": video},
     )
-    return await idempotency.once(keyed, lambda: _tag(ctx, viewer_id, product_id, video, keyed))
 
-
-async def _tag(
-    ctx: Context,
-    viewer_id: int,
-    product_id: int,
-    video: str | None,
-    keyed: idempotency.Keyed | None,
-) -> TaggedItem:
-    async with write(ctx) as session:
-        claimed = await idempotency.claim_keyed(
-            session, keyed, now=ctx.clock(), ttl=ctx.rules.idempotency_ttl
-        )
-        if isinstance(claimed, idempotency.Replay):
-            return await idempotency.replayed_row(session, TaggedItem, claimed.result)
+    async def work(
+        session: AsyncSession, claimed: IdempotencyKey | None, now: datetime
+    ) -> TaggedItem:
         await _require_product(session, product_id)
         insert = upsert(session, TaggedItem).values(
-            user_id=viewer_id, product_id=product_id, source_video_id=video, tagged_at=ctx.clock()
+            user_id=viewer_id, product_id=product_id, source_video_id=video, tagged_at=now
         )
         keys = ["user_id", "product_id"]
         # ON CONFLICT, not check-then-insert: a double tap must not hit the unique key.
@@ -98,9 +86,13 @@ async def _tag(
             raise ValueError("tag vanished")
         idempotency.remember(claimed, idempotency.row_result(tag))
         await session.commit()
-    ctx.loaders.viewer_tagged_product.clear(product_id).prime(product_id, True)
-    _refresh(ctx, viewer_id)
-    return tag
+        ctx.loaders.viewer_tagged_product.clear(product_id).prime(product_id, True)
+        _refresh(ctx, viewer_id)
+        return tag
+
+    return await idempotency.keyed_write(
+        ctx, keyed, work=work, replay=idempotency.row_replay(TaggedItem)
+    )
 
 
 async def _tag_of(session: AsyncSession, viewer_id: int, product_id: int) -> TaggedItem | None:
@@ -122,19 +114,10 @@ async def untag_product(
         operation="untagProduct",
         payload={"product": product_id},
     )
-    return await idempotency.once(keyed, lambda: _untag(ctx, viewer_id, product_id, keyed))
 
-
-async def _untag(
-    ctx: Context, viewer_id: int, product_id: int, keyed: idempotency.Keyed | None
-) -> TaggedItem:
-    async with write(ctx) as session:
-        claimed = await idempotency.claim_keyed(
-            session, keyed, now=ctx.clock(), ttl=ctx.rules.idempotency_ttl
-        )
-        if isinstance(claimed, idempotency.Replay):
-            # The tag as the first answer gave it, even if the product was tagged again.
-            return TaggedItem.model_validate(claimed.result)
+    async def work(
+        session: AsyncSession, claimed: IdempotencyKey | None, now: datetime
+    ) -> TaggedItem:
         tag = await _tag_of(session, viewer_id, product_id)
         if tag is None or not policy.owns(viewer_id, tag):
             raise not_found("tagged product", *PRODUCT_FIELD)
@@ -146,12 +129,18 @@ async def _untag(
             raise not_found("tagged product", *PRODUCT_FIELD)
         idempotency.remember(claimed, idempotency.row_result(tag))
         await session.commit()
-    ctx.loaders.viewer_tagged_product.clear(product_id).prime(product_id, False)
-    if tag.id is not None:
-        ctx.loaders.tagged_item_by_id.clear(tag.id)
-    # The untagged product no longer vouches for its neighbours.
-    _refresh(ctx, viewer_id)
-    return tag
+        ctx.loaders.viewer_tagged_product.clear(product_id).prime(product_id, False)
+        if tag.id is not None:
+            ctx.loaders.tagged_item_by_id.clear(tag.id)
+        # The untagged product no longer vouches for its neighbours.
+        _refresh(ctx, viewer_id)
+        return tag
+
+    async def replay(session: AsyncSession, first: idempotency.Replay) -> TaggedItem:
+        # The tag as the first answer gave it, even if the product was tagged again.
+        return TaggedItem.model_validate(first.result)
+
+    return await idempotency.keyed_write(ctx, keyed, work=work, replay=replay)
 
 
 async def record_product_view(
@@ -164,20 +153,10 @@ async def record_product_view(
         operation="recordProductView",
         payload={"product": product_id},
     )
-    return await idempotency.once(keyed, lambda: _view(ctx, viewer_id, product_id, keyed))
 
-
-async def _view(
-    ctx: Context, viewer_id: int, product_id: int, keyed: idempotency.Keyed | None
-) -> ProductView:
-    now = ctx.clock()
-    async with write(ctx) as session:
-        claimed = await idempotency.claim_keyed(
-            session, keyed, now=now, ttl=ctx.rules.idempotency_ttl
-        )
-        if isinstance(claimed, idempotency.Replay):
-            # A retried view is not a second view.
-            return await idempotency.replayed_row(session, ProductView, claimed.result)
+    async def work(
+        session: AsyncSession, claimed: IdempotencyKey | None, now: datetime
+    ) -> ProductView:
         await _require_product(session, product_id)
         insert = upsert(session, ProductView).values(
             user_id=viewer_id, product_id=product_id, view_count=1, viewed_at=now
@@ -202,8 +181,13 @@ async def _view(
         view = (await session.execute(statement)).scalars().one()
         idempotency.remember(claimed, idempotency.row_result(view))
         await session.commit()
-    _refresh(ctx, viewer_id)
-    return view
+        _refresh(ctx, viewer_id)
+        return view
+
+    # A retried view is not a second view.
+    return await idempotency.keyed_write(
+        ctx, keyed, work=work, replay=idempotency.row_replay(ProductView)
+    )
 
 
 async def clear_recently_viewed(
@@ -213,16 +197,8 @@ async def clear_recently_viewed(
     keyed = idempotency.keyed(
         idempotency_key, user_id=viewer_id, operation="clearRecentlyViewed", payload={}
     )
-    return await idempotency.once(keyed, lambda: _clear(ctx, viewer_id, keyed))
 
-
-async def _clear(ctx: Context, viewer_id: int, keyed: idempotency.Keyed | None) -> int:
-    async with write(ctx) as session:
-        claimed = await idempotency.claim_keyed(
-            session, keyed, now=ctx.clock(), ttl=ctx.rules.idempotency_ttl
-        )
-        if isinstance(claimed, idempotency.Replay):
-            return int((claimed.result or {}).get("count", 0))
+    async def work(session: AsyncSession, claimed: IdempotencyKey | None, now: datetime) -> int:
         removed = await session.execute(
             delete(ProductView)
             .where(col(ProductView.user_id) == viewer_id)
@@ -231,9 +207,14 @@ async def _clear(ctx: Context, viewer_id: int, keyed: idempotency.Keyed | None) 
         count = len(removed.all())
         idempotency.remember(claimed, {"count": count})
         await session.commit()
-    if count:
-        _refresh(ctx, viewer_id)
-    return count
+        if count:
+            _refresh(ctx, viewer_id)
+        return count
+
+    async def replay(session: AsyncSession, first: idempotency.Replay) -> int:
+        return int((first.result or {}).get("count", 0))
+
+    return await idempotency.keyed_write(ctx, keyed, work=work, replay=replay)
 
 
 async def dismiss_recommendation(
@@ -246,18 +227,10 @@ async def dismiss_recommendation(
         operation="dismissRecommendation",
         payload={"recommendation": recommendation_id},
     )
-    return await idempotency.once(keyed, lambda: _dismiss(ctx, viewer_id, recommendation_id, keyed))
 
-
-async def _dismiss(
-    ctx: Context, viewer_id: int, recommendation_id: int, keyed: idempotency.Keyed | None
-) -> Recommendation:
-    async with write(ctx) as session:
-        claimed = await idempotency.claim_keyed(
-            session, keyed, now=ctx.clock(), ttl=ctx.rules.idempotency_ttl
-        )
-        if isinstance(claimed, idempotency.Replay):
-            return await idempotency.replayed_row(session, Recommendation, claimed.result)
+    async def work(
+        session: AsyncSession, claimed: IdempotencyKey | None, now: datetime
+    ) -> Recommendation:
         recommendation = await session.get(Recommendation, recommendation_id)
         if recommendation is None or not policy.may_dismiss_recommendation(
             viewer_id, recommendation
@@ -268,8 +241,12 @@ async def _dismiss(
             recommendation.dismissed = True
         idempotency.remember(claimed, idempotency.row_result(recommendation))
         await session.commit()
-    ctx.loaders.recommendation_by_id.clear(recommendation_id)
-    if newly_dismissed:
-        # Tops the list up again; the engine skips dismissed products for good.
-        _refresh(ctx, viewer_id)
-    return recommendation
+        ctx.loaders.recommendation_by_id.clear(recommendation_id)
+        if newly_dismissed:
+            # Tops the list up again; the engine skips dismissed products for good.
+            _refresh(ctx, viewer_id)
+        return recommendation
+
+    return await idempotency.keyed_write(
+        ctx, keyed, work=work, replay=idempotency.row_replay(Recommendation)
+    )

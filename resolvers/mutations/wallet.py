@@ -7,7 +7,8 @@ user take turns instead of each seeing "no default yet".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -19,7 +20,6 @@ from resolvers.context import Context
 from resolvers.gateway import UnknownToken
 from resolvers.mutations import idempotency
 from resolvers.mutations.outcome import ErrorCode, Refused, not_found
-from resolvers.mutations.unit_of_work import write
 
 MAX_TOKEN = 128
 TOKEN_FIELD = ("input", "processorToken")
@@ -33,16 +33,7 @@ def _remember(claimed: object, method: PaymentMethod) -> None:
         claimed.result = {"id": method.id, "user_id": method.user_id}
 
 
-async def _claim(
-    ctx: Context, session: AsyncSession, keyed: idempotency.Keyed | None
-) -> IdempotencyKey | PaymentMethod | None:
-    """The key row to fill in, the method the first answer gave, or None (no key)."""
-    claimed = await idempotency.claim_keyed(
-        session, keyed, now=ctx.clock(), ttl=ctx.rules.idempotency_ttl
-    )
-    if isinstance(claimed, idempotency.Replay):
-        return await idempotency.replayed_row(session, PaymentMethod, claimed.result)
-    return claimed
+_replay = idempotency.row_replay(PaymentMethod)
 
 
 def _check_token(token: str) -> str:
@@ -98,29 +89,18 @@ async def add_payment_method(
         # The token's digest: the same card, not the token itself, is what is compared.
         payload={"token": idempotency.key_digest(token), "default": bool(make_default)},
     )
-    return await idempotency.once(keyed, lambda: _add(ctx, viewer_id, token, make_default, keyed))
-
-
-async def _add(
-    ctx: Context,
-    viewer_id: int,
-    token: str,
-    make_default: bool | None,
-    keyed: idempotency.Keyed | None,
-) -> PaymentMethod:
     try:
         card = await ctx.gateway.describe(token)
     except UnknownToken:
         raise Refused.one(
             ErrorCode.INVALID, "The payment processor does not know this token.", *TOKEN_FIELD
         ) from None
-    now = ctx.clock()
-    if card_expired(card.exp_month, card.exp_year, now):
+    if card_expired(card.exp_month, card.exp_year, ctx.clock()):
         raise Refused.one(ErrorCode.INVALID, "This card has expired.", *TOKEN_FIELD)
-    async with write(ctx) as session:
-        claimed = await _claim(ctx, session, keyed)
-        if isinstance(claimed, PaymentMethod):
-            return claimed
+
+    async def work(
+        session: AsyncSession, claimed: IdempotencyKey | None, now: datetime
+    ) -> PaymentMethod:
         await _lock_wallet(session, viewer_id)
         saved = await _saved(session, viewer_id)
         method = PaymentMethod(
@@ -139,8 +119,10 @@ async def _add(
         await session.flush()
         _remember(claimed, method)
         await session.commit()
-    _forget(ctx, saved)
-    return method
+        _forget(ctx, saved)
+        return method
+
+    return await idempotency.keyed_write(ctx, keyed, work=work, replay=_replay)
 
 
 async def _own_method(session: AsyncSession, viewer_id: int, method_id: int) -> PaymentMethod:
@@ -154,61 +136,56 @@ async def remove_payment_method(
     ctx: Context, *, viewer_id: int, method_id: int, idempotency_key: str | None = None
 ) -> PaymentMethod:
     """Removes a saved method (payments keep pointing at it); the default moves on."""
-    keyed = idempotency.keyed(
-        idempotency_key,
-        user_id=viewer_id,
-        operation="removePaymentMethod",
-        payload={"method": method_id},
-    )
-    return await idempotency.once(keyed, lambda: _remove(ctx, viewer_id, method_id, keyed))
 
-
-async def _remove(
-    ctx: Context, viewer_id: int, method_id: int, keyed: idempotency.Keyed | None
-) -> PaymentMethod:
-    now = ctx.clock()
-    async with write(ctx) as session:
-        claimed = await _claim(ctx, session, keyed)
-        if isinstance(claimed, PaymentMethod):
-            return claimed
-        await _lock_wallet(session, viewer_id)
-        method = await _own_method(session, viewer_id, method_id)
+    def remove(method: PaymentMethod, saved: Sequence[PaymentMethod], now: datetime) -> None:
         method.removed_at = now
-        remaining = [m for m in await _saved(session, viewer_id) if m.id != method.id]
+        remaining = [m for m in saved if m.id != method.id]
         if method.is_default and remaining:
             _make_default(remaining, remaining[0])
         method.is_default = False
-        _remember(claimed, method)
-        await session.commit()
-    _forget(ctx, [method, *remaining])
-    return method
+
+    return await _change_method(
+        ctx, viewer_id, method_id, idempotency_key, "removePaymentMethod", remove
+    )
 
 
 async def set_default_payment_method(
     ctx: Context, *, viewer_id: int, method_id: int, idempotency_key: str | None = None
 ) -> PaymentMethod:
     """Makes a saved method the one used when none is chosen."""
-    keyed = idempotency.keyed(
-        idempotency_key,
-        user_id=viewer_id,
-        operation="setDefaultPaymentMethod",
-        payload={"method": method_id},
+
+    def make_default(method: PaymentMethod, saved: Sequence[PaymentMethod], now: datetime) -> None:
+        _make_default(saved, method)
+
+    return await _change_method(
+        ctx, viewer_id, method_id, idempotency_key, "setDefaultPaymentMethod", make_default
     )
-    return await idempotency.once(keyed, lambda: _set_default(ctx, viewer_id, method_id, keyed))
 
 
-async def _set_default(
-    ctx: Context, viewer_id: int, method_id: int, keyed: idempotency.Keyed | None
+async def _change_method(
+    ctx: Context,
+    viewer_id: int,
+    method_id: int,
+    idempotency_key: str | None,
+    operation: str,
+    change: Callable[[PaymentMethod, Sequence[PaymentMethod], datetime], None],
 ) -> PaymentMethod:
-    async with write(ctx) as session:
-        claimed = await _claim(ctx, session, keyed)
-        if isinstance(claimed, PaymentMethod):
-            return claimed
+    """``change`` one of the viewer's saved methods, given all of them (it among them),
+    with the wallet locked."""
+    keyed = idempotency.keyed(
+        idempotency_key, user_id=viewer_id, operation=operation, payload={"method": method_id}
+    )
+
+    async def work(
+        session: AsyncSession, claimed: IdempotencyKey | None, now: datetime
+    ) -> PaymentMethod:
         await _lock_wallet(session, viewer_id)
         method = await _own_method(session, viewer_id, method_id)
         saved = await _saved(session, viewer_id)
-        _make_default(saved, method)
+        change(method, saved, now)
         _remember(claimed, method)
         await session.commit()
-    _forget(ctx, saved)
-    return method
+        _forget(ctx, [method, *saved])
+        return method
+
+    return await idempotency.keyed_write(ctx, keyed, work=work, replay=_replay)

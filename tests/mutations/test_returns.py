@@ -12,6 +12,7 @@ from sqlmodel import col, select
 
 from db.engine import SessionFactory
 from db.models import OrderEvent, OrderReturn, Payment
+from domain.order_events import RETURN_EVENTS, OrderEventKind
 from tests.conftest import GraphQLClient
 from tests.factories import make_user, set_delivered_at
 from tests.mutations.returns_helpers import (
@@ -419,4 +420,4 @@ async def test_the_returns_tab_lists_orders_with_a_return_not_withdrawn(
 def _of_a_return(event: dict[str, Any]) -> bool:
     """A return's step, or its refund (the payment and scan events of the order's way
     to DELIVERED are on the timeline too)."""
-    return bool(event["kind"].startswith("RETURN_") or event["kind"] == "REFUNDED")
+    return event["kind"] in RETURN_EVENTS or event["kind"] == OrderEventKind.REFUNDED

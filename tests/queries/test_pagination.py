@@ -8,12 +8,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from graphql import GraphQLObjectType, build_schema
 from sqlmodel import select
 
 from db.engine import SessionFactory
 from db.models import Payment, User
 from domain.order_status import OrderStatus
 from resolvers.ids import to_global_id
+from schema.definition import schema
 from tests.conftest import GraphQLClient
 from tests.factories import (
     BASE_TIME,
@@ -485,3 +487,28 @@ async def test_recommendations_are_best_first_and_skip_dismissed(
     recs = data["viewer"]["recommendations"]
     assert [e["node"]["score"] for e in recs["edges"]] == [0.9, 0.7, 0.5, 0.5, 0.1]
     assert recs["totalCount"] == 5
+
+
+def test_every_connection_takes_the_same_paging_arguments() -> None:
+    # One declaration (schema.paging) for every list: same names, same descriptions.
+    served = build_schema(schema.as_str())
+    orders = served.get_type("User")
+    assert isinstance(orders, GraphQLObjectType)
+    said = {
+        name: argument.description
+        for name, argument in orders.fields["orders"].args.items()
+        if name in ("first", "after", "last", "before")
+    }
+    assert len(said) == 4
+    connections = [
+        (type_name, field_name, field)
+        for type_name, graphql_type in served.type_map.items()
+        if isinstance(graphql_type, GraphQLObjectType)
+        for field_name, field in graphql_type.fields.items()
+        if str(field.type).rstrip("!").endswith("Connection")
+    ]
+    assert len(connections) >= 7
+    for type_name, field_name, field in connections:
+        paging = {n: a.description for n, a in field.args.items() if n in said}
+        assert {"first", "after"} <= set(paging), (type_name, field_name)
+        assert paging == {n: said[n] for n in paging}, (type_name, field_name)

@@ -812,11 +812,11 @@ def near_inputs(world: World) -> st.SearchStrategy[Any]:
         json_values(6),
         st.integers(-(2**40), 2**40),
     )
-    line = st.fixed_dictionaries(
-        {
-            st.sampled_from(["productId", "orderItemId"]): values,  # type: ignore[dict-item]
-            "quantity": st.one_of(st.integers(-2, 120), values),
-        }
+    # An order's line names its product, a return's its order line.
+    line = st.sampled_from(["productId", "orderItemId"]).flatmap(
+        lambda key: st.fixed_dictionaries(
+            {key: values, "quantity": st.one_of(st.integers(-2, 120), values)}
+        )
     )
     address = st.dictionaries(
         st.sampled_from(["name", "line1", "line2", "city", "region", "postalCode", "countryCode"]),

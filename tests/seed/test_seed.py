@@ -18,6 +18,7 @@ from db.models import metadata
 from db.seed import DatabaseNotEmpty, SeedSize, seed_database
 from db.seed.catalog import DEMO_USER_ID
 from domain.money import Money
+from domain.order_events import RETURN_EVENTS
 from domain.order_status import TRANSITIONS, Actor, OrderStatus
 from domain.returns import EVENT_OF, ReturnStatus, next_return_status
 
@@ -370,7 +371,7 @@ async def test_returns_follow_their_state_machine_and_refund_once(seeded: AsyncE
     lines = {line["return_id"]: line for line in await _rows(seeded, "return_lines")}
     events: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for event in await _rows(seeded, "order_events"):
-        if event["kind"].startswith("RETURN_"):
+        if event["kind"] in RETURN_EVENTS:
             events[event["subject_id"]].append(event)
     returns = await _rows(seeded, "returns")
     demo = {r["status"] for r in returns if r["user_id"] == DEMO_USER_ID}

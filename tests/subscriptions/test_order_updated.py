@@ -28,7 +28,7 @@ import httpx
 import pytest
 
 from domain.carrier_scans import sign
-from domain.order_events import STATUS_CHANGES
+from domain.order_events import RETURN_EVENTS, STATUS_CHANGES
 from resolvers.ids import to_global_id
 from tests.server.serving import (
     ORDERCENTER,
@@ -201,7 +201,7 @@ def assert_subjects(events: list[dict[str, Any]], order_id: str) -> None:
     """Each event names its subject by its kind, and only then."""
     for event in events:
         assert event["order"]["id"] == order_id
-        assert event["orderReturn"] is None or event["kind"].startswith("RETURN_"), event
+        assert event["orderReturn"] is None or event["kind"] in RETURN_EVENTS, event
         if event["kind"] == "CARRIER_SCAN":
             assert event["shipmentEvent"] is not None, event
             assert event["payment"] is None

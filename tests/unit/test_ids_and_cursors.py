@@ -11,6 +11,7 @@ import pytest
 
 from resolvers.errors import InvalidArgument
 from resolvers.ids import NODE_TYPES, expect_global_id, from_global_id, to_global_id
+from resolvers.nodes import MAX_NODES, decode_ids
 from resolvers.pagination import decode_cursor, encode_cursor, page_args
 
 
@@ -71,6 +72,24 @@ def test_malformed_ids_raise_invalid_argument(global_id: str) -> None:
         from_global_id(global_id, argument="ids")
     assert caught.value.message == f"{global_id!r} is not a valid id."
     assert caught.value.extensions == {"code": "BAD_USER_INPUT", "argument": "ids"}
+
+
+def test_nodes_ids_are_decoded_in_order_to_type_and_key() -> None:
+    ids = [to_global_id("Order", 7), to_global_id("Product", 3), to_global_id("Order", 7)]
+    assert decode_ids(ids) == [("Order", 7), ("Product", 3), ("Order", 7)]
+    assert decode_ids([]) == []
+
+
+def test_nodes_ids_refuse_the_first_malformed_one_and_too_many() -> None:
+    first, second = MALFORMED_IDS["padding"], MALFORMED_IDS["trailing part"]
+    with pytest.raises(InvalidArgument) as caught:
+        decode_ids([to_global_id("User", 1), first, second])
+    assert caught.value.message == f"{first!r} is not a valid id."
+    assert caught.value.extensions == {"code": "BAD_USER_INPUT", "argument": "ids"}
+    assert len(decode_ids([to_global_id("User", 1)] * MAX_NODES)) == MAX_NODES
+    with pytest.raises(InvalidArgument, match=f"At most {MAX_NODES} ids") as caught:
+        decode_ids([to_global_id("User", 1)] * (MAX_NODES + 1))
+    assert caught.value.argument == "ids"
 
 
 def test_expect_global_id_rejects_an_id_of_another_type() -> None:
