@@ -20,6 +20,7 @@ statement's order.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
@@ -94,7 +95,9 @@ class SharedReads(Reads):
         answer: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(statement, []).append(_Wanted(params["keys"], answer))
         if statement not in self._running:
-            task = asyncio.create_task(self._run(statement))
+            # In an empty context: it serves every subscribe in flight, not this one (a
+            # connection opened in it would keep its context for as long as it lives).
+            task = asyncio.create_task(self._run(statement), context=contextvars.Context())
             self._running[statement] = task
         return await answer
 
