@@ -59,9 +59,17 @@ class ServerBusy(ClientError):
     code = "SERVER_BUSY"
 
 
+def _resume(last: int | None) -> str:
+    return "" if last is None else f' Resume with after: "{event_cursor(last)}".'
+
+
 def too_slow(last: int | None) -> TooSlow:
-    resume = "" if last is None else f' Resume with after: "{event_cursor(last)}".'
-    return TooSlow(f"Too slow: events were arriving faster than you read them.{resume}")
+    return TooSlow(f"Too slow: events were arriving faster than you read them.{_resume(last)}")
+
+
+def too_busy(last: int | None) -> ServerBusy:
+    """A replay that found no database connection free in time (the pool's timeout)."""
+    return ServerBusy(f"The server is too busy to read your events now.{_resume(last)}")
 
 
 def parse_after(after: str | None) -> int | None:
@@ -325,6 +333,8 @@ async def follow(
             yield node
     except SlowConsumer:
         raise too_slow(feed.last) from None
+    except PoolTimeout:
+        raise too_busy(feed.last) from None
     finally:
         feed.close()
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.event import listen, remove
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import col
 
@@ -28,11 +30,13 @@ from resolvers.batching import Reads
 from resolvers.ids import to_global_id
 from resolvers.loaders import _RATINGS, _statement
 from resolvers.subscriptions.checks import SharedReads, keyed_column
+from resolvers.subscriptions.cursors import event_cursor
+from resolvers.subscriptions.hub import SubscriptionHub
 from tests.conftest import StatementCounter, token_for
 from tests.contracts.test_uvicorn import serving
 from tests.factories import make_user
-from tests.subscriptions.asgi_ws import add_events, until, until_subscribed
-from tests.subscriptions.test_direct_lane import buyer_with_order, event
+from tests.subscriptions.asgi_ws import AsgiSocket, add_events, running_app, until, until_subscribed
+from tests.subscriptions.test_direct_lane import SMALL, buyer_with_order, event
 from tests.subscriptions.wsclient import OperationFailed, WsClient
 
 BY_ID = _statement(User, "id", ())
@@ -211,3 +215,33 @@ async def test_many_subscribes_at_once_on_one_connection_all_subscribe_sharing_r
                 await asyncio.gather(*(client.close() for client in clients))
     finally:
         await small.dispose()
+
+
+async def test_a_replay_with_no_connection_free_in_time_ends_server_busy_saying_where_to_resume(
+    settings: Settings,
+    engine: AsyncEngine,
+    sessions: SessionFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    buyer, _, order = await buyer_with_order(sessions)
+    assert buyer.id is not None
+
+    async def no_connection(*_: Any) -> list[Any]:
+        raise PoolTimeout("QueuePool limit of size 1 overflow 0 reached")
+
+    monkeypatch.setattr(SubscriptionHub, "_replay_page", no_connection)
+    async with running_app(settings, engine) as app:
+        socket = await AsgiSocket.open(app, token_for(buyer.id))
+        try:
+            await socket.subscribe(
+                "1", SMALL, {"id": to_global_id("Order", order.id or 0), "after": "0"}
+            )
+            ended = json.loads(await socket.recv())
+            (error,) = ended["payload"]["errors"]
+            assert error["extensions"]["code"] == "SERVER_BUSY", error
+            # Nothing was replayed yet: resume from where it asked to.
+            assert f'Resume with after: "{event_cursor(0)}"' in error["message"]
+            assert json.loads(await socket.recv()) == {"id": "1", "type": "complete"}
+            await until_subscribed(app.state.hub, 0)
+        finally:
+            await socket.close()
