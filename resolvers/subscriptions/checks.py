@@ -118,6 +118,11 @@ class SharedReads(Reads):
                         keys.update(wanted.keys)
                 if batch:
                     await self._answer(statement, str(column), batch, sorted(keys))
+        except BaseException:
+            # Stopped (the server shuts down): those still waiting are not left hanging.
+            for wanted in self._waiting.pop(statement, []):
+                wanted.answer.cancel()
+            raise
         finally:
             del self._running[statement]
 
