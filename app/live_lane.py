@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import Send
 from strawberry.http.exceptions import WebSocketDisconnected
 
@@ -18,7 +19,7 @@ from internals import frame_writer, resume, text_frame
 from resolvers.context import Context
 from resolvers.subscriptions.hub import Delivery, SlowConsumer
 from resolvers.subscriptions.lane import Lane
-from schema.subscription import LiveSelection, too_slow
+from schema.subscription import LiveSelection, too_busy, too_slow
 
 
 def retrieved(task: asyncio.Future[None]) -> None:
@@ -106,10 +107,13 @@ async def serve(
     try:
         while True:
             try:
+                # Where to resume if this delivery cannot be read or rendered now.
+                resume_after = feed.last
                 delivery = feed.take()
                 live = True
                 while delivery is None:
                     if feed.replaying:
+                        resume_after = feed.last
                         delivery = await feed.next()
                         live = False  # stored: its lag is not the live path's
                     else:
@@ -118,6 +122,7 @@ async def serve(
                             await feed.ready()
                         finally:
                             feed.direct = None
+                        resume_after = feed.last
                         delivery = feed.take()
                 payload = selection.rendered(delivery) or await selection.payload(
                     # Its own loaders: the connection's other operations render too.
@@ -126,6 +131,9 @@ async def serve(
                 )
             except SlowConsumer:
                 ending = selection.error_payload(context, too_slow(feed.last))
+                break
+            except PoolTimeout:  # no connection in time to read or render it: resume later
+                ending = selection.error_payload(context, too_busy(resume_after))
                 break
             except Exception as error:
                 ending = selection.error_payload(context, error)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
 from collections import Counter
@@ -284,8 +285,13 @@ class TransportWSHandler(HandOverTransportWSHandler):
             return False
         task = asyncio.create_task(self._serve_lane(operation, lane))
         # Closed however the task ends: also when it is cancelled before it ever ran (the
-        # connection closed at once), and its own ``finally`` with it.
-        task.add_done_callback(functools.partial(_lane_ended, lane.feed))
+        # connection closed at once), and its own ``finally`` with it. In an empty
+        # context: a callback keeps the context it is added in for as long as the task
+        # lives, and this task's (the subscribe's) holds the operation's own context,
+        # loaders and scheduler, which an idle subscription has no use for.
+        task.add_done_callback(
+            functools.partial(_lane_ended, lane.feed), context=contextvars.Context()
+        )
         operation.task = task  # what a `complete` from the client cancels
         if self.timings is not None:
             self.timings.answered(operation.id)  # subscribed

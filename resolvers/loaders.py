@@ -352,12 +352,19 @@ class Loaders:
     """
 
     def __init__(
-        self, sessions: SessionFactory, viewer_id: int | None, scheduler: BatchScheduler
+        self,
+        sessions: SessionFactory,
+        viewer_id: int | None,
+        scheduler: BatchScheduler,
+        *,
+        reads: Reads | None = None,
     ) -> None:
+        """``reads``: where the loaders' statements run, if not on the scheduler's own
+        connection (a subscribe's checks share theirs: resolvers/subscriptions/checks.py)."""
         self.sessions = sessions
         self.scheduler = scheduler
         self.viewer_id = viewer_id
-        self.reads = scheduler.reads
+        self.reads = scheduler.reads if reads is None else reads
 
     @cached_property
     def deferred(self) -> DeferredQueryLoader:

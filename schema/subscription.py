@@ -22,6 +22,7 @@ import orjson
 import strawberry
 from graphql import DocumentNode, ExecutionResult, GraphQLError, execute_subscription_event
 from graphql.pyutils import is_awaitable
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from strawberry.execution import optimized_is_awaitable
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.runner import SchemaExtensionsRunner
@@ -35,6 +36,7 @@ from resolvers import policy
 from resolvers.context import Context
 from resolvers.errors import ClientError
 from resolvers.ids import expect_global_id
+from resolvers.subscriptions.checks import checking
 from resolvers.subscriptions.cursors import event_cursor, event_id_after
 from resolvers.subscriptions.hub import Delivery, SlowConsumer, Subscriber
 from resolvers.subscriptions.lane import Lane, current_lane
@@ -50,9 +52,24 @@ class TooSlow(ClientError):
     code = "SLOW_CONSUMER"
 
 
+class ServerBusy(ClientError):
+    """No database connection came free in time for a subscribe's checks: nothing was
+    registered, and the same subscribe a little later works."""
+
+    code = "SERVER_BUSY"
+
+
+def _resume(last: int | None) -> str:
+    return "" if last is None else f' Resume with after: "{event_cursor(last)}".'
+
+
 def too_slow(last: int | None) -> TooSlow:
-    resume = "" if last is None else f' Resume with after: "{event_cursor(last)}".'
-    return TooSlow(f"Too slow: events were arriving faster than you read them.{resume}")
+    return TooSlow(f"Too slow: events were arriving faster than you read them.{_resume(last)}")
+
+
+def too_busy(last: int | None) -> ServerBusy:
+    """A replay that found no database connection free in time (the pool's timeout)."""
+    return ServerBusy(f"The server is too busy to read your events now.{_resume(last)}")
 
 
 def parse_after(after: str | None) -> int | None:
@@ -254,16 +271,24 @@ async def open_feed(
     kinds: frozenset[str] | None,
 ) -> Subscriber:
     """The subscribe-time checks, then the hub subscriber (registered) they allow, for
-    events of ``kinds`` (None: every kind)."""
-    viewer = await policy.current_viewer(ctx)
-    cursor = parse_after(after)
-    order_pk = None
-    if order_id is not None:
-        order_pk = expect_global_id(order_id, "Order", argument="orderId")
-        order = await ctx.loaders.order_by_id.load(order_pk)
-        if order is None or not await policy.can_see_order(ctx, order):
-            raise OrderNotFound("No such order.", argument="orderId")
+    events of ``kinds`` (None: every kind). The checks' reads are shared with every
+    other subscribe in flight (resolvers/subscriptions/checks.py); a pool with no
+    connection to spare in time is SERVER_BUSY, and nothing is registered."""
     hub = ctx.hub
+    checks = checking(ctx, hub.checks)
+    try:
+        viewer = await policy.current_viewer(checks)
+        cursor = parse_after(after)
+        order_pk = None
+        if order_id is not None:
+            order_pk = expect_global_id(order_id, "Order", argument="orderId")
+            order = await checks.loaders.order_by_id.load(order_pk)
+            if order is None or not await policy.can_see_order(checks, order):
+                raise OrderNotFound("No such order.", argument="orderId")
+    except PoolTimeout:
+        raise ServerBusy(
+            "The server is too busy to subscribe you now: subscribe again in a few seconds."
+        ) from None
     subscriber: Subscriber = hub.open(
         user_id=None if order_pk is not None else viewer.id,
         order_id=order_pk,
@@ -308,6 +333,8 @@ async def follow(
             yield node
     except SlowConsumer:
         raise too_slow(feed.last) from None
+    except PoolTimeout:
+        raise too_busy(feed.last) from None
     finally:
         feed.close()
 

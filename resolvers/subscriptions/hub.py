@@ -17,7 +17,6 @@ import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -26,10 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from db.models import Order, OrderEvent
+from resolvers.subscriptions.checks import SharedReads
 
 log = logging.getLogger("ordercenter.hub")
 
-Sessions = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+Sessions = Callable[[], AsyncSession]
 READ_BATCH = 1000
 TURN_EVERY = 64  # offers between turns of the event loop
 
@@ -197,6 +197,8 @@ class SubscriptionHub:
         self._tasks: list[asyncio.Task[None]] = []
         self._nudge = asyncio.Event()
         self.reads = 0  # table reads so far: one per wake-up, whatever the subscriber count
+        # What every subscribe reads before it opens a subscriber, shared between them.
+        self.checks = SharedReads(sessions)
 
     @property
     def subscriber_count(self) -> int:

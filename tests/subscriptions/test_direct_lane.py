@@ -26,6 +26,7 @@ from app.ws import TransportWSHandler
 from db.engine import SessionFactory
 from db.models import Order, OrderEvent, User
 from domain.order_status import OrderStatus
+from resolvers.context import Context
 from resolvers.ids import to_global_id
 from resolvers.subscriptions.cursors import event_cursor
 from resolvers.subscriptions.lane import Lane, current_lane
@@ -129,6 +130,14 @@ async def test_an_idle_subscription_holds_no_graphql_pipeline(
             # Nor anything else an idle connection would hold for good.
             assert handler.connection_init_timeout_task is None
             assert context.connection_params is None
+            # Nor the subscribe's own context (its loaders, scheduler and reads): only the
+            # connection's is left.
+            await until(
+                lambda: (
+                    [c for c in live(Context) if c.request_id == context.request_id] == [context]
+                ),
+                "only the connection's context to be left",
+            )
             # And it is live.
             (shipped,) = await add_events(app, sessions, event(order, OrderStatus.IN_TRANSIT, 3))
             assert await socket.recv() == NEXT % ("1", event_cursor(shipped), "IN_TRANSIT")
