@@ -710,6 +710,17 @@ def connection(
     def page_rule(c: _Compiler, s: Row, step: FieldStep) -> str:
         page = c.page(step, listing, narrowed=narrow is not None)
         table = listed(listing)
+        owned = ""
+        if listing.rows is not None and not sqlite():
+            # An aggregate's rows (one per product bought) are made once for the owner
+            # and read from there by the page, its count and its next-page test: made
+            # per use, PostgreSQL aggregated three times, and its generic plan for the
+            # next-page test walked every product against the owner's lines.
+            made, table = c.alias(), c.alias()
+            owned = (
+                f"{table} AS MATERIALIZED (SELECT * FROM {listed(listing)} {made} "
+                f"WHERE {_shown(listing, s.alias, made)}), "
+            )
         key_type = _KEY_TYPES[listing.key_kind]
         narrowing = None if narrow is None else narrow(c, step)
 
@@ -761,7 +772,7 @@ def connection(
         if not sqlite():
             # The page's rows read once, for the edges and the cursors alike.
             named = c.alias()
-            page_rows, rows = f"WITH {named} AS {rows} ", named
+            page_rows, rows = f"WITH {owned}{named} AS {rows} ", named
 
         def cursor_of(a: str) -> str:
             return cursor(listing.name, _key_json(listing, f"{a}.{listing.key}"), f"{a}.id")
