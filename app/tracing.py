@@ -17,7 +17,6 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
@@ -25,10 +24,10 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.settings import Settings
+from db import statement_watch
 
 SERVICE_NAME = "order-center"
 REQUEST_ID = "ordercenter.request_id"
@@ -42,7 +41,6 @@ STATEMENT_CHARS = 4096
 
 _TRACE_ID = re.compile(r"^[0-9a-fA-F]{32}$")
 _wanted_trace_id: ContextVar[int] = ContextVar("ordercenter_trace_id", default=0)
-_SPAN_KEY = "ordercenter_span"
 
 
 class _RequestIdTraceIds(RandomIdGenerator):
@@ -120,20 +118,18 @@ class Tracing:
             yield span
 
     def instrument(self, engine: AsyncEngine) -> None:
-        """A span per SQL statement the engine runs, a child of the current span."""
+        """A span per SQL statement the engine runs, a child of the current span: on
+        SQLAlchemy's road and on the direct driver road alike (db.statement_watch)."""
         if not self.enabled:
             return
-        sync_engine = engine.sync_engine
-        system = sync_engine.dialect.name
+        system = engine.sync_engine.dialect.name
         tracer = self.tracer
 
-        # SQLAlchemy runs these inside a greenlet that carries the awaiting task's
-        # contextvars, so the current span is the operation's.
-        def before(
-            conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
-        ) -> None:
+        # Called in the awaiting task's context (SQLAlchemy's greenlet carries its
+        # contextvars), so the current span is the operation's.
+        def started(statement: str) -> statement_watch.Finish | None:
             if not trace.get_current_span().get_span_context().is_valid:
-                return  # the server's own work (sweeps, the hub) is not traced
+                return None  # the server's own work (sweeps, the hub) is not traced
             verb = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else "SQL"
             span = tracer.start_span(
                 verb,
@@ -145,27 +141,15 @@ class Tracing:
                     "db.query.text": statement[:STATEMENT_CHARS],
                 },
             )
-            if context is not None:
-                setattr(context, _SPAN_KEY, span)
 
-        def after(
-            conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
-        ) -> None:
-            span = getattr(context, _SPAN_KEY, None)
-            if span is not None:
+            def finish(error: BaseException | None) -> None:
+                if error is not None:
+                    span.set_status(Status(StatusCode.ERROR, type(error).__name__))
                 span.end()
 
-        def failed(exception_context: Any) -> None:
-            span = getattr(exception_context.execution_context, _SPAN_KEY, None)
-            if span is not None:
-                span.set_status(
-                    Status(StatusCode.ERROR, type(exception_context.original_exception).__name__)
-                )
-                span.end()
+            return finish
 
-        event.listen(sync_engine, "before_cursor_execute", before)
-        event.listen(sync_engine, "after_cursor_execute", after)
-        event.listen(sync_engine, "handle_error", failed)
+        statement_watch.watch(engine, started)
 
     def shutdown(self) -> None:
         """Send what is buffered; called when the app stops."""

@@ -19,7 +19,7 @@ import types
 import weakref
 from collections.abc import Callable, Coroutine, Generator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiodataloader import DataLoader, Loader, dispatch_queue_batch
 from graphql import GraphQLSchema
@@ -322,14 +322,29 @@ def driver_text(statement: TextClause, engine: AsyncEngine) -> DriverText:
     return found
 
 
+_SEES_DRIVER_READS = "_ordercenter_sees_driver_reads"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def sees_driver_reads(listener: F) -> F:
+    """Marks a cursor listener whose owner also watches the direct road
+    (db.statement_watch): it does not keep reads off it."""
+    setattr(listener, _SEES_DRIVER_READS, True)
+    return listener
+
+
 def reads_by_driver(engine: AsyncEngine) -> bool:
     """Whether plain reads may go to ``engine``'s asyncpg connections directly: its
-    driver is asyncpg and nobody listens for its statements (tracing's spans, a
-    statement counter: the driver's own calls would pass them by unseen)."""
+    driver is asyncpg and every cursor listener also sees that road (a statement
+    counter does not: the driver's own calls would pass it by unseen). The listeners
+    are read from the engine's ``dispatch``, and must be the functions themselves
+    (``before_cursor_execute`` registered with ``retval=True``, or SQLAlchemy wraps it)."""
     if engine.dialect.driver != "asyncpg":
         return False
     dispatch = engine.sync_engine.dispatch
-    return not (dispatch.before_cursor_execute or dispatch.after_cursor_execute)
+    listeners = [*dispatch.before_cursor_execute, *dispatch.after_cursor_execute]
+    return all(getattr(listener, _SEES_DRIVER_READS, False) for listener in listeners)
 
 
 async def checkout_raw(engine: AsyncEngine) -> PoolProxiedConnection:

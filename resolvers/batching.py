@@ -28,6 +28,7 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.sql.elements import TextClause
 
 import internals
+from db import statement_watch
 from db.engine import read_options
 
 log = logging.getLogger("ordercenter.batching")
@@ -78,7 +79,8 @@ class Reads:
     Statements are SQLAlchemy's (``rows``) on a Connection of the engine, no Session:
     nothing here needs one. A plain SQL text (``text_rows``, an SQL plan's one
     statement) goes to asyncpg's connection itself when it can (internals.
-    reads_by_driver), on a raw connection of the same pool.
+    reads_by_driver), on a raw connection of the same pool, shown to the engine's
+    statement watchers (db.statement_watch: tracing's spans) as SQLAlchemy's are.
     """
 
     def __init__(self, sessions: Callable[[], AsyncSession]) -> None:
@@ -177,7 +179,8 @@ class Reads:
         if self._raw is None:
             self._raw = await internals.checkout_raw(self._engine)
         try:
-            return await internals.driver_rows(self._raw, text, params or {})
+            with statement_watch.watched(self._engine, text.sql):
+                return await internals.driver_rows(self._raw, text, params or {})
         except Exception as error:
             if not (fresh and internals.connection_lost(self._raw)):
                 raise

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 import internals
+from db import statement_watch
 from db.engine import create_engine, normalize_url
 from tests.contracts.pins import upgraded
 
@@ -61,6 +62,24 @@ def test_a_listener_for_statements_keeps_reads_on_sqlalchemy(
         assert not internals.reads_by_driver(engine), SQLALCHEMY
     finally:
         event.remove(Engine, name, listener)
+
+
+def test_a_watcher_of_both_roads_leaves_reads_on_the_driver(
+    nobody_listening: AsyncEngine,
+) -> None:
+    """db.statement_watch marks its cursor listeners; the mark must reach what the
+    engine's ``dispatch`` lists (SQLAlchemy wraps a ``before_cursor_execute``
+    listener registered without ``retval=True``, and the mark would be lost)."""
+    engine = nobody_listening
+    statement_watch.watch(engine, lambda statement: None)
+    assert internals.reads_by_driver(engine), SQLALCHEMY
+    assert [*engine.sync_engine.dispatch.before_cursor_execute], SQLALCHEMY
+
+    def counter(*_: Any) -> None:
+        return None
+
+    event.listen(engine.sync_engine, "after_cursor_execute", counter)
+    assert not internals.reads_by_driver(engine), SQLALCHEMY
 
 
 def test_only_asyncpg_reads_by_driver() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -16,9 +17,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import internals
 from app.main import create_app
 from app.settings import Settings
-from app.tracing import EXECUTION_PATH, Tracing
+from app.tracing import EXECUTION_PATH, STATEMENT_CHARS, Tracing
 from db.engine import SessionFactory
 from domain.order_status import OrderStatus
 from resolvers.ids import to_global_id
@@ -60,10 +62,21 @@ async def test_an_http_query_is_a_span_whose_trace_id_is_the_request_id_with_its
     engine: AsyncEngine,
     sessions: SessionFactory,
     exported: tuple[Tracing, InMemorySpanExporter],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     tracing, exporter = exported
     user = await make_user(sessions)
     app = create_app(settings, engine=engine, tracing=tracing)
+    # Tracing does not keep the SQL plan's statement off asyncpg's own connection
+    # (resolvers.batching.Reads.text_rows): that road gets its span too.
+    by_driver: list[str] = []
+    driver_rows = internals.driver_rows
+
+    async def counted(connection: Any, text: Any, params: Any) -> Any:
+        by_driver.append(text.sql)
+        return await driver_rows(connection, text, params)
+
+    monkeypatch.setattr(internals, "driver_rows", counted)
     headers = {"Authorization": f"Bearer {token_for(user.id)}"}
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://test"
@@ -97,6 +110,12 @@ async def test_an_http_query_is_a_span_whose_trace_id_is_the_request_id_with_its
     assert paths[0] == "generic"
     # The metrics' words (app/vocabulary.py): the second run is one of a compiled plan's.
     assert paths[1] in {"compiled_plan", "sql_plan"}
+    if engine.dialect.name == "postgresql":
+        assert paths[1] == "sql_plan"
+        assert len(by_driver) == 1, "the SQL plan's statement did not go to asyncpg"
+        (statement,) = children_of(operation, spans)
+        assert (statement.attributes or {})["db.query.text"] == by_driver[0][:STATEMENT_CHARS]
+        assert statement.status.status_code != StatusCode.ERROR
 
 
 async def test_a_clients_own_request_id_links_the_span_and_a_refusal_marks_it(
