@@ -16,6 +16,7 @@ from app.auth import HMAC_ALGORITHMS, PUBLIC_KEY_ALGORITHMS, SUPPORTED_ALGORITHM
 from app.persisted import PersistedQueries
 from domain.returns import DEFAULT_WINDOW as RETURN_WINDOW
 from resolvers.context import Rules
+from resolvers.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from schema.cost import CostModel
 from schema.limits import Limits
 
@@ -82,10 +83,15 @@ class Settings(BaseSettings):
         description="Let the database (PostgreSQL or SQLite) build a compiled plan's whole answer.",
     )
     max_page_size: int = Field(
-        default=100, ge=1, le=1000, description="Largest `first`/`last` a connection accepts."
+        default=MAX_PAGE_SIZE,
+        ge=1,
+        le=1000,
+        description="Largest `first`/`last` a connection accepts.",
     )
     default_page_size: int = Field(
-        default=20, ge=1, description="Page size when neither `first` nor `last` is given."
+        default=DEFAULT_PAGE_SIZE,
+        ge=1,
+        description="Page size when neither `first` nor `last` is given.",
     )
     payment_gateway: Literal["sandbox"] = Field(
         default="sandbox", description="Payment processor; the sandbox uses test tokens."

@@ -16,6 +16,7 @@ from resolvers.batching import BatchScheduler, tracked
 from resolvers.events import EventPublisher, NoPublisher
 from resolvers.gateway import PaymentGateway, SandboxGateway
 from resolvers.loaders import Loaders, SessionFactory
+from resolvers.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 
 def utc_now() -> datetime:
@@ -39,8 +40,8 @@ class Context:
     viewer_id: int | None
     sessions: SessionFactory
     loaders: Loaders
-    max_page_size: int = 100
-    default_page_size: int = 20
+    max_page_size: int = MAX_PAGE_SIZE
+    default_page_size: int = DEFAULT_PAGE_SIZE
     request_id: str = field(default_factory=lambda: uuid4().hex)
     events: EventPublisher = field(default_factory=NoPublisher)
     gateway: PaymentGateway = field(default_factory=SandboxGateway)
@@ -76,8 +77,8 @@ class Context:
         *,
         viewer_id: int | None,
         sessions: Callable[[], AsyncSession],
-        max_page_size: int = 100,
-        default_page_size: int = 20,
+        max_page_size: int = MAX_PAGE_SIZE,
+        default_page_size: int = DEFAULT_PAGE_SIZE,
         request_id: str | None = None,
         events: EventPublisher | None = None,
         gateway: PaymentGateway | None = None,

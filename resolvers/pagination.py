@@ -23,6 +23,11 @@ from resolvers.errors import InvalidArgument
 from resolvers.ids import MAX_PK
 
 T = TypeVar("T")
+
+# The page sizes a server uses unless configured otherwise (ORDERCENTER_MAX_PAGE_SIZE,
+# ORDERCENTER_DEFAULT_PAGE_SIZE): every default below and the schema's words read these.
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
 KeyKind = Literal["datetime", "float"]
 
 

@@ -37,6 +37,8 @@ from graphql import (
     visit,
 )
 
+from resolvers.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
 # The only arguments whose values the cost reads (page sizes, id lists).
 SIZING_ARGUMENTS = frozenset({"first", "last", "ids"})
 
@@ -60,8 +62,8 @@ def sizing_variables(document: DocumentNode) -> frozenset[str]:
 
 @dataclass(frozen=True, slots=True)
 class CostModel:
-    default_page_size: int = 20
-    max_page_size: int = 100
+    default_page_size: int = DEFAULT_PAGE_SIZE
+    max_page_size: int = MAX_PAGE_SIZE
     list_estimate: int = 10
 
 

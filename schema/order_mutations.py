@@ -8,12 +8,14 @@ from typing import Annotated
 import strawberry
 
 from domain import order_status as rules
-from resolvers.mutations import lifecycle, placing
+from resolvers.mutations import lifecycle, placing, text_input
 from resolvers.mutations.unit_of_work import OrderOutcome
 from schema.common import Info
 from schema.enums import CancelReason, OrderStatus
 from schema.orders import Order
 from schema.payloads import UserError, attempt, decode_id, user_errors
+
+_A = text_input.ADDRESS
 
 RETRY_KEY_DESCRIPTION = (
     "Optional, unique per attempt (1 to 128 characters): a retry with the same key "
@@ -24,14 +26,22 @@ RETRY_KEY_DESCRIPTION = (
 
 @strawberry.input(description="Where to ship an order.")
 class AddressInput:
-    name: str = strawberry.field(description="Recipient's name (at most 128 characters).")
-    line1: str = strawberry.field(description="Street address (at most 200).")
-    line2: str | None = strawberry.field(default=None, description="Apartment, suite, unit.")
-    city: str = strawberry.field(description="City or town (at most 100).")
-    region: str | None = strawberry.field(default=None, description="State or region.")
-    postal_code: str = strawberry.field(description="Postal or ZIP code (at most 20).")
+    name: str = strawberry.field(description=f"Recipient's name (at most {_A['name']} characters).")
+    line1: str = strawberry.field(description=f"Street address (at most {_A['line1']}).")
+    line2: str | None = strawberry.field(
+        default=None, description=f"Apartment, suite, unit (at most {_A['line2']})."
+    )
+    city: str = strawberry.field(description=f"City or town (at most {_A['city']}).")
+    region: str | None = strawberry.field(
+        default=None, description=f"State or region (at most {_A['region']})."
+    )
+    postal_code: str = strawberry.field(
+        description=f"Postal or ZIP code (at most {_A['postalCode']})."
+    )
     country_code: str = strawberry.field(description="ISO 3166-1 alpha-2 country code.")
-    phone: str | None = strawberry.field(default=None, description="Phone for the carrier.")
+    phone: str | None = strawberry.field(
+        default=None, description=f"Phone for the carrier (at most {_A['phone']})."
+    )
 
 
 @strawberry.input(description="One product and how many of it.")
@@ -82,8 +92,12 @@ class ConfirmReceiptInput:
 @strawberry.input(description="Hand an order to a carrier (seller).")
 class ShipOrderInput:
     order_id: strawberry.ID = strawberry.field(description="The order.")
-    carrier: str = strawberry.field(description="Carrier name (1 to 64 characters).")
-    tracking_number: str = strawberry.field(description="Tracking number (1 to 64).")
+    carrier: str = strawberry.field(
+        description=f"Carrier name (1 to {text_input.CARRIER} characters)."
+    )
+    tracking_number: str = strawberry.field(
+        description=f"Tracking number (1 to {text_input.TRACKING_NUMBER})."
+    )
     idempotency_key: str | None = strawberry.field(default=None, description=RETRY_KEY_DESCRIPTION)
 
 
@@ -91,7 +105,10 @@ class ShipOrderInput:
 class UpdateOrderStatusInput:
     order_id: strawberry.ID = strawberry.field(description="The order.")
     status: OrderStatus = strawberry.field(description="IN_TRANSIT or DELIVERED.")
-    note: str | None = strawberry.field(default=None, description="Shown on the timeline.")
+    note: str | None = strawberry.field(
+        default=None,
+        description=f"Shown on the timeline (at most {text_input.STATUS_NOTE} characters).",
+    )
     idempotency_key: str | None = strawberry.field(default=None, description=RETRY_KEY_DESCRIPTION)
 
 

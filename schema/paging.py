@@ -7,16 +7,15 @@ from typing import Annotated
 import strawberry
 
 from resolvers.listings import Listing
-from resolvers.pagination import PageArgs, page_args
+from resolvers.pagination import MAX_PAGE_SIZE, PageArgs, page_args
 from schema.common import Info
 
+_LIMIT = f"at most {MAX_PAGE_SIZE} (the server's default)"
 First = Annotated[
-    int | None, strawberry.argument(description="Page size from the start; at most 100.")
+    int | None, strawberry.argument(description=f"Page size from the start; {_LIMIT}.")
 ]
 After = Annotated[str | None, strawberry.argument(description="Cursor to continue after.")]
-Last = Annotated[
-    int | None, strawberry.argument(description="Page size from the end; at most 100.")
-]
+Last = Annotated[int | None, strawberry.argument(description=f"Page size from the end; {_LIMIT}.")]
 Before = Annotated[str | None, strawberry.argument(description="Cursor to continue before.")]
 
 

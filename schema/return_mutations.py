@@ -8,7 +8,7 @@ from typing import Annotated
 import strawberry
 
 from domain import returns as domain
-from resolvers.mutations import returns
+from resolvers.mutations import returns, text_input
 from resolvers.mutations.returns import ReturnOutcome
 from schema.common import Info
 from schema.enums import ReturnReason
@@ -31,7 +31,9 @@ class RequestReturnInput:
     order_id: strawberry.ID = strawberry.field(description="The order.")
     lines: list[ReturnLineInput] = strawberry.field(description="1 to 50 lines, each once.")
     reason: ReturnReason = strawberry.field(description="Why.")
-    note: str | None = strawberry.field(default=None, description="Optional (at most 500).")
+    note: str | None = strawberry.field(
+        default=None, description=f"Optional (at most {text_input.RETURN_NOTE} characters)."
+    )
     idempotency_key: str | None = strawberry.field(default=None, description=RETRY_KEY_DESCRIPTION)
 
 
@@ -44,15 +46,21 @@ class ReturnStepInput:
 @strawberry.input(description="Refuse a requested return (seller).")
 class RejectReturnInput:
     return_id: strawberry.ID = strawberry.field(description="The OrderReturn.")
-    reason: str = strawberry.field(description="Why, for the buyer (1 to 500 characters).")
+    reason: str = strawberry.field(
+        description=f"Why, for the buyer (1 to {text_input.REJECT_REASON} characters)."
+    )
     idempotency_key: str | None = strawberry.field(default=None, description=RETRY_KEY_DESCRIPTION)
 
 
 @strawberry.input(description="Send an approved return back (buyer).")
 class ShipReturnInput:
     return_id: strawberry.ID = strawberry.field(description="The OrderReturn.")
-    carrier: str = strawberry.field(description="Carrier name (1 to 64 characters).")
-    tracking_number: str = strawberry.field(description="Tracking number (1 to 64).")
+    carrier: str = strawberry.field(
+        description=f"Carrier name (1 to {text_input.RETURN_CARRIER} characters)."
+    )
+    tracking_number: str = strawberry.field(
+        description=f"Tracking number (1 to {text_input.RETURN_TRACKING_NUMBER})."
+    )
     idempotency_key: str | None = strawberry.field(default=None, description=RETRY_KEY_DESCRIPTION)
 
 

@@ -11,7 +11,7 @@ from db.models import PaymentMethod as PaymentMethodRow
 from db.models import ProductView as ProductViewRow
 from db.models import Recommendation as RecommendationRow
 from db.models import TaggedItem as TaggedItemRow
-from resolvers.mutations import shopper, wallet
+from resolvers.mutations import shopper, text_input, wallet
 from schema.activity import ProductView, Recommendation, TaggedItem
 from schema.common import Info
 from schema.order_mutations import RETRY_KEY_DESCRIPTION
@@ -24,7 +24,8 @@ class TagProductInput:
     product_id: strawberry.ID = strawberry.field(description="A Product id.")
     source_video_id: str | None = strawberry.field(
         default=None,
-        description="The video it was tagged from (at most 64 characters). On a product "
+        description=f"The video it was tagged from (at most {text_input.VIDEO_ID} characters). "
+        "On a product "
         "already tagged, given: replaces the tag's video; omitted: keeps it.",
     )
     idempotency_key: str | None = strawberry.field(default=None, description=RETRY_KEY_DESCRIPTION)

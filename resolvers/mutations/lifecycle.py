@@ -20,7 +20,7 @@ from db.models import (
 from domain.order_events import OrderEventKind
 from domain.order_status import Actor, CancelReason, OrderAction, OrderStatus
 from resolvers.context import Context
-from resolvers.mutations import idempotency, paying
+from resolvers.mutations import idempotency, paying, text_input
 from resolvers.mutations.outcome import ErrorCode, Refused, UserError
 from resolvers.mutations.transitions import (
     actor_for,
@@ -40,21 +40,11 @@ CANCEL_OPERATION = "cancelOrder"
 CONFIRM_OPERATION = "confirmReceipt"
 SHIP_OPERATION = "shipOrder"
 UPDATE_STATUS_OPERATION = "updateOrderStatus"
-MAX_NOTE = 500
 ESTIMATED_TRANSIT = timedelta(days=4)
 
 
-def _bounded(value: str, limit: int, *field: str) -> str:
-    text = value.strip()
-    if not text or len(text) > limit:
-        raise Refused.one(ErrorCode.INVALID, f"1 to {limit} characters.", *field)
-    return text
-
-
 def _note(note: str | None) -> str | None:
-    if note is None or not note.strip():
-        return None
-    return _bounded(note, MAX_NOTE, "input", "note")
+    return text_input.cleaned(note, text_input.STATUS_NOTE, "input", "note")
 
 
 async def pay_order(
@@ -248,8 +238,10 @@ async def ship_order(
     tracking_number: str,
     idempotency_key: str | None = None,
 ) -> OrderOutcome:
-    carrier = _bounded(carrier, 64, "input", "carrier")
-    tracking_number = _bounded(tracking_number, 64, "input", "trackingNumber")
+    carrier = text_input.required(carrier, text_input.CARRIER, "input", "carrier")
+    tracking_number = text_input.required(
+        tracking_number, text_input.TRACKING_NUMBER, "input", "trackingNumber"
+    )
     keyed = idempotency.keyed(
         idempotency_key,
         user_id=viewer_id,

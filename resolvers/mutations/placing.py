@@ -15,7 +15,7 @@ from domain.money import Money
 from domain.order_status import Actor, OrderAction, OrderStatus
 from domain.pricing import Line, price
 from resolvers.context import Context
-from resolvers.mutations import idempotency, paying
+from resolvers.mutations import idempotency, paying, text_input
 from resolvers.mutations.outcome import ErrorCode, Refused, UserError
 from resolvers.mutations.transitions import transition
 from resolvers.mutations.unit_of_work import (
@@ -46,25 +46,6 @@ class AddressInput:
     line2: str | None = None
     region: str | None = None
     phone: str | None = None
-
-
-_ADDRESS_LIMITS = {
-    "name": 128,
-    "line1": 200,
-    "line2": 200,
-    "city": 100,
-    "region": 100,
-    "postalCode": 20,
-    "phone": 32,
-}
-
-
-def _text_errors(value: str | None, limit: int, *field: str) -> list[UserError]:
-    if value is None:
-        return []
-    if len(value) > limit:
-        return [UserError(ErrorCode.INVALID, f"At most {limit} characters.", field)]
-    return []
 
 
 def validate(lines: Sequence[LineInput], address: AddressInput) -> list[UserError]:
@@ -98,7 +79,9 @@ def validate(lines: Sequence[LineInput], address: AddressInput) -> list[UserErro
                 )
             )
         seen.add(line.product_id)
-        errors += _text_errors(line.source_video_id, 64, *at, "sourceVideoId")
+        errors += text_input.too_long(
+            line.source_video_id, text_input.LINE_VIDEO_ID, *at, "sourceVideoId"
+        )
     values = {
         "name": address.name,
         "line1": address.line1,
@@ -109,7 +92,9 @@ def validate(lines: Sequence[LineInput], address: AddressInput) -> list[UserErro
         "phone": address.phone,
     }
     for name, value in values.items():
-        errors += _text_errors(value, _ADDRESS_LIMITS[name], "input", "shippingAddress", name)
+        errors += text_input.too_long(
+            value, text_input.ADDRESS[name], "input", "shippingAddress", name
+        )
         if name in ("name", "line1", "city", "postalCode") and not (value or "").strip():
             errors.append(
                 UserError(ErrorCode.INVALID, "Required.", ("input", "shippingAddress", name))

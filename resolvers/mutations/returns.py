@@ -31,15 +31,13 @@ from domain.order_events import OrderEventKind
 from domain.order_status import Actor, OrderStatus
 from resolvers.context import Context
 from resolvers.gateway import RefundFailed
-from resolvers.mutations import idempotency
+from resolvers.mutations import idempotency, text_input
 from resolvers.mutations.outcome import ErrorCode, Refused, UserError, not_found
 from resolvers.mutations.transitions import load_for, recorded_actor
 from resolvers.mutations.unit_of_work import OrderOutcome, announce, commit_with_events
 
 MAX_LINES = 50
 MAX_QUANTITY = 99
-MAX_TEXT = 500
-MAX_CARRIER = 64
 
 
 @dataclass(slots=True)
@@ -57,17 +55,6 @@ class ReturnOutcome:
 class LineInput:
     order_item_id: int
     quantity: int
-
-
-def _text(value: str | None, limit: int, *path: str, required: bool = False) -> str | None:
-    text = None if value is None else value.strip()
-    if not text:
-        if required:
-            raise Refused.one(ErrorCode.INVALID, f"1 to {limit} characters.", *path)
-        return None
-    if len(text) > limit:
-        raise Refused.one(ErrorCode.INVALID, f"At most {limit} characters.", *path)
-    return text
 
 
 def _check_lines(lines: Sequence[LineInput]) -> None:
@@ -249,7 +236,7 @@ async def request_return(
     idempotency_key: str | None = None,
 ) -> ReturnOutcome:
     _check_lines(lines)
-    text = _text(note, MAX_TEXT, "input", "note")
+    text = text_input.cleaned(note, text_input.RETURN_NOTE, "input", "note")
     keyed = idempotency.keyed(
         idempotency_key,
         user_id=viewer_id,
@@ -475,7 +462,7 @@ cancel_return = _plain(domain.ReturnAction.CANCEL)
 async def reject_return(
     ctx: Context, *, viewer_id: int, return_id: int, reason: str, idempotency_key: str | None = None
 ) -> ReturnOutcome:
-    text = _text(reason, MAX_TEXT, "input", "reason", required=True)
+    text = text_input.required(reason, text_input.REJECT_REASON, "input", "reason")
     return await _step(
         ctx,
         viewer_id=viewer_id,
@@ -496,8 +483,10 @@ async def ship_return(
     tracking_number: str,
     idempotency_key: str | None = None,
 ) -> ReturnOutcome:
-    carrier_text = _text(carrier, MAX_CARRIER, "input", "carrier", required=True)
-    tracking = _text(tracking_number, MAX_CARRIER, "input", "trackingNumber", required=True)
+    carrier_text = text_input.required(carrier, text_input.RETURN_CARRIER, "input", "carrier")
+    tracking = text_input.required(
+        tracking_number, text_input.RETURN_TRACKING_NUMBER, "input", "trackingNumber"
+    )
     return await _step(
         ctx,
         viewer_id=viewer_id,

@@ -13,10 +13,9 @@ from db.models import IdempotencyKey, Product, ProductView, Recommendation, Tagg
 from db.writing import upsert
 from resolvers import policy
 from resolvers.context import Context
-from resolvers.mutations import idempotency
-from resolvers.mutations.outcome import ErrorCode, Refused, not_found
+from resolvers.mutations import idempotency, text_input
+from resolvers.mutations.outcome import not_found
 
-MAX_VIDEO_ID = 64
 PRODUCT_FIELD = ("input", "productId")
 
 
@@ -28,13 +27,7 @@ def _later(session: AsyncSession, a: Any, b: Any) -> Any:
 
 
 def _video_id(value: str | None) -> str | None:
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    field = ("input", "sourceVideoId")
-    if len(text) > MAX_VIDEO_ID:
-        raise Refused.one(ErrorCode.INVALID, f"At most {MAX_VIDEO_ID} characters.", *field)
-    return text
+    return text_input.cleaned(value, text_input.VIDEO_ID, "input", "sourceVideoId")
 
 
 def _refresh(ctx: Context, viewer_id: int) -> None:
