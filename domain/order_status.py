@@ -7,8 +7,10 @@ tests all read the same truth.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import StrEnum
+
+from domain.state_machine import InvalidTransition as InvalidTransition
+from domain.state_machine import Lifecycle, Transition
 
 
 class OrderStatus(StrEnum):
@@ -104,14 +106,6 @@ def statuses_of_tab(tab: OrderTab) -> tuple[OrderStatus, ...]:
     return tuple(s for s in OrderStatus if TAB_OF_STATUS[s] is tab)
 
 
-@dataclass(frozen=True, slots=True)
-class Transition:
-    action: OrderAction
-    source: OrderStatus
-    target: OrderStatus
-    actors: frozenset[Actor]
-
-
 _B = frozenset({Actor.BUYER})
 _S = frozenset({Actor.SELLER})
 _SYS = frozenset({Actor.SYSTEM})
@@ -119,7 +113,7 @@ _SYS = frozenset({Actor.SYSTEM})
 # The whole lifecycle. The seller (of the order's shop) also acts for the carrier;
 # the system cancels unpaid orders after a timeout and completes delivered ones
 # after the confirmation window.
-TRANSITIONS: tuple[Transition, ...] = (
+TRANSITIONS: tuple[Transition[OrderAction, OrderStatus], ...] = (
     Transition(OrderAction.PAY, OrderStatus.UNPAID, OrderStatus.AWAITING_SHIPMENT, _B),
     Transition(OrderAction.CANCEL, OrderStatus.UNPAID, OrderStatus.CANCELLED, _B | _S | _SYS),
     Transition(OrderAction.CANCEL, OrderStatus.AWAITING_SHIPMENT, OrderStatus.CANCELLED, _B | _S),
@@ -143,46 +137,19 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
 )
 
-_BY_ACTION_AND_SOURCE: dict[tuple[OrderAction, OrderStatus], Transition] = {
-    (t.action, t.source): t for t in TRANSITIONS
-}
-
-
-class InvalidTransition(Exception):
-    """The state machine refuses an action; carries why, for a typed user error."""
-
-    def __init__(self, action: OrderAction, status: OrderStatus, actor: Actor, reason: str):
-        super().__init__(reason)
-        self.action = action
-        self.status = status
-        self.actor = actor
-        self.reason = reason
+ORDER_LIFECYCLE: Lifecycle[OrderAction, OrderStatus] = Lifecycle("an order", TRANSITIONS)
 
 
 def next_status(status: OrderStatus, action: OrderAction, actor: Actor) -> OrderStatus:
-    """The status after ``actor`` takes ``action`` on an order in ``status``.
-
-    Raises InvalidTransition when the action does not apply to the status or the
-    actor may not take it.
-    """
-    transition = _BY_ACTION_AND_SOURCE.get((action, status))
-    if transition is None:
-        raise InvalidTransition(
-            action, status, actor, f"An order that is {status.value} cannot {action.value}."
-        )
-    if actor not in transition.actors:
-        raise InvalidTransition(
-            action,
-            status,
-            actor,
-            f"{actor.value.lower()} may not {action.value} an order that is {status.value}.",
-        )
-    return transition.target
+    """The status after ``actor`` takes ``action`` on an order in ``status``; raises
+    InvalidTransition when the action does not apply to the status or the actor may
+    not take it."""
+    return ORDER_LIFECYCLE.next(status, action, actor)
 
 
 def available_actions(status: OrderStatus, actors: frozenset[Actor]) -> list[OrderAction]:
     """The actions any of ``actors`` may take now, in a stable order."""
-    return [t.action for t in TRANSITIONS if t.source is status and t.actors & actors]
+    return ORDER_LIFECYCLE.offered(status, actors)
 
 
 def payment_status_after(status: OrderStatus, paid: bool) -> OrderPaymentStatus:

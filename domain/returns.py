@@ -18,6 +18,7 @@ from enum import StrEnum
 
 from domain.order_events import OrderEventKind
 from domain.order_status import Actor, OrderAction, OrderStatus, available_actions
+from domain.state_machine import Lifecycle, Transition
 
 
 class ReturnStatus(StrEnum):
@@ -48,33 +49,23 @@ class ReturnReason(StrEnum):
     OTHER = "OTHER"
 
 
-@dataclass(frozen=True, slots=True)
-class ReturnTransition:
-    action: ReturnAction
-    source: ReturnStatus
-    target: ReturnStatus
-    actors: frozenset[Actor]
-
-
 _B = frozenset({Actor.BUYER})
 _S = frozenset({Actor.SELLER})
 _SYS = frozenset({Actor.SYSTEM})
 
 # The whole lifecycle of a return. RECEIVE is the seller's; the refund follows it in the
 # same step, and when the gateway fails the return stays RECEIVED and REFUND retries it.
-RETURN_TRANSITIONS: tuple[ReturnTransition, ...] = (
-    ReturnTransition(ReturnAction.APPROVE, ReturnStatus.REQUESTED, ReturnStatus.APPROVED, _S),
-    ReturnTransition(ReturnAction.REJECT, ReturnStatus.REQUESTED, ReturnStatus.REJECTED, _S),
-    ReturnTransition(ReturnAction.CANCEL, ReturnStatus.REQUESTED, ReturnStatus.CANCELLED, _B),
-    ReturnTransition(ReturnAction.CANCEL, ReturnStatus.APPROVED, ReturnStatus.CANCELLED, _B),
-    ReturnTransition(ReturnAction.SHIP, ReturnStatus.APPROVED, ReturnStatus.SHIPPED_BACK, _B),
-    ReturnTransition(ReturnAction.RECEIVE, ReturnStatus.SHIPPED_BACK, ReturnStatus.RECEIVED, _S),
-    ReturnTransition(ReturnAction.REFUND, ReturnStatus.RECEIVED, ReturnStatus.REFUNDED, _S | _SYS),
+RETURN_TRANSITIONS: tuple[Transition[ReturnAction, ReturnStatus], ...] = (
+    Transition(ReturnAction.APPROVE, ReturnStatus.REQUESTED, ReturnStatus.APPROVED, _S),
+    Transition(ReturnAction.REJECT, ReturnStatus.REQUESTED, ReturnStatus.REJECTED, _S),
+    Transition(ReturnAction.CANCEL, ReturnStatus.REQUESTED, ReturnStatus.CANCELLED, _B),
+    Transition(ReturnAction.CANCEL, ReturnStatus.APPROVED, ReturnStatus.CANCELLED, _B),
+    Transition(ReturnAction.SHIP, ReturnStatus.APPROVED, ReturnStatus.SHIPPED_BACK, _B),
+    Transition(ReturnAction.RECEIVE, ReturnStatus.SHIPPED_BACK, ReturnStatus.RECEIVED, _S),
+    Transition(ReturnAction.REFUND, ReturnStatus.RECEIVED, ReturnStatus.REFUNDED, _S | _SYS),
 )
 
-_BY_ACTION_AND_SOURCE: dict[tuple[ReturnAction, ReturnStatus], ReturnTransition] = {
-    (t.action, t.source): t for t in RETURN_TRANSITIONS
-}
+RETURN_LIFECYCLE: Lifecycle[ReturnAction, ReturnStatus] = Lifecycle("a return", RETURN_TRANSITIONS)
 
 # Orders whose units may be returned, and where a return may be requested from.
 RETURNABLE_ORDER_STATUSES: frozenset[OrderStatus] = frozenset(
@@ -94,37 +85,14 @@ FINAL_STATUSES: frozenset[ReturnStatus] = frozenset(
 DEFAULT_WINDOW = timedelta(days=15)
 
 
-class InvalidReturnTransition(Exception):
-    """The return state machine refuses a step; carries why, for a typed user error."""
-
-    def __init__(self, action: ReturnAction, status: ReturnStatus, actor: Actor, reason: str):
-        super().__init__(reason)
-        self.action = action
-        self.status = status
-        self.actor = actor
-        self.reason = reason
-
-
 def next_return_status(status: ReturnStatus, action: ReturnAction, actor: Actor) -> ReturnStatus:
     """The status after ``actor`` takes ``action`` on a return in ``status``."""
-    transition = _BY_ACTION_AND_SOURCE.get((action, status))
-    if transition is None:
-        raise InvalidReturnTransition(
-            action, status, actor, f"A return that is {status.value} cannot {action.value}."
-        )
-    if actor not in transition.actors:
-        raise InvalidReturnTransition(
-            action,
-            status,
-            actor,
-            f"{actor.value.lower()} may not {action.value} a return that is {status.value}.",
-        )
-    return transition.target
+    return RETURN_LIFECYCLE.next(status, action, actor)
 
 
 def actors_of(action: ReturnAction) -> frozenset[Actor]:
     """Everyone who may take ``action`` on some return."""
-    return frozenset(a for t in RETURN_TRANSITIONS if t.action is action for a in t.actors)
+    return RETURN_LIFECYCLE.actors_of(action)
 
 
 def return_actions(
@@ -145,12 +113,12 @@ def return_actions(
 
 def step_order() -> list[ReturnAction]:
     """Every step, in the order the table first names it."""
-    return list(dict.fromkeys(t.action for t in RETURN_TRANSITIONS))
+    return RETURN_LIFECYCLE.steps()
 
 
 def sources_of(action: ReturnAction, actor: Actor) -> list[ReturnStatus]:
     """The statuses from which ``actor`` may take ``action``."""
-    return [t.source for t in RETURN_TRANSITIONS if t.action is action and actor in t.actors]
+    return RETURN_LIFECYCLE.sources_of(action, actor)
 
 
 # How each step is offered in an order's `availableActions`.

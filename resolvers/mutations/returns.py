@@ -29,6 +29,7 @@ from db.models import (
 from domain import returns as domain
 from domain.order_events import OrderEventKind
 from domain.order_status import Actor, OrderStatus
+from domain.state_machine import InvalidTransition
 from resolvers.context import Context
 from resolvers.gateway import RefundFailed
 from resolvers.mutations import idempotency, text_input
@@ -128,7 +129,7 @@ def _actor(action: domain.ReturnAction, ret: OrderReturn, roles: frozenset[Actor
     for actor in usable:
         try:
             domain.next_return_status(status, action, actor)
-        except domain.InvalidReturnTransition as refused:
+        except InvalidTransition as refused:
             refusal = refused.reason
             continue
         return actor

@@ -11,7 +11,6 @@ from domain.order_status import Actor, OrderAction, OrderStatus
 from domain.returns import (
     COUNTED_STATUSES,
     DEFAULT_WINDOW,
-    InvalidReturnTransition,
     Refund,
     ReturnAction,
     ReturnStatus,
@@ -24,6 +23,7 @@ from domain.returns import (
     returnable_units,
     within_window,
 )
+from domain.state_machine import InvalidTransition
 from tests.unit.state_machines import ACTOR_SETS, Machine, cell_id
 
 R = ReturnStatus
@@ -42,7 +42,7 @@ ALLOWED: dict[tuple[ReturnStatus, ReturnAction, Actor], ReturnStatus] = {
     (R.RECEIVED, A.REFUND, SY): R.REFUNDED,
 }
 
-MACHINE = Machine(ReturnStatus, ReturnAction, ALLOWED, next_return_status, InvalidReturnTransition)
+MACHINE = Machine(ReturnStatus, ReturnAction, ALLOWED, next_return_status, InvalidTransition)
 
 
 def test_the_table_covers_the_whole_space() -> None:
@@ -62,9 +62,9 @@ def test_next_status_for_every_status_step_and_actor(
 
 
 def test_refusal_says_whether_the_step_or_the_actor_is_wrong() -> None:
-    with pytest.raises(InvalidReturnTransition, match=r"^A return that is REFUNDED cannot SHIP"):
+    with pytest.raises(InvalidTransition, match=r"^A return that is REFUNDED cannot SHIP"):
         next_return_status(R.REFUNDED, A.SHIP, B)
-    with pytest.raises(InvalidReturnTransition, match=r"^buyer may not APPROVE a return that"):
+    with pytest.raises(InvalidTransition, match=r"^buyer may not APPROVE a return that"):
         next_return_status(R.REQUESTED, A.APPROVE, B)
 
 
@@ -229,5 +229,5 @@ def test_unused_actor_kinds_take_no_step() -> None:
     for action in ReturnAction:
         for actor in (C, OP):
             assert return_actions(list(ReturnStatus), frozenset({actor})) == []
-            with pytest.raises(InvalidReturnTransition):
+            with pytest.raises(InvalidTransition):
                 next_return_status(R.REQUESTED, action, actor)
