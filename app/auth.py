@@ -287,12 +287,13 @@ class TokenVerifier:
                 return viewer
             del self._verified[token]  # expired (or not yet valid): verified afresh
         checked = self._check(token)
-        if isinstance(checked, AuthenticatedViewer):
-            self._remember(token, checked)
-        return checked
+        if isinstance(checked, str):
+            return checked
+        viewer, claims = checked
+        self._remember(token, viewer, claims)
+        return viewer
 
-    def _remember(self, token: str, viewer: AuthenticatedViewer) -> None:
-        claims = jwt.decode(token, options={"verify_signature": False})
+    def _remember(self, token: str, viewer: AuthenticatedViewer, claims: Mapping[str, Any]) -> None:
         expires, not_before = claims.get("exp"), claims.get("nbf", 0)
         if not isinstance(expires, int | float) or not isinstance(not_before, int | float):
             return
@@ -300,7 +301,8 @@ class TokenVerifier:
         if len(self._verified) > VERIFIED_TOKENS:
             self._verified.popitem(last=False)
 
-    def _check(self, token: str) -> AuthenticatedViewer | str:
+    def _check(self, token: str) -> tuple[AuthenticatedViewer, Mapping[str, Any]] | str:
+        """The viewer and the verified claims, or why not."""
         if len(token) > MAX_TOKEN_BYTES:
             return "malformed"
         try:
@@ -336,7 +338,7 @@ class TokenVerifier:
         if not isinstance(subject, str) or not _USER_ID.fullmatch(subject):
             log.debug("bearer token refused: sub is not a user id")
             return "invalid"
-        return AuthenticatedViewer(int(subject))
+        return AuthenticatedViewer(int(subject)), claims
 
 
 def bearer_token(authorization: str | None) -> str | None:
