@@ -132,6 +132,8 @@ class RequestLogMiddleware:
             self.write(record)
 
     def write(self, record: RequestRecord) -> None:
+        if not log.isEnabledFor(logging.INFO):
+            return  # above info (the bench's warning): no line, so no viewer hashed for it
         fields: dict[str, Any] = {
             "request_id": record.request_id,
             "method": record.method,
