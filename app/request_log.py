@@ -133,7 +133,7 @@ class RequestLogMiddleware:
 
     def write(self, record: RequestRecord) -> None:
         if not log.isEnabledFor(logging.INFO):
-            return  # above info (the bench's warning): no line, so no viewer hashed for it
+            return  # the line would be dropped: its fields (the viewer's HMAC) are not made
         fields: dict[str, Any] = {
             "request_id": record.request_id,
             "method": record.method,
