@@ -239,6 +239,9 @@ class TokenVerifier:
         # (an RSA or EC signature far more than an HMAC). Only successes are kept, with
         # the time window they hold in; bounded, least recently used out first.
         self._verified: OrderedDict[str, tuple[AuthenticatedViewer, float, float]] = OrderedDict()
+        self._hmac_only: tuple[bytes, list[str]] | None = None
+        if self._secret and self.algorithms <= HMAC_ALGORITHMS:
+            self._hmac_only = (self._secret, sorted(self.algorithms))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TokenVerifier:
@@ -270,6 +273,24 @@ class TokenVerifier:
         if self._public_key is not None and _fits(algorithm, self._public_key):
             return self._public_key
         return None
+
+    def _key_and_algorithms(self, token: str) -> tuple[bytes | PublicKey, list[str]]:
+        """The key to verify ``token`` with, and the algorithms it may be signed with.
+
+        Only what is configured, each with its own key: never "none", never a public key
+        offered to HMAC. With HMAC alone there is one key for all of them, and PyJWT
+        refuses any other algorithm itself: the header is not read a second time here.
+        """
+        if self._hmac_only is not None:
+            return self._hmac_only
+        header = jwt.get_unverified_header(token)
+        algorithm = header.get("alg")
+        if not isinstance(algorithm, str) or algorithm not in self.algorithms:
+            raise jwt.InvalidAlgorithmError("algorithm not accepted")
+        key = self._key_for(algorithm, header.get("kid"))
+        if key is None:
+            raise jwt.InvalidKeyError("no key for this token")
+        return key, [algorithm]
 
     def verify(self, token: str) -> AuthenticatedViewer | None:
         """The viewer a token names, or None for anything not signed, expired or malformed."""
@@ -306,19 +327,11 @@ class TokenVerifier:
         if len(token) > MAX_TOKEN_BYTES:
             return "malformed"
         try:
-            header = jwt.get_unverified_header(token)
-            algorithm = header.get("alg")
-            # Only what is configured, each with its own key: never "none", never a
-            # public key offered to HMAC.
-            if not isinstance(algorithm, str) or algorithm not in self.algorithms:
-                raise jwt.InvalidAlgorithmError("algorithm not accepted")
-            key = self._key_for(algorithm, header.get("kid"))
-            if key is None:
-                raise jwt.InvalidKeyError("no key for this token")
+            key, algorithms = self._key_and_algorithms(token)
             claims = jwt.decode(
                 token,
                 key,
-                algorithms=[algorithm],
+                algorithms=algorithms,
                 options={"require": ["exp", "sub"]},
                 issuer=self.issuer,
                 audience=self.audience,
