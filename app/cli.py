@@ -473,7 +473,6 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
 
 
 def _run_uvicorn(settings: Settings, host: str, port: int, workers: int) -> None:
-    import internals
     from app.main import app_factory
     from app.pipeline import REQUEST_BYTES
 
@@ -491,8 +490,6 @@ def _run_uvicorn(settings: Settings, host: str, port: int, workers: int) -> None
         access_log=not settings.json_logs,
         log_config=request_log.uvicorn_log_config(settings) or uvicorn.config.LOGGING_CONFIG,
         proxy_headers=False,
-        # An answer's headers and body in one write, not two (internals).
-        http=internals.OneWriteHttpProtocol,
         timeout_graceful_shutdown=10,
         # Messages are small and many: compression cost ~40 KB and ~60 us per socket
         # in the fan-out benchmark for little gain.

@@ -19,7 +19,7 @@ import types
 import weakref
 from collections.abc import Callable, Coroutine, Generator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from aiodataloader import DataLoader, Loader, dispatch_queue_batch
 from graphql import GraphQLSchema
@@ -40,7 +40,6 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     _OperationStreamClosed,
 )
 from strawberry.types import ExecutionContext, ExecutionResult
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
@@ -208,64 +207,6 @@ def frame_writer(send: Any) -> Callable[[bytes], bool] | None:
         return True
 
     return write
-
-
-# uvicorn's HTTP protocol (httptools) writes a response's status line and headers to the
-# transport when the app sends ``http.response.start``, and its body in a second write:
-# two system calls, and two packets the client wakes up for, for every answer. The
-# protocol below hands its connection a transport that holds one write back until the
-# next write or the end of the loop's turn, so an answer sent whole in one turn (every
-# GraphQL answer) leaves in one ``writelines``. Relied on here, not a public API: the
-# protocol's ``transport`` attribute, which its request cycles and error answers write
-# to, and ``handle_websocket_upgrade``, which hands that transport on.
-
-
-class _OneWriteTransport:
-    """A transport whose writes in one turn of the loop reach the socket together."""
-
-    __slots__ = ("_held", "_loop", "transport")
-
-    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
-        self.transport = transport
-        self._loop = loop
-        self._held: bytes | None = None
-
-    def write(self, data: bytes) -> None:
-        held = self._held
-        if held is None:
-            self._held = data
-            self._loop.call_soon(self.flush)
-        else:
-            self._held = None
-            self.transport.writelines((held, data))
-
-    def flush(self) -> None:
-        held, self._held = self._held, None
-        if held is not None:
-            self.transport.write(held)
-
-    def close(self) -> None:
-        self.flush()
-        self.transport.close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.transport, name)
-
-
-class OneWriteHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, each answer sent in one write (see above)."""
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        one_write = _OneWriteTransport(transport, self.loop)
-        super().connection_made(cast(Any, one_write))
-
-    def handle_websocket_upgrade(self) -> None:
-        # A WebSocket's frames go as uvicorn writes them, on the transport itself.
-        one_write = cast(Any, self.transport)
-        if isinstance(one_write, _OneWriteTransport):
-            one_write.flush()
-            self.transport = one_write.transport
-        super().handle_websocket_upgrade()
 
 
 # ----------------------------------------------------------------------- aiodataloader
