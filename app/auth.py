@@ -239,6 +239,9 @@ class TokenVerifier:
         # (an RSA or EC signature far more than an HMAC). Only successes are kept, with
         # the time window they hold in; bounded, least recently used out first.
         self._verified: OrderedDict[str, tuple[AuthenticatedViewer, float, float]] = OrderedDict()
+        self._hmac_only: tuple[bytes, list[str]] | None = None
+        if self._secret and self.algorithms <= HMAC_ALGORITHMS:
+            self._hmac_only = (self._secret, sorted(self.algorithms))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TokenVerifier:
@@ -271,6 +274,24 @@ class TokenVerifier:
             return self._public_key
         return None
 
+    def _key_and_algorithms(self, token: str) -> tuple[bytes | PublicKey, list[str]]:
+        """The key to verify ``token`` with, and the algorithms it may be signed with.
+
+        Only what is configured, each with its own key: never "none", never a public key
+        offered to HMAC. With HMAC alone there is one key for all of them, and PyJWT
+        refuses any other algorithm itself: the header is not read a second time here.
+        """
+        if self._hmac_only is not None:
+            return self._hmac_only
+        header = jwt.get_unverified_header(token)
+        algorithm = header.get("alg")
+        if not isinstance(algorithm, str) or algorithm not in self.algorithms:
+            raise jwt.InvalidAlgorithmError("algorithm not accepted")
+        key = self._key_for(algorithm, header.get("kid"))
+        if key is None:
+            raise jwt.InvalidKeyError("no key for this token")
+        return key, [algorithm]
+
     def verify(self, token: str) -> AuthenticatedViewer | None:
         """The viewer a token names, or None for anything not signed, expired or malformed."""
         checked = self.check(token)
@@ -287,12 +308,13 @@ class TokenVerifier:
                 return viewer
             del self._verified[token]  # expired (or not yet valid): verified afresh
         checked = self._check(token)
-        if isinstance(checked, AuthenticatedViewer):
-            self._remember(token, checked)
-        return checked
+        if isinstance(checked, str):
+            return checked
+        viewer, claims = checked
+        self._remember(token, viewer, claims)
+        return viewer
 
-    def _remember(self, token: str, viewer: AuthenticatedViewer) -> None:
-        claims = jwt.decode(token, options={"verify_signature": False})
+    def _remember(self, token: str, viewer: AuthenticatedViewer, claims: Mapping[str, Any]) -> None:
         expires, not_before = claims.get("exp"), claims.get("nbf", 0)
         if not isinstance(expires, int | float) or not isinstance(not_before, int | float):
             return
@@ -300,23 +322,16 @@ class TokenVerifier:
         if len(self._verified) > VERIFIED_TOKENS:
             self._verified.popitem(last=False)
 
-    def _check(self, token: str) -> AuthenticatedViewer | str:
+    def _check(self, token: str) -> tuple[AuthenticatedViewer, Mapping[str, Any]] | str:
+        """The viewer and the verified claims, or why not."""
         if len(token) > MAX_TOKEN_BYTES:
             return "malformed"
         try:
-            header = jwt.get_unverified_header(token)
-            algorithm = header.get("alg")
-            # Only what is configured, each with its own key: never "none", never a
-            # public key offered to HMAC.
-            if not isinstance(algorithm, str) or algorithm not in self.algorithms:
-                raise jwt.InvalidAlgorithmError("algorithm not accepted")
-            key = self._key_for(algorithm, header.get("kid"))
-            if key is None:
-                raise jwt.InvalidKeyError("no key for this token")
+            key, algorithms = self._key_and_algorithms(token)
             claims = jwt.decode(
                 token,
                 key,
-                algorithms=[algorithm],
+                algorithms=algorithms,
                 options={"require": ["exp", "sub"]},
                 issuer=self.issuer,
                 audience=self.audience,
@@ -336,7 +351,7 @@ class TokenVerifier:
         if not isinstance(subject, str) or not _USER_ID.fullmatch(subject):
             log.debug("bearer token refused: sub is not a user id")
             return "invalid"
-        return AuthenticatedViewer(int(subject))
+        return AuthenticatedViewer(int(subject)), claims
 
 
 def bearer_token(authorization: str | None) -> str | None:

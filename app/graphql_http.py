@@ -8,6 +8,7 @@ never reached execution, while ``application/json`` keeps answering 200.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -59,6 +60,9 @@ class RequestError(Exception):
         return self.formatted
 
 
+# Clients send the same few Accept values on every request: each is read once (the
+# bound keeps arbitrary ones from piling up).
+@functools.lru_cache(maxsize=64)
 def negotiate(accept: str | None) -> str | None:
     """The response media type for an Accept header; None when we offer nothing it takes.
 

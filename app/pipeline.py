@@ -152,6 +152,9 @@ class OperationPipeline:
     ) -> None:
         self.schema = schema
         self.settings = settings
+        # Made once: every request's context carries them, and the settings' property
+        # builds them anew (five timedeltas) each time it is read.
+        self.rules = settings.rules
         self.tracing = tracing or Tracing()
         self.persisted = PersistedQueries.from_settings(settings)
         self.plans = Plans(schema, settings.limits) if settings.compiled_plans else None
@@ -180,7 +183,7 @@ class OperationPipeline:
             request_id=request_id,
             events=state.bus,
             gateway=state.gateway,
-            rules=settings.rules,
+            rules=self.rules,
             refresher=getattr(state, "refresher", None),
             budget=getattr(state, "budget", None),
             rate_key=rate_key(viewer_id, client_host),

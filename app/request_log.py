@@ -132,6 +132,8 @@ class RequestLogMiddleware:
             self.write(record)
 
     def write(self, record: RequestRecord) -> None:
+        if not log.isEnabledFor(logging.INFO):
+            return  # the line would be dropped: its fields (the viewer's HMAC) are not made
         fields: dict[str, Any] = {
             "request_id": record.request_id,
             "method": record.method,

@@ -102,6 +102,11 @@ class Tracing:
 
         A root span: its trace is the request's (see the module's docstring). A
         refusal or error leaving the block marks it failed."""
+        if self.provider is None:
+            # Off: a span that records nothing, without making a trace id, a context and
+            # a span current for it (~20 us an operation, for nothing).
+            yield trace.INVALID_SPAN
+            return
         token = _wanted_trace_id.set(trace_id_of(request_id))
         try:
             span = self.tracer.start_span(
