@@ -20,10 +20,11 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from db.engine import read_options
 from db.models import Order, OrderEvent
 from resolvers.subscriptions.checks import SharedReads
 
@@ -255,8 +256,7 @@ class SubscriptionHub:
                 .order_by(col(OrderEvent.id))
                 .limit(READ_BATCH)
             )
-            async with self._sessions() as session:
-                rows = (await session.execute(statement)).all()
+            rows = await self._rows(statement)
             self.reads += 1
             offered = 0
             for event, order in rows:
@@ -310,8 +310,17 @@ class SubscriptionHub:
             statement = statement.where(col(Order.user_id) == subscriber.user_id)
         if subscriber.kinds is not None:
             statement = statement.where(col(OrderEvent.kind).in_(sorted(subscriber.kinds)))
+        return [Delivery(event, order) for event, order in await self._rows(statement)]
+
+    async def _rows(self, statement: Select[OrderEvent, Order]) -> list[Any]:
+        """The (event, order) rows of one read. One statement sees what has committed
+        when it starts, as a transaction of its own would: it runs without one (no
+        BEGIN, and on SQLite three hops to its thread fewer, a third of a read)."""
         async with self._sessions() as session:
-            return [Delivery(event, order) for event, order in await session.execute(statement)]
+            bind = session.bind
+            if bind is not None:
+                await session.connection(execution_options=read_options(bind.dialect.name))
+            return list((await session.execute(statement)).all())
 
     def open(
         self,
