@@ -52,7 +52,7 @@ def test_observe_many_exposes_what_observing_each_amount_does() -> None:
 
 def test_observe_many_refuses_a_labelled_parent_as_observe_does() -> None:
     parent = Histogram("contract_lag_labelled", "Lags.", ["kind"], registry=None)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="missing label values"):
         parent.observe(1.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="missing label values"):
         observe_many(parent, [1.0])
