@@ -120,6 +120,11 @@ def count_error(code: str) -> None:
     ERRORS.labels(code).inc()
 
 
+# Lags held for a flush at most: one scheduled on a loop that stopped before running
+# it (a test's loop, say) is then done by the next observation instead.
+LAGS_HELD = 10_000
+
+
 class _Lags:
     """Lags observed in this turn of the event loop, not yet in EVENT_LAG.
 
@@ -129,35 +134,33 @@ class _Lags:
     at a time. A scrape runs in a later turn: it sees every one of them.
     """
 
-    __slots__ = ("amounts", "loop")
+    __slots__ = ("amounts", "scheduled")
 
     def __init__(self) -> None:
         self.amounts: list[float] = []
-        # The loop whose next turn flushes them (None: no flush is scheduled).
-        self.loop: asyncio.AbstractEventLoop | None = None
+        self.scheduled = False
 
-    def add(self, amount: float) -> None:
-        self.amounts.append(amount)
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # outside a loop: nobody would flush it
+    def observe(self, created: float) -> None:
+        """``created``: the event's creation, as a Unix timestamp."""
+        amounts = self.amounts
+        amounts.append(time.time() - created)  # below 0 (clocks): 0, as it is flushed
+        if not self.scheduled:
+            try:
+                asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:  # outside a loop: nobody would flush it later
+                self.flush()
+                return
+            self.scheduled = True
+        elif len(amounts) >= LAGS_HELD:
             self.flush()
-            return
-        if self.loop is not loop:  # none scheduled, or on a loop that has stopped
-            self.loop = loop
-            loop.call_soon(self.flush)
 
     def flush(self) -> None:
-        amounts, self.amounts, self.loop = self.amounts, [], None
-        observe_many(EVENT_LAG, amounts)
+        amounts, self.amounts, self.scheduled = self.amounts, [], False
+        observe_many(EVENT_LAG, [amount if amount > 0.0 else 0.0 for amount in amounts])
 
 
 _lags = _Lags()
-
-
-def observe_lag(created: float) -> None:
-    """``created``: the event's creation, as a Unix timestamp."""
-    _lags.add(max(0.0, time.time() - created))
+observe_lag = _lags.observe
 
 
 def count_bus_reconnect(bus: str) -> None:
