@@ -33,6 +33,13 @@ bench's orders sets off is over) and again once N idle subscriptions are open.
     python -m bench.subscriptions --subscribers 1000 --events 50
     python -m bench.subscriptions                  # N = 1000, 5000, 10000 (as `python -m bench`)
     python -m bench.subscriptions --subscribers 1000 --protocol graphql-ws
+    python -m bench.subscriptions --lane-only --subscribers 1000
+
+`--lane-only`: no servers; in-process, the lane's own CPU per event (the hub's read of
+a status change and a carrier scan, the change handed to N parked orderStatusChanged
+lanes; frames go to a write that sends nothing, the socket's system call being the
+floor's as much as ours, and no mutation): what the lane adds to each event's cost,
+apart from the two the floor comparison mixes in. Run it on two commits to compare them.
 
 `--protocol graphql-ws`: our subscribers speak the legacy protocol (start/data/stop;
 both protocols serve live events on the same direct lane); the floor speaks
@@ -73,7 +80,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from sqlalchemy import select
@@ -1072,6 +1079,101 @@ async def main(
         print("(PostgreSQL skipped: set ORDERCENTER_BENCH_DATABASE_URL to use it)")
 
 
+class _Rendered:
+    """A selection whose payload is rendered already (``LiveSelection.rendered``): the
+    lane's hand-out as it is for every subscriber after the first."""
+
+    payload = (
+        '{"data":{"orderStatusChanged":{"cursor":"b3JkZXJFdmVudHM6MTox","toStatus":"IN_TRANSIT",'
+        '"occurredAt":"2026-12-06T15:00:00+00:00"}},"extensions":{"cost":{"requested":1,'
+        '"maximum":10000}}}'
+    )
+
+    def rendered(self, delivery: Any) -> str:
+        return self.payload
+
+
+async def lane_only(subscribers: int, rounds: int = 5, drains: int = 200) -> None:
+    """``--lane-only``: the lane's own CPU per event, in-process, without sockets or a
+    mutation: the hub reads a status change and a carrier scan of one buyer (one read,
+    SQLite) and hands the change to N parked orderStatusChanged lanes, each frame
+    handed to a write that sends nothing (the system call is the floor's as much as
+    ours). Process CPU (the database's thread included) per drain, best of ``rounds``."""
+    from app.live_lane import serve
+    from bench.http_suite import seed
+    from db.engine import create_session_factory
+    from db.models import Order, OrderEvent
+    from domain.order_events import STATUS_CHANGES, OrderEventKind
+    from resolvers.subscriptions.hub import SubscriptionHub
+    from resolvers.subscriptions.lane import Lane
+
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{folder}/lane.db"
+        await seed(url, users=5, orders_per_user=5)
+        engine = create_engine(url)
+        sessions = create_session_factory(engine)
+        async with sessions() as session:
+            order = (await session.execute(select(Order).limit(1))).scalar_one()
+            assert order.id is not None
+            for kind, to_status in (
+                (OrderEventKind.STATUS_CHANGED, "IN_TRANSIT"),
+                (OrderEventKind.CARRIER_SCAN, "IN_TRANSIT"),
+            ):
+                session.add(
+                    OrderEvent(
+                        order_id=order.id,
+                        from_status=order.status,
+                        to_status=to_status,
+                        order_version=order.version + 1,
+                        actor="SELLER",
+                        kind=kind,
+                    )
+                )
+            await session.commit()
+            top = (
+                await session.execute(
+                    select(col(OrderEvent.id)).order_by(col(OrderEvent.id).desc()).limit(1)
+                )
+            ).scalar_one()
+        hub = SubscriptionHub(sessions, cast(Any, None))  # driven by hand: no wake-ups
+        written = 0
+
+        def write(frame: bytes) -> bool:
+            nonlocal written
+            written += 1
+            return True
+
+        lanes = []
+        selection = _Rendered()  # one per document and viewer: its frame encoded once
+        for _ in range(subscribers):
+            feed = hub.open(user_id=order.user_id, order_id=None, after=None, kinds=STATUS_CHANGES)
+            feed.floor = 0  # the same two events, read again each drain
+            lane = Lane("1", feed=feed, selection=selection)
+            lanes.append(
+                asyncio.create_task(
+                    serve(lane, cast(Any, None), cast(Any, None), lambda: True, True, write)
+                )
+            )
+        await asyncio.sleep(0.05)  # every lane parked
+        best = math.inf
+        for _ in range(rounds):
+            cpu = time.process_time()
+            for _ in range(drains):
+                hub.last_id = top - 2
+                await hub.drain()
+            best = min(best, (time.process_time() - cpu) / drains)
+        for task in lanes:
+            task.cancel()
+        await asyncio.gather(*lanes, return_exceptions=True)
+        await engine.dispose()
+    expected = rounds * drains * subscribers
+    print(
+        f"lane only, N={subscribers}: {best * 1e3:.2f} ms of CPU per event (best of {rounds} x "
+        f"{drains}), {best * 1e6 / subscribers:.2f} us per delivery; frames handed out "
+        f"{written} of {expected}"
+    )
+
+
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.subscriptions", description=__doc__)
     parser.add_argument("--subscribers", type=int, action="append", help="N (repeatable)")
@@ -1088,6 +1190,12 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument(
         "--protocol", choices=(TRANSPORT_WS, LEGACY_WS), default=TRANSPORT_WS, help="ours speaks"
     )
+    parser.add_argument(
+        "--lane-only",
+        action="store_true",
+        help="in-process: the lane's CPU per event (hub read and fan-out to N parked lanes, "
+        "no sockets, no mutation); N is the first --subscribers",
+    )
     parser.add_argument("--client", nargs=3, metavar=("URL", "TOKEN", "N"), help=argparse.SUPPRESS)
     parser.add_argument(
         "--concurrency", type=int, default=CONNECT_CONCURRENCY, help=argparse.SUPPRESS
@@ -1098,7 +1206,9 @@ def _arguments() -> argparse.Namespace:
 if __name__ == "__main__":
     arguments = _arguments()
     IDLE_ONLY = arguments.idle_only
-    if arguments.client:
+    if arguments.lane_only:
+        asyncio.run(lane_only((arguments.subscribers or [TARGET_FANOUT])[0]))
+    elif arguments.client:
         url, token, count = arguments.client
         asyncio.run(
             client_main(
