@@ -8,8 +8,9 @@ is the one text every path uses: the orders filter and tab counts here
 
 from __future__ import annotations
 
-from db.models import OrderItem, Review
+from db.models import Order, OrderItem, Review
 from domain import reviews as rules
+from domain.order_status import Actor, OrderStatus
 from resolvers.context import Context
 from resolvers.listings import Listing, listing_page
 from resolvers.pagination import Page, PageArgs
@@ -37,3 +38,25 @@ def awaits_review_sql(row: str) -> str:
 
 async def reviews_page(ctx: Context, *, product_id: int, args: PageArgs) -> Page[Review]:
     return await listing_page(ctx, REVIEWS, owner_id=product_id, args=args)
+
+
+async def review_offers(ctx: Context, order: Order, roles: frozenset[Actor]) -> tuple[bool, bool]:
+    """(REVIEW, EDIT_REVIEW) of the order's availableActions for a viewer holding
+    ``roles``: domain.reviews.offers_review and offers_edit over its lines' reviews. Read
+    only for its buyer (neither is offered to anyone else); batched across orders."""
+    if not roles & rules.REVIEWERS or order.id is None or ctx.viewer_id is None:
+        return False, False
+    loaders = ctx.loaders
+    items = await loaders.items_by_order_id.load(order.id)
+    ids = [item.id for item in items if item.id is not None]
+    found = await loaders.review_by_order_item_id.load_many(ids) if ids else []
+    reviews = [review for review in found if review is not None]
+    reviewable = rules.offers_review(OrderStatus(order.status), roles, len(ids) - len(reviews))
+    editable = rules.offers_edit(
+        roles,
+        ctx.viewer_id,
+        [(review.user_id, review.posted_at) for review in reviews],
+        ctx.clock(),
+        ctx.rules.review_edit_window,
+    )
+    return reviewable, editable

@@ -534,7 +534,7 @@ class _ReturnSteps:
 
 def _available_actions(c: _Compiler, s: Row, step: FieldStep) -> str:
     """domain.returns.order_actions (domain.order_status.available_actions, then the
-    steps of returns) for the roles policy.order_roles gives."""
+    steps of returns, then the reviews' actions) for the roles policy.order_roles gives."""
     names = _enum_names(step)
     facts = c.alias()
     held = {rules.Actor.BUYER: f"{facts}.buyer", rules.Actor.SELLER: f"{facts}.seller"}
@@ -550,16 +550,18 @@ def _available_actions(c: _Compiler, s: Row, step: FieldStep) -> str:
         for status, offered in by_status.items()
     )
     steps = _return_actions(c, s, names, held, facts)
+    reviews = _review_actions(c, s, names, held, facts)
     own = f"(CASE {facts}.status {whens} ELSE '' END)" if whens else "''"
-    members = f"{own} || {_offered(steps.candidates)}"
-    # The roles, and the facts of the order's returns from one read of them, once per
-    # order (once()); then each action whose condition holds.
+    members = f"{own} || {_offered(steps.candidates + reviews.candidates)}"
+    # The roles, the facts of the order's returns from one read of them and those of
+    # its reviews, once per order (once()); then each action whose condition holds.
     read = c.alias()
     columns = [
         f"{s.alias}.status AS status",
         f"{s.alias}.user_id = {c.viewer} AS buyer",
         f"{order_seller(c, s.alias)} AS seller",
         *(f"{read}.{name} AS {name}" for name in steps.facts),
+        *(f"{sql} AS {name}" for name, sql in reviews.facts.items()),
     ]
     aggregates = ", ".join(f"{sql} AS {name}" for name, sql in steps.facts.items())
     return nested(
@@ -626,6 +628,46 @@ def _return_actions(
         name = names[return_rules.ORDER_ACTION_OF[action].value]
         candidates.append((name, " OR ".join(by_actor) or "FALSE"))
     return _ReturnSteps(candidates, found, returns)
+
+
+@dataclass(frozen=True)
+class _Offers:
+    """Actions offered on conditions over per-order facts (see _review_actions)."""
+
+    candidates: list[tuple[str, str]]  # (action's name, the condition it is offered on)
+    facts: dict[str, str]  # column of the order's facts -> its expression over the order
+
+
+def _review_actions(
+    c: _Compiler, s: Row, names: Mapping[Any, str], held: Mapping[rules.Actor, str], facts: str
+) -> _Offers:
+    """REVIEW and EDIT_REVIEW, each on the condition domain.reviews offers it
+    (offers_review, offers_edit), and the order's facts they read: whether a line of it
+    has no review; whether a review of it by the viewer was posted inside the edit window
+    (the setting, as the mutation reads it)."""
+    since = c.parameter(
+        lambda context, variables: review_rules.editable_since(
+            context.clock(), context.rules.review_edit_window
+        )
+    )
+    reviewable = ", ".join(_literal(st.value) for st in sorted(review_rules.REVIEWABLE_STATUSES))
+    item, review, own = c.alias(), c.alias(), c.alias()
+    reviewers = " OR ".join(held[a] for a in sorted(review_rules.REVIEWERS) if a in held)
+    offered = [
+        (rules.OrderAction.REVIEW, f"{facts}.status IN ({reviewable}) AND {facts}.unreviewed"),
+        (rules.OrderAction.EDIT_REVIEW, f"{facts}.editable"),
+    ]
+    return _Offers(
+        [(names[action.value], f"({reviewers or 'FALSE'}) AND {when}") for action, when in offered],
+        {
+            "unreviewed": f"EXISTS (SELECT 1 FROM {_table(OrderItem)} {item} "
+            f"WHERE {item}.order_id = {s.alias}.id AND NOT EXISTS (SELECT 1 FROM "
+            f"{_table(Review)} {review} WHERE {review}.order_item_id = {item}.id))",
+            "editable": f"EXISTS (SELECT 1 FROM {_table(Review)} {own} WHERE {own}.order_id = "
+            f"{s.alias}.id AND {own}.user_id = {c.viewer} "
+            f"AND {own}.posted_at >= {typed(since, 'timestamptz')})",
+        },
+    )
 
 
 def _viewer_has_tagged(c: _Compiler, s: Row, step: FieldStep) -> str:
