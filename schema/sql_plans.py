@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
@@ -996,6 +996,30 @@ def _reviewer_name(c: _Compiler, s: Row, step: FieldStep) -> str:
     )
 
 
+def _editable_until(c: _Compiler, s: Row, step: FieldStep) -> str:
+    """domain.reviews.edit_deadline of the review's posted_at under the window the
+    mutation reads (a setting), to the microsecond: the window is added as microseconds,
+    never as days (PostgreSQL adds those by the session's calendar)."""
+    window = c.parameter(
+        lambda context, variables: context.rules.review_edit_window // timedelta(microseconds=1)
+    )
+    posted = f"{s.alias}.posted_at"
+    if sqlite():
+        # Naive UTC text with six digits of microseconds (db.types.UTCDateTime), in
+        # integer microseconds since the epoch and back.
+        micros = (
+            f"(CAST(strftime('%s', substr({posted}, 1, 19)) AS INTEGER) * 1000000 "
+            f"+ CAST(substr({posted}, 21, 6) AS INTEGER) + {window})"
+        )
+        until = (
+            f"(datetime({micros} / 1000000, 'unixepoch') || '.' "
+            f"|| printf('%06d', {micros} % 1000000))"
+        )
+    else:
+        until = f"({posted} + {typed(window, 'bigint')} * interval '1 microsecond')"
+    return quoted(instant(until))
+
+
 def _product_rating(c: _Compiler, s: Row, step: FieldStep) -> str:
     """domain.reviews.average_rating over the product's reviews: the mean in tenths,
     rounded half up in integers, as a JSON number; null without reviews."""
@@ -1043,6 +1067,7 @@ DOMAIN_RULES: dict[str, Rule] = {
     "buy_again": lambda c, s, step: connection(BUY_AGAIN)(c, s, step),
     "payment_methods": lambda c, s, step: _payment_methods(c, s, step),
     "reviewer_name": lambda c, s, step: _reviewer_name(c, s, step),
+    "review_editable_until": lambda c, s, step: _editable_until(c, s, step),
     "product_rating": lambda c, s, step: _product_rating(c, s, step),
     "product_reviews": lambda c, s, step: connection(REVIEWS)(c, s, step),
 }
