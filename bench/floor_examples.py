@@ -432,7 +432,7 @@ def _order_pk(raw: str) -> int:
 
 
 # The last moment a review (rv) may be edited: the edit window in seconds after posting.
-EDITABLE_UNTIL = f"rv.posted_at + interval '{REVIEW_EDIT_WINDOW_SECONDS} seconds'"
+EDITABLE_UNTIL = f"(rv.posted_at + interval '{REVIEW_EDIT_WINDOW_SECONDS} seconds')"
 _REVIEW = f"""(SELECT json_build_object(
         'id', {gid("Review", "rv.id")},
         'rating', rv.rating,
