@@ -92,7 +92,7 @@ from resolvers.orders import (
 )
 from resolvers.pagination import PageArgs, page_args
 from resolvers.policy import OPERATOR
-from resolvers.reviews import REVIEWS
+from resolvers.reviews import REVIEWS, unreviewed_line_sql
 from resolvers.subscriptions.cursors import EVENTS_LIST
 from schema.declared import (
     Column,
@@ -651,7 +651,7 @@ def _review_actions(
         )
     )
     reviewable = ", ".join(_literal(st.value) for st in sorted(review_rules.REVIEWABLE_STATUSES))
-    item, review, own = c.alias(), c.alias(), c.alias()
+    own = c.alias()
     reviewers = " OR ".join(held[a] for a in sorted(review_rules.REVIEWERS) if a in held)
     offered = [
         (rules.OrderAction.REVIEW, f"{facts}.status IN ({reviewable}) AND {facts}.unreviewed"),
@@ -660,9 +660,7 @@ def _review_actions(
     return _Offers(
         [(names[action.value], f"({reviewers or 'FALSE'}) AND {when}") for action, when in offered],
         {
-            "unreviewed": f"EXISTS (SELECT 1 FROM {_table(OrderItem)} {item} "
-            f"WHERE {item}.order_id = {s.alias}.id AND NOT EXISTS (SELECT 1 FROM "
-            f"{_table(Review)} {review} WHERE {review}.order_item_id = {item}.id))",
+            "unreviewed": unreviewed_line_sql(s.alias),
             "editable": f"EXISTS (SELECT 1 FROM {_table(Review)} {own} WHERE {own}.order_id = "
             f"{s.alias}.id AND {own}.user_id = {c.viewer} "
             f"AND {own}.posted_at >= {typed(since, 'timestamptz')})",
