@@ -69,17 +69,28 @@ SELECT r.order_id, r.status,
 FROM returns r WHERE r.order_id """
 
 
+# An order's reviews: how many of its lines are reviewed, and which are the viewer's.
+_REVIEWS = "SELECT rv.order_id, rv.user_id, rv.posted_at FROM reviews rv WHERE rv.order_id "
+
+
 def _actions(
     status: str,
     seller: bool,
     returns: Sequence[Sequence[Any]],
     delivered_at: Any,
     ordered_units: int,
+    lines: int,
+    reviews: Sequence[Sequence[Any]],
+    viewer: int,
 ) -> list[str]:
-    """availableActions from an order's returns rows (_RETURNS) and its shipment."""
+    """availableActions from an order's returns rows (_RETURNS), its shipment, its
+    number of lines and its reviews rows (_REVIEWS)."""
     counted = sum(r[2] for r in returns if r[1] in COUNTED_RETURNS)
     statuses = [r[1] for r in returns]
-    return order_actions(status, seller, statuses, delivered_at, ordered_units, counted)
+    own = [r[2] for r in reviews if r[1] == viewer]
+    return order_actions(
+        status, seller, statuses, delivered_at, ordered_units, counted, lines - len(reviews), own
+    )
 
 
 PAGE_SQL = {
@@ -115,6 +126,7 @@ WHERE sh.order_id IN (:orders) ORDER BY sh.order_id, se.happened_at, se.id""",
 SELECT order_id, id, from_status, to_status, order_version, actor, occurred_at
 FROM order_events WHERE order_id IN (:orders) ORDER BY id""",
     "returns": _RETURNS + "IN (:orders)",
+    "reviews": _REVIEWS + "IN (:orders)",
     "recommendations": """
 SELECT r.id, r.score, r.reason, p.id, p.title, p.image_url, p.price_minor, p.currency,
        b.id, b.title
@@ -152,6 +164,7 @@ WHERE sh.order_id = :order ORDER BY se.happened_at, se.id""",
 SELECT id, from_status, to_status, order_version, actor, note, occurred_at
 FROM order_events WHERE order_id = :order ORDER BY id""",
     "returns": _RETURNS + "= :order",
+    "reviews": _REVIEWS + "= :order",
 }
 
 _PARAM = re.compile(r":([a-z]+)")
@@ -285,6 +298,7 @@ async def order_center_page(db: Database, viewer: int, first: int) -> dict[str, 
         shipments = await db.fetch(conn, PAGE_SQL["shipments"], orders=ids)
         events = await db.fetch(conn, PAGE_SQL["events"], orders=ids)
         returns = await db.fetch(conn, PAGE_SQL["returns"], orders=ids)
+        reviews = await db.fetch(conn, PAGE_SQL["reviews"], orders=ids)
         recommendations = await db.fetch(
             conn, PAGE_SQL["recommendations"], viewer=viewer, limit=10, false=False
         )
@@ -304,6 +318,9 @@ async def order_center_page(db: Database, viewer: int, first: int) -> dict[str, 
     returns_of: dict[int, list[Any]] = defaultdict(list)
     for r in returns:
         returns_of[r[0]].append(r)
+    reviews_of: dict[int, list[Any]] = defaultdict(list)
+    for r in reviews:
+        reviews_of[r[0]].append(r)
     for i in items:
         units_of[i[0]] += i[3]
         items_of[i[0]].append(
@@ -380,6 +397,9 @@ async def order_center_page(db: Database, viewer: int, first: int) -> dict[str, 
                         returns_of.get(o[0], []),
                         delivered_of.get(o[0]),
                         units_of[o[0]],
+                        len(items_of.get(o[0], [])),
+                        reviews_of.get(o[0], []),
+                        viewer,
                     ),
                     "total": money(o[5], o[6]),
                     "shop": {"id": global_id("Shop", o[7]), "name": o[8]},
@@ -437,6 +457,7 @@ async def order_detail(db: Database, viewer: int, number: str) -> dict[str, Any]
         shipment_rows = await db.fetch(conn, DETAIL_SQL["shipment"], order=o[0])
         events = await db.fetch(conn, DETAIL_SQL["events"], order=o[0])
         returns = await db.fetch(conn, DETAIL_SQL["returns"], order=o[0])
+        reviews = await db.fetch(conn, DETAIL_SQL["reviews"], order=o[0])
     currency = o[7]
     shipment = None
     if shipment_rows:
@@ -469,6 +490,9 @@ async def order_detail(db: Database, viewer: int, number: str) -> dict[str, Any]
             returns,
             shipment_rows[0][3] if shipment_rows else None,
             sum(i[2] for i in items),
+            len(items),
+            reviews,
+            viewer,
         ),
         "subtotal": money(o[8], currency),
         "shippingFee": money(o[9], currency),

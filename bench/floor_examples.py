@@ -51,7 +51,7 @@ from bench.floor_sql import (
     python_float,
     tab_counts,
 )
-from bench.shapes import TAB_OF
+from bench.shapes import REVIEW_EDIT_WINDOW_SECONDS, TAB_OF
 from domain.buy_again import PURCHASED_STATUSES
 from domain.order_status import OrderTab
 from resolvers.orders import MEMBERSHIP_TABS
@@ -431,12 +431,16 @@ def _order_pk(raw: str) -> int:
         return 0
 
 
+# The last moment a review (rv) may be edited: the edit window in seconds after posting.
+EDITABLE_UNTIL = f"(rv.posted_at + interval '{REVIEW_EDIT_WINDOW_SECONDS} seconds')"
 _REVIEW = f"""(SELECT json_build_object(
         'id', {gid("Review", "rv.id")},
         'rating', rv.rating,
         'text', rv.text,
         'postedAt', {instant("rv.posted_at")},
-        'editedAt', {instant("rv.edited_at")}) FROM reviews rv WHERE rv.order_item_id = i.id)"""
+        'editedAt', {instant("rv.edited_at")},
+        'editableUntil', {instant(EDITABLE_UNTIL)})
+      FROM reviews rv WHERE rv.order_item_id = i.id)"""
 _REVIEWED_ITEMS = json_list(f"""SELECT json_agg(json_build_object(
       'id', {gid("OrderItem", "i.id")},
       'title', i.title,

@@ -24,8 +24,16 @@ from __future__ import annotations
 
 import base64
 
-from bench.shapes import COUNTED_RETURNS, RETURN_WINDOW_SECONDS, RETURNABLE, TAB_OF, TABS
-from domain import returns
+from bench.shapes import (
+    COUNTED_RETURNS,
+    RETURN_WINDOW_SECONDS,
+    RETURNABLE,
+    REVIEW_EDIT_WINDOW_SECONDS,
+    REVIEWABLE,
+    TAB_OF,
+    TABS,
+)
+from domain import returns, reviews
 from domain.money import MINOR_UNIT_EXPONENTS
 from domain.order_status import PAYMENT_STATUS_PRECEDENCE, TRANSITIONS, Actor, OrderTab
 from resolvers.orders import MEMBERSHIP_TABS
@@ -146,7 +154,30 @@ def order_actions(order: str, buyer: str, seller: str, ret: str) -> str:
         if by_role:
             name = returns.ORDER_ACTION_OF[action].value
             offered.append(f"CASE WHEN {' OR '.join(by_role)} THEN {literal(name)} END")
+    offered.extend(review_actions(order, role))
     return f"array_to_json(array_remove(ARRAY[{', '.join(offered)}]::text[], NULL))"
+
+
+def review_actions(order: str, role: dict[Actor, str]) -> list[str]:
+    """REVIEW while the reviewer's order is reviewable and a line of it has no review;
+    EDIT_REVIEW while a review of it by its buyer (the viewer, who reviews) was posted
+    inside the edit window."""
+    reviewer = " OR ".join(role[a] for a in sorted(reviews.REVIEWERS))
+    reviewable = ", ".join(literal(s) for s in sorted(REVIEWABLE))
+    unreviewed = (
+        f"EXISTS (SELECT 1 FROM order_items ri WHERE ri.order_id = {order}.id AND NOT EXISTS "
+        "(SELECT 1 FROM reviews rr WHERE rr.order_item_id = ri.id))"
+    )
+    editable = (
+        f"EXISTS (SELECT 1 FROM reviews re WHERE re.order_id = {order}.id "
+        f"AND re.user_id = {order}.user_id "
+        f"AND re.posted_at >= now() - interval '{REVIEW_EDIT_WINDOW_SECONDS} seconds')"
+    )
+    return [
+        f"CASE WHEN ({reviewer}) AND {order}.status IN ({reviewable}) AND {unreviewed} "
+        "THEN 'REVIEW' END",
+        f"CASE WHEN ({reviewer}) AND {editable} THEN 'EDIT_REVIEW' END",
+    ]
 
 
 def order_returns(order: str, ret: str) -> str:

@@ -49,6 +49,7 @@ from db.models import PaymentMethod as PaymentMethodRow
 from db.models import Product as ProductRow
 from db.models import Recommendation as RecommendationRow
 from db.models import ReturnLine as ReturnLineRow
+from db.models import Review as ReviewRow
 from db.models import Shipment as ShipmentRow
 from db.models import ShipmentEvent as ShipmentEventRow
 from db.models import Shop as ShopRow
@@ -390,6 +391,14 @@ class Order:
                 returned += sum(line.quantity for line in lines)
         shipment = await _one(info, select(ShipmentRow).where(ShipmentRow.order_id == self.row.id))
         items = await _all(info, select(OrderItemRow).where(OrderItemRow.order_id == self.row.id))
+        unreviewed = 0
+        own_reviews_posted_at = []
+        for i in items:
+            review = await _one(info, select(ReviewRow).where(ReviewRow.order_item_id == i.id))
+            if review is None:
+                unreviewed += 1
+            elif review.user_id == viewer.id:
+                own_reviews_posted_at.append(review.posted_at)
         return order_actions(
             self.row.status,
             seller,
@@ -397,6 +406,8 @@ class Order:
             None if shipment is None else shipment.delivered_at,
             sum(i.quantity for i in items),
             returned,
+            unreviewed,
+            own_reviews_posted_at,
         )
 
 

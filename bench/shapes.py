@@ -17,7 +17,7 @@ from typing import Any
 
 import jwt
 
-from domain import returns
+from domain import returns, reviews
 from domain.money import minor_unit_exponent
 from domain.order_status import (
     PAYMENT_STATUS_PRECEDENCE,
@@ -38,6 +38,10 @@ _BUYER_SELLER = frozenset({Actor.BUYER, Actor.SELLER})
 RETURN_WINDOW_SECONDS = int(
     os.environ.get("ORDERCENTER_RETURN_WINDOW_SECONDS", returns.DEFAULT_WINDOW.total_seconds())
 )
+# How long a review may be edited after it was posted, read the same way.
+REVIEW_EDIT_WINDOW_SECONDS = int(
+    os.environ.get("ORDERCENTER_REVIEW_EDIT_WINDOW_SECONDS", reviews.EDIT_WINDOW.total_seconds())
+)
 
 
 def order_actions(
@@ -47,18 +51,23 @@ def order_actions(
     delivered_at: Any,
     ordered_units: int,
     returned_units: int,
+    unreviewed_lines: int,
+    own_reviews_posted_at: Iterable[Any],
 ) -> list[str]:
     """availableActions of the viewer's own order (they are its buyer; ``seller``: also
     its seller): the order's own actions, REQUEST_RETURN while the window is open and a
-    unit is left (``returned_units``: units in returns not rejected or withdrawn), then
-    the steps of its returns."""
+    unit is left (``returned_units``: units in returns not rejected or withdrawn), the
+    steps of its returns, then REVIEW while a line is unreviewed and EDIT_REVIEW while
+    one of the viewer's reviews of it (``own_reviews_posted_at``) is in its edit window."""
+    now = datetime.now(UTC)
     delivered = utc(delivered_at)
     requestable = (
         status in RETURNABLE
         and delivered is not None
-        and datetime.now(UTC) <= delivered + timedelta(seconds=RETURN_WINDOW_SECONDS)
+        and now <= delivered + timedelta(seconds=RETURN_WINDOW_SECONDS)
         and ordered_units > returned_units
     )
+    edit_window = timedelta(seconds=REVIEW_EDIT_WINDOW_SECONDS)
     actors = _BUYER_SELLER if seller else _BUYER
     return [
         a.value
@@ -67,12 +76,18 @@ def order_actions(
             actors,
             [returns.ReturnStatus(r) for r in return_statuses],
             requestable,
+            reviewable=status in REVIEWABLE and unreviewed_lines > 0,
+            editable=any(
+                posted is not None and now <= posted + edit_window
+                for posted in map(utc, own_reviews_posted_at)
+            ),
         )
     ]
 
 
 RETURNABLE: frozenset[str] = frozenset(s.value for s in returns.RETURNABLE_ORDER_STATUSES)
 COUNTED_RETURNS: tuple[str, ...] = tuple(sorted(s.value for s in returns.COUNTED_STATUSES))
+REVIEWABLE: frozenset[str] = frozenset(s.value for s in reviews.REVIEWABLE_STATUSES)
 
 
 def global_id(type_name: str, pk: int) -> str:

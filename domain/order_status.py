@@ -56,6 +56,9 @@ class OrderAction(StrEnum):
     SHIP_RETURN = "SHIP_RETURN"
     RECEIVE_RETURN = "RECEIVE_RETURN"
     REFUND_RETURN = "REFUND_RETURN"
+    # Reviews (domain.reviews): offered after the returns' steps.
+    REVIEW = "REVIEW"
+    EDIT_REVIEW = "EDIT_REVIEW"
 
 
 class Actor(StrEnum):

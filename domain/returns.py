@@ -149,13 +149,23 @@ def order_actions(
     actors: frozenset[Actor],
     return_statuses: Iterable[ReturnStatus],
     requestable: bool,
+    *,
+    reviewable: bool,
+    editable: bool,
 ) -> list[OrderAction]:
-    """Everything ``actors`` may do to an order now: the order's own actions, then
-    REQUEST_RETURN (``requestable``: see may_request), then the steps of its returns."""
+    """Everything ``actors`` may do to an order now, in this order: the order's own
+    actions (the state machine's), then REQUEST_RETURN (``requestable``: see
+    may_request), then the steps of its returns, then REVIEW (``reviewable``:
+    domain.reviews.offers_review) and EDIT_REVIEW (``editable``: offers_edit). Money and
+    goods first, opinions last: the steps that move an order come before reviewing it."""
     actions = available_actions(status, actors)
     if requestable and actors & REQUESTERS:
         actions.append(OrderAction.REQUEST_RETURN)
     actions.extend(ORDER_ACTION_OF[a] for a in return_actions(return_statuses, actors))
+    if reviewable:
+        actions.append(OrderAction.REVIEW)
+    if editable:
+        actions.append(OrderAction.EDIT_REVIEW)
     return actions
 
 

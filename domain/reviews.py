@@ -8,6 +8,9 @@ read these rules.
 - A rating is a whole number from 1 to 5.
 - The text is stripped of surrounding whitespace, may then be empty, and holds at most
   2,000 characters, counted as Unicode code points (not bytes: "é" is one).
+- ``availableActions`` offers REVIEW while the viewer may review some line of the order
+  (offers_review) and EDIT_REVIEW while they may edit one of its reviews (offers_edit):
+  the mutations refuse exactly when these are absent (one rule, two uses).
 - Its author may edit a review until 30 days after it was posted (a setting,
   ``ORDERCENTER_REVIEW_EDIT_WINDOW_SECONDS``); the moment the window ends is still inside.
 - A product's average rating is the mean of its reviews' ratings rounded half up to one
@@ -16,6 +19,7 @@ read these rules.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -29,6 +33,8 @@ EDIT_WINDOW = timedelta(days=30)
 # The statuses whose lines may be reviewed (and whose unreviewed lines list the order
 # under TO_REVIEW).
 REVIEWABLE_STATUSES: frozenset[OrderStatus] = frozenset({OrderStatus.COMPLETED})
+# Who reviews an order (and so is offered REVIEW and EDIT_REVIEW).
+REVIEWERS: frozenset[Actor] = frozenset({Actor.BUYER})
 # The average is shown in tenths: 10 ** AVERAGE_DECIMALS.
 AVERAGE_DECIMALS = 1
 AVERAGE_SCALE: int = 10**AVERAGE_DECIMALS
@@ -77,7 +83,7 @@ def may_review(
 ) -> ReviewRefusal | None:
     """None when a viewer holding ``roles`` on an order in ``status`` may review a line
     of it that is ``already_reviewed`` or not; otherwise why not (checked in this order)."""
-    if Actor.BUYER not in roles:
+    if not roles & REVIEWERS:
         return ReviewRefusal.NOT_BUYER
     if status not in REVIEWABLE_STATUSES:
         return ReviewRefusal.NOT_COMPLETED
@@ -105,6 +111,33 @@ def may_edit(
     if now > edit_deadline(posted_at, window):
         return ReviewRefusal.EDIT_WINDOW_CLOSED
     return None
+
+
+def offers_review(status: OrderStatus, roles: frozenset[Actor], unreviewed_lines: int) -> bool:
+    """Whether ``availableActions`` offers REVIEW: may_review lets the viewer review a
+    line not yet reviewed, and the order has one."""
+    return unreviewed_lines > 0 and may_review(status, roles, already_reviewed=False) is None
+
+
+def offers_edit(
+    roles: frozenset[Actor],
+    viewer_id: int,
+    reviews: Iterable[tuple[int, datetime]],
+    now: datetime,
+    window: timedelta = EDIT_WINDOW,
+) -> bool:
+    """Whether ``availableActions`` offers EDIT_REVIEW: the viewer is the buyer and
+    may_edit lets them edit one of the order's ``reviews`` ((author id, posted at)) now."""
+    return bool(roles & REVIEWERS) and any(
+        may_edit(author_id=author, viewer_id=viewer_id, posted_at=posted, now=now, window=window)
+        is None
+        for author, posted in reviews
+    )
+
+
+def editable_since(now: datetime, window: timedelta = EDIT_WINDOW) -> datetime:
+    """The earliest posting instant whose review may still be edited at ``now``."""
+    return now - window
 
 
 def awaits_review(status: OrderStatus, unreviewed_lines: int) -> bool:

@@ -6,16 +6,21 @@ from db.models import Order
 from domain import returns as domain
 from domain.order_status import Actor, OrderAction, OrderStatus
 from resolvers.context import Context
+from resolvers.reviews import review_offers
 
 
 async def order_actions(ctx: Context, order: Order, actors: frozenset[Actor]) -> list[OrderAction]:
     """domain.returns.order_actions for the order as it is now: its returns' statuses,
-    and whether the buyer may still ask for a return (window, units left)."""
+    whether the buyer may still ask for a return (window, units left), and what they
+    may do about its reviews (resolvers.reviews.review_offers)."""
     loaders = ctx.loaders
     status = OrderStatus(order.status)
+    reviewable, editable = await review_offers(ctx, order, actors)
     if status not in domain.RETURNABLE_ORDER_STATUSES:
         # Returns are asked for of these statuses only, and an order never leaves them.
-        return domain.order_actions(status, actors, [], requestable=False)
+        return domain.order_actions(
+            status, actors, [], requestable=False, reviewable=reviewable, editable=editable
+        )
     returns = await loaders.returns_by_order_id.load(order.id)
     requestable = False
     if actors & domain.REQUESTERS:
@@ -40,5 +45,10 @@ async def order_actions(ctx: Context, order: Order, actors: frozenset[Actor]) ->
             left,
         )
     return domain.order_actions(
-        status, actors, [domain.ReturnStatus(r.status) for r in returns], requestable
+        status,
+        actors,
+        [domain.ReturnStatus(r.status) for r in returns],
+        requestable,
+        reviewable=reviewable,
+        editable=editable,
     )

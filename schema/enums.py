@@ -106,6 +106,15 @@ class OrderAction(Enum):
     REFUND_RETURN = strawberry.enum_value(
         "REFUND_RETURN", description="Retry a received return's failed refund (seller)."
     )
+    REVIEW = strawberry.enum_value(
+        "REVIEW",
+        description="Review a line of a completed order not reviewed yet (buyer; reviewOrderItem).",
+    )
+    EDIT_REVIEW = strawberry.enum_value(
+        "EDIT_REVIEW",
+        description="Edit one of the order's reviews still inside its edit window (buyer; "
+        "editReview).",
+    )
 
 
 @strawberry.enum(description="Who made a status change.")

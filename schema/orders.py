@@ -199,8 +199,9 @@ class Order(FromRow, Node):
     )
 
     @strawberry.field(
-        description="What the viewer may do now, per the order state machine and its "
-        "returns' (REQUEST_RETURN and the next steps of its returns).",
+        description="What the viewer may do now, in this order: the order state "
+        "machine's actions, REQUEST_RETURN, the next steps of its returns, then REVIEW (a "
+        "line is left to review) and EDIT_REVIEW (a review is still editable).",
         metadata=rule("available_actions"),
     )
     async def available_actions(self, info: Info) -> list[OrderAction]:

@@ -9,8 +9,8 @@ import strawberry
 from db.models import Review as ReviewRow
 from db.models import User as UserRow
 from domain import reviews as rules
-from schema.common import Node, loaded
-from schema.declared import FromRow, column
+from schema.common import Info, Node, loaded
+from schema.declared import FromRow, column, rule
 
 
 @strawberry.type(
@@ -27,6 +27,14 @@ class Review(FromRow, Node):
         "edited_at", description="When it was last edited; null if never."
     )
     row: strawberry.Private[ReviewRow]
+
+    @strawberry.field(
+        description="The last moment its author may edit it: postedAt plus the edit window "
+        "(editReview refuses after it).",
+        metadata=rule("review_editable_until"),
+    )
+    def editable_until(self, info: Info) -> datetime:
+        return rules.edit_deadline(self.row.posted_at, info.context.rules.review_edit_window)
 
     @strawberry.field(description="The reviewer's display name; nothing else about them.")
     @loaded("user_by_id", key="user_id", sql="reviewer_name")

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
@@ -92,7 +92,7 @@ from resolvers.orders import (
 )
 from resolvers.pagination import PageArgs, page_args
 from resolvers.policy import OPERATOR
-from resolvers.reviews import REVIEWS
+from resolvers.reviews import REVIEWS, unreviewed_line_sql
 from resolvers.subscriptions.cursors import EVENTS_LIST
 from schema.declared import (
     Column,
@@ -534,7 +534,7 @@ class _ReturnSteps:
 
 def _available_actions(c: _Compiler, s: Row, step: FieldStep) -> str:
     """domain.returns.order_actions (domain.order_status.available_actions, then the
-    steps of returns) for the roles policy.order_roles gives."""
+    steps of returns, then the reviews' actions) for the roles policy.order_roles gives."""
     names = _enum_names(step)
     facts = c.alias()
     held = {rules.Actor.BUYER: f"{facts}.buyer", rules.Actor.SELLER: f"{facts}.seller"}
@@ -550,16 +550,18 @@ def _available_actions(c: _Compiler, s: Row, step: FieldStep) -> str:
         for status, offered in by_status.items()
     )
     steps = _return_actions(c, s, names, held, facts)
+    reviews = _review_actions(c, s, names, held, facts)
     own = f"(CASE {facts}.status {whens} ELSE '' END)" if whens else "''"
-    members = f"{own} || {_offered(steps.candidates)}"
-    # The roles, and the facts of the order's returns from one read of them, once per
-    # order (once()); then each action whose condition holds.
+    members = f"{own} || {_offered(steps.candidates + reviews.candidates)}"
+    # The roles, the facts of the order's returns from one read of them and those of
+    # its reviews, once per order (once()); then each action whose condition holds.
     read = c.alias()
     columns = [
         f"{s.alias}.status AS status",
         f"{s.alias}.user_id = {c.viewer} AS buyer",
         f"{order_seller(c, s.alias)} AS seller",
         *(f"{read}.{name} AS {name}" for name in steps.facts),
+        *(f"{sql} AS {name}" for name, sql in reviews.facts.items()),
     ]
     aggregates = ", ".join(f"{sql} AS {name}" for name, sql in steps.facts.items())
     return nested(
@@ -626,6 +628,44 @@ def _return_actions(
         name = names[return_rules.ORDER_ACTION_OF[action].value]
         candidates.append((name, " OR ".join(by_actor) or "FALSE"))
     return _ReturnSteps(candidates, found, returns)
+
+
+@dataclass(frozen=True)
+class _Offers:
+    """Actions offered on conditions over per-order facts (see _review_actions)."""
+
+    candidates: list[tuple[str, str]]  # (action's name, the condition it is offered on)
+    facts: dict[str, str]  # column of the order's facts -> its expression over the order
+
+
+def _review_actions(
+    c: _Compiler, s: Row, names: Mapping[Any, str], held: Mapping[rules.Actor, str], facts: str
+) -> _Offers:
+    """REVIEW and EDIT_REVIEW, each on the condition domain.reviews offers it
+    (offers_review, offers_edit), and the order's facts they read: whether a line of it
+    has no review; whether a review of it by the viewer was posted inside the edit window
+    (the setting, as the mutation reads it)."""
+    since = c.parameter(
+        lambda context, variables: review_rules.editable_since(
+            context.clock(), context.rules.review_edit_window
+        )
+    )
+    reviewable = ", ".join(_literal(st.value) for st in sorted(review_rules.REVIEWABLE_STATUSES))
+    own = c.alias()
+    reviewers = " OR ".join(held[a] for a in sorted(review_rules.REVIEWERS) if a in held)
+    offered = [
+        (rules.OrderAction.REVIEW, f"{facts}.status IN ({reviewable}) AND {facts}.unreviewed"),
+        (rules.OrderAction.EDIT_REVIEW, f"{facts}.editable"),
+    ]
+    return _Offers(
+        [(names[action.value], f"({reviewers or 'FALSE'}) AND {when}") for action, when in offered],
+        {
+            "unreviewed": unreviewed_line_sql(s.alias),
+            "editable": f"EXISTS (SELECT 1 FROM {_table(Review)} {own} WHERE {own}.order_id = "
+            f"{s.alias}.id AND {own}.user_id = {c.viewer} "
+            f"AND {own}.posted_at >= {typed(since, 'timestamptz')})",
+        },
+    )
 
 
 def _viewer_has_tagged(c: _Compiler, s: Row, step: FieldStep) -> str:
@@ -954,6 +994,30 @@ def _reviewer_name(c: _Compiler, s: Row, step: FieldStep) -> str:
     )
 
 
+def _editable_until(c: _Compiler, s: Row, step: FieldStep) -> str:
+    """domain.reviews.edit_deadline of the review's posted_at under the window the
+    mutation reads (a setting), to the microsecond: the window is added as microseconds,
+    never as days (PostgreSQL adds those by the session's calendar)."""
+    window = c.parameter(
+        lambda context, variables: context.rules.review_edit_window // timedelta(microseconds=1)
+    )
+    posted = f"{s.alias}.posted_at"
+    if sqlite():
+        # Naive UTC text with six digits of microseconds (db.types.UTCDateTime), in
+        # integer microseconds since the epoch and back.
+        micros = (
+            f"(CAST(strftime('%s', substr({posted}, 1, 19)) AS INTEGER) * 1000000 "
+            f"+ CAST(substr({posted}, 21, 6) AS INTEGER) + {window})"
+        )
+        until = (
+            f"(datetime({micros} / 1000000, 'unixepoch') || '.' "
+            f"|| printf('%06d', {micros} % 1000000))"
+        )
+    else:
+        until = f"({posted} + {typed(window, 'bigint')} * interval '1 microsecond')"
+    return quoted(instant(until))
+
+
 def _product_rating(c: _Compiler, s: Row, step: FieldStep) -> str:
     """domain.reviews.average_rating over the product's reviews: the mean in tenths,
     rounded half up in integers, as a JSON number; null without reviews."""
@@ -1001,6 +1065,7 @@ DOMAIN_RULES: dict[str, Rule] = {
     "buy_again": lambda c, s, step: connection(BUY_AGAIN)(c, s, step),
     "payment_methods": lambda c, s, step: _payment_methods(c, s, step),
     "reviewer_name": lambda c, s, step: _reviewer_name(c, s, step),
+    "review_editable_until": lambda c, s, step: _editable_until(c, s, step),
     "product_rating": lambda c, s, step: _product_rating(c, s, step),
     "product_reviews": lambda c, s, step: connection(REVIEWS)(c, s, step),
 }

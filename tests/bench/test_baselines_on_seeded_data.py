@@ -132,8 +132,10 @@ async def test_page_and_detail_of_every_baseline(
             _same(detail, await _theirs(client, path, body, user), f"{path} {number}")
     # What was compared has what makes the answers differ from a status table.
     actions = {a for listed in _walk(seen, "availableActions") for a in listed}
-    # A buyer's own return steps, and a seller's actions on an order they bought themselves.
+    # A buyer's own return steps, and a seller's actions on an order they bought themselves;
+    # reviews to post, and reviews still in their edit window.
     assert {"REQUEST_RETURN", "CANCEL_RETURN", "SHIP_RETURN", "CONFIRM_RECEIPT", "SHIP"} <= actions
+    assert {"REVIEW", "EDIT_REVIEW"} <= actions
     assert {"PARTIALLY_REFUNDED", "REFUNDED", "PAID"} <= set(_walk(seen, "paymentStatus"))
     counted = {t["tab"] for tabs in _walk(seen, "orderTabs") for t in tabs if t["count"]}
     assert {"TO_REVIEW", "RETURNS"} <= counted

@@ -328,9 +328,23 @@ def test_review_then_return_a_completed_order_with_the_shop_answering_live(
         page.get_by_role("button", name="I received it").click()
         expect(page.locator(".status.big")).to_have_text("Completed")
 
+        # The shop (the operator) opens the completed order in its own browser: reviewing
+        # is the buyer's (no REVIEW in its actions), so no form, and nothing to read yet.
+        seller.go("")
+        seller.page.get_by_label("Bearer token").fill(token_for(server, "operator"))
+        seller.page.get_by_role("button", name="Sign in", exact=True).click()
+        expect(seller.page.get_by_role("heading", name="My orders")).to_be_visible()
+        seller.go(f"#/order/{order['id']}")
+        title = order["items"][0]["title"]
+        # Returns and reviews are drawn together: once one is there, so is the other.
+        expect(seller.page.get_by_role("region", name="Returns")).to_contain_text("No return.")
+        expect(seller.page.get_by_role("button", name="Post review")).to_have_count(0)
+        expect(seller.page.get_by_role("group", name=f"Your rating of {title}")).to_have_count(0)
+        shop_reviews = seller.page.get_by_role("region", name="Reviews")
+        expect(shop_reviews).to_have_count(0)
+
         # A review per line: post one, see it, edit it.
         reviews = page.get_by_role("region", name="Reviews")
-        title = order["items"][0]["title"]
         reviews.get_by_role("group", name=f"Your rating of {title}").get_by_label("4 stars").check()
         reviews.get_by_label(f"Your review of {title}").fill("Sturdy, and it came fast.")
         reviews.get_by_role("button", name="Post review").click()
@@ -341,6 +355,9 @@ def test_review_then_return_a_completed_order_with_the_shop_answering_live(
         reviews.get_by_role("button", name="Save review").click()
         expect(reviews.get_by_label("5 out of 5 stars")).to_be_visible()
         expect(reviews).to_contain_text("Sturdy, and it came fast.")
+        # The shop reads it (live), and is offered no edit of the buyer's review.
+        expect(shop_reviews.get_by_label("5 out of 5 stars")).to_be_visible(timeout=2000)
+        expect(shop_reviews.get_by_role("button", name=f"Edit review of {title}")).to_have_count(0)
 
         # Ask for a return of one unit; nothing chosen is refused before it is sent.
         returns = page.get_by_role("region", name="Returns")
@@ -356,11 +373,6 @@ def test_review_then_return_a_completed_order_with_the_shop_answering_live(
         expect(card).to_contain_text(f"1 \u00d7 {title}")
 
         # The shop approves in its own browser; the buyer's screen follows live.
-        seller.go("")
-        seller.page.get_by_label("Bearer token").fill(token_for(server, "operator"))
-        seller.page.get_by_role("button", name="Sign in", exact=True).click()
-        expect(seller.page.get_by_role("heading", name="My orders")).to_be_visible()
-        seller.go(f"#/order/{order['id']}")
         shop = seller.page.get_by_role("region", name="Returns")
         expect(shop.get_by_role("button", name="Withdraw return")).to_have_count(0)
         shop.get_by_role("button", name="Approve return").click()

@@ -182,6 +182,7 @@ async def test_reviewer_is_shown_by_display_name_only() -> None:
         "text",
         "postedAt",
         "editedAt",
+        "editableUntil",  # postedAt and a setting: nothing about the reviewer
         "reviewerName",
     }
 
@@ -412,3 +413,58 @@ async def test_product_reviews_newest_first_with_cursors(
     assert seen == list(reversed(ratings))  # newest first
     # 17 / 5 = 3.4
     assert data["product"]["rating"] == {"average": 3.4, "count": 5}
+
+
+ACTIONS = """
+query($id: ID!) { node(id: $id) { ... on Order { availableActions
+  items { review { id editableUntil postedAt } } } } }
+"""
+
+
+async def _offered(gql: GraphQLClient, order: Order, viewer: User) -> set[str]:
+    node = (await gql.query(ACTIONS, {"id": gid("Order", order)}, user_id=viewer.id))["node"]
+    return set() if node is None else set(node["availableActions"]) & {"REVIEW", "EDIT_REVIEW"}
+
+
+@pytest.mark.parametrize("status", [OrderStatus.COMPLETED, OrderStatus.DELIVERED], ids=str)
+async def test_the_mutations_refuse_exactly_when_the_actions_are_not_offered(
+    gql: GraphQLClient, sessions: SessionFactory, status: OrderStatus
+) -> None:
+    """One rule, two uses: whoever views the order, at every step of its reviews, posting
+    a line's review works iff REVIEW is offered, editing one iff EDIT_REVIEW is."""
+    w = await _world(sessions, status=status)
+    viewers = [w["stranger"], w["seller"], w["buyer"]]
+    reviews: list[str] = []
+    seen: set[frozenset[str]] = set()
+
+    async def check_edit(viewer: User) -> None:
+        offered = await _offered(gql, w["order"], viewer)
+        seen.add(frozenset(offered))
+        if not reviews:
+            assert "EDIT_REVIEW" not in offered
+            return
+        edit = {"reviewId": reviews[0], "rating": 3}
+        edited = (await gql.query(EDIT, {"input": edit}, user_id=viewer.id))["editReview"]
+        assert (edited["userErrors"] == []) is ("EDIT_REVIEW" in offered), (viewer, edited)
+
+    for item in [*w["items"], None]:
+        for viewer in viewers:
+            offered = await _offered(gql, w["order"], viewer)
+            seen.add(frozenset(offered))
+            if item is None:  # every line reviewed (or none may be)
+                assert "REVIEW" not in offered
+            else:
+                payload = await _review(gql, viewer, item)
+                assert (payload["userErrors"] == []) is ("REVIEW" in offered), (viewer, payload)
+                if payload["review"] is not None:
+                    reviews.append(payload["review"]["id"])
+            await check_edit(viewer)
+    await _backdate(sessions, timedelta(days=30, seconds=1))
+    for viewer in viewers:
+        await check_edit(viewer)
+    if status is OrderStatus.COMPLETED:
+        # Every combination was met along the way, for the buyer.
+        assert {frozenset({"REVIEW"}), frozenset({"REVIEW", "EDIT_REVIEW"})} <= seen
+        assert {frozenset({"EDIT_REVIEW"}), frozenset()} <= seen
+    else:
+        assert seen == {frozenset()}

@@ -139,6 +139,9 @@ async def assert_actions(
         # Delivered just now, over HTTP: inside the return window (tests/mutations/
         # test_returns.py), so the buyer may also ask for a return.
         buyer = [*buyer, "REQUEST_RETURN"]
+    if status == "COMPLETED":
+        # No line is reviewed yet (tests/mutations/test_reviews.py): the buyer may review.
+        buyer = [*buyer, "REVIEW"]
     assert (buyer_view["availableActions"], seller_view["availableActions"]) == (buyer, seller)
 
 

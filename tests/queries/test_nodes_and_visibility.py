@@ -195,7 +195,7 @@ BUYER_ACTIONS: dict[OrderStatus, list[str]] = {
     OrderStatus.AWAITING_COLLECTION: [],
     OrderStatus.IN_TRANSIT: [],
     OrderStatus.DELIVERED: ["CONFIRM_RECEIPT"],
-    OrderStatus.COMPLETED: [],
+    OrderStatus.COMPLETED: ["REVIEW"],  # its one line is not reviewed yet
     OrderStatus.CANCELLED: [],
 }
 SELLER_ACTIONS: dict[OrderStatus, list[str]] = {

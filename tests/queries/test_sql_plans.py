@@ -545,7 +545,8 @@ query Reviews($id: ID!, $first: Int, $after: String) {
     id rating { average count }
     reviews(first: $first, after: $after) {
       totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
-      edges { cursor node { __typename id rating text postedAt editedAt reviewerName } }
+      edges { cursor node { __typename id rating text postedAt editedAt editableUntil
+                            reviewerName } }
     }
   }
 }
@@ -554,7 +555,7 @@ query Reviews($id: ID!, $first: Int, $after: String) {
 ITEM_REVIEWS = """
 query ItemReviews {
   viewer { orders(first: 20) { edges { node { number items { id title
-    review { id rating text postedAt editedAt reviewerName } } } } } }
+    review { id rating text postedAt editedAt editableUntil reviewerName } } } } } }
 }
 """
 
@@ -991,3 +992,60 @@ async def _shop_of(sessions: Any, order: Order) -> Shop:
         shop = await session.get(Shop, order.shop_id)
     assert shop is not None
     return shop
+
+
+REVIEW_ACTIONS = """
+query ReviewActions($id: ID!) {
+  node(id: $id) { ... on Order { number status availableActions
+    items { id review { id postedAt editableUntil } } } }
+}
+"""
+
+
+async def test_review_actions_in_one_statement_by_lines_left_and_edit_window(
+    apps: Apps, engine: AsyncEngine, count_statements: StatementCounter
+) -> None:
+    """REVIEW and EDIT_REVIEW are offered as graphql-core offers them: to the buyer of a
+    completed order with a line left to review / a review inside its edit window; to its
+    seller (the operator) and a stranger, never. Review.editableUntil is postedAt plus
+    the window, to the microsecond, in both."""
+    people = await _people(engine)
+    sessions = create_session_factory(engine)
+    shop = await _shop_of(sessions, people["orders"][3])
+    # Days from either end of the window: "now" moves on a little before the requests.
+    now = datetime.now(UTC).replace(microsecond=250)
+    fresh, old = now - timedelta(days=1), now - timedelta(days=40, microseconds=-7)
+    offered: dict[str, tuple[bool, bool]] = {}
+    for status, posted, offers in (
+        (OrderStatus.COMPLETED, (), (True, False)),
+        (OrderStatus.COMPLETED, (fresh,), (True, True)),
+        (OrderStatus.COMPLETED, (old, fresh.replace(microsecond=0)), (False, True)),
+        (OrderStatus.COMPLETED, (old,), (True, False)),
+        (OrderStatus.COMPLETED, (old, old), (False, False)),
+        (OrderStatus.DELIVERED, (), (False, False)),
+    ):
+        order = await make_order(
+            sessions,
+            buyer=people["buyer"],
+            shop=shop,
+            products=people["reviewed"],
+            status=status,
+        )
+        for index, at in enumerate(posted):
+            await make_review(sessions, order=order, item_index=index, posted_at=at)
+        offered[to_global_id("Order", order.id)] = offers
+    for who in ("buyer", "operator", "stranger"):
+        for order_id, (review, edit) in offered.items():
+            answer = await _compare(
+                apps, count_statements, REVIEW_ACTIONS, {"id": order_id}, people[who]
+            )
+            found = orjson.loads(answer)["data"]["node"]
+            actions = [] if found is None else found["availableActions"]
+            mine = who == "buyer"
+            assert ("REVIEW" in actions) is (review and mine), (who, found)
+            assert ("EDIT_REVIEW" in actions) is (edit and mine), (who, found)
+            for item in [] if found is None else found["items"]:
+                if item["review"] is not None:
+                    posted_at = datetime.fromisoformat(item["review"]["postedAt"])
+                    until = datetime.fromisoformat(item["review"]["editableUntil"])
+                    assert until - posted_at == timedelta(days=30)

@@ -99,28 +99,52 @@ def test_return_actions_match_the_table(statuses: frozenset[ReturnStatus], who: 
     assert actions == sorted(actions, key=list(ReturnAction).index)
 
 
+NO_REVIEW = {"reviewable": False, "editable": False}
+
+
 def test_order_actions_put_the_order_first_then_request_then_steps() -> None:
     buyer, seller = frozenset({B}), frozenset({SE})
     delivered = OrderStatus.DELIVERED
-    assert order_actions(delivered, buyer, [], True) == [
+    assert order_actions(delivered, buyer, [], True, **NO_REVIEW) == [
         OrderAction.CONFIRM_RECEIPT,
         OrderAction.REQUEST_RETURN,
     ]
-    assert order_actions(delivered, buyer, [R.APPROVED], False) == [
+    assert order_actions(delivered, buyer, [R.APPROVED], False, **NO_REVIEW) == [
         OrderAction.CONFIRM_RECEIPT,
         OrderAction.CANCEL_RETURN,
         OrderAction.SHIP_RETURN,
     ]
     # Only the buyer asks for a return.
-    assert order_actions(delivered, seller, [R.REQUESTED], True) == [
+    assert order_actions(delivered, seller, [R.REQUESTED], True, **NO_REVIEW) == [
         OrderAction.APPROVE_RETURN,
         OrderAction.REJECT_RETURN,
     ]
-    assert order_actions(OrderStatus.COMPLETED, seller, [R.SHIPPED_BACK, R.RECEIVED], True) == [
+    assert order_actions(
+        OrderStatus.COMPLETED, seller, [R.SHIPPED_BACK, R.RECEIVED], True, **NO_REVIEW
+    ) == [
         OrderAction.RECEIVE_RETURN,
         OrderAction.REFUND_RETURN,
     ]
-    assert order_actions(OrderStatus.COMPLETED, frozenset(), [R.REQUESTED], True) == []
+    assert order_actions(OrderStatus.COMPLETED, frozenset(), [R.REQUESTED], True, **NO_REVIEW) == []
+
+
+@pytest.mark.parametrize("reviewable", [False, True])
+@pytest.mark.parametrize("editable", [False, True])
+def test_order_actions_put_reviews_last_review_before_edit(
+    reviewable: bool, editable: bool
+) -> None:
+    buyer = frozenset({B})
+    # A completed order whose return waits to be shipped back: its steps come first.
+    found = order_actions(
+        OrderStatus.COMPLETED, buyer, [R.APPROVED], True, reviewable=reviewable, editable=editable
+    )
+    reviews = [OrderAction.REVIEW] * reviewable + [OrderAction.EDIT_REVIEW] * editable
+    assert found == [
+        OrderAction.REQUEST_RETURN,
+        OrderAction.CANCEL_RETURN,
+        OrderAction.SHIP_RETURN,
+        *reviews,
+    ]
 
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)

@@ -104,6 +104,60 @@ def test_edit_window_is_a_setting() -> None:
 
 
 @pytest.mark.parametrize("status", list(OrderStatus), ids=str)
+@pytest.mark.parametrize("roles", ROLE_SETS, ids=lambda r: "+".join(sorted(r)) or "stranger")
+@pytest.mark.parametrize("unreviewed", [0, 1, 3])
+def test_review_is_offered_to_the_buyer_of_a_completed_order_with_a_line_left(
+    status: OrderStatus, roles: frozenset[Actor], unreviewed: int
+) -> None:
+    expected = B in roles and status is OrderStatus.COMPLETED and unreviewed > 0
+    assert rules.offers_review(status, roles, unreviewed) is expected
+
+
+def test_review_is_offered_exactly_when_a_line_of_it_may_be_reviewed() -> None:
+    # One rule, two uses: reviewOrderItem accepts a new line exactly when REVIEW is offered.
+    for status, roles in itertools.product(OrderStatus, ROLE_SETS):
+        accepted = rules.may_review(status, roles, already_reviewed=False) is None
+        assert rules.offers_review(status, roles, 1) is accepted
+
+
+VIEWER, OTHER = 1, 2
+AGES = [timedelta(0), timedelta(days=30), timedelta(days=30, microseconds=1)]
+
+
+@pytest.mark.parametrize("roles", ROLE_SETS, ids=lambda r: "+".join(sorted(r)) or "stranger")
+@pytest.mark.parametrize(
+    "reviews",
+    [
+        [],
+        *([(author, age)] for author in (VIEWER, OTHER) for age in AGES),
+        [(VIEWER, AGES[2]), (VIEWER, AGES[1])],  # one closed, one at its last moment
+        [(VIEWER, AGES[2]), (VIEWER, AGES[2])],
+        [(OTHER, AGES[0]), (VIEWER, AGES[2])],
+    ],
+    ids=str,
+)
+def test_edit_is_offered_while_one_of_the_viewers_reviews_is_in_its_window(
+    roles: frozenset[Actor], reviews: list[tuple[int, timedelta]]
+) -> None:
+    now = POSTED + timedelta(days=30)
+    posted = [(author, now - age) for author, age in reviews]
+    expected = B in roles and any(
+        author == VIEWER and age <= timedelta(days=30) for author, age in reviews
+    )
+    assert rules.offers_edit(roles, VIEWER, posted, now) is expected
+
+
+def test_edit_offer_follows_the_window_setting() -> None:
+    buyer = frozenset({B})
+    posted = [(VIEWER, POSTED)]
+    hour = timedelta(hours=1)
+    assert rules.offers_edit(buyer, VIEWER, posted, POSTED + hour, window=hour)
+    assert not rules.offers_edit(buyer, VIEWER, posted, POSTED + 2 * hour, window=hour)
+    # editable_since is the same boundary, for SQL: a review posted at it is inside.
+    assert rules.editable_since(POSTED + hour, hour) == POSTED
+
+
+@pytest.mark.parametrize("status", list(OrderStatus), ids=str)
 @pytest.mark.parametrize("unreviewed", [0, 1, 3])
 def test_to_review_membership(status: OrderStatus, unreviewed: int) -> None:
     expected = status is OrderStatus.COMPLETED and unreviewed > 0

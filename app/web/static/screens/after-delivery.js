@@ -1,7 +1,8 @@
 // After delivery, on an order's screen: its returns, each with the steps the viewer may
 // take on it now (buyer: withdraw, send back; seller: approve, reject, receive and refund),
-// a form to ask for a return, and a review per line once the order is completed. Anything
-// that happens to the order (the other side's steps too) arrives live and reloads it.
+// a form to ask for a return, and its lines' reviews (with a form while the viewer may post
+// one). Anything that happens to the order (the other side's steps too) arrives live and
+// reloads it.
 import { useCallback, useState } from "preact/hooks";
 import { attemptKey } from "../api.js";
 import { Notice, Problem, pending } from "../common.js";
@@ -148,20 +149,29 @@ function ReviewForm({ item, action, onDone }) {
   </form>`;
 }
 
-// The form is offered on every unreviewed line of a completed order: the API says who
-// may post (its buyer) and refuses anyone else in words.
-function Review({ item, action }) {
+// The order's actions say what the viewer may do now: REVIEW (its buyer, a line left) puts
+// the form on each unreviewed line; EDIT_REVIEW (a review of theirs still in its window)
+// the Edit button on each of their reviews until its editableUntil. Anyone else reads them.
+function editable(review, can) {
+  return can.has("EDIT_REVIEW") && Date.now() <= Date.parse(review.editableUntil);
+}
+
+function Review({ item, can, action }) {
   const [editing, setEditing] = useState(false);
   const { review } = item;
-  if (!review || editing) {
+  if (review ? editing && editable(review, can) : can.has("REVIEW")) {
     return html`<li key=${item.id} class="card"><${ReviewForm} item=${item} action=${action} onDone=${() => setEditing(false)} /></li>`;
+  }
+  if (!review) {
+    return html`<li key=${item.id} class="card"><strong>${item.title}</strong><span class="muted">Not reviewed.</span></li>`;
   }
   return html`<li key=${item.id} class="card">
     <strong>${item.title}</strong>
     <${Stars} rating=${review.rating} />
     ${review.text && html`<span>${review.text}</span>`}
     <span class="muted">${dateTime(review.postedAt)}${review.editedAt ? ` · edited ${dateTime(review.editedAt)}` : ""}</span>
-    ${html`<button onClick=${() => setEditing(true)}>Edit review<span class="visually-hidden"> of ${item.title}</span></button>`}
+    ${editable(review, can) &&
+    html`<button onClick=${() => setEditing(true)}>Edit review<span class="visually-hidden"> of ${item.title}</span></button>`}
   </li>`;
 }
 
@@ -190,10 +200,10 @@ export function AfterDelivery({ orderId, onChange }) {
         : html`<p class="muted">No return.</p>`}
       ${can.has("REQUEST_RETURN") && html`<${AskForReturn} order=${order} action=${action} />`}
     </section>
-    ${order.status === "COMPLETED" &&
+    ${(can.has("REVIEW") || order.items.some((item) => item.review)) &&
     html`<section aria-labelledby="reviews-title">
       <h2 id="reviews-title">Reviews</h2>
-      <ul class="plain">${order.items.map((item) => html`<${Review} key=${item.id} item=${item} action=${action} />`)}</ul>
+      <ul class="plain">${order.items.map((item) => html`<${Review} key=${item.id} item=${item} can=${can} action=${action} />`)}</ul>
     </section>`}
   </div>`;
 }
