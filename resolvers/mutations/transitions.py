@@ -12,7 +12,7 @@ from sqlmodel import col, select
 from db.models import Order, OrderEvent, Shop, User
 from domain.order_events import OrderEventKind
 from domain.order_status import (
-    TRANSITIONS,
+    ORDER_LIFECYCLE,
     Actor,
     InvalidTransition,
     OrderAction,
@@ -57,7 +57,7 @@ def recorded_actor(actor: Actor, roles: frozenset[Actor]) -> Actor:
 def actor_for(action: OrderAction, order: Order, roles: frozenset[Actor]) -> Actor:
     """The role the viewer acts in; refuses with FORBIDDEN or INVALID_TRANSITION."""
     status = OrderStatus(order.status)
-    allowed = {a for t in TRANSITIONS if t.action is action for a in t.actors}
+    allowed = ORDER_LIFECYCLE.actors_of(action)
     usable = [a for a in (Actor.BUYER, Actor.SELLER) if a in roles and a in allowed]
     if not usable:
         raise Refused.one(
