@@ -3,8 +3,8 @@
 The TO_REVIEW membership rule is domain.reviews.awaits_review; ``awaits_review_sql``
 below is that rule as SQL over an ``orders`` row, generated from the same constants, and
 is the one text every path uses: the orders filter and tab counts here
-(resolvers/orders.py) and the SQL plans (schema/sql_plans.py), whose availableActions
-reads its ``unreviewed_line_sql`` for REVIEW.
+(resolvers/orders.py) and the SQL plans (schema/sql_plans.py), where it is also the
+fact availableActions offers REVIEW on (to a reviewer).
 """
 
 from __future__ import annotations
@@ -24,22 +24,17 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def unreviewed_line_sql(row: str) -> str:
-    """Whether the ``orders`` row aliased ``row`` has a line with no review, as SQL."""
-    item, review = f"{row}_unreviewed", f"{row}_review"  # aliases the code picks, never input
-    return (
-        f"EXISTS (SELECT 1 FROM {OrderItem.__tablename__} {item} "  # noqa: S608
-        f"WHERE {item}.order_id = {row}.id "
-        f"AND NOT EXISTS (SELECT 1 FROM {Review.__tablename__} {review} "
-        f"WHERE {review}.order_item_id = {item}.id))"
-    )
-
-
 def awaits_review_sql(row: str) -> str:
     """domain.reviews.awaits_review as SQL over the ``orders`` row aliased ``row``: a
     reviewable status, and a line with no review."""
     statuses = ", ".join(_literal(s.value) for s in sorted(rules.REVIEWABLE_STATUSES))
-    return f"{row}.status IN ({statuses}) AND {unreviewed_line_sql(row)}"
+    item, review = f"{row}_unreviewed", f"{row}_review"  # aliases the code picks, never input
+    return (
+        f"{row}.status IN ({statuses}) AND EXISTS ("  # noqa: S608
+        f"SELECT 1 FROM {OrderItem.__tablename__} {item} WHERE {item}.order_id = {row}.id "
+        f"AND NOT EXISTS (SELECT 1 FROM {Review.__tablename__} {review} "
+        f"WHERE {review}.order_item_id = {item}.id))"
+    )
 
 
 async def reviews_page(ctx: Context, *, product_id: int, args: PageArgs) -> Page[Review]:

@@ -92,7 +92,7 @@ from resolvers.orders import (
 )
 from resolvers.pagination import PageArgs, page_args
 from resolvers.policy import OPERATOR
-from resolvers.reviews import REVIEWS, unreviewed_line_sql
+from resolvers.reviews import REVIEWS, awaits_review_sql
 from resolvers.subscriptions.cursors import EVENTS_LIST
 from schema.declared import (
     Column,
@@ -642,25 +642,25 @@ def _review_actions(
     c: _Compiler, s: Row, names: Mapping[Any, str], held: Mapping[rules.Actor, str], facts: str
 ) -> _Offers:
     """REVIEW and EDIT_REVIEW, each on the condition domain.reviews offers it
-    (offers_review, offers_edit), and the order's facts they read: whether a line of it
-    has no review; whether a review of it by the viewer was posted inside the edit window
-    (the setting, as the mutation reads it)."""
+    (offers_review: a reviewer, on an order the TO_REVIEW rule lists; offers_edit), and
+    the order's facts they read: whether it awaits a review (resolvers.reviews.
+    awaits_review_sql, the TO_REVIEW tab's own text); whether a review of it by the
+    viewer was posted inside the edit window (the setting, as the mutation reads it)."""
     since = c.parameter(
         lambda context, variables: review_rules.editable_since(
             context.clock(), context.rules.review_edit_window
         )
     )
-    reviewable = ", ".join(_literal(st.value) for st in sorted(review_rules.REVIEWABLE_STATUSES))
     own = c.alias()
     reviewers = " OR ".join(held[a] for a in sorted(review_rules.REVIEWERS) if a in held)
     offered = [
-        (rules.OrderAction.REVIEW, f"{facts}.status IN ({reviewable}) AND {facts}.unreviewed"),
+        (rules.OrderAction.REVIEW, f"{facts}.awaits_review"),
         (rules.OrderAction.EDIT_REVIEW, f"{facts}.editable"),
     ]
     return _Offers(
         [(names[action.value], f"({reviewers or 'FALSE'}) AND {when}") for action, when in offered],
         {
-            "unreviewed": unreviewed_line_sql(s.alias),
+            "awaits_review": awaits_review_sql(s.alias),
             "editable": f"EXISTS (SELECT 1 FROM {_table(Review)} {own} WHERE {own}.order_id = "
             f"{s.alias}.id AND {own}.user_id = {c.viewer} "
             f"AND {own}.posted_at >= {typed(since, 'timestamptz')})",
