@@ -19,7 +19,7 @@ from domain.order_status import Actor, OrderStatus
 from resolvers.context import Context
 from resolvers.mutations import idempotency
 from resolvers.mutations.outcome import ErrorCode, Refused, not_found
-from resolvers.mutations.transitions import lock_order, roles_on
+from resolvers.mutations.transitions import lock_order, lock_with_roles
 from resolvers.mutations.unit_of_work import OrderOutcome, announce, commit_with_events
 
 T = TypeVar("T")
@@ -124,8 +124,11 @@ async def review_order_item(
 
     async def act(session: AsyncSession, claimed: IdempotencyKey | None, now: datetime) -> Written:
         item = await session.get(OrderItem, order_item_id)
-        order = None if item is None else await lock_order(session, item.order_id)
-        roles = frozenset[Actor]() if order is None else await roles_on(session, viewer_id, order)
+        order, roles = (
+            (None, frozenset[Actor]())
+            if item is None
+            else await lock_with_roles(session, viewer_id, item.order_id)
+        )
         if item is None or order is None or not roles:
             raise not_found("order line", *ITEM_FIELD)
         existing = (

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql import Select
 from sqlmodel import col, select
 
 from db.models import Order, OrderEvent, Shop, User
@@ -22,27 +24,54 @@ from domain.order_status import (
 from resolvers import policy
 from resolvers.mutations.outcome import ErrorCode, Refused, not_found
 
+S = TypeVar("S", bound=Select)  # type: ignore[type-arg]
+
+
+def _locking(statement: S, session: AsyncSession) -> S:
+    if session.get_bind().dialect.name == "postgresql":
+        # The order row only: the shop and the viewer are read, not locked.
+        return statement.with_for_update(of=Order)
+    # SQLite: the transaction began IMMEDIATE, so it already holds the write lock.
+    return statement
+
 
 async def lock_order(session: AsyncSession, order_id: int) -> Order | None:
     """The order row, locked against other writers until this transaction ends."""
-    statement = select(Order).where(Order.id == order_id)
-    if session.get_bind().dialect.name == "postgresql":
-        statement = statement.with_for_update()
-    # SQLite: the transaction began IMMEDIATE, so it already holds the write lock.
+    statement = _locking(select(Order).where(Order.id == order_id), session)
     order: Order | None = (await session.execute(statement)).scalars().first()
     return order
 
 
-async def roles_on(session: AsyncSession, viewer_id: int, order: Order) -> frozenset[Actor]:
+async def lock_with_roles(
+    session: AsyncSession, viewer_id: int, order_id: int
+) -> tuple[Order | None, frozenset[Actor]]:
+    """The order row, locked as ``lock_order`` locks it, and the viewer's roles on it
+    (``roles_of``): the order, its shop and the viewer in one statement."""
+    statement = _locking(
+        select(Order, Shop, User)
+        .join(Shop, col(Shop.id) == col(Order.shop_id))
+        .outerjoin(User, col(User.id) == viewer_id)
+        .where(col(Order.id) == order_id),
+        session,
+    )
+    row = (await session.execute(statement)).first()
+    if row is None:
+        return None, frozenset()
+    order, shop, viewer = row
+    return order, roles_of(viewer, order, shop)
+
+
+def roles_of(viewer: User | None, order: Order, shop: Shop) -> frozenset[Actor]:
     """The viewer's roles on the order, as ``policy.order_roles`` decides them, and
     OPERATOR too when an operator who does not own the order's shop acts as its seller."""
-    viewer = await session.get(User, viewer_id)
-    shop = await session.get(Shop, order.shop_id) if policy.needs_shop(viewer) else None
     roles = policy.order_roles(viewer, order, shop)
-    if viewer is not None and policy.is_operator(viewer) and Actor.SELLER in roles:
-        shop = await session.get(Shop, order.shop_id)
-        if shop is None or shop.owner_id != viewer_id:
-            roles |= {Actor.OPERATOR}
+    if (
+        viewer is not None
+        and policy.is_operator(viewer)
+        and Actor.SELLER in roles
+        and shop.owner_id != viewer.id
+    ):
+        roles |= {Actor.OPERATOR}
     return roles
 
 
@@ -81,8 +110,7 @@ async def load_for(
     session: AsyncSession, viewer_id: int, order_id: int
 ) -> tuple[Order, frozenset[Actor]]:
     """The locked order and the viewer's roles on it; NOT_FOUND if it is not theirs."""
-    order = await lock_order(session, order_id)
-    roles = frozenset[Actor]() if order is None else await roles_on(session, viewer_id, order)
+    order, roles = await lock_with_roles(session, viewer_id, order_id)
     if order is None or not roles:
         raise not_found("order", "input", "orderId")
     return order, roles

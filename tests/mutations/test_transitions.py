@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlmodel import col, select
 
 from db.engine import SessionFactory
-from db.models import Order, Product, Shop, User
+from db.models import Order, OrderEvent, Product, Shop, User
 from domain.order_status import OrderStatus
 from resolvers.ids import to_global_id
-from tests.conftest import GraphQLClient
+from tests.conftest import GraphQLClient, StatementCounter
 from tests.factories import make_order, make_payment_method, make_product, make_shop, make_user
 from tests.mutations.test_place_order import (
     db_state,
@@ -606,3 +607,48 @@ async def test_an_operator_can_act_as_the_seller(
     assert cancelled["order"]["cancelReason"] == "SELLER"
     assert cancelled["order"]["timeline"][-1]["actor"] == "OPERATOR"
     assert_gap_free(cancelled["order"])
+
+
+# --- what a status change costs ------------------------------------------------------------------
+
+STATUS_ONLY = """
+mutation($input: UpdateOrderStatusInput!) {
+  updateOrderStatus(input: $input) { order { status } userErrors { code } }
+}"""
+
+
+async def test_a_status_change_reads_the_order_and_roles_at_once_and_writes_its_events_at_once(
+    gql: GraphQLClient, sessions: SessionFactory, count_statements: StatementCounter
+) -> None:
+    # Every status change makes a live event: its statements are what each subscriber
+    # waits for. The order, its shop and the viewer come in one locking read; the status
+    # change and the carrier scan it records are one INSERT of two events.
+    shop = await Shopfront.make(sessions)
+    order = await shop.order(sessions, OrderStatus.AWAITING_SHIPMENT)
+    await ship(gql, shop.seller, oid(order))
+    count_statements.reset()
+    data = await gql.query(
+        STATUS_ONLY,
+        {"input": {"orderId": oid(order), "status": "IN_TRANSIT"}},
+        user_id=shop.seller.id,
+    )
+    assert data["updateOrderStatus"] == {"order": {"status": "IN_TRANSIT"}, "userErrors": []}
+    statements = [" ".join(s.split())[:40] for s in count_statements.statements]
+    event_inserts = [s for s in statements if s.startswith("INSERT INTO order_events")]
+    assert len(event_inserts) == 1, statements
+    reads_of_shops = [s for s in statements if "FROM shops" in s or "JOIN shops" in s]
+    assert len(reads_of_shops) <= 1, statements
+    # In the order they were made: the status change, then the scan it recorded.
+    async with sessions() as session:
+        kinds = (
+            await session.execute(
+                select(col(OrderEvent.kind), col(OrderEvent.to_status))
+                .where(col(OrderEvent.order_id) == order.id)
+                .order_by(col(OrderEvent.id).desc())
+                .limit(2)
+            )
+        ).all()
+    assert [tuple(k) for k in reversed(kinds)] == [
+        ("STATUS_CHANGED", "IN_TRANSIT"),
+        ("CARRIER_SCAN", "IN_TRANSIT"),
+    ]
