@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from db import sqlite_functions
+from internals import one_trip_statements, rollback_only_begun
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
@@ -46,6 +47,7 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # not match 'Éclair' to 'éclair' as PostgreSQL does; fold all of Unicode instead.
     dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
     sqlite_functions.register(dbapi_connection)
+    one_trip_statements(dbapi_connection)
 
 
 def _lower(value: Any) -> Any:
@@ -145,6 +147,7 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         engine = create_async_engine(url, echo=echo, pool_size=SQLITE_POOL_SIZE, max_overflow=0)
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
         event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
+        rollback_only_begun(engine)
     else:
         # No overflow: an overflow connection is closed as soon as it is returned, so a
         # load above the pool opened and closed PostgreSQL sessions all the time (50-130
