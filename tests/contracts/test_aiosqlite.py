@@ -1,8 +1,14 @@
-"""``internals.one_trip_statements``: on SQLite each statement is one trip to the
-connection's thread, and SQLAlchemy still reads from the cursor what it reads from
-aiosqlite's: rows and their description, the rows a statement changed, the id an
-INSERT made, the rows of an executemany INSERT ... RETURNING, and the database's
-errors as SQLAlchemy's."""
+"""internals/ on SQLite (SQLAlchemy's aiosqlite adapter, aiosqlite's connection).
+
+``one_trip_statements``: each statement is one trip to the connection's thread, and
+SQLAlchemy still reads from the cursor what it reads from aiosqlite's: rows and their
+description, the rows a statement changed, the id an INSERT made, the rows of an
+executemany INSERT ... RETURNING, and the database's errors as SQLAlchemy's.
+
+``rollback_only_begun``: SQLAlchemy calls its dialect's ``do_rollback`` on the pool's
+connection proxy (which names the aiosqlite connection as ``driver_connection``) when
+a connection closes; aiosqlite says whether it is in a transaction. A read that began
+none costs no trip to the connection's thread; one that did is still rolled back."""
 
 from __future__ import annotations
 
@@ -15,7 +21,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select,
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db.engine import create_engine
+from db.engine import create_engine, read_options
 from tests.contracts.pins import upgraded
 
 SQLALCHEMY = upgraded("sqlalchemy")
@@ -87,4 +93,37 @@ async def test_the_databases_errors_are_sqlalchemys(sqlite_engine: AsyncEngine) 
             await conn.execute(insert(notes).values(body="same"))
         await conn.rollback()
         # The connection is still usable after the error.
+        assert (await conn.execute(text("SELECT count(*) FROM notes"))).scalar() == 0
+
+
+@pytest.fixture
+def driver_rollbacks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    plain = aiosqlite.Connection.rollback
+
+    async def counted(self: aiosqlite.Connection) -> None:
+        calls.append(1)
+        await plain(self)
+
+    monkeypatch.setattr(aiosqlite.Connection, "rollback", counted)
+    return calls
+
+
+async def test_a_read_that_began_nothing_is_closed_without_a_rollback(
+    sqlite_engine: AsyncEngine, driver_rollbacks: list[int]
+) -> None:
+    async with sqlite_engine.connect() as conn:
+        conn = await conn.execution_options(**read_options("sqlite"))
+        assert (await conn.execute(text("SELECT count(*) FROM notes"))).scalar() == 0
+    assert driver_rollbacks == [], SQLALCHEMY
+
+
+async def test_a_transaction_left_open_is_still_rolled_back(
+    sqlite_engine: AsyncEngine, driver_rollbacks: list[int]
+) -> None:
+    async with sqlite_engine.connect() as conn:
+        await conn.execute(text("INSERT INTO notes (body) VALUES ('never committed')"))
+        # closed without commit
+    assert driver_rollbacks == [1], SQLALCHEMY
+    async with sqlite_engine.connect() as conn:
         assert (await conn.execute(text("SELECT count(*) FROM notes"))).scalar() == 0
