@@ -1,19 +1,20 @@
 """Our server's CPU per status change, optionally beside another checkout of ours.
 
-    python -m bench.status_changes [--before DIR] [--changes N] [--rounds N]
+    python -m bench.status_changes [--before DIR] [--changes N] [--rounds N] [--postgres URL]
 
 Every status change makes a live event: at a thousand subscribers its cost is a large
 part of what each event costs the server (bench/subscriptions.py's saturation). Per
-round and server: a fresh ``ordercenter serve`` on a seeded SQLite file (5 buyers x 5
-orders; ``--database-url`` for another database), ``N`` paid orders placed by the demo
-buyer, then, by the operator and one after the other, ``shipOrder`` on each, then
-``updateOrderStatus`` to IN_TRANSIT and to DELIVERED on each: 3 x N status changes,
-timed after a warm-up of 60. Printed: the server process's CPU milliseconds per
-status change (of all its threads: aiosqlite runs each SQLite connection in its own)
-and the client's wall milliseconds per change. ``--before DIR``: the same from that
-checkout (e.g. ``git worktree add --detach DIR <commit>``), run with this environment's
-packages, in alternating rounds; the best round of each is compared, as a busy moment
-of a shared machine only ever adds CPU.
+round and server: a fresh ``ordercenter serve`` on a freshly seeded database (5 buyers
+x 5 orders; a SQLite file, or with ``--postgres URL`` a database made on that server
+and dropped after), ``N`` paid orders placed by the demo buyer, then, by the operator
+and one after the other, ``shipOrder`` on each, then ``updateOrderStatus`` to
+IN_TRANSIT and to DELIVERED on each: 3 x N status changes, timed after a warm-up of
+60. Printed: the server process's CPU milliseconds per status change (all its threads:
+aiosqlite runs each SQLite connection in its own) and the client's wall milliseconds
+per change. ``--before DIR``: the same from that checkout (e.g. ``git worktree add
+--detach DIR <commit>``), run with this environment's packages, in alternating rounds;
+the best round of each is compared, as a busy moment of a shared machine only ever
+adds CPU.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.databases import throwaway_postgres
 from bench.subscriptions import OPERATOR_HANDLE, _mutations, _place_orders
 
 WARMUP_ORDERS = 20  # 3 x 20 warm-up changes
@@ -47,9 +49,18 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def one_round(
+    changes: int, checkout: Path | None, postgres: str | None
+) -> tuple[float, float]:
+    """(server CPU ms, client wall ms) per status change, on a fresh server and database."""
+    if postgres is None:
+        return await _measured(changes, checkout, None)
+    async with throwaway_postgres(postgres) as url:
+        return await _measured(changes, checkout, url)
+
+
+async def _measured(
     changes: int, checkout: Path | None, database_url: str | None
 ) -> tuple[float, float]:
-    """(server CPU ms, client wall ms) per status change, on a fresh server."""
     from tests.server.serving import ORDERCENTER, running_server
 
     extra = {
@@ -94,7 +105,7 @@ async def run(args: argparse.Namespace, before: Path | None) -> None:
     for round_ in range(args.rounds):
         names = list(servers) if round_ % 2 == 0 else list(reversed(servers))
         for name in names:
-            cpu, wall = await one_round(args.changes, servers[name], args.database_url)
+            cpu, wall = await one_round(args.changes, servers[name], args.postgres)
             results[name].cpu_ms.append(cpu)
             results[name].wall_ms.append(wall)
             print(f"round {round_ + 1} {name:<6} {cpu:6.2f} ms CPU, {wall:6.2f} ms wall per change")
@@ -115,7 +126,7 @@ def main() -> None:
     parser.add_argument("--before", help="another checkout of ours, to compare with")
     parser.add_argument("--changes", type=int, default=150, help="orders; 3 changes each")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--database-url", help="instead of a fresh SQLite file")
+    parser.add_argument("--postgres", help="a PostgreSQL server's URL, instead of SQLite")
     args = parser.parse_args()
     asyncio.run(run(args, Path(args.before).resolve() if args.before else None))
 
