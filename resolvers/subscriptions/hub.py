@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -32,6 +32,17 @@ log = logging.getLogger("ordercenter.hub")
 Sessions = Callable[[], AsyncSession]
 READ_BATCH = 1000
 TURN_EVERY = 64  # offers between turns of the event loop
+
+
+# Every event after ``after``, oldest first, with its order: what each wake-up reads.
+# Built once (its cache key with it): built per read, it was a third of a read's CPU.
+_NEW_EVENTS = (
+    select(OrderEvent, Order)
+    .join(Order, col(Order.id) == col(OrderEvent.order_id))
+    .where(col(OrderEvent.id) > bindparam("after"))
+    .order_by(col(OrderEvent.id))
+    .limit(READ_BATCH)
+)
 
 
 class WakeUps(Protocol):
@@ -259,14 +270,7 @@ class SubscriptionHub:
     async def drain(self) -> None:
         """Read every event after ``last_id`` once and fan it out."""
         while True:
-            statement = (
-                select(OrderEvent, Order)
-                .join(Order, col(Order.id) == col(OrderEvent.order_id))
-                .where(col(OrderEvent.id) > self.last_id)
-                .order_by(col(OrderEvent.id))
-                .limit(READ_BATCH)
-            )
-            rows = await self._rows(statement)
+            rows = await self._rows(_NEW_EVENTS, {"after": self.last_id})
             self.reads += 1
             offered = 0
             for event, order in rows:
@@ -338,7 +342,9 @@ class SubscriptionHub:
             statement = statement.where(col(OrderEvent.kind).in_(sorted(subscriber.kinds)))
         return [Delivery(event, order) for event, order in await self._rows(statement)]
 
-    async def _rows(self, statement: Select[OrderEvent, Order]) -> list[Any]:
+    async def _rows(
+        self, statement: Select[OrderEvent, Order], parameters: dict[str, Any] | None = None
+    ) -> list[Any]:
         """The (event, order) rows of one read. One statement sees what has committed
         when it starts, as a transaction of its own would: it runs without one (no
         BEGIN, and on SQLite three hops to its thread fewer, a third of a read)."""
@@ -346,7 +352,7 @@ class SubscriptionHub:
             bind = session.bind
             if bind is not None:
                 await session.connection(execution_options=read_options(bind.dialect.name))
-            return list((await session.execute(statement)).all())
+            return list((await session.execute(statement, parameters)).all())
 
     def open(
         self,
