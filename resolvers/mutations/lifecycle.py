@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -328,6 +328,10 @@ async def _scanned(
     return step_event(order, OrderEventKind.CARRIER_SCAN, scan.id, actor, now=now)
 
 
+# Built once, as transitions' statements are.
+_SHIPMENT_OF = select(Shipment).where(col(Shipment.order_id) == bindparam("order_key"))
+
+
 async def _follow_shipment(
     session: AsyncSession, order: Order, action: OrderAction, actor: Actor, now: datetime
 ) -> list[OrderEvent]:
@@ -337,11 +341,8 @@ async def _follow_shipment(
     kind = kinds.get(action)
     if kind is None:
         return []
-    shipment = (
-        (await session.execute(select(Shipment).where(Shipment.order_id == order.id)))
-        .scalars()
-        .first()
-    )
+    found = await session.execute(_SHIPMENT_OF, {"order_key": order.id})
+    shipment = found.scalars().first()
     if shipment is None or shipment.id is None:
         return []
     if action is OrderAction.MARK_DELIVERED:

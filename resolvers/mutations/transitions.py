@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql import Select
@@ -24,21 +24,39 @@ from domain.order_status import (
 from resolvers import policy
 from resolvers.mutations.outcome import ErrorCode, Refused, not_found
 
+# The statements of every step, built once with their cache keys (built per call, a
+# statement's construction cost as much as running it on SQLite). Each in the two
+# forms the databases lock the order row with.
+_ORDER = select(Order).where(col(Order.id) == bindparam("order_key"))
+_ORDER_SHOP_VIEWER = (
+    select(Order, Shop, User)
+    .join(Shop, col(Shop.id) == col(Order.shop_id))
+    .outerjoin(User, col(User.id) == bindparam("viewer_key"))
+    .where(col(Order.id) == bindparam("order_key"))
+)
 S = TypeVar("S", bound=Select)  # type: ignore[type-arg]
 
 
-def _locking(statement: S, session: AsyncSession) -> S:
-    if session.get_bind().dialect.name == "postgresql":
-        # The order row only: the shop and the viewer are read, not locked.
-        return statement.with_for_update(of=Order)
-    # SQLite: the transaction began IMMEDIATE, so it already holds the write lock.
-    return statement
+def _locking(statement: S) -> tuple[S, S]:
+    """(SQLite's, PostgreSQL's) form: SQLite's transaction began IMMEDIATE, so it holds
+    the write lock already; PostgreSQL locks the order row only (the shop and the
+    viewer are read, not locked)."""
+    return statement, statement.with_for_update(of=Order)
+
+
+_LOCK_ORDER = _locking(_ORDER)
+_LOCK_WITH_ROLES = _locking(_ORDER_SHOP_VIEWER)
+
+
+def _form(session: AsyncSession) -> int:
+    return 1 if session.get_bind().dialect.name == "postgresql" else 0
 
 
 async def lock_order(session: AsyncSession, order_id: int) -> Order | None:
     """The order row, locked against other writers until this transaction ends."""
-    statement = _locking(select(Order).where(Order.id == order_id), session)
-    order: Order | None = (await session.execute(statement)).scalars().first()
+    statement = _LOCK_ORDER[_form(session)]
+    found = await session.execute(statement, {"order_key": order_id})
+    order: Order | None = found.scalars().first()
     return order
 
 
@@ -47,14 +65,9 @@ async def lock_with_roles(
 ) -> tuple[Order | None, frozenset[Actor]]:
     """The order row, locked as ``lock_order`` locks it, and the viewer's roles on it
     (``roles_of``): the order, its shop and the viewer in one statement."""
-    statement = _locking(
-        select(Order, Shop, User)
-        .join(Shop, col(Shop.id) == col(Order.shop_id))
-        .outerjoin(User, col(User.id) == viewer_id)
-        .where(col(Order.id) == order_id),
-        session,
-    )
-    row = (await session.execute(statement)).first()
+    statement = _LOCK_WITH_ROLES[_form(session)]
+    found = await session.execute(statement, {"order_key": order_id, "viewer_key": viewer_id})
+    row = found.first()
     if row is None:
         return None, frozenset()
     order, shop, viewer = row
@@ -116,6 +129,25 @@ async def load_for(
     return order, roles
 
 
+# The step, guarded by the version the order was read at.
+_STEP = (
+    update(Order)
+    .where(col(Order.id) == bindparam("order_key"))
+    .where(col(Order.version) == bindparam("seen_version"))
+    .values(
+        status=bindparam("new_status"),
+        version=bindparam("new_version"),
+        updated_at=bindparam("new_updated_at"),
+    )
+    .execution_options(synchronize_session=False)
+)
+_CANCELLING_STEP = _STEP.values(cancel_reason=bindparam("new_cancel_reason"))
+
+
+def _step_parameters(values: dict[str, object]) -> dict[str, object]:
+    return {f"new_{name}": value for name, value in values.items()}
+
+
 async def transition(
     session: AsyncSession,
     order: Order,
@@ -144,10 +176,8 @@ async def transition(
     if cancel_reason is not None:
         values["cancel_reason"] = cancel_reason
     result = await session.execute(
-        update(Order)
-        .where(col(Order.id) == order.id, col(Order.version) == order.version)
-        .values(**values)
-        .execution_options(synchronize_session=False)
+        _STEP if cancel_reason is None else _CANCELLING_STEP,
+        {"order_key": order.id, "seen_version": order.version, **_step_parameters(values)},
     )
     if getattr(result, "rowcount", 0) != 1:
         raise Refused.one(
