@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from db.migrate import head_revision, is_known_revision, revision_of
+from db.revisions import head_revision, is_known_revision, revision_of
 
 log = logging.getLogger("ordercenter")
 

@@ -24,7 +24,6 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import asyncpg
 from sqlalchemy.engine import make_url
 
 from app import metrics
@@ -128,6 +127,8 @@ async def _wait(stop: asyncio.Event, seconds: float) -> None:
 
 async def _take_lead(dsn: str, poll: float, stop: asyncio.Event) -> Any:
     """A connection holding the leader lock, once this worker gets it; None if stopped."""
+    import asyncpg  # here, not at the top: an API process on SQLite never loads it
+
     standing_by = False
     connection: Any = None
     while not stop.is_set():
@@ -156,6 +157,8 @@ async def _take_lead(dsn: str, poll: float, stop: asyncio.Event) -> Any:
 
 async def _hold(connection: Any) -> None:
     """Returns when the lock connection (and so the lock) is gone."""
+    import asyncpg
+
     while True:
         await asyncio.sleep(LEASE_CHECK_SECONDS)
         try:

@@ -39,6 +39,8 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA cache_size=-{SQLITE_PAGE_CACHE_KIB}")
+    cursor.execute(f"PRAGMA temp_store={SQLITE_TEMP_STORE}")
     cursor.close()
     # We emit BEGIN ourselves (see _on_sqlite_begin), so writers can take the write
     # lock up front instead of failing to upgrade a read lock mid-transaction.
@@ -94,6 +96,20 @@ def _on_sqlite_begin(conn: Any) -> None:
 # writer, the event loop one thread, and a request waits for a connection about as
 # long as it would have waited for the CPU.
 SQLITE_POOL_SIZE = 4
+# Each of those connections' own page cache, in KiB (SQLite's default is 2,000). The
+# operating system caches the file already, once for all of them: a page SQLite does
+# not keep is a read(2) from memory. At 2,000 KiB the pool held ~8 MiB of copies under
+# load (bench/memory.py); at 1,024 the SQL plan statements of the page and the order
+# detail took the same CPU (one connection, 200 buyers' pages, 2,950 orders' details)
+# and the server answered as many order details a second.
+SQLITE_PAGE_CACHE_KIB = 1024
+# Where a statement keeps its temporary tables and sorts: 2 = in memory. An SQL plan's
+# statement (schema/sql_plans.py) materializes dozens of small subqueries; in temporary
+# files, each with a page cache of its own, that took ~2 MiB more while it ran (per
+# connection at once: ~6 MiB of bench/memory.py's peak), in memory ~0.5 MiB, and no
+# more CPU. The cost: a statement that sorts a whole large table holds it in memory
+# rather than spilling it to a file; the server's statements read pages by index.
+SQLITE_TEMP_STORE = 2
 
 
 def close_connections_returned_after_dispose(engine: AsyncEngine) -> None:

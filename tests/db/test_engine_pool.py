@@ -11,7 +11,12 @@ from typing import Any
 
 from sqlalchemy import event, text
 
-from db.engine import SQLITE_POOL_SIZE, create_engine
+from db.engine import (
+    SQLITE_PAGE_CACHE_KIB,
+    SQLITE_POOL_SIZE,
+    SQLITE_TEMP_STORE,
+    create_engine,
+)
 
 
 async def test_sqlite_engine_never_opens_more_than_its_pool_size(tmp_path: Path) -> None:
@@ -44,3 +49,23 @@ async def test_sqlite_engine_never_opens_more_than_its_pool_size(tmp_path: Path)
     assert len(opened) == SQLITE_POOL_SIZE
     # aiosqlite runs each connection in a thread of its own.
     assert most_threads - threads_before <= SQLITE_POOL_SIZE
+
+
+async def test_each_sqlite_connection_bounds_its_page_cache_and_keeps_temporaries_in_memory(
+    tmp_path: Path,
+) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'pool.db'}")
+
+    async def settings() -> tuple[int, int]:
+        async with engine.connect() as conn:
+            size = (await conn.execute(text("PRAGMA cache_size"))).scalar_one()
+            store = (await conn.execute(text("PRAGMA temp_store"))).scalar_one()
+            await asyncio.sleep(0.02)  # hold it: every task gets a connection of its own
+            return int(size), int(store)
+
+    try:
+        found = await asyncio.gather(*(settings() for _ in range(SQLITE_POOL_SIZE)))
+    finally:
+        await engine.dispose()
+    # A negative size is in KiB, SQLite's way of saying it.
+    assert found == [(-SQLITE_PAGE_CACHE_KIB, SQLITE_TEMP_STORE)] * SQLITE_POOL_SIZE

@@ -17,7 +17,8 @@ from app.health import migration_state
 from app.main import create_app
 from app.settings import Settings
 from db.engine import create_engine
-from db.migrate import head_revision, upgrade_async
+from db.migrate import upgrade_async
+from db.revisions import head_revision
 from tests.conftest import PG_URL_VAR, TEST_SECRET
 from tests.server.serving import fresh_postgres_database
 

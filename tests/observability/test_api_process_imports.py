@@ -1,8 +1,11 @@
 """What an API process loads: the Redis client (~9 MiB resident) only when a setting
-names Redis. Part of keeping `ordercenter serve` under 150 MiB (bench/memory.py).
+names Redis; never Alembic (~8 MiB: `serve --no-migrate` and /readyz read revisions
+without it), nor asyncpg on SQLite. Part of keeping `ordercenter serve` under 150 MiB
+(bench/memory.py).
 
-Each check runs in a fresh interpreter, as the `ordercenter` command starts: its CLI,
-the application built by the factory `ordercenter serve` uses, and its lifespan.
+Each check runs in a fresh interpreter, as the `ordercenter` command starts: its CLI
+and its database check, the application built by the factory `ordercenter serve`
+uses, and its lifespan with a readiness probe.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from pathlib import Path
 
 PROBE = """
 import asyncio, json, sys
-import app.cli
+import httpx
+from app.cli import require_database
 from app.main import app_factory
 from app.settings import Settings
 
@@ -30,11 +34,16 @@ app = app_factory(settings)
 
 async def serve_briefly():
     async with app.router.lifespan_context(app):
-        pass
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            ready = await client.get("/readyz")
+        assert ready.json()["migrations"] == "ok", ready.text
 
 if sys.argv[4] == "start":
+    require_database(settings)
     asyncio.run(serve_briefly())
-print(json.dumps(sorted(m for m in ("redis", "numpy", "scipy") if m in sys.modules)))
+watched = ("redis", "numpy", "scipy", "alembic", "asyncpg")
+print(json.dumps(sorted(m for m in watched if m in sys.modules)))
 """
 
 
@@ -53,7 +62,7 @@ def loaded(database_url: str, bus_url: str, rate_limit_url: str, *, start: bool)
     return found
 
 
-def test_api_process_on_memory_bus_loads_neither_redis_nor_numpy(tmp_path: Path) -> None:
+def test_api_process_on_sqlite_and_memory_bus_loads_none_of_them(tmp_path: Path) -> None:
     database = f"sqlite:///{tmp_path / 'oc.db'}"
     subprocess.run(
         [str(Path(sys.executable).parent / "ordercenter"), "migrate"],
