@@ -6,21 +6,14 @@ reference counting when it ends. With the default threshold (700) the collector 
 flight and promoting them, and full collections walked the ~150,000 objects that
 imports and start-up leave behind: about a quarter of a request's CPU, and pauses of
 hundreds of milliseconds. Start-up objects are moved out of the collector's sight
-(``gc.freeze``) and young collections wait for 20,000 net allocations.
-
-Not longer: what only the collector frees waits for it, and a request the generic
-executor answers leaves ~1,000 objects in cycles (graphql-core's validation visitors
-and execution context, dataloader futures). At 50,000 that garbage raised the peak of
-bench/memory.py by ~4.5 MiB over 20,000 (144.6 against 140.1 MiB, alternating runs),
-for no more requests a second there nor on the generic executor's page (10,000 gave
-~0.5 MiB more back and looked ~5% slower).
+(``gc.freeze``) and young collections wait for 50,000 net allocations.
 """
 
 from __future__ import annotations
 
 import gc
 
-YOUNG_THRESHOLD = 20_000
+YOUNG_THRESHOLD = 50_000
 
 
 def settle() -> None:
