@@ -45,8 +45,10 @@ def literal(value: str) -> str:
 
 def b64url(text: str) -> str:
     """base64url without padding of a text expression (PostgreSQL wraps base64 at 76
-    characters: the newlines go with the translation)."""
-    return f"rtrim(translate(encode(convert_to({text}, 'UTF8'), 'base64'), E'+/\\n', '-_'), '=')"
+    characters: the newlines go too). replace() rather than translate(), which walks the
+    text as multibyte characters: the same answer at under half the cost."""
+    encoded = f"encode(convert_to({text}, 'UTF8'), 'base64')"
+    return f"rtrim(replace(replace(replace({encoded}, '+', '-'), '/', '_'), E'\\n', ''), '=')"
 
 
 def gid(type_name: str, pk: str) -> str:

@@ -222,9 +222,12 @@ def b64url(expression: str) -> str:
     """base64url without padding of a text, as resolvers.ids and cursors encode them."""
     if sqlite():
         return f"ordercenter_b64url({expression})"
-    return (
-        f"rtrim(translate(encode(convert_to({expression}, 'UTF8'), 'base64'), E'+/\\n', '-_'), '=')"
-    )
+    # Three replace() calls, not one translate(): translate walks the text character by
+    # character as multibyte text, replace() searches bytes; the same answer for base64's
+    # ASCII at under half the cost (~0.5 us an id; a page writes hundreds of them).
+    # PostgreSQL wraps base64 at 76 characters: the newlines go too.
+    encoded = f"encode(convert_to({expression}, 'UTF8'), 'base64')"
+    return f"rtrim(replace(replace(replace({encoded}, '+', '-'), '/', '_'), E'\\n', ''), '=')"
 
 
 def instant(expression: str) -> str:
