@@ -26,10 +26,11 @@ from __future__ import annotations
 import base64
 import itertools
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -1388,6 +1389,14 @@ def _product_id(step: FieldStep) -> Parameter:
 SQLITE_TOO_DEEP = "parser stack overflow"
 
 
+# A bound parameter's null test as typed() writes it on PostgreSQL: an optional filter
+# term, a page's cursor. ``CAST(:p5 AS text[]) IS NULL``.
+_NULL_TEST = re.compile(r"CAST\(:(p\d+) AS [a-z\[\] ]+\) IS NULL")
+# Statements kept per plan, one per combination of null and non-null tested parameters
+# a client sent; past it, the statement with the tests in it answers.
+MAX_SHAPES = 16
+
+
 @dataclass
 class SqlPlan:
     """One statement answering a compiled plan, and how to bind it per request."""
@@ -1397,9 +1406,38 @@ class SqlPlan:
     keys: tuple[str, ...]  # the `viewer` keys
     response_keys: tuple[str, ...]
     sqlite: bool = False
+    # The parameters the statement tests for NULL, and its text for each combination of
+    # their null-ness seen (see statement_for).
+    tested: tuple[str, ...] = field(init=False, default=())
+    shapes: dict[tuple[bool, ...], TextClause] = field(init=False, default_factory=dict)
     # Set when SQLite could not parse the statement (nested deeper than its parser's
     # stack): the Python plan answers this document from then on, with no further try.
     too_deep: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.sqlite:
+            self.tested = tuple(sorted(set(_NULL_TEST.findall(self.statement.text))))
+
+    def statement_for(self, bound: Mapping[str, Any]) -> TextClause:
+        """The statement with its null tests written as the constants these values make
+        them. PostgreSQL runs every statement with its generic plan (db.engine), which
+        cannot fold ``$5 IS NULL OR status = ANY($5)`` the way a plan for known values
+        does: it kept every optional filter, page direction and search term of the
+        document in the plan. Written as constants, the planner drops what this request
+        does not ask for (the Home document: 1.3 -> 1.0 ms of PostgreSQL time)."""
+        if not self.tested:
+            return self.statement
+        shape = tuple(bound[name] is None for name in self.tested)
+        found = self.shapes.get(shape)
+        if found is None:
+            if len(self.shapes) >= MAX_SHAPES:
+                return self.statement
+            nulls = dict(zip(self.tested, shape, strict=True))
+            folded = _NULL_TEST.sub(
+                lambda test: "true" if nulls[test.group(1)] else "false", self.statement.text
+            )
+            found = self.shapes[shape] = text(folded)
+        return found
 
     async def answer(self, context: Context, variables: VariableValues) -> dict[str, Any] | None:
         """The answer's data; None when the Python plan must judge this request (no
@@ -1413,7 +1451,7 @@ class SqlPlan:
         if self.sqlite:
             bound = {name: _sqlite_value(v) for name, v in bound.items()}
         try:
-            rows = await context.loaders.reads.text_rows(self.statement, bound)
+            rows = await context.loaders.reads.text_rows(self.statement_for(bound), bound)
         except OperationalError as error:
             if not (self.sqlite and SQLITE_TOO_DEEP in str(error.orig)):
                 log.warning("an SQL plan failed; the Python plan answers", exc_info=True)

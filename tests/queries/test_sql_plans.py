@@ -11,6 +11,7 @@ recommendations and empty lists.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -510,6 +511,29 @@ async def test_filtered_and_paged_orders_in_one_statement(
                 assert back == answer
         # The last page, counted from the end.
         await _compare(apps, count_statements, FILTERED, {"last": 3, "filter": flt}, buyer)
+
+
+async def test_the_statement_leaves_out_the_filters_a_request_does_not_send(
+    apps: Apps, engine: AsyncEngine, count_statements: StatementCounter
+) -> None:
+    """PostgreSQL runs generic plans (db.engine): a filter term or cursor a request does
+    not send must not be in its statement as a test the plan keeps for every row."""
+    buyer = (await _people(engine))["buyer"]
+    shapes = [
+        {"first": 2},
+        {"first": 2, "filter": {"tab": "TO_SHIP"}},
+        {"first": 2, "filter": {"search": "matcha"}},
+        {"last": 2, "filter": {"tab": "TO_REVIEW"}},
+    ]
+    sent = []
+    for variables in shapes:
+        await _compare(apps, count_statements, FILTERED, variables, buyer)
+        sent.append(count_statements.statements[-1])
+    if engine.dialect.name != "postgresql":
+        return  # SQLite plans each statement as it comes
+    for statement in sent:
+        assert re.search(r"CAST\(\S+ AS [^)]*\) IS NULL", statement) is None, statement[:300]
+    assert len(set(sent)) == len(shapes)  # one statement per combination of terms sent
 
 
 PRODUCT = """
