@@ -39,6 +39,23 @@ def test_null_tests_are_written_as_the_constants_the_values_make_them() -> None:
     assert plan.statement_for({**one_term, plan.tested[0]: "another"}) is other
 
 
+def test_the_page_direction_is_written_as_a_constant() -> None:
+    plan = _plan()
+    assert len(plan.switches) == 1  # first/after or last/before
+    (direction,) = plan.switches
+    forwards = plan.statement_for({**dict.fromkeys(plan.parameters), direction: True})
+    backwards = plan.statement_for({**dict.fromkeys(plan.parameters), direction: False})
+    for statement in (forwards, backwards):
+        assert f":{direction} " not in statement.text
+        assert "AS boolean)" not in statement.text
+    assert "WHERE true AND" in forwards.text
+    assert "WHERE NOT true AND" in forwards.text  # the other way, left out by the planner
+    assert "WHERE false AND" in backwards.text
+    # Not a boolean (the resolvers would refuse it first): left a parameter.
+    unknown = plan.statement_for({**dict.fromkeys(plan.parameters), direction: None})
+    assert f"CAST(:{direction} AS boolean)" in unknown.text
+
+
 def test_past_the_bound_the_statement_with_its_tests_answers() -> None:
     plan = _plan()
     combinations = [
