@@ -789,34 +789,48 @@ def connection(
             pk = f"COALESCE({typed(page.pk, 'bigint')}, CAST('{_ID_ENDS[end]}' AS bigint))"
             return f"{position} {direction} ({key}, {pk})"
 
-        def page_of(direction: str, order: str) -> str:
+        # On PostgreSQL the page's rows are read once, with one row more than the page
+        # (as far as it goes): the edges and cursors take the page's, the next-page
+        # test counts them all, and the filter runs once over the rows it reads.
+        # SQLite's statement counts them again (a WITH there nests too deep).
+        read_ahead = 0 if sqlite() else 1
+
+        def page_of(direction: str, order: str, size: str, rows_from: str = table) -> str:
             a = c.alias()
             gate = forward if direction == "<" else f"NOT {forward}"
+            matching = f"{where(a)} AND {beyond(a, direction)}" if rows_from == table else "true"
             return (
-                f"(SELECT * FROM {table} {a} WHERE {gate} AND {where(a)} "
-                f"AND {beyond(a, direction)} ORDER BY {a}.{listing.key} {order}, {a}.id {order} "
-                f"LIMIT {page.size})"
+                f"(SELECT * FROM {rows_from} {a} WHERE {gate} AND {matching} "
+                f"ORDER BY {a}.{listing.key} {order}, {a}.id {order} LIMIT {size})"
             )
 
+        def both_ways(size: str, rows_from: str = table) -> str:
+            return (
+                f"(SELECT * FROM {page_of('<', 'DESC', size, rows_from)} {c.alias()} "
+                f"UNION ALL SELECT * FROM {page_of('>', 'ASC', size, rows_from)} {c.alias()})"
+            )
+
+        edge = c.alias()
+        order_desc = f"{{a}}.{listing.key} DESC, {{a}}.id DESC"
+        page_rows = ""
+        if read_ahead:
+            read, rows = c.alias(), c.alias()
+            page_rows = (
+                f"WITH {owned}{read} AS {both_ways(f'{page.size} + 1')}, "
+                f"{rows} AS {both_ways(page.size, read)} "
+            )
+        else:
+            rows = both_ways(page.size)
+
         def more(direction: str) -> str:
+            if read_ahead:
+                return f"((SELECT count(*) FROM {read}) > {page.size})"
             a = c.alias()
             return (
                 f"((SELECT count(*) FROM (SELECT 1 FROM {table} {a} "
                 f"WHERE {where(a)} AND {beyond(a, direction)} LIMIT {page.size} + 1) {c.alias()})"
                 f" > {page.size})"
             )
-
-        edge = c.alias()
-        order_desc = f"{{a}}.{listing.key} DESC, {{a}}.id DESC"
-        rows = (
-            f"(SELECT * FROM {page_of('<', 'DESC')} {c.alias()} "
-            f"UNION ALL SELECT * FROM {page_of('>', 'ASC')} {c.alias()})"
-        )
-        page_rows = ""
-        if not sqlite():
-            # The page's rows read once, for the edges and the cursors alike.
-            named = c.alias()
-            page_rows, rows = f"WITH {owned}{named} AS {rows} ", named
 
         def cursor_of(a: str) -> str:
             return cursor(listing.name, _key_json(listing, f"{a}.{listing.key}"), f"{a}.id")
