@@ -41,7 +41,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app.settings import Settings
-from internals import name_and_help
+from internals import name_and_help, pool_waiting
 from internals.histograms import observe_many
 
 log = logging.getLogger("ordercenter.metrics")
@@ -202,12 +202,9 @@ def pool_reading(engine: Any) -> dict[str, int]:
         "idle": int(pool.checkedin()),
         "overflow": max(0, int(pool.overflow())),
     }
-    # SQLAlchemy says nothing public about waiters: its async queue is an asyncio.Queue,
-    # made on first use, whose pending getters are the callers waiting for a connection.
-    queue = getattr(getattr(pool, "_pool", None), "__dict__", {}).get("_queue")
-    getters = getattr(queue, "_getters", None)
-    if getters is not None:
-        reading["waiting"] = sum(1 for waiter in getters if not waiter.done())
+    waiting = pool_waiting(pool)
+    if waiting is not None:
+        reading["waiting"] = waiting
     return reading
 
 

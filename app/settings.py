@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.auth import HMAC_ALGORITHMS, PUBLIC_KEY_ALGORITHMS, SUPPORTED_ALGORITHMS, TokenVerifier
 from app.persisted import PersistedQueries
+from db.engine import POSTGRES_POOL_SIZE
 from domain.returns import DEFAULT_WINDOW as RETURN_WINDOW
 from resolvers.context import Rules
 from resolvers.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -44,7 +45,10 @@ class Settings(BaseSettings):
         description="SQLite file (aiosqlite) or PostgreSQL (asyncpg) URL.",
     )
     db_pool_size: int = Field(
-        default=10, ge=1, description="PostgreSQL connections per process (no overflow)."
+        default=POSTGRES_POOL_SIZE,
+        ge=1,
+        description="PostgreSQL connections per process (no overflow); requests beyond "
+        "them wait in turn.",
     )
     jwt_secret: str = Field(
         default=DEVELOPMENT_JWT_SECRET, description="HS256 secret that signs bearer tokens."
