@@ -54,6 +54,7 @@ class RebuildProcess:
     def __init__(self, database_url: str) -> None:
         self._database_url = database_url
         self._pool: ProcessPoolExecutor | None = None
+        self.builds = 0  # models built in the child so far
 
     async def build(self, now: float, config: EngineConfig) -> Model:
         if self._pool is None:
@@ -66,13 +67,15 @@ class RebuildProcess:
             )
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(
+            model = await loop.run_in_executor(
                 self._pool, build_from_database, self._database_url, now, config
             )
         except BrokenProcessPool:
             # The child died (killed, out of memory): the next rebuild starts a new one.
             self.close()
             raise
+        self.builds += 1
+        return model
 
     def close(self) -> None:
         if self._pool is not None:

@@ -47,6 +47,7 @@ class RecommendationRefresher:
         observe: Callable[[float, bool], None] | None = None,
         scheduled_rebuilds: bool = False,
         rebuild_database_url: str | None = None,
+        first_build_apart: bool = False,
     ) -> None:
         self._sessions = sessions
         # With a database URL, full rebuilds read and build in a child process at a
@@ -54,6 +55,9 @@ class RecommendationRefresher:
         self._rebuild_process = (
             RebuildProcess(rebuild_database_url) if rebuild_database_url is not None else None
         )
+        # The first build apart too (the server, whose loop answers requests): read here,
+        # everyone's behaviour held the loop for about a second, and every request with it.
+        self._first_build_apart = first_build_apart and self._rebuild_process is not None
         # In the worker the model is rebuilt on a schedule (``rebuild``), never on a
         # refresh's path: a buyer's update then costs their own rows only, whatever
         # the size of the shop.
@@ -117,6 +121,11 @@ class RecommendationRefresher:
         finally:
             self._running.discard(user_id)
 
+    @property
+    def builds_apart(self) -> int:
+        """Models built in the child process so far."""
+        return 0 if self._rebuild_process is None else self._rebuild_process.builds
+
     async def model(self) -> Model:
         """The shared model, rebuilt from everyone's behaviour when missing or too old."""
         # Imported in ``_build``, not at the top: the server makes its refresher at
@@ -139,7 +148,8 @@ class RecommendationRefresher:
         now = self._clock().timestamp()
         # The first build is awaited by every refresh (there is no model to fold into
         # yet): it runs here, at the worker's own priority. Later ones run apart.
-        if self._rebuild_process is not None and self._model is not None:
+        apart = self._model is not None or self._first_build_apart
+        if self._rebuild_process is not None and apart:
             model = await self._rebuild_process.build(now, self.config)
             self._model_built = time.monotonic()
             return model

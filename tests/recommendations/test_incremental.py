@@ -262,3 +262,26 @@ async def test_a_rebuild_in_a_process_of_its_own_equals_one_in_the_worker(
     assert rebuilt_apart.counts.engaged.nnz == built_apart.counts.engaged.nnz + 1
     for user, own in behaviour.by_user(users):
         assert recommend(rebuilt_apart, own, now) == recommend(rebuilt_here, own, now), user
+
+
+async def test_the_servers_refresher_builds_even_its_first_model_apart(
+    engine: AsyncEngine, sessions: SessionFactory, database_url: str
+) -> None:
+    """The server (app/main.py) builds every model in the child process: read in the
+    server's own, everyone's behaviour held its event loop, and every request with it.
+    A buyer's list comes out as the in-process build makes it."""
+    await seed_database(engine, size=SeedSize(users=30, orders_per_user=10), now=NOW_DT)
+    apart = RecommendationRefresher(
+        sessions, clock=lambda: NOW_DT, rebuild_database_url=database_url, first_build_apart=True
+    )
+    here = RecommendationRefresher(sessions, clock=lambda: NOW_DT)
+    try:
+        from_apart = await apart.refresh(5)
+        assert apart.builds_apart == 1
+        from_here = await here.refresh(5)
+        assert here.builds_apart == 0
+    finally:
+        await apart.close()
+        await here.close()
+    assert from_apart == from_here
+    assert from_apart  # a buyer with history gets picks
