@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -33,18 +34,20 @@ NICENESS = 10
 PARENT_CHECK_SECONDS = 1.0
 
 
-def start_child() -> None:
-    """The child's set-up: a lower priority, and an end when its parent ends. A parent
-    killed (SIGKILL, out of memory) never tells its executor's child to stop, and the
-    child, which holds both ends of its work queue, would wait for work forever: one
-    left behind by a server stopped mid-rebuild was still there twelve minutes later."""
+def start_child(parent: int) -> None:
+    """The child's set-up: a lower priority, and an end when ``parent`` (the process that
+    started it) ends. A parent killed (SIGKILL, out of memory) never tells its executor's
+    child to stop, and the child, which holds both ends of its work queue, would wait for
+    work forever: one left behind by a server stopped mid-rebuild was still there twelve
+    minutes later. The parent's pid comes from the parent itself: one that ended while
+    the child was still starting is already gone when this runs."""
     os.nice(NICENESS)
-    parent = os.getppid()
 
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(PARENT_CHECK_SECONDS)
-        os._exit(0)
+        # Nothing of the child's to keep: its one job is the parent's.
+        os.kill(os.getpid(), signal.SIGKILL)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
@@ -82,6 +85,7 @@ class RebuildProcess:
                 max_workers=1,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=start_child,
+                initargs=(os.getpid(),),
             )
         loop = asyncio.get_running_loop()
         try:

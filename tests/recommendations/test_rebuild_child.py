@@ -19,7 +19,10 @@ from resolvers.recommendations.rebuild import start_child
 
 if __name__ == "__main__":
     pool = ProcessPoolExecutor(
-        max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=start_child
+        max_workers=1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=start_child,
+        initargs=(os.getpid(),),
     )
     print(pool.submit(os.getpid).result(), flush=True)
     time.sleep(600)
@@ -61,3 +64,24 @@ def test_the_child_ends_when_its_parent_is_killed(tmp_path: Path) -> None:
         parent.wait()
         if parent.stdout is not None:
             parent.stdout.close()
+
+
+def test_a_child_whose_parent_ended_before_it_started_ends() -> None:
+    """A server stopped while its child was still starting: the child's set-up already
+    sees another parent, and ends at once."""
+    code = (
+        "import os, time\n"
+        "from resolvers.recommendations.rebuild import start_child\n"
+        "start_child(os.getppid() + 1_000_000)\n"  # a parent that is not its own
+        "time.sleep(30)\n"
+    )
+    started = time.monotonic()
+    child = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=30,
+        check=False,
+    )
+    assert child.returncode == -signal.SIGKILL
+    assert time.monotonic() - started < 20
