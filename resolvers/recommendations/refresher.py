@@ -147,7 +147,8 @@ class RecommendationRefresher:
 
         now = self._clock().timestamp()
         # The first build is awaited by every refresh (there is no model to fold into
-        # yet): it runs here, at the worker's own priority. Later ones run apart.
+        # yet): the worker runs it here, at its own priority; the server, whose loop
+        # answers requests, apart like the later ones (first_build_apart).
         apart = self._model is not None or self._first_build_apart
         if self._rebuild_process is not None and apart:
             model = await self._rebuild_process.build(now, self.config)
