@@ -35,8 +35,12 @@ lock-upgrade:
 run: $(STAMP)
 	$(BIN)/ordercenter demo
 
+# The suite runs in PYTEST_WORKERS processes (pytest-xdist), a test file to a process so
+# that a file's module-wide servers and browsers start once; PYTEST_WORKERS=0 runs it in
+# this process alone.
+PYTEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
