@@ -33,6 +33,12 @@ NICENESS = 10
 # How often the child looks whether the process that started it is still there.
 PARENT_CHECK_SECONDS = 1.0
 
+# How long the child waits, idle, for the next build before it ends. Rebuilds come at
+# most every model_max_age_seconds (ten minutes by default); kept between them, an idle
+# child held ~110 MiB (numpy, scipy, the last build's heap) for nothing. Starting a new
+# one costs about a second of CPU, at its lower priority.
+IDLE_SECONDS = 60.0
+
 
 def start_child(parent: int) -> None:
     """The child's set-up: a lower priority, and an end when ``parent`` (the process that
@@ -70,14 +76,22 @@ def build_from_database(database_url: str, now: float, config: EngineConfig) -> 
 
 
 class RebuildProcess:
-    """One long-lived child process for the rebuilds (its imports are paid once)."""
+    """The child process for the rebuilds: its imports are paid once per run of builds,
+    and it ends once it has been idle ``idle_seconds``."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, idle_seconds: float = IDLE_SECONDS) -> None:
         self._database_url = database_url
+        self._idle_seconds = idle_seconds
         self._pool: ProcessPoolExecutor | None = None
+        self._building = 0
+        self._retiring: asyncio.TimerHandle | None = None
         self.builds = 0  # models built in the child so far
+        self.children = 0  # child processes started so far
 
     async def build(self, now: float, config: EngineConfig) -> Model:
+        if self._retiring is not None:
+            self._retiring.cancel()
+            self._retiring = None
         if self._pool is None:
             # Spawned, not forked: a fork of a process running an event loop and threads
             # may inherit their locks held.
@@ -87,7 +101,9 @@ class RebuildProcess:
                 initializer=start_child,
                 initargs=(os.getpid(),),
             )
+            self.children += 1
         loop = asyncio.get_running_loop()
+        self._building += 1
         try:
             model = await loop.run_in_executor(
                 self._pool, build_from_database, self._database_url, now, config
@@ -96,10 +112,22 @@ class RebuildProcess:
             # The child died (killed, out of memory): the next rebuild starts a new one.
             self.close()
             raise
+        finally:
+            self._building -= 1
+            if self._pool is not None and self._building == 0:
+                self._retiring = loop.call_later(self._idle_seconds, self._retire)
         self.builds += 1
         return model
 
+    def _retire(self) -> None:
+        self._retiring = None
+        if self._building == 0:
+            self.close()
+
     def close(self) -> None:
+        if self._retiring is not None:
+            self._retiring.cancel()
+            self._retiring = None
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None

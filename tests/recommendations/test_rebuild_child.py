@@ -1,14 +1,23 @@
 """The rebuild's child process ends when the process that started it ends, even one
-killed outright: it is never left behind, holding memory, with nobody to work for."""
+killed outright, and when it has been idle a while: it is never left behind, holding
+memory, with nobody to work for."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from db.seed import SeedSize, seed_database
+from resolvers.recommendations.engine import DEFAULT_CONFIG
+from resolvers.recommendations.rebuild import RebuildProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -85,3 +94,43 @@ def test_a_child_whose_parent_ended_before_it_started_ends() -> None:
     )
     assert child.returncode == -signal.SIGKILL
     assert time.monotonic() - started < 20
+
+
+def _children() -> set[int]:
+    """The spawned worker processes this one started that are still running (not
+    multiprocessing's resource tracker, which spawning starts too)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes()
+        except OSError:  # ended meanwhile
+            continue
+        if int(fields[1]) == os.getpid() and fields[0] != "Z" and b"spawn_main" in command:
+            found.add(int(stat.parent.name))
+    return found
+
+
+async def test_an_idle_child_ends_and_the_next_build_starts_another(
+    engine: AsyncEngine, database_url: str
+) -> None:
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    await seed_database(engine, size=SeedSize(users=8, orders_per_user=4), now=now)
+    before = _children()
+    rebuilds = RebuildProcess(database_url, idle_seconds=0.5)
+    try:
+        first = await rebuilds.build(now.timestamp(), DEFAULT_CONFIG)
+        child = _children() - before
+        assert len(child) == 1, "one child builds"
+        deadline = time.monotonic() + 20
+        while _children() & child:
+            assert time.monotonic() < deadline, "the idle child was kept"
+            await asyncio.sleep(0.1)
+        second = await rebuilds.build(now.timestamp(), DEFAULT_CONFIG)
+        assert (_children() - before) - child, "the next build has a child of its own"
+        assert (rebuilds.builds, rebuilds.children) == (2, 2)
+        # The same behaviour read twice: the same model.
+        assert first.popularity.tobytes() == second.popularity.tobytes()
+        assert (first.co_behaviour != second.co_behaviour).nnz == 0
+    finally:
+        rebuilds.close()
