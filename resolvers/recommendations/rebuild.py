@@ -115,14 +115,10 @@ class RebuildProcess:
         finally:
             self._building -= 1
             if self._pool is not None and self._building == 0:
-                self._retiring = loop.call_later(self._idle_seconds, self._retire)
+                # Cancelled by the next build to start, so it only ever ends an idle child.
+                self._retiring = loop.call_later(self._idle_seconds, self.close)
         self.builds += 1
         return model
-
-    def _retire(self) -> None:
-        self._retiring = None
-        if self._building == 0:
-            self.close()
 
     def close(self) -> None:
         if self._retiring is not None:
