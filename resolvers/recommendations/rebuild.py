@@ -83,6 +83,8 @@ class RebuildProcess:
         self._database_url = database_url
         self._idle_seconds = idle_seconds
         self._pool: ProcessPoolExecutor | None = None
+        # The pool's child processes, as they start (``stop`` ends a running build's).
+        self._child_processes: set[multiprocessing.process.BaseProcess] = set()
         self._building = 0
         self._retiring: asyncio.TimerHandle | None = None
         self.builds = 0  # models built in the child so far
@@ -105,9 +107,13 @@ class RebuildProcess:
         loop = asyncio.get_running_loop()
         self._building += 1
         try:
-            model = await loop.run_in_executor(
+            # The pool starts its child as the first build is submitted, at once.
+            before = set(multiprocessing.active_children())
+            building = loop.run_in_executor(
                 self._pool, build_from_database, self._database_url, now, config
             )
+            self._child_processes |= set(multiprocessing.active_children()) - before
+            model = await building
         except BrokenProcessPool:
             # The child died (killed, out of memory): the next rebuild starts a new one.
             self.close()
@@ -121,9 +127,35 @@ class RebuildProcess:
         return model
 
     def close(self) -> None:
+        """Lets the child end once its build (if any) is done; the next build starts
+        another."""
         if self._retiring is not None:
             self._retiring.cancel()
             self._retiring = None
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+        self._child_processes = {p for p in self._child_processes if p.is_alive()}
+
+    async def stop(self) -> None:
+        """For good (a server or worker stopping): the child ended now, a running build
+        with it, and the pool's queues released before this returns.
+
+        Their semaphores are named, system-wide objects that multiprocessing removes
+        when the queues are collected or at exit. A server stopped by SIGTERM does not
+        run exit handlers (uvicorn raises the signal again once it has shut down, so
+        the process ends by it), and the resource tracker then removed them itself,
+        with a warning of "leaked semaphore objects" on every such stop."""
+        if self._retiring is not None:
+            self._retiring.cancel()
+            self._retiring = None
+        pool, self._pool = self._pool, None
+        for child in self._child_processes:
+            if child.is_alive():
+                child.terminate()  # its model would go unused
+        self._child_processes = set()
+        if pool is not None:
+            # Joins the pool's own thread, which sees the child end and closes the
+            # queues; with it gone, the queues are collected and their semaphores
+            # removed.
+            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)

@@ -241,4 +241,4 @@ class RecommendationRefresher:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self._rebuild_process is not None:
-            self._rebuild_process.close()
+            await self._rebuild_process.stop()

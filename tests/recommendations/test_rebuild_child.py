@@ -13,6 +13,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.seed import SeedSize, seed_database
@@ -134,3 +135,66 @@ async def test_an_idle_child_ends_and_the_next_build_starts_another(
         assert (first.co_behaviour != second.co_behaviour).nnz == 0
     finally:
         rebuilds.close()
+
+
+STOPPED = """
+import asyncio, signal, sys, time
+from resolvers.recommendations.engine import DEFAULT_CONFIG
+from resolvers.recommendations.rebuild import RebuildProcess
+
+async def main(url: str, when: str) -> None:
+    rebuilds = RebuildProcess(url, idle_seconds=0.3 if when == "idle" else 60)
+    if when == "building":
+        building = asyncio.ensure_future(rebuilds.build(time.time(), DEFAULT_CONFIG))
+        await asyncio.sleep(0.3)  # the child is still starting: nothing built yet
+    else:
+        await rebuilds.build(time.time(), DEFAULT_CONFIG)
+        if when == "idle":
+            await asyncio.sleep(2)  # retired meanwhile
+    started = time.monotonic()
+    await rebuilds.stop()
+    print(f"stopped in {time.monotonic() - started:.1f} s", flush=True)
+    if when == "building":
+        try:
+            await building
+        except Exception as error:
+            print("the build ended with", type(error).__name__, flush=True)
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], sys.argv[2]))
+    # As uvicorn ends a server stopped by SIGTERM: the signal raised again once it has
+    # shut down, so no exit handler runs.
+    signal.raise_signal(signal.SIGTERM)
+"""
+
+
+@pytest.mark.parametrize("when", ["after a build", "idle", "building"])
+async def test_a_stopped_rebuild_process_leaves_nothing_behind(
+    engine: AsyncEngine, database_url: str, tmp_path: Path, when: str
+) -> None:
+    """What a server or worker stopped by SIGTERM leaves: no child, and none of the
+    pool's semaphores for multiprocessing's resource tracker to find "leaked" (it used
+    to warn of five on every such stop once a rebuild had run)."""
+    await seed_database(engine, size=SeedSize(users=4, orders_per_user=2))
+    script = tmp_path / "stopped.py"
+    script.write_text(STOPPED)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(script),
+        database_url,
+        when.split()[-1],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    # Until every holder of its output (the tracker, a child) has let go of it.
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    output = out.decode() + err.decode()
+    assert process.returncode == -signal.SIGTERM, output
+    assert "stopped in" in output, output
+    assert "leaked" not in output, output
+    if when == "building":
+        assert "the build ended with" in output, output
+    seconds = float(output.split("stopped in ")[1].split()[0])
+    assert seconds < 10, "stop waited for the build instead of ending it"
