@@ -392,6 +392,7 @@ _ORDER_DETAIL = f"""
     'timeline', {
     json_list(f'''SELECT json_agg(json_build_object(
       'id', {gid("OrderEvent", "ev.id")},
+      'cursor', {cursor("orderEvents", "ev.id", "ev.id")},
       'fromStatus', ev.from_status,
       'toStatus', ev.to_status,
       'actor', ev.actor,

@@ -11,6 +11,7 @@ Like the GraphiQL test it skips without Chromium, unless ORDERCENTER_REQUIRE_BRO
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -27,7 +28,14 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    Page,
+    Playwright,
+    WebSocketRoute,
+    expect,
+    sync_playwright,
+)
 
 from tests.server.serving import ORDERCENTER, SECRET, ServerProcess, running_server
 
@@ -207,7 +215,6 @@ def test_pay_an_order_then_see_the_seller_ship_it_live(visit: Visit, server: Ser
     page.goto(order_url)
     expect(status).to_have_text("Waiting to be shipped")
     order_id = order_url.rsplit("/", 1)[1]
-    time.sleep(0.5)  # the page's subscription is set up once the order is on screen
     shipped = graphql(
         server,
         token_for(server, "operator"),
@@ -217,9 +224,10 @@ def test_pay_an_order_then_see_the_seller_ship_it_live(visit: Visit, server: Ser
     committed = time.monotonic()
     assert shipped["shipOrder"]["userErrors"] == []
     # Polled by Playwright in the page (the page's CSP forbids eval, so no wait_for_function).
-    expect(status).to_have_text("Waiting for the carrier", timeout=1000)
+    # Nothing reloads the screen but the subscription: any update is a live one. How fast is
+    # printed, not asserted (speed is the benchmarks' business, and CI machines are busy).
+    expect(status).to_have_text("Waiting for the carrier")
     seen = time.monotonic() - committed
-    assert seen < 1.0
     expect(page.get_by_text("1Z999AA10123456784")).to_be_visible()
     print(f"\nweb app: ship through the API -> new status on the page in {seen * 1000:.0f} ms")  # noqa: T201
 
@@ -266,6 +274,53 @@ def place_order(server: ServerProcess, *, paid: bool) -> dict[str, Any]:
     raise AssertionError("every recommended product is out of stock")
 
 
+def test_a_change_made_while_the_screen_subscribes_still_shows_live(
+    visit: Visit, server: ServerProcess
+) -> None:
+    """The order's screen reads the order, then subscribes: a status change committed
+    in between still reaches it (it resumes after the last event it read), instead of the
+    screen showing the old status until the next change. The page's subscribe message
+    is held back here until the change is made, so the gap is there on every run."""
+    order = place_order(server, paid=True)
+    held: list[tuple[WebSocketRoute, str]] = []  # (the socket's server side, message)
+
+    def route(socket: WebSocketRoute) -> None:
+        to_server = socket.connect_to_server()
+
+        def from_page(message: str | bytes) -> None:
+            sent = json.loads(message)
+            variables = (sent.get("payload") or {}).get("variables") or {}
+            if sent.get("type") == "subscribe" and variables.get("orderId") == order["id"]:
+                held.append((to_server, str(message)))
+            else:
+                to_server.send(message)
+
+        socket.on_message(from_page)
+
+    page = visit.page
+    page.route_web_socket(re.compile(r"/graphql$"), route)
+    sign_in(visit)
+    visit.go(f"#/order/{order['id']}")
+    status = page.locator(".status.big")
+    expect(status).to_have_text("Waiting to be shipped")
+    deadline = time.monotonic() + 30
+    while not held:
+        assert time.monotonic() < deadline, "the order's screen did not subscribe"
+        page.wait_for_timeout(50)
+    shipped = graphql(
+        server,
+        token_for(server, "operator"),
+        "ShipOrder",
+        {"orderId": order["id"], "carrier": "UPS", "trackingNumber": "1Z999AA10123456785"},
+    )
+    assert shipped["shipOrder"]["userErrors"] == []
+    for to_server, message in held:
+        to_server.send(message)
+    # Nothing reloads the screen but the subscription.
+    expect(status).to_have_text("Waiting for the carrier")
+    expect(page.get_by_text("1Z999AA10123456785")).to_be_visible()
+
+
 def test_the_seller_ships_and_delivers_in_the_app_and_the_buyer_confirms_live(
     browser: Browser, server: ServerProcess
 ) -> None:
@@ -288,17 +343,17 @@ def test_the_seller_ships_and_delivers_in_the_app_and_the_buyer_confirms_live(
         page.get_by_label("Tracking number").fill("JD014600006281230704")
         page.get_by_role("button", name="Mark as shipped").click()
         expect(page.get_by_text("Marked as shipped.")).to_be_visible()
-        expect(status).to_have_text("Waiting for the carrier", timeout=1000)
+        expect(status).to_have_text("Waiting for the carrier")
         expect(buyer.page.get_by_text("JD014600006281230704")).to_be_visible()
 
         page.get_by_role("button", name="Mark as on its way").click()
-        expect(status).to_have_text("On its way", timeout=1000)
+        expect(status).to_have_text("On its way")
         page.get_by_role("button", name="Mark as delivered").click()
-        expect(status).to_have_text("Delivered", timeout=1000)
+        expect(status).to_have_text("Delivered")
 
         buyer.page.get_by_role("button", name="I received it").click()
         expect(status).to_have_text("Completed")
-        expect(page.locator(".status.big")).to_have_text("Completed", timeout=1000)
+        expect(page.locator(".status.big")).to_have_text("Completed")
         timeline = buyer.page.get_by_role("heading", name="Timeline").locator("xpath=..")
         for words in ("Completed", "Delivered", "On its way", "Waiting for the carrier"):
             expect(timeline).to_contain_text(words)
@@ -358,7 +413,7 @@ def test_review_then_return_a_completed_order_with_the_shop_answering_live(
         expect(reviews.get_by_label("5 out of 5 stars")).to_be_visible()
         expect(reviews).to_contain_text("Sturdy, and it came fast.")
         # The shop reads it (live), and is offered no edit of the buyer's review.
-        expect(shop_reviews.get_by_label("5 out of 5 stars")).to_be_visible(timeout=2000)
+        expect(shop_reviews.get_by_label("5 out of 5 stars")).to_be_visible()
         expect(shop_reviews.get_by_role("button", name=f"Edit review of {title}")).to_have_count(0)
 
         # Ask for a return of one unit; nothing chosen is refused before it is sent.
@@ -378,18 +433,18 @@ def test_review_then_return_a_completed_order_with_the_shop_answering_live(
         shop = seller.page.get_by_role("region", name="Returns")
         expect(shop.get_by_role("button", name="Withdraw return")).to_have_count(0)
         shop.get_by_role("button", name="Approve return").click()
-        expect(card).to_have_attribute("data-return", "APPROVED", timeout=2000)
+        expect(card).to_have_attribute("data-return", "APPROVED")
 
         returns.get_by_label("Return carrier").fill("DHL")
         returns.get_by_label("Return tracking number").fill("JD0146000062812RTN")
         returns.get_by_role("button", name="I sent it back").click()
         expect(card).to_have_attribute("data-return", "SHIPPED_BACK")
         shop_card = shop.locator("li[data-return]")
-        expect(shop_card).to_contain_text("JD0146000062812RTN", timeout=2000)
+        expect(shop_card).to_contain_text("JD0146000062812RTN")
 
         shop.get_by_role("button", name="Received: refund it").click()
         expect(seller.page.get_by_text("Received and refunded.")).to_be_visible()
-        expect(card).to_have_attribute("data-return", "REFUNDED", timeout=2000)
+        expect(card).to_have_attribute("data-return", "REFUNDED")
         expect(card).to_contain_text("paid back")
 
         # The API agrees, and the order moved between the lists.

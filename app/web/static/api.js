@@ -130,17 +130,30 @@ export function attemptKey() {
 
 // Calls onChange(event) for each event of the subscription `name` (examples/<name>.graphql:
 // status changes by default; of one order when orderId is given, else of all the viewer's
-// orders), and onChange(null) after a reconnect. Returns a stop function.
-export function live(orderId, onChange, name = "OrderStatusChanged") {
+// orders), and onChange(null) after a reconnect. With `after` (an event's cursor), the events
+// since that one come first. Returns a stop function.
+export function live(orderId, onChange, name = "OrderStatusChanged", after = null) {
   const { client, reconnected } = liveClient();
   let stop = null;
   let stopped = false;
   reconnected.add(onChange);
+  // Kept at the cursor of the last event received: the client subscribes again with these
+  // same variables after a reconnect, and so resumes there.
+  const variables = { ...(orderId ? { orderId } : {}), ...(after ? { after } : {}) };
   operation(name).then((query) => {
     if (stopped) return;
     stop = client.subscribe(
-      { query, variables: orderId ? { orderId } : {}, operationName: name },
-      { next: ({ data }) => data && onChange(Object.values(data)[0]), error: () => {}, complete: () => {} },
+      { query, variables, operationName: name },
+      {
+        next: ({ data }) => {
+          if (!data) return;
+          const event = Object.values(data)[0];
+          if (event?.cursor) variables.after = event.cursor;
+          onChange(event);
+        },
+        error: () => {},
+        complete: () => {},
+      },
     );
   });
   return () => {

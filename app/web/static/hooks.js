@@ -1,5 +1,5 @@
 // Reading and acting: the state every screen shares (loading, data, error, busy, notice).
-import { useCallback, useEffect, useState } from "preact/hooks";
+import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { live, mutate, request } from "./api.js";
 
 // The answer to a document; kept on screen while a reload (after an action or a live
@@ -25,10 +25,26 @@ export function useQuery(name, variables) {
   return { ...state, reload, patch };
 }
 
+// What a screen passes as useLive's `after` until its first read has answered.
+export const NOT_READ = Symbol("not read");
+
 // Reload when an order changes status (one order, or any of the viewer's); with `name`,
 // on that subscription's events instead (OrderUpdated: anything that happens to it).
-export function useLive(orderId, reload, name) {
-  useEffect(() => live(orderId, reload, name), [orderId, reload, name]);
+// `after`: the cursor of the last event the screen has read (null: it read none), or NOT_READ
+// until it has read. The subscription then starts after that event: one that happens between
+// the screen's read and the server's taking the subscription is delivered, not missed (the
+// screen would show the order as it was until the next one). Without `after`, it starts from
+// when the server takes it.
+export function useLive(orderId, reload, name, after) {
+  // Read when the subscription starts; a later read's cursor changes nothing: the events
+  // keep coming in order on the subscription already open.
+  const latest = useRef(after);
+  latest.current = after;
+  const waiting = after === NOT_READ;
+  useEffect(
+    () => (waiting ? undefined : live(orderId, reload, name, latest.current ?? null)),
+    [orderId, reload, name, waiting],
+  );
 }
 
 // A mutation behind a button: busy while it runs, then a notice or the error in words.

@@ -175,7 +175,8 @@ function Review({ item, can, action }) {
   </li>`;
 }
 
-export function AfterDelivery({ orderId, onChange }) {
+// `after`: the cursor of the last event of the order the screen around it has read.
+export function AfterDelivery({ orderId, onChange, after }) {
   const query = useQuery("OrderAfterDelivery", { id: orderId });
   const { reload } = query;
   const both = useCallback(() => {
@@ -183,7 +184,7 @@ export function AfterDelivery({ orderId, onChange }) {
     onChange?.();
   }, [reload, onChange]);
   // The other side's steps (the shop approving, the buyer sending it back) show up live.
-  useLive(orderId, both, "OrderUpdated");
+  useLive(orderId, both, "OrderUpdated", after ?? null);
   const action = useAction(both);
   const waiting = pending(query, "Loading returns and reviews");
   if (waiting) return waiting;

@@ -5,7 +5,7 @@ import { useCallback, useState } from "preact/hooks";
 import { attemptKey } from "../api.js";
 import { Empty, Notice, Problem, Screen, pending } from "../common.js";
 import { CANCEL_REASONS, SCAN_NAMES, STATUS_NAMES, card, date, dateTime, money } from "../format.js";
-import { useAction, useLive, useQuery } from "../hooks.js";
+import { NOT_READ, useAction, useLive, useQuery } from "../hooks.js";
 import { html } from "../html.js";
 import { AfterDelivery } from "./after-delivery.js";
 
@@ -151,10 +151,12 @@ export function OrderDetail({ id }) {
     },
     [patch, reload],
   );
-  useLive(id, onEvent);
-  const action = useAction(query.reload);
   // A link with a mangled id, or another kind of object's, finds no order.
   const order = query.data?.node;
+  // The last event read (the timeline has every kind, oldest first): live events resume after it.
+  const lastEvent = order?.timeline?.at(-1)?.cursor ?? null;
+  useLive(id, onEvent, undefined, query.data ? lastEvent : NOT_READ);
+  const action = useAction(query.reload);
   if (query.error?.kind === "input" || (query.data && !order?.id)) {
     return html`<${Screen} title="Order"><${Empty}>We couldn't find this order.<//><//>`;
   }
@@ -171,6 +173,6 @@ export function OrderDetail({ id }) {
       <section aria-labelledby="payments-title"><h2 id="payments-title">Payments</h2><${Payments} payments=${order.payments} /></section>
       <section aria-labelledby="timeline-title"><h2 id="timeline-title">Timeline</h2><${Timeline} events=${order.timeline} /></section>
     </div>
-    ${AFTER_DELIVERY.has(order.status) && html`<${AfterDelivery} orderId=${order.id} onChange=${reload} />`}
+    ${AFTER_DELIVERY.has(order.status) && html`<${AfterDelivery} orderId=${order.id} onChange=${reload} after=${lastEvent} />`}
   <//>`;
 }
