@@ -45,7 +45,7 @@ from graphql import (
     is_list_type,
 )
 from graphql.execution.values import get_argument_values
-from sqlalchemy import TextClause, text
+from sqlalchemy import TextClause, literal_column, text
 from sqlalchemy.dialects.postgresql import dialect as postgresql_dialect
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.exc import OperationalError
@@ -705,13 +705,17 @@ def _key_json(listing: Listing, expression: str) -> str:
     return float_json(expression)
 
 
-def listed(listing: Listing) -> str:
+def listed(listing: Listing, owner: str | None = None) -> str:
     """Where the listing's rows are: its table, or the statement that makes them (an
-    aggregate's, resolvers.listings.Listing.rows), written in this compile's SQL."""
+    aggregate's, resolvers.listings.Listing.rows), written in this compile's SQL; with
+    ``owner`` (a row alias), only that owner's rows are made."""
     if listing.rows is None:
         return _table(listing.model)
     dialect: Any = sqlite_dialect if sqlite() else postgresql_dialect
-    made = listing.rows().compile(dialect=dialect(), compile_kwargs={"literal_binds": True})
+    rows = listing.rows()
+    if owner is not None:
+        rows = rows.where(rows.selected_columns[listing.owner] == literal_column(f"{owner}.id"))
+    made = rows.compile(dialect=dialect(), compile_kwargs={"literal_binds": True})
     return f"({made})"
 
 
@@ -754,7 +758,11 @@ def connection(
 
     def page_rule(c: _Compiler, s: Row, step: FieldStep) -> str:
         page = c.page(step, listing, narrowed=narrow is not None)
-        table = listed(listing)
+        # SQLite aggregates a FROM subquery whole before it filters by a column of the
+        # outer row (it pushes only constants down): every buyer's purchases, 0.56 s at
+        # 1,000 buyers x 50 orders, each time the page reads them. Made for the owner
+        # alone there, it reads the owner's lines by index (0.3 ms).
+        table = listed(listing, s.alias if sqlite() else None)
         owned = ""
         if listing.rows is not None and not sqlite():
             # An aggregate's rows (one per product bought) are made once for the owner
