@@ -36,6 +36,7 @@ bench's orders sets off is over) and again once N idle subscriptions are open.
     python -m bench.subscriptions                  # N = 1000, 5000, 10000 (as `python -m bench`)
     python -m bench.subscriptions --subscribers 1000 --protocol graphql-ws
     python -m bench.subscriptions --lane-only --subscribers 1000
+    python -m bench.subscriptions --subscribers 1000 --unique-ids
 
 `--lane-only`: no servers; in-process, the lane's own CPU per event (the hub's read of
 a status change and a carrier scan, the change handed to N parked orderStatusChanged
@@ -46,6 +47,11 @@ apart from the two the floor comparison mixes in. Run it on two commits to compa
 `--protocol graphql-ws`: our subscribers speak the legacy protocol (start/data/stop;
 both protocols serve live events on the same direct lane); the floor speaks
 graphql-transport-ws either way (its frame differs only in "data" for "next").
+
+`--unique-ids`: each subscriber subscribes with an operation id of its own (a uuid), as
+graphql-ws and Apollo clients do. By default every one uses "1": each event is then one
+frame for all N subscribers, which both servers encode once; with unique ids both build
+one per subscriber.
 
 Columns: `impl` ours or floor; `open s` to open and subscribe N connections;
 `delivered` (subscriber, event) pairs received of those expected; p50/p99/max
@@ -138,6 +144,8 @@ TARGET_P99_MS = 250.0
 TARGET_RATIO = 0.6
 # --idle-only: open N subscriptions, measure the server's RSS, check one event reaches all
 IDLE_ONLY = False
+# --unique-ids: each subscriber's operation id its own (set for the client processes too)
+UNIQUE_IDS_ENV = "ORDERCENTER_BENCH_UNIQUE_IDS"
 FIXED_WEIGHT = 3000  # an N's share of the budget is as for FIXED_WEIGHT + N subscribers
 CONNECT_CONCURRENCY = 50  # connections being opened at once, by all client processes
 # Subscribers per client process: 10,000 connections are four processes, so that no
@@ -237,8 +245,12 @@ async def _subscriber(
             if ack.get("type") != "connection_ack":
                 raise RuntimeError(f"no connection_ack: {ack}")
             start = "subscribe" if protocol == TRANSPORT_WS else "start"
+            # graphql-ws and Apollo's clients number or draw each operation's id: a
+            # frame then differs from one subscriber to the next, and neither server can
+            # encode it once for all (both do with the same id everywhere, the default).
+            op_id = str(uuid.uuid4()) if os.environ.get(UNIQUE_IDS_ENV) else "1"
             await ws.send(
-                json.dumps({"id": "1", "type": start, "payload": {"query": SUBSCRIPTION}})
+                json.dumps({"id": op_id, "type": start, "payload": {"query": SUBSCRIPTION}})
             )
     except Exception as error:
         state.failures += 1
@@ -1117,7 +1129,8 @@ async def main(
         except Exception as error:  # report and go on to the next N
             rows.append(Row(subscribers=count, impl="floor", notes=[f"failed: {error!r}"]))
     print_table(rows, events, rate, "PostgreSQL" if pg_base else "SQLite")
-    print(f"ours over {protocol}; the floor over {TRANSPORT_WS}")
+    ids = "its own operation id" if os.environ.get(UNIQUE_IDS_ENV) else "operation id '1'"
+    print(f"ours over {protocol}; the floor over {TRANSPORT_WS}; each subscriber with {ids}")
     print(
         f"floor = bench/broadcast_floor.py (bare Starlette + uvicorn WebSocket broadcast of the "
         f"same frame; events by POST /publish); wall time {time.monotonic() - start:.0f} s"
@@ -1238,6 +1251,12 @@ def _arguments() -> argparse.Namespace:
         "--protocol", choices=(TRANSPORT_WS, LEGACY_WS), default=TRANSPORT_WS, help="ours speaks"
     )
     parser.add_argument(
+        "--unique-ids",
+        action="store_true",
+        help="each subscriber its own operation id, as real clients (default: all '1', so "
+        "both servers share one frame among all subscribers)",
+    )
+    parser.add_argument(
         "--lane-only",
         action="store_true",
         help="in-process: the lane's CPU per event (hub read and fan-out to N parked lanes, "
@@ -1253,6 +1272,8 @@ def _arguments() -> argparse.Namespace:
 if __name__ == "__main__":
     arguments = _arguments()
     IDLE_ONLY = arguments.idle_only
+    if arguments.unique_ids:
+        os.environ[UNIQUE_IDS_ENV] = "1"
     if arguments.lane_only:
         asyncio.run(lane_only((arguments.subscribers or [TARGET_FANOUT])[0]))
     elif arguments.client:
