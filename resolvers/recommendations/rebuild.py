@@ -90,10 +90,15 @@ class RebuildProcess:
         self.builds = 0  # models built in the child so far
         self.children = 0  # child processes started so far
 
-    async def build(self, now: float, config: EngineConfig) -> Model:
+    def _cancel_retirement(self) -> None:
+        """Cancels the idle child's retirement, if one is due (a build starts, or the
+        child goes now)."""
         if self._retiring is not None:
             self._retiring.cancel()
             self._retiring = None
+
+    async def build(self, now: float, config: EngineConfig) -> Model:
+        self._cancel_retirement()
         if self._pool is None:
             # Spawned, not forked: a fork of a process running an event loop and threads
             # may inherit their locks held.
@@ -129,9 +134,7 @@ class RebuildProcess:
     def close(self) -> None:
         """Lets the child end once its build (if any) is done; the next build starts
         another."""
-        if self._retiring is not None:
-            self._retiring.cancel()
-            self._retiring = None
+        self._cancel_retirement()
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
@@ -146,9 +149,7 @@ class RebuildProcess:
         run exit handlers (uvicorn raises the signal again once it has shut down, so
         the process ends by it), and the resource tracker then removed them itself,
         with a warning of "leaked semaphore objects" on every such stop."""
-        if self._retiring is not None:
-            self._retiring.cancel()
-            self._retiring = None
+        self._cancel_retirement()
         pool, self._pool = self._pool, None
         for child in self._child_processes:
             if child.is_alive():
