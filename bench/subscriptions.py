@@ -814,7 +814,7 @@ async def _drive(
             client, pid, row.opened, steady, events, rate, steady_end, row.notes, "steady"
         )
         for k in range(BURST_ROUNDS):
-            # Let a backlog of the phase before drain (bounded) before saturating.
+            # Let the previous phase's backlog drain (bounded) before saturating.
             await _settle(pid, min(10.0, max(0.5, 0.3 * (end - time.monotonic()))))
             # The time left, shared out among the bursts still to come.
             burst_end = time.monotonic() + (end - time.monotonic()) / (BURST_ROUNDS - k)
