@@ -200,7 +200,9 @@ class Reads:
         raw, self._raw = self._raw, None
         if connection is not None:
             await _close(connection)
-        if raw is not None:
+        if raw is not None and (
+            lost is not None or not internals.release_raw_now(self._engine, raw)
+        ):
             await asyncio.shield(asyncio.ensure_future(internals.release_raw(raw, lost)))
 
 

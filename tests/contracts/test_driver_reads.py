@@ -6,6 +6,8 @@ back from async code) and asyncpg's ``Connection.fetch`` / ``is_closed``."""
 from __future__ import annotations
 
 import asyncio
+import inspect
+import time
 from typing import Any
 
 import pytest
@@ -13,6 +15,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
+from sqlalchemy.pool.base import _ConnectionFairy, _ConnectionRecord
+from sqlalchemy.util import greenlet_spawn
 
 import internals
 from db import statement_watch
@@ -129,4 +133,129 @@ async def test_a_dropped_connection_says_so_and_goes_back_invalidated(database_u
         assert new_pid != pid, SQLALCHEMY  # the pool opened a new one in its place
     finally:
         await admin.dispose()
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_an_idle_connection_comes_and_goes_back_without_a_greenlet(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What ``checkout_raw`` and ``release_raw_now`` rely on: the pool's ``connect()``
+    called straight from a coroutine hands over an idle connection, the fairy's
+    ``_pool`` names the pool it came from, and ``close()`` of one in no transaction
+    gives it back with no I/O (no error logged, the same session next time)."""
+    engine = create_engine(database_url, pool_size=1)
+    compiled = internals.driver_text(text("SELECT pg_backend_pid()"), engine)
+    pool: Any = engine.sync_engine.pool
+    try:
+        raw = await engine.raw_connection()  # opens the session, in a greenlet
+        ((pid,),) = await internals.driver_rows(raw, compiled, {})
+        await internals.release_raw(raw, None)
+        assert internals._checks_out_without_io(pool, pool._pool.next_idle()), SQLALCHEMY
+        raw = pool.connect()  # no greenlet here
+        assert getattr(raw, "_pool", None) is pool, SQLALCHEMY
+        ((again,),) = await internals.driver_rows(raw, compiled, {})
+        assert again == pid, SQLALCHEMY
+        assert internals.release_raw_now(engine, raw), ASYNCPG
+        assert pool.checkedout() == 0, SQLALCHEMY
+        assert pool._pool.next_idle() is not None
+        raw = await internals.checkout_raw(engine)
+        ((again,),) = await internals.driver_rows(raw, compiled, {})
+        assert again == pid, SQLALCHEMY
+        # One in a transaction needs a rollback on return (I/O): not now.
+        driver: Any = raw.driver_connection
+        transaction = driver.transaction()
+        await transaction.start()
+        assert not internals.release_raw_now(engine, raw), ASYNCPG
+        await transaction.rollback()
+        assert internals.release_raw_now(engine, raw), ASYNCPG
+        assert not [r for r in caplog.records if r.levelname == "ERROR"], SQLALCHEMY
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_connection_from_a_disposed_pool_is_not_given_back_at_once(
+    database_url: str,
+) -> None:
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        raw = await internals.checkout_raw(engine)
+        await engine.dispose()  # a new pool; closing the old one's connection is I/O
+        assert not internals.release_raw_now(engine, raw), SQLALCHEMY
+        await internals.release_raw(raw, None)
+    finally:
+        await engine.dispose()
+
+
+def test_a_checkout_opens_or_recycles_only_where_internals_looks() -> None:
+    """``internals._checks_out_without_io`` restates when ``get_connection`` does I/O:
+    no connection yet, or one due for recycling by age, pool invalidation or soft
+    invalidation; and ``_ConnectionFairy._checkout`` pings only with ``pre_ping``."""
+    source = inspect.getsource(_ConnectionRecord.get_connection)
+    conditions = [
+        "if self.dbapi_connection is None:",
+        "self.__pool._recycle > -1",
+        "time.time() - self.starttime > self.__pool._recycle",
+        "elif self.__pool._invalidate_time > self.starttime:",
+        "elif self._soft_invalidate_time > self.starttime:",
+    ]
+    for condition in conditions:
+        assert condition in source, (condition, SQLALCHEMY)
+    assert source.count("self.__connect()") == 2, SQLALCHEMY
+    assert source.count("elif ") == 3, SQLALCHEMY  # no other way to a recycle
+    assert "pool._pre_ping" in inspect.getsource(_ConnectionFairy._checkout), SQLALCHEMY
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_only_a_connection_needing_no_io_is_taken_outside_a_greenlet(
+    database_url: str,
+) -> None:
+    """A record whose connection was invalidated, soft-invalidated, invalidated with its
+    pool, or is past its recycling age is left to the greenlet checkout, which opens a
+    new session; a sound one is taken straight (the same session)."""
+    engine = create_engine(database_url, pool_size=1)
+    compiled = internals.driver_text(text("SELECT pg_backend_pid()"), engine)
+    pool: Any = engine.sync_engine.pool
+
+    async def session() -> int:
+        raw = await internals.checkout_raw(engine)
+        try:
+            ((pid,),) = await internals.driver_rows(raw, compiled, {})
+        finally:
+            await internals.release_raw(raw, None)
+        return int(pid)
+
+    def sound() -> bool:
+        return internals._checks_out_without_io(pool, pool._pool.next_idle())
+
+    try:
+        first = await session()
+        assert sound(), SQLALCHEMY
+        assert await session() == first
+        raw = await internals.checkout_raw(engine)
+        await internals.release_raw(raw, ConnectionError("dropped"))
+        assert not sound(), SQLALCHEMY
+        second = await session()
+        assert second != first, SQLALCHEMY
+        assert sound(), SQLALCHEMY
+        raw = await internals.checkout_raw(engine)
+        await greenlet_spawn(raw.invalidate, None, True)  # soft
+        raw.close()
+        await asyncio.sleep(0.02)
+        assert not sound(), SQLALCHEMY
+        third = await session()
+        assert third != second, SQLALCHEMY
+        assert sound(), SQLALCHEMY
+        await asyncio.sleep(0.02)
+        pool._invalidate_time = time.time()  # what pool._invalidate sets
+        assert not sound(), SQLALCHEMY
+        fourth = await session()
+        assert fourth != third, SQLALCHEMY
+        assert sound(), SQLALCHEMY
+        pool._recycle = 0.01
+        await asyncio.sleep(0.05)
+        assert not sound(), SQLALCHEMY
+        assert await session() != fourth
+    finally:
         await engine.dispose()
