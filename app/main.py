@@ -22,14 +22,12 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from app import access_log, heap, metrics
 from app.auth import BearerTokenBackend, TokenVerifier
 from app.bus import make_bus
+from app.edge import EdgeMiddleware
 from app.graphiql import STATIC_URL_PREFIX, static_app
 from app.graphql_http import GraphQLHTTPHandler
 from app.health import healthz, readyz
 from app.pipeline import OperationPipeline
 from app.ratelimit import make_budget
-from app.request_id import RequestIdMiddleware
-from app.request_log import RequestLogMiddleware
-from app.security import SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
 from app.tracing import Tracing
 from app.web import routes as web_app_routes
@@ -226,9 +224,7 @@ def create_app(
             Mount(STATIC_URL_PREFIX, app=static_app(), name="graphiql-static"),
         ],
         middleware=[
-            Middleware(RequestIdMiddleware),
-            Middleware(RequestLogMiddleware, settings=settings),
-            Middleware(SecurityHeadersMiddleware),
+            Middleware(EdgeMiddleware, settings=settings),
             *cors(settings),
             Middleware(AuthenticationMiddleware, backend=BearerTokenBackend(verifier)),
         ],

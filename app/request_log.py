@@ -6,7 +6,7 @@ name, status, duration and the viewer's id hashed. Not the token, not the variab
 not the document.
 
 The pipeline fills in the operation and the viewer (``note_operation``) on the record
-this middleware keeps for the request; a WebSocket gets one line when it closes, with
+app/edge.py keeps for the request; a WebSocket gets one line when it closes, with
 the names of the operations it ran.
 
 The viewer id is hashed with HMAC-SHA256 under a server key, not a bare hash: ids are
@@ -22,15 +22,14 @@ import hmac
 import logging
 import sys
 import time
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
 
 import orjson
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Scope
 
-from app.request_id import request_id_of
 from app.settings import Settings
 from app.vocabulary import TRANSPORTS, http_transport
 
@@ -88,48 +87,47 @@ def viewer_hasher(settings: Settings) -> Any:
     return hashed
 
 
-class RequestLogMiddleware:
-    """Writes the request's line when its response has started (HTTP) or its socket ended."""
+class RequestLog:
+    """The request lines of one application: a record per request, kept current while
+    the request runs (``note_operation`` fills it in), written when it ends. Driven by
+    app/edge.py: ``begin`` as a request comes in, ``sent`` for each message it sends,
+    ``end`` when it is over (an HTTP response sent, a WebSocket closed)."""
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
-        self.app = app
+    def __init__(self, settings: Settings) -> None:
         self.hash_viewer = viewer_hasher(settings)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def begin(self, scope: Scope, request_id: str) -> tuple[RequestRecord, Token[Any]]:
         kind = scope["type"]
-        if kind not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
         record = RequestRecord(
-            request_id=request_id_of(scope),
+            request_id=request_id,
             # An HTTP request's by its method, a WebSocket's its protocol once accepted;
             # the pipeline says the same of each operation (``note_operation``).
             transport=http_transport(scope["method"]) if kind == "http" else None,
             method=scope.get("method", "WEBSOCKET"),
             path=scope.get("path", ""),
         )
-        token = _current.set(record)
+        return record, _current.set(record)
 
-        async def sending(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                record.status = message["status"]
-            elif message["type"] == "websocket.close":
-                record.status = message.get("code", 1000)
-            elif message["type"] == "websocket.accept":
-                if message.get("subprotocol") in TRANSPORTS:
-                    record.transport = message["subprotocol"]
-                if record.status is None:
-                    record.status = 101
-            await send(message)
+    @staticmethod
+    def sent(record: RequestRecord, message: Message) -> None:
+        """What a message sent says of how the request went."""
+        kind = message["type"]
+        if kind == "http.response.start":
+            record.status = message["status"]
+        elif kind == "websocket.close":
+            record.status = message.get("code", 1000)
+        elif kind == "websocket.accept":
+            if message.get("subprotocol") in TRANSPORTS:
+                record.transport = message["subprotocol"]
+            if record.status is None:
+                record.status = 101
 
-        try:
-            await self.app(scope, receive, sending)
-        except BaseException:
+    def end(self, record: RequestRecord, token: Token[Any], failed: bool) -> None:
+        """The request is over (``failed``: by an exception, answered 500 by Starlette)."""
+        if failed:
             record.status = 500
-            raise
-        finally:
-            _current.reset(token)
-            self.write(record)
+        _current.reset(token)
+        self.write(record)
 
     def write(self, record: RequestRecord) -> None:
         if not log.isEnabledFor(logging.INFO):

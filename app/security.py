@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message
 
 # GraphiQL is our only page; its one inline script and styles are our own.
 PAGE_POLICY = (
@@ -45,21 +45,3 @@ def secure(message: Message, path: str) -> None:
         # Answers carry private data; only the vendored assets may be cached.
         static = path.startswith(_STATIC_PREFIX)
         headers.append((_CACHE, b"public, max-age=86400" if static else b"no-store"))
-
-
-class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path = scope["path"]
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                secure(message, path)
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
