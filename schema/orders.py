@@ -63,6 +63,11 @@ class ShipmentEvent(FromRow):
     location: str | None = column("location", description="Where, as the carrier reports it.")
     message: str | None = column("message", description="The carrier's words.")
     happened_at: datetime = column("happened_at", description="When.")
+    recorded_at: datetime = column(
+        "recorded_at",
+        description="When Order Center stored it: a carrier may report a scan long after "
+        "happenedAt.",
+    )
     row: strawberry.Private[ShipmentEventRow]
 
 

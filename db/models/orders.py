@@ -134,3 +134,9 @@ class ShipmentEvent(SQLModel, table=True):
     happened_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     # The carrier's own id of the scan, when it came by webhook (None when typed in).
     carrier_scan_id: str | None = Field(default=None, max_length=128)
+    # When we stored it: a webhook may bring a scan long after it happened. A column
+    # default, so that every insert (the ORM's, a statement's, the seed's) sets it.
+    recorded_at: datetime = Field(
+        sa_column=Column(UTCDateTime, nullable=False, default=utcnow),
+        default_factory=utcnow,
+    )

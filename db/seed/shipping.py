@@ -129,6 +129,9 @@ class Shipments:
                     "location": location,
                     "message": message,
                     "happened_at": happened_at,
+                    # As a carrier's webhook on time would have: the seed is
+                    # repeatable for a given seed and now.
+                    "recorded_at": happened_at,
                 }
             )
             self.next_scan_id += 1

@@ -11,17 +11,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from db.engine import create_engine, normalize_url
-from db.migrate import upgrade
+from db.engine import create_engine, create_session_factory, normalize_url
+from db.migrate import alembic_config, upgrade
 from db.models import metadata
+from domain.order_status import OrderStatus
 from resolvers.mutations import idempotency
 from tests.conftest import PG_URL_VAR
+from tests.factories import make_order, make_product, make_shop, make_user
 
 
 async def _diff(url: str) -> list[Any]:
@@ -124,5 +127,51 @@ def test_postgres_upgrade_keeps_only_hashes_of_existing_idempotency_keys() -> No
     url = make_url(normalize_url(admin_url)).set(database=name).render_as_string(False)
     try:
         _keys_survive_hashed(url)
+    finally:
+        asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _scans_recorded_when_they_happened(url: str) -> None:
+    """0010 gives scans stored before it a recorded_at: when they happened."""
+    upgrade(url)
+
+    async def ship_an_order() -> None:
+        engine = create_engine(url)
+        sessions = create_session_factory(engine)
+        try:
+            buyer = await make_user(sessions)
+            shop = await make_shop(sessions)
+            product = await make_product(sessions, shop=shop)
+            await make_order(
+                sessions, buyer=buyer, shop=shop, products=[product], status=OrderStatus.IN_TRANSIT
+            )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(ship_an_order())
+    command.downgrade(alembic_config(url), "0009")
+    upgrade(url)
+    assert asyncio.run(_diff(url)) == []
+    rows = asyncio.run(
+        _run_sql(url, "SELECT happened_at, recorded_at FROM shipment_events ORDER BY id", [])
+    )
+    assert len(rows) == 2
+    for happened, recorded in rows:
+        assert recorded == happened
+
+
+def test_sqlite_upgrade_records_existing_scans_when_they_happened(tmp_path: Path) -> None:
+    _scans_recorded_when_they_happened(f"sqlite:///{tmp_path / 'migrated.db'}")
+
+
+def test_postgres_upgrade_records_existing_scans_when_they_happened() -> None:
+    admin_url = os.environ.get(PG_URL_VAR)
+    if not admin_url:
+        pytest.skip(f"PostgreSQL variant: {PG_URL_VAR} is not set")
+    name = f"ordercenter_migrate_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
+    url = make_url(normalize_url(admin_url)).set(database=name).render_as_string(False)
+    try:
+        _scans_recorded_when_they_happened(url)
     finally:
         asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

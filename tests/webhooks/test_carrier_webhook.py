@@ -180,6 +180,31 @@ async def test_a_late_scan_is_recorded_but_never_moves_an_order_back(
     assert ("IN_TRANSIT", "late") in await _scan_rows(sessions)
 
 
+SCANS_QUERY = """
+query Scans($id: ID!) {
+  node(id: $id) { ... on Order { shipment { events { kind happenedAt recordedAt } } } }
+}
+"""
+
+
+async def test_a_scan_reported_late_says_when_it_happened_and_when_it_was_stored(
+    client: httpx.AsyncClient, gql: GraphQLClient, sessions: SessionFactory
+) -> None:
+    """A carrier may deliver a scan days later: happenedAt is the carrier's time,
+    recordedAt ours, for the scans a seller's steps make too."""
+    buyer, order = await _shipped(sessions)
+    before = datetime.now(UTC).replace(microsecond=0)
+    days_ago = before - timedelta(days=3)
+    response = await post(client, *signed([scan("1ZTEST0001", "PICKED_UP", "old", days_ago)]))
+    assert response.status_code == 200, response.text
+    after = datetime.now(UTC)
+    data = await gql.query(SCANS_QUERY, {"id": gid("Order", order)}, user_id=buyer.id)
+    picked_up = data["node"]["shipment"]["events"][-1]
+    assert picked_up["kind"] == "PICKED_UP"
+    assert datetime.fromisoformat(picked_up["happenedAt"]) == days_ago
+    assert before <= datetime.fromisoformat(picked_up["recordedAt"]) <= after
+
+
 async def _refused(
     client: httpx.AsyncClient,
     sessions: SessionFactory,
