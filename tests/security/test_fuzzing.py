@@ -78,6 +78,7 @@ from tests.factories import (
     record_steps,
     set_delivered_at,
 )
+from tests.stragglers import stragglers_finish
 
 # --- Hypothesis settings -------------------------------------------------------------------
 
@@ -386,7 +387,10 @@ async def world(
             caplog=caplog,
         )
         found.other_state = await other_state(sessions, other_id)
-        yield found
+        try:
+            yield found
+        finally:
+            await stragglers_finish()
     # Whatever the fuzzer did as the viewer, nothing of the other buyer's changed.
     assert await other_state(sessions, other_id) == found.other_state
 
