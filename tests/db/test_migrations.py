@@ -7,6 +7,8 @@ import asyncio
 import hashlib
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,20 @@ async def _admin(url: str, statement: str) -> None:
         await engine.dispose()
 
 
+@contextmanager
+def _postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database's URL, dropped afterwards (skips without one)."""
+    admin_url = os.environ.get(PG_URL_VAR)
+    if not admin_url:
+        pytest.skip(f"PostgreSQL variant: {PG_URL_VAR} is not set")
+    name = f"ordercenter_migrate_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(normalize_url(admin_url)).set(database=name).render_as_string(False)
+    finally:
+        asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 def test_sqlite_migrations_match_models(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'migrated.db'}"
     upgrade(url)
@@ -60,17 +76,9 @@ def test_sqlite_migrations_match_models(tmp_path: Path) -> None:
 
 
 def test_postgres_migrations_match_models() -> None:
-    admin_url = os.environ.get(PG_URL_VAR)
-    if not admin_url:
-        pytest.skip(f"PostgreSQL variant: {PG_URL_VAR} is not set")
-    name = f"ordercenter_migrate_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
-    url = make_url(normalize_url(admin_url)).set(database=name).render_as_string(False)
-    try:
+    with _postgres_database() as url:
         upgrade(url)
         assert asyncio.run(_diff(url)) == []
-    finally:
-        asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 # Keys as clients sent them before 0003, the longest allowed one included.
@@ -119,16 +127,8 @@ def test_sqlite_upgrade_keeps_only_hashes_of_existing_idempotency_keys(tmp_path:
 
 
 def test_postgres_upgrade_keeps_only_hashes_of_existing_idempotency_keys() -> None:
-    admin_url = os.environ.get(PG_URL_VAR)
-    if not admin_url:
-        pytest.skip(f"PostgreSQL variant: {PG_URL_VAR} is not set")
-    name = f"ordercenter_migrate_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
-    url = make_url(normalize_url(admin_url)).set(database=name).render_as_string(False)
-    try:
+    with _postgres_database() as url:
         _keys_survive_hashed(url)
-    finally:
-        asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def _scans_recorded_when_they_happened(url: str) -> None:
@@ -165,13 +165,5 @@ def test_sqlite_upgrade_records_existing_scans_when_they_happened(tmp_path: Path
 
 
 def test_postgres_upgrade_records_existing_scans_when_they_happened() -> None:
-    admin_url = os.environ.get(PG_URL_VAR)
-    if not admin_url:
-        pytest.skip(f"PostgreSQL variant: {PG_URL_VAR} is not set")
-    name = f"ordercenter_migrate_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
-    url = make_url(normalize_url(admin_url)).set(database=name).render_as_string(False)
-    try:
+    with _postgres_database() as url:
         _scans_recorded_when_they_happened(url)
-    finally:
-        asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
