@@ -64,6 +64,6 @@ def fresh() -> str:
     return f"{_bits(128):032x}"
 
 
-# Seeded from the kernel when the module loads, so no two server processes share a
-# sequence; a process forked later (rebuild children) makes no request ids.
+# Seeded from the kernel when the module loads: every process has a sequence of its own
+# (uvicorn's workers are spawned, each importing this anew).
 _bits = random.Random(os.urandom(32)).getrandbits  # noqa: S311 - an id, not a secret
