@@ -191,7 +191,7 @@ async def test_a_scan_reported_late_says_when_it_happened_and_when_it_was_stored
     client: httpx.AsyncClient, gql: GraphQLClient, sessions: SessionFactory
 ) -> None:
     """A carrier may deliver a scan days later: happenedAt is the carrier's time,
-    recordedAt ours, for the scans a seller's steps make too."""
+    recordedAt ours."""
     buyer, order = await _shipped(sessions)
     before = datetime.now(UTC).replace(microsecond=0)
     days_ago = before - timedelta(days=3)
